@@ -1,0 +1,1 @@
+//! bitrix24 (being written).

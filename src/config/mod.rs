@@ -1,0 +1,260 @@
+//! Configuration: typed sections, layered loading (defaults < TOML < env) and validation.
+//!
+//! Keys and their names are a contract with sysadmins and with independent test suites:
+//! rename nothing without a migration note in the README.
+
+mod secret;
+
+pub use secret::Secret;
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Default location of the configuration file.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/chat2desk-b24/config.toml";
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[chat2desk]`: the Chat2Desk API.
+    pub chat2desk: Chat2DeskConfig,
+    /// `[bitrix24]`: the portal's inbound webhook.
+    pub bitrix24: Bitrix24Config,
+    /// `[crm]`: how requests map to CRM entities.
+    pub crm: CrmConfig,
+    /// `[sync]`: polling and the worker.
+    pub sync: SyncConfig,
+    /// `[database]`: the state database.
+    pub database: DatabaseConfig,
+    /// `[log]`: logging.
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            chat2desk: Chat2DeskConfig::default(),
+            bitrix24: Bitrix24Config::default(),
+            crm: CrmConfig::default(),
+            sync: SyncConfig::default(),
+            database: DatabaseConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// `[chat2desk]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Chat2DeskConfig {
+    /// API base URL without `/v1`, e.g. `https://api.chat2desk.com`.
+    pub api_url: String,
+    /// API token (Settings → API in the Chat2Desk admin UI). Secret.
+    pub token: Secret,
+    /// Base URL of the Chat2Desk web app for links to a chat; `None` = `companies/api_info`
+    /// → `domain_urls[0]`, falling back to `https://web.chat2desk.com`.
+    pub web_url: Option<String>,
+    /// Client-side request budget (requests per second; 0 = unlimited).
+    pub requests_per_second: f64,
+    /// Per-call timeout in seconds.
+    pub timeout_secs: u64,
+    /// Time zone assumed for API timestamps that carry none (the docs are unsure: UTC or the
+    /// account's zone). IANA name.
+    pub naive_timezone: String,
+}
+
+impl Default for Chat2DeskConfig {
+    fn default() -> Self {
+        Self {
+            api_url: "https://api.chat2desk.com".into(),
+            token: Secret::default(),
+            web_url: None,
+            requests_per_second: 5.0,
+            timeout_secs: 30,
+            naive_timezone: "UTC".into(),
+        }
+    }
+}
+
+/// `[bitrix24]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Bitrix24Config {
+    /// Inbound webhook URL `https://portal/rest/<user>/<secret>/`. Secret: its path is the key.
+    pub webhook_url: Secret,
+    /// Optional PEM file with the CA (or certificate) of a self-signed portal.
+    pub ca_file: Option<PathBuf>,
+    /// Request budget towards the portal (0 = unlimited).
+    pub requests_per_second: f64,
+    /// Burst size of the portal request budget.
+    pub burst: u32,
+    /// Per-call timeout in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for Bitrix24Config {
+    fn default() -> Self {
+        Self {
+            webhook_url: Secret::default(),
+            ca_file: None,
+            requests_per_second: 2.0,
+            burst: 50,
+            timeout_secs: 60,
+        }
+    }
+}
+
+/// Which CRM entities a request lands in (the seed app's "integration type").
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Integration {
+    /// Leads: a new client gets a lead.
+    #[default]
+    Lead,
+    /// Contact + Deal: a new client gets a contact and a deal.
+    ContactDeal,
+    /// Open Lines lead generation: known clients keep their contact/deal/lead, new ones get a lead.
+    OpenlinesLead,
+}
+
+/// A Chat2Desk operator, named by id or by e-mail in `[[crm.operators]]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum OperatorRef {
+    /// Chat2Desk operator id.
+    Id(i64),
+    /// Chat2Desk operator e-mail.
+    Email(String),
+}
+
+/// One `[[crm.operators]]` entry: a Chat2Desk operator and the portal user standing for them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorMapping {
+    /// The Chat2Desk operator (id or e-mail).
+    pub chat2desk: OperatorRef,
+    /// The Bitrix24 user id.
+    pub bitrix24: i64,
+}
+
+/// `[crm]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CrmConfig {
+    /// Integration type.
+    pub integration: Integration,
+    /// `SOURCE_ID` of new entities (a `SOURCE` status id).
+    pub source: String,
+    /// Portal user ids; a new entity of an unmapped operator gets a random one of them.
+    pub default_responsibles: Vec<i64>,
+    /// Deal pipeline (`CATEGORY_ID`) for contact + deal.
+    pub deal_category: i64,
+    /// IANA time zone used to print times in transcripts.
+    pub timezone: String,
+    /// Explicit operator → portal user mapping.
+    pub operators: Vec<OperatorMapping>,
+    /// Contact + deal: when all the contact's deals are closed, create a new one (else comment
+    /// on the contact).
+    pub new_deal_when_closed: bool,
+    /// Largest comment in bytes before a transcript is split into parts.
+    pub max_comment_bytes: usize,
+}
+
+impl Default for CrmConfig {
+    fn default() -> Self {
+        Self {
+            integration: Integration::Lead,
+            source: "OTHER".into(),
+            default_responsibles: Vec::new(),
+            deal_category: 0,
+            timezone: "Europe/Moscow".into(),
+            operators: Vec::new(),
+            new_deal_when_closed: true,
+            max_comment_bytes: 10_000,
+        }
+    }
+}
+
+/// How the poller discovers closed requests.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PollStrategy {
+    /// Scan new messages by id cursor, then ask which of their requests are closed.
+    #[default]
+    Messages,
+    /// Scan closed dialogs and take each one's last request.
+    Dialogs,
+    /// No polling (webhooks only).
+    Off,
+}
+
+/// `[sync]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncConfig {
+    /// Cron expression with seconds (`sec min hour day month weekday`).
+    pub schedule: String,
+    /// Poll strategy.
+    pub poll_strategy: PollStrategy,
+    /// Overlap window in seconds re-read on every poll.
+    pub overlap_secs: u64,
+    /// Requests processed at once.
+    pub workers: usize,
+    /// Attempts before a job with transient errors goes to dead.
+    pub max_attempts: u32,
+    /// First retry delay in seconds (doubles per attempt, with jitter).
+    pub backoff_base_secs: u64,
+    /// Retry delay cap in seconds.
+    pub backoff_max_secs: u64,
+    /// Lease of a running job in seconds: a crashed worker's job runs again after it.
+    pub lease_secs: u64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            schedule: "0 * * * * *".into(),
+            poll_strategy: PollStrategy::Messages,
+            overlap_secs: 300,
+            workers: 8,
+            max_attempts: 30,
+            backoff_base_secs: 5,
+            backoff_max_secs: 900,
+            lease_secs: 300,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Path of the SQLite state database.
+    pub path: PathBuf,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("/var/lib/chat2desk-b24/state.db"),
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Level or `tracing` filter directive (`info`, `debug`, `chat2desk_b24=debug`); `RUST_LOG`
+    /// overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+        }
+    }
+}

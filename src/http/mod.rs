@@ -1,0 +1,7 @@
+//! Pieces shared by both HTTP clients: retry delays and a request budget.
+
+mod backoff;
+mod ratelimit;
+
+pub use backoff::Backoff;
+pub use ratelimit::RateLimiter;

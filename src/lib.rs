@@ -1,0 +1,16 @@
+//! chat2desk-b24: closed Chat2Desk requests become timeline transcripts in an on-premise
+//! Bitrix24 portal, exactly once.
+//!
+//! The data path: intake (poll, webhook) → durable queue ([`store`]) → worker ([`sync`]) →
+//! CRM routing ([`crm`]) → transcript ([`transcript`]) → portal ([`bitrix24`]).
+
+pub mod bitrix24;
+pub mod chat2desk;
+pub mod config;
+pub mod crm;
+pub mod http;
+pub mod intake;
+pub mod sim;
+pub mod store;
+pub mod sync;
+pub mod transcript;
