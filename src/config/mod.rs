@@ -3,9 +3,20 @@
 //! Keys and their names are a contract with sysadmins and with independent test suites:
 //! rename nothing without a migration note in the README.
 
+mod derived;
+mod env;
+mod keys;
+mod load;
+mod problem;
 mod secret;
+mod urls;
+mod validate;
 
+pub use env::{ENV_PREFIX, NON_CONFIG_ENV_VARS};
+pub use load::{load, load_from_str, Loaded};
+pub use problem::{ConfigError, Problem};
 pub use secret::Secret;
+pub use validate::{validate, warnings};
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -14,7 +25,7 @@ use std::path::PathBuf;
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/chat2desk-b24/config.toml";
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// `[chat2desk]`: the Chat2Desk API.
@@ -29,19 +40,6 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// `[log]`: logging.
     pub log: LogConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            chat2desk: Chat2DeskConfig::default(),
-            bitrix24: Bitrix24Config::default(),
-            crm: CrmConfig::default(),
-            sync: SyncConfig::default(),
-            database: DatabaseConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
 }
 
 /// `[chat2desk]`

@@ -1,0 +1,127 @@
+//! The table of known keys, derived from the config types, and "did you mean" suggestions.
+
+use super::Config;
+use figment::value::Value;
+use std::path::PathBuf;
+
+/// Secret keys and the `*_FILE` keys that may hold their path instead.
+pub(crate) const SECRET_KEYS: &[(&str, &str)] =
+    &[("chat2desk", "token"), ("bitrix24", "webhook_url")];
+
+/// How an environment value for a key is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyKind {
+    /// A string key: the value is taken verbatim.
+    Text,
+    /// Anything else: parsed as a figment value (number, bool, array, ...).
+    Other,
+}
+
+/// Every `section.key` the configuration accepts.
+pub(crate) struct KeyTable {
+    keys: Vec<(String, String, KeyKind)>,
+}
+
+impl KeyTable {
+    /// Builds the table from the serialized shape of [`Config`] (optional keys included).
+    pub(crate) fn new() -> Self {
+        let mut template = Config::default();
+        template.chat2desk.web_url = Some(String::new());
+        template.bitrix24.ca_file = Some(PathBuf::new());
+        let mut keys = Vec::new();
+        if let Ok(Value::Dict(_, sections)) = Value::serialize(&template) {
+            for (section, value) in sections {
+                let Value::Dict(_, fields) = value else {
+                    continue;
+                };
+                for (key, value) in fields {
+                    let kind = match value {
+                        Value::String(..) => KeyKind::Text,
+                        _ => KeyKind::Other,
+                    };
+                    keys.push((section.clone(), key, kind));
+                }
+            }
+        }
+        for (section, key) in SECRET_KEYS {
+            keys.push((section.to_string(), format!("{key}_file"), KeyKind::Text));
+        }
+        Self { keys }
+    }
+
+    /// The kind of `section.key`, or `None` when there is no such key.
+    pub(crate) fn kind(&self, section: &str, key: &str) -> Option<KeyKind> {
+        self.keys
+            .iter()
+            .find(|(s, k, _)| s == section && k == key)
+            .map(|(_, _, kind)| *kind)
+    }
+
+    /// All keys as `section.key`.
+    pub(crate) fn dotted(&self) -> Vec<String> {
+        self.keys
+            .iter()
+            .map(|(s, k, _)| format!("{s}.{k}"))
+            .collect()
+    }
+}
+
+/// The candidate closest to `wrong` when it is close enough to be a likely typo.
+pub(crate) fn suggest<'a>(
+    wrong: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (distance(wrong, c), c))
+        .filter(|(d, c)| *d <= (c.len().max(wrong.len()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over chars.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(cur).min(row[j])
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_a_close_key_only() {
+        let keys = ["default_responsibles", "deal_category", "timezone"];
+        assert_eq!(
+            suggest("default_responsible", keys),
+            Some("default_responsibles")
+        );
+        assert_eq!(suggest("timezon", keys), Some("timezone"));
+        assert_eq!(suggest("colour", keys), None);
+    }
+
+    #[test]
+    fn table_knows_optional_and_file_keys() {
+        let t = KeyTable::new();
+        assert_eq!(t.kind("chat2desk", "web_url"), Some(KeyKind::Text));
+        assert_eq!(t.kind("bitrix24", "ca_file"), Some(KeyKind::Text));
+        assert_eq!(t.kind("bitrix24", "burst"), Some(KeyKind::Other));
+        assert_eq!(t.kind("chat2desk", "token_file"), Some(KeyKind::Text));
+        assert_eq!(t.kind("crm", "operators"), Some(KeyKind::Other));
+        assert_eq!(t.kind("crm", "nope"), None);
+    }
+}

@@ -1,0 +1,316 @@
+//! Offline semantic checks of a loaded [`Config`]: every problem at once, each naming its key.
+
+use super::urls::{http_url, plain_http_warning, webhook_shape};
+use super::{Config, OperatorRef, Problem};
+use std::str::FromStr;
+
+/// Checks everything that can be checked without the network and returns ALL problems found
+/// (empty when the configuration is usable).
+pub fn validate(c: &Config) -> Vec<Problem> {
+    let mut out = Vec::new();
+    chat2desk(c, &mut out);
+    bitrix24(c, &mut out);
+    crm(c, &mut out);
+    sync(c, &mut out);
+    if c.database.path.as_os_str().is_empty() {
+        out.push(Problem::new(
+            "database.path",
+            "empty; expected the SQLite file path, e.g. /var/lib/chat2desk-b24/state.db",
+        ));
+    }
+    let level = c.log.level.trim();
+    if level.is_empty() {
+        out.push(Problem::new(
+            "log.level",
+            "empty; expected a level such as `info`",
+        ));
+    } else if let Err(e) = tracing_subscriber::EnvFilter::try_new(level) {
+        out.push(Problem::new(
+            "log.level",
+            format!(
+                "`{level}` is not a log filter ({e}); expected a level (error, warn, info, debug, \
+                 trace) or directives such as `info,chat2desk_b24=debug`"
+            ),
+        ));
+    }
+    out
+}
+
+/// Warnings that do not stop the daemon: plain http:// to a non-loopback host.
+pub fn warnings(c: &Config) -> Vec<Problem> {
+    let mut ignored = Vec::new();
+    let mut urls = vec![("chat2desk.api_url", c.chat2desk.api_url.as_str())];
+    if let Some(web) = &c.chat2desk.web_url {
+        urls.push(("chat2desk.web_url", web.as_str()));
+    }
+    urls.push(("bitrix24.webhook_url", c.bitrix24.webhook_url.expose()));
+    urls.into_iter()
+        .filter_map(|(key, value)| {
+            let url = http_url(key, value, true, &mut ignored)?;
+            plain_http_warning(key, &url)
+        })
+        .collect()
+}
+
+fn chat2desk(c: &Config, out: &mut Vec<Problem>) {
+    let s = &c.chat2desk;
+    http_url("chat2desk.api_url", &s.api_url, false, out);
+    if let Some(web) = &s.web_url {
+        if web.trim().is_empty() {
+            out.push(Problem::new(
+                "chat2desk.web_url",
+                "empty; remove the key to take the web app address from companies/api_info, or \
+                 set it, e.g. https://web.chat2desk.com",
+            ));
+        } else {
+            http_url("chat2desk.web_url", web, false, out);
+        }
+    }
+    if s.token.is_empty() {
+        out.push(Problem::new(
+            "chat2desk.token",
+            "missing: copy the API token from the Chat2Desk admin UI (Settings → API), or set \
+             chat2desk.token_file / CHAT2DESK_B24_CHAT2DESK__TOKEN",
+        ));
+    } else if s.token.expose().trim().contains(char::is_whitespace) {
+        out.push(Problem::new(
+            "chat2desk.token",
+            "contains whitespace; expected the bare token exactly as shown in Settings → API \
+             (no `Bearer` prefix)",
+        ));
+    }
+    rate("chat2desk.requests_per_second", s.requests_per_second, out);
+    timeout("chat2desk.timeout_secs", s.timeout_secs, out);
+    zone("chat2desk.naive_timezone", &s.naive_timezone, out);
+}
+
+fn bitrix24(c: &Config, out: &mut Vec<Problem>) {
+    let s = &c.bitrix24;
+    let key = "bitrix24.webhook_url";
+    if s.webhook_url.is_empty() {
+        out.push(Problem::new(
+            key,
+            "missing: create an inbound webhook in Bitrix24 (Developer resources → Other → \
+             Inbound webhook, scopes crm, user, im) and copy its URL, or set \
+             bitrix24.webhook_url_file / CHAT2DESK_B24_BITRIX24__WEBHOOK_URL",
+        ));
+    } else if let Some(url) = http_url(key, s.webhook_url.expose(), true, out) {
+        webhook_shape(key, &url, out);
+    }
+    if let Some(path) = &s.ca_file {
+        if let Err(e) = std::fs::File::open(path) {
+            out.push(Problem::new(
+                "bitrix24.ca_file",
+                format!(
+                    "cannot read `{}` ({e}); expected a PEM file with the portal's CA \
+                     certificate, readable by the service user (or remove the key)",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    rate("bitrix24.requests_per_second", s.requests_per_second, out);
+    if s.burst < 1 {
+        out.push(Problem::new(
+            "bitrix24.burst",
+            "is 0; expected at least 1 (default 50)",
+        ));
+    }
+    timeout("bitrix24.timeout_secs", s.timeout_secs, out);
+}
+
+fn crm(c: &Config, out: &mut Vec<Problem>) {
+    let s = &c.crm;
+    let source = s.source.trim();
+    if source.is_empty() {
+        out.push(Problem::new(
+            "crm.source",
+            "empty; expected a SOURCE status id such as OTHER, CALL or WEB (crm.status.list with \
+             ENTITY_ID=SOURCE lists them)",
+        ));
+    } else if !source
+        .chars()
+        .all(|ch| ch.is_ascii_uppercase() || ch.is_ascii_digit() || ch == '_' || ch == '-')
+    {
+        out.push(Problem::new(
+            "crm.source",
+            format!(
+                "`{}` does not look like a SOURCE status id; expected upper-case letters, digits \
+                 and `_`, such as OTHER, WEB or UC_A1B2C3",
+                s.source
+            ),
+        ));
+    }
+    if s.default_responsibles.is_empty() {
+        out.push(Problem::new(
+            "crm.default_responsibles",
+            "empty; expected at least one Bitrix24 user id, e.g. [1]: new entities of unmapped \
+             operators get a random one of them",
+        ));
+    }
+    for (i, id) in s.default_responsibles.iter().enumerate() {
+        if *id <= 0 {
+            out.push(Problem::new(
+                format!("crm.default_responsibles[{i}]"),
+                format!("{id} is not a user id; expected a positive Bitrix24 user id"),
+            ));
+        }
+    }
+    if s.deal_category < 0 {
+        out.push(Problem::new(
+            "crm.deal_category",
+            format!(
+                "{} is negative; expected a deal pipeline id (0 = the default pipeline)",
+                s.deal_category
+            ),
+        ));
+    }
+    zone("crm.timezone", &s.timezone, out);
+    operators(c, out);
+    if !(2000..=60_000).contains(&s.max_comment_bytes) {
+        out.push(Problem::new(
+            "crm.max_comment_bytes",
+            format!(
+                "{} is out of range; expected 2000..=60000 (default 10000)",
+                s.max_comment_bytes
+            ),
+        ));
+    }
+}
+
+fn operators(c: &Config, out: &mut Vec<Problem>) {
+    for (i, op) in c.crm.operators.iter().enumerate() {
+        let key = format!("crm.operators[{i}]");
+        match &op.chat2desk {
+            OperatorRef::Id(id) if *id <= 0 => out.push(Problem::new(
+                format!("{key}.chat2desk"),
+                format!("{id} is not an operator id; expected a positive Chat2Desk operator id or an e-mail"),
+            )),
+            OperatorRef::Email(e) if !e.trim().contains('@') => out.push(Problem::new(
+                format!("{key}.chat2desk"),
+                format!("`{e}` is not an e-mail; expected a Chat2Desk operator e-mail or a numeric operator id"),
+            )),
+            _ => {}
+        }
+        if op.bitrix24 <= 0 {
+            out.push(Problem::new(
+                format!("{key}.bitrix24"),
+                format!(
+                    "{} is not a user id; expected a positive Bitrix24 user id",
+                    op.bitrix24
+                ),
+            ));
+        }
+        let earlier = c.crm.operators[..i]
+            .iter()
+            .position(|o| same_operator(&o.chat2desk, &op.chat2desk));
+        if let Some(j) = earlier {
+            out.push(Problem::new(
+                format!("{key}.chat2desk"),
+                format!(
+                    "operator already mapped in crm.operators[{j}]; keep one mapping per operator"
+                ),
+            ));
+        }
+    }
+}
+
+fn same_operator(a: &OperatorRef, b: &OperatorRef) -> bool {
+    match (a, b) {
+        (OperatorRef::Id(x), OperatorRef::Id(y)) => x == y,
+        (OperatorRef::Email(x), OperatorRef::Email(y)) => x.trim().eq_ignore_ascii_case(y.trim()),
+        _ => false,
+    }
+}
+
+fn sync(c: &Config, out: &mut Vec<Problem>) {
+    let s = &c.sync;
+    if let Err(message) = parse_schedule(&s.schedule) {
+        out.push(Problem::new("sync.schedule", message));
+    }
+    if !(1..=256).contains(&s.workers) {
+        out.push(Problem::new(
+            "sync.workers",
+            format!(
+                "{} is out of range; expected 1..=256 (default 8)",
+                s.workers
+            ),
+        ));
+    }
+    if s.max_attempts < 1 {
+        out.push(Problem::new(
+            "sync.max_attempts",
+            "is 0; expected at least 1 (default 30)",
+        ));
+    }
+    if s.lease_secs < 30 {
+        out.push(Problem::new(
+            "sync.lease_secs",
+            format!(
+                "{} is too short; expected at least 30 seconds (default 300)",
+                s.lease_secs
+            ),
+        ));
+    }
+    if s.backoff_base_secs < 1 {
+        out.push(Problem::new(
+            "sync.backoff_base_secs",
+            "is 0; expected at least 1 second (default 5)",
+        ));
+    }
+    if s.backoff_base_secs > s.backoff_max_secs {
+        out.push(Problem::new(
+            "sync.backoff_max_secs",
+            format!(
+                "{} is below sync.backoff_base_secs ({}); expected backoff_base_secs <= backoff_max_secs",
+                s.backoff_max_secs, s.backoff_base_secs
+            ),
+        ));
+    }
+}
+
+/// Parses a cron expression with seconds, explaining the usual mistakes.
+pub(crate) fn parse_schedule(expr: &str) -> Result<cron::Schedule, String> {
+    let fields = expr.split_whitespace().count();
+    if fields == 5 {
+        return Err(format!(
+            "`{expr}` has 5 fields; add a seconds field in front, e.g. `0 */5 * * * *` (sec min \
+             hour day month weekday)"
+        ));
+    }
+    cron::Schedule::from_str(expr.trim()).map_err(|e| {
+        format!(
+            "`{expr}` is not a cron expression ({e}); expected 6 or 7 fields with seconds, e.g. \
+             `0 * * * * *` for every minute"
+        )
+    })
+}
+
+fn rate(key: &str, value: f64, out: &mut Vec<Problem>) {
+    if !value.is_finite() || value < 0.0 {
+        out.push(Problem::new(
+            key,
+            format!("{value} is not a rate; expected a number >= 0 (requests per second, 0 = unlimited)"),
+        ));
+    }
+}
+
+fn timeout(key: &str, value: u64, out: &mut Vec<Problem>) {
+    if value < 1 {
+        out.push(Problem::new(
+            key,
+            "is 0; expected a timeout of at least 1 second",
+        ));
+    }
+}
+
+fn zone(key: &str, value: &str, out: &mut Vec<Problem>) {
+    if value.trim().parse::<chrono_tz::Tz>().is_err() {
+        out.push(Problem::new(
+            key,
+            format!(
+                "`{value}` is not an IANA time zone; expected a name such as Europe/Moscow or UTC"
+            ),
+        ));
+    }
+}
