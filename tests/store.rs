@@ -238,7 +238,6 @@ async fn finishing_burying_and_retrying() {
     assert!(matches!(err.cause(), Cause::WrongState { .. }));
     assert!(!err.is_transient());
     assert!(store.fail(id(1), "late", Utc::now()).await.is_err());
-    assert!(store.release(id(1)).await.is_err());
     assert!(store.bury(id(1), "late").await.is_err());
 
     let dead = store.dead(10).await.unwrap();
@@ -279,7 +278,7 @@ async fn finishing_burying_and_retrying() {
 }
 
 #[tokio::test]
-async fn release_hands_the_job_back_without_counting_the_run() {
+async fn recover_running_hands_jobs_of_a_dead_process_back_keeping_their_runs() {
     let (_dir, _path, store) = fresh().await;
     store
         .enqueue(JobKind::Transcript, 5, Intake::Manual)
@@ -290,17 +289,17 @@ async fn release_hands_the_job_back_without_counting_the_run() {
         .save_steps(job.id, &json!({"entity": ["lead", 9]}), later(600))
         .await
         .unwrap();
-    store.release(job.id).await.unwrap();
+    assert_eq!(store.recover_running().await.unwrap(), 1);
 
     let job = store.job(JobKind::Transcript, 5).await.unwrap().unwrap();
     assert_eq!(
         (job.state, job.runs, job.attempts),
-        (JobState::Pending, 0, 0)
+        (JobState::Pending, 1, 0)
     );
     assert_eq!(job.lease_until, None);
     assert_eq!(job.steps, json!({"entity": ["lead", 9]}));
-    // Due at once for the next start.
-    assert_eq!(store.claim(Utc::now(), LEASE, 1).await.unwrap().len(), 1);
+    assert!(job.next_attempt_at <= Utc::now());
+    assert_eq!(store.recover_running().await.unwrap(), 0);
 }
 
 #[tokio::test]

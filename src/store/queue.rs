@@ -177,18 +177,21 @@ impl Store {
         self.change("bury", id, "pending or running", query).await
     }
 
-    /// Hands a running job back unfinished (graceful shutdown): pending and due now, lease
-    /// cleared, and this run not counted (`runs - 1`). Its saved steps are kept.
-    pub async fn release(&self, id: i64) -> Result<(), StoreError> {
+    /// Makes every running job pending and due now, keeping its steps and its run count (so
+    /// the next run knows an earlier one may have written and checks the portal first).
+    /// Called at start-up: a job left running belongs to a process that died. Returns how
+    /// many jobs were recovered.
+    pub async fn recover_running(&self) -> Result<u64, StoreError> {
         let now = to_millis(Utc::now());
-        let query = sqlx::query(
+        let done = sqlx::query(
             "UPDATE jobs SET state = 'pending', next_attempt_at = ?1, lease_until = NULL, \
-                 runs = MAX(runs - 1, 0), updated_at = ?1 \
-             WHERE id = ?2 AND state = 'running'",
+                 updated_at = ?1 WHERE state = 'running'",
         )
         .bind(now)
-        .bind(id);
-        self.change("release", id, "running", query).await
+        .execute(&self.pool)
+        .await
+        .map_err(self.err_of("recover running jobs"))?;
+        Ok(done.rows_affected())
     }
 
     /// Makes a job due now with a clean slate (`attempts` 0, no last error); false when no
