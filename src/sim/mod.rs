@@ -2,5 +2,6 @@
 //! `chat2desk-api.md` and `bitrix24-rest.md`, with fault injection. Used by the tests, the
 //! benches and `chat2desk-b24 demo`.
 
+pub mod chat2desk;
 pub mod faults;
 pub mod http;
