@@ -555,6 +555,18 @@ fn urls_are_normalised() {
     );
     assert_eq!(loaded.warnings.len(), 1);
     assert_eq!(loaded.warnings[0].key, "chat2desk.api_url");
+
+    // Empty optional values mean "not set".
+    let c = ok(
+        &minimal(),
+        &[
+            ("CHAT2DESK_B24_CHAT2DESK__WEB_URL", ""),
+            ("CHAT2DESK_B24_BITRIX24__CA_FILE", ""),
+        ],
+    )
+    .config;
+    assert_eq!(c.chat2desk.web_url, None);
+    assert_eq!(c.bitrix24.ca_file, None);
 }
 
 #[test]

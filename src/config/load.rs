@@ -178,9 +178,18 @@ fn normalize(c: &mut Config, warned: &mut Vec<Problem>) {
     } else {
         c.chat2desk.api_url = api.to_string();
     }
-    if let Some(web) = &mut c.chat2desk.web_url {
-        *web = web.trim().trim_end_matches('/').to_string();
-    }
+    // An empty optional value (typical of `KEY=` in an environment file) means "not set".
+    c.chat2desk.web_url = c
+        .chat2desk
+        .web_url
+        .take()
+        .map(|web| web.trim().trim_end_matches('/').to_string())
+        .filter(|web| !web.is_empty());
+    c.bitrix24.ca_file = c
+        .bitrix24
+        .ca_file
+        .take()
+        .filter(|path| !path.as_os_str().is_empty());
     // Method names are appended to the webhook URL, so it must end with `/`.
     let hook = c.bitrix24.webhook_url.expose().trim();
     if !hook.is_empty() && !hook.ends_with('/') && !hook.contains(['?', '#']) {
