@@ -1,6 +1,9 @@
 //! A Chat2Desk API v1 simulator on loopback, faithful to `chat2desk-api.md`: the documented
 //! envelopes, paging, error texts and webhooks, with knobs for what the doc is unsure about
 //! (time formats, auth and rate-limit statuses, bare request-message arrays).
+//!
+//! The message methods (`client_says`, `operator_says`, `bot_says`, `system_note`,
+//! `send_file`) panic on a client id the simulator never issued: that is a bug in the test.
 
 mod control;
 mod params;
