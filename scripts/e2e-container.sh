@@ -159,8 +159,9 @@ banner "Start the simulators inside the container"
 in systemd-run --unit=c2d-sim --collect "/usr/bin/$NAME" sim --chat2desk 127.0.0.1:18080 --portal 127.0.0.1:18081 >/dev/null
 wait_for 15 in curl -sf "$PORTAL/_sim/state" || fail "portal simulator did not answer on $PORTAL"
 wait_for 15 in curl -s -o /dev/null "$C2D/" || fail "Chat2Desk simulator did not answer on $C2D"
-# The sim prints the portal webhook URL and the Chat2Desk token as JSON lines on stdout.
-read -r WEBHOOK TOKEN < <(in journalctl -u c2d-sim -o cat --no-pager | python3 -c '
+# The sim prints the portal webhook URL, the Chat2Desk token and a seeded portal user id
+# (default 1) as JSON lines on stdout.
+read -r WEBHOOK TOKEN RESPONSIBLE < <(in journalctl -u c2d-sim -o cat --no-pager | python3 -c '
 import json, sys
 found = {}
 def walk(obj):
@@ -170,6 +171,8 @@ def walk(obj):
                 found.setdefault("webhook", v)
             elif isinstance(v, str) and "token" in k.lower():
                 found.setdefault("token", v)
+            elif isinstance(v, int) and "responsible" in k.lower():
+                found.setdefault("responsible", v)
             else:
                 walk(v)
 for line in sys.stdin:
@@ -177,7 +180,7 @@ for line in sys.stdin:
         walk(json.loads(line))
     except ValueError:
         pass
-print(found.get("webhook", "-"), found.get("token", "-"))
+print(found.get("webhook", "-"), found.get("token", "-"), found.get("responsible", 1))
 ')
 [[ $WEBHOOK == http* && $TOKEN != - ]] || fail "the sim printed no webhook URL / token JSON lines"
 ok "simulators up (webhook URL and token read from their output)"
@@ -194,7 +197,7 @@ token = "$TOKEN"
 webhook_url = "$WEBHOOK"
 
 [crm]
-default_responsibles = [1]
+default_responsibles = [$RESPONSIBLE]
 
 [sync]
 schedule = "*/2 * * * * *"
