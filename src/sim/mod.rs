@@ -3,5 +3,6 @@
 //! benches and `chat2desk-b24 demo`.
 
 pub mod chat2desk;
+pub mod bitrix24;
 pub mod faults;
 pub mod http;

@@ -1,0 +1,237 @@
+//! Typed portal methods (doc §2). Every one goes through [`Bitrix24::call`], so calls made at
+//! the same time share one `batch` request.
+
+use super::client::Bitrix24;
+use super::error::BitrixError;
+use super::types::{
+    id_from_value, Comment, Contact, Deal, EntityType, Lead, ListPage, Profile, StatusItem, User,
+};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+const LEAD_SELECT: [&str; 5] = [
+    "ID",
+    "TITLE",
+    "STATUS_ID",
+    "STATUS_SEMANTIC_ID",
+    "ASSIGNED_BY_ID",
+];
+const CONTACT_SELECT: [&str; 4] = ["ID", "NAME", "LAST_NAME", "ASSIGNED_BY_ID"];
+const DEAL_SELECT: [&str; 8] = [
+    "ID",
+    "TITLE",
+    "STAGE_ID",
+    "CLOSED",
+    "CATEGORY_ID",
+    "ASSIGNED_BY_ID",
+    "CONTACT_ID",
+    "STAGE_SEMANTIC_ID",
+];
+
+fn decode<T: DeserializeOwned>(method: &str, value: Value) -> Result<T, BitrixError> {
+    serde_json::from_value(value).map_err(|e| BitrixError::Decode {
+        method: method.to_string(),
+        detail: format!("unexpected result shape: {e}"),
+        garbled: false,
+    })
+}
+
+fn new_id(method: &str, value: Value) -> Result<i64, BitrixError> {
+    id_from_value(&value).ok_or_else(|| BitrixError::Decode {
+        method: method.to_string(),
+        detail: format!("expected the new id, got {value}"),
+        garbled: false,
+    })
+}
+
+impl Bitrix24 {
+    /// `profile`: the webhook's user; the cheapest check that the webhook works.
+    pub async fn profile(&self) -> Result<Profile, BitrixError> {
+        self.call("profile", json!({})).await
+    }
+
+    /// `scope`: the scopes granted to the webhook.
+    pub async fn scopes(&self) -> Result<Vec<String>, BitrixError> {
+        self.call("scope", json!({})).await
+    }
+
+    /// `crm.status.list` of one directory (`STATUS`, `SOURCE`, `DEAL_STAGE`, `DEAL_STAGE_1`…),
+    /// in `SORT` order.
+    pub async fn statuses(&self, entity_id: &str) -> Result<Vec<StatusItem>, BitrixError> {
+        self.call(
+            "crm.status.list",
+            json!({"filter": {"ENTITY_ID": entity_id}, "order": {"SORT": "ASC"}}),
+        )
+        .await
+    }
+
+    /// `crm.duplicate.findbycomm` for one phone number and entity type: the matching ids
+    /// (empty when the portal answers `[]`).
+    pub async fn find_by_phone(
+        &self,
+        phone: &str,
+        entity_type: EntityType,
+    ) -> Result<Vec<i64>, BitrixError> {
+        const METHOD: &str = "crm.duplicate.findbycomm";
+        let result: Value = self
+            .call(
+                METHOD,
+                json!({"type": "PHONE", "values": [phone], "entity_type": entity_type.crm_name()}),
+            )
+            .await?;
+        let ids = match result.get(entity_type.crm_name()) {
+            Some(Value::Array(ids)) => ids,
+            // `[]` (an empty PHP map) or another type only: no match.
+            _ => return Ok(Vec::new()),
+        };
+        ids.iter()
+            .map(|v| {
+                id_from_value(v).ok_or_else(|| BitrixError::Decode {
+                    method: METHOD.into(),
+                    detail: format!("expected an id, got {v}"),
+                    garbled: false,
+                })
+            })
+            .collect()
+    }
+
+    /// `crm.lead.list` with `filter`, newest first; the first page (50) only.
+    pub async fn leads(&self, filter: Value) -> Result<Vec<Lead>, BitrixError> {
+        self.list_rows("crm.lead.list", filter, &LEAD_SELECT).await
+    }
+
+    /// `crm.lead.add` without a live-feed event; the new id.
+    pub async fn lead_add(&self, fields: Value) -> Result<i64, BitrixError> {
+        self.add("crm.lead.add", fields).await
+    }
+
+    /// `crm.lead.update` of `fields`.
+    pub async fn lead_update(&self, id: i64, fields: Value) -> Result<(), BitrixError> {
+        self.call::<Value>(
+            "crm.lead.update",
+            json!({"id": id, "fields": fields, "params": {"REGISTER_SONET_EVENT": "N"}}),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `crm.contact.list` with `filter`, newest first; the first page only.
+    pub async fn contacts(&self, filter: Value) -> Result<Vec<Contact>, BitrixError> {
+        self.list_rows("crm.contact.list", filter, &CONTACT_SELECT)
+            .await
+    }
+
+    /// `crm.contact.add`; the new id.
+    pub async fn contact_add(&self, fields: Value) -> Result<i64, BitrixError> {
+        self.add("crm.contact.add", fields).await
+    }
+
+    /// `crm.deal.list` with `filter`, newest first; the first page only.
+    pub async fn deals(&self, filter: Value) -> Result<Vec<Deal>, BitrixError> {
+        self.list_rows("crm.deal.list", filter, &DEAL_SELECT).await
+    }
+
+    /// `crm.deal.add`; the new id.
+    pub async fn deal_add(&self, fields: Value) -> Result<i64, BitrixError> {
+        self.add("crm.deal.add", fields).await
+    }
+
+    /// `crm.timeline.comment.add` (lowercase `fields`, as the method requires); the comment id.
+    pub async fn comment_add(
+        &self,
+        entity: EntityType,
+        entity_id: i64,
+        text: &str,
+    ) -> Result<i64, BitrixError> {
+        const METHOD: &str = "crm.timeline.comment.add";
+        let result = self
+            .call(
+                METHOD,
+                json!({"fields": {
+                    "ENTITY_ID": entity_id,
+                    "ENTITY_TYPE": entity.timeline_name(),
+                    "COMMENT": text,
+                }}),
+            )
+            .await?;
+        new_id(METHOD, result)
+    }
+
+    /// One page of an entity's timeline comments, newest first, from `start`.
+    pub async fn comments(
+        &self,
+        entity: EntityType,
+        entity_id: i64,
+        start: u64,
+    ) -> Result<ListPage<Comment>, BitrixError> {
+        const METHOD: &str = "crm.timeline.comment.list";
+        let page = self
+            .call_list(
+                METHOD,
+                json!({
+                    "filter": {"ENTITY_ID": entity_id, "ENTITY_TYPE": entity.timeline_name()},
+                    "order": {"ID": "DESC"},
+                    "select": ["ID", "ENTITY_ID", "ENTITY_TYPE", "COMMENT", "CREATED"],
+                    "start": start,
+                }),
+            )
+            .await?;
+        Ok(ListPage {
+            items: decode(METHOD, Value::Array(page.items))?,
+            total: page.total,
+            next: page.next,
+        })
+    }
+
+    /// `im.notify.system.add`: a system notice to a portal user.
+    pub async fn notify(&self, user_id: i64, message: &str) -> Result<(), BitrixError> {
+        self.call::<Value>(
+            "im.notify.system.add",
+            json!({"USER_ID": user_id, "MESSAGE": message}),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `user.get` by id; `None` when there is no such user.
+    pub async fn user(&self, id: i64) -> Result<Option<User>, BitrixError> {
+        let users: Vec<User> = self.users("user.get", json!({"ID": id})).await?;
+        Ok(users.into_iter().find(|u| u.id == id))
+    }
+
+    /// Active users with this e-mail (`user.get`).
+    pub async fn users_by_email(&self, email: &str) -> Result<Vec<User>, BitrixError> {
+        self.users("user.get", json!({"EMAIL": email, "ACTIVE": true}))
+            .await
+    }
+
+    async fn users(&self, method: &str, filter: Value) -> Result<Vec<User>, BitrixError> {
+        let page = self.call_list(method, json!({"FILTER": filter})).await?;
+        decode(method, Value::Array(page.items))
+    }
+
+    async fn list_rows<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        filter: Value,
+        select: &[&str],
+    ) -> Result<Vec<T>, BitrixError> {
+        let page = self
+            .call_list(
+                method,
+                json!({"filter": filter, "select": select, "order": {"ID": "DESC"}, "start": 0}),
+            )
+            .await?;
+        decode(method, Value::Array(page.items))
+    }
+
+    async fn add(&self, method: &str, fields: Value) -> Result<i64, BitrixError> {
+        let result = self
+            .call(
+                method,
+                json!({"fields": fields, "params": {"REGISTER_SONET_EVENT": "N"}}),
+            )
+            .await?;
+        new_id(method, result)
+    }
+}

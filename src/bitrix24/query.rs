@@ -1,0 +1,226 @@
+//! PHP-bracket query strings (doc §1.2, §1.6): the form in which `batch` carries each
+//! sub-call's parameters (`"crm.lead.list?filter[%3EID]=0&select[0]=ID"`), and in which a
+//! portal reads form or query parameters.
+
+use serde_json::{Map, Value};
+
+/// Encodes JSON parameters as a PHP-bracket query string.
+///
+/// Objects become `key[sub]=…`, arrays `key[0]=…` (indexed, which PHP reads exactly like
+/// `key[]`), booleans `1`/`0` (as PHP's `http_build_query` does), `null` an empty value, and
+/// numbers their JSON text. Empty arrays and objects produce nothing, as in PHP. Key parts
+/// and values are percent-encoded (everything but `A-Z a-z 0-9 - . _ ~`); brackets stay literal.
+/// A non-object top level is encoded under no key and yields an empty string.
+pub fn encode(params: &Value) -> String {
+    let mut pairs = Vec::new();
+    if let Value::Object(map) = params {
+        for (key, value) in map {
+            push_pairs(&mut pairs, percent_encode(key), value);
+        }
+    }
+    pairs.join("&")
+}
+
+fn push_pairs(pairs: &mut Vec<String>, prefix: String, value: &Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                push_pairs(pairs, format!("{prefix}[{}]", percent_encode(key)), inner);
+            }
+        }
+        Value::Array(items) => {
+            for (index, inner) in items.iter().enumerate() {
+                push_pairs(pairs, format!("{prefix}[{index}]"), inner);
+            }
+        }
+        Value::Null => pairs.push(format!("{prefix}=")),
+        Value::Bool(flag) => pairs.push(format!("{prefix}={}", if *flag { 1 } else { 0 })),
+        Value::Number(number) => pairs.push(format!("{prefix}={number}")),
+        Value::String(text) => pairs.push(format!("{prefix}={}", percent_encode(text))),
+    }
+}
+
+/// Percent-encodes every byte outside the RFC 3986 unreserved set.
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes a PHP-bracket query string into JSON, the way PHP fills `$_GET`/`$_POST`: every
+/// leaf is a string, `key[]` appends, and a map whose keys are exactly `0..n` becomes an array.
+/// `+` means a space. Later duplicates of a plain key win.
+pub fn decode(query: &str) -> Value {
+    let mut root = Map::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = percent_decode(raw_key);
+        let value = Value::String(percent_decode(raw_value));
+        let (name, path) = split_key(&key);
+        if name.is_empty() {
+            continue;
+        }
+        insert(&mut root, name, &path, value);
+    }
+    normalise(Value::Object(root))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(high), Some(low)) => {
+                    out.push(high * 16 + low);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(byte: u8) -> Option<u8> {
+    (byte as char).to_digit(16).map(|d| d as u8)
+}
+
+/// `a[b][][c]` → (`a`, [Some(b), None, Some(c)]).
+fn split_key(key: &str) -> (String, Vec<Option<String>>) {
+    let Some(open) = key.find('[') else {
+        return (key.to_string(), Vec::new());
+    };
+    let name = key[..open].to_string();
+    let mut path = Vec::new();
+    let mut rest = &key[open..];
+    while let Some(stripped) = rest.strip_prefix('[') {
+        let Some(close) = stripped.find(']') else {
+            break;
+        };
+        let part = &stripped[..close];
+        path.push(if part.is_empty() {
+            None
+        } else {
+            Some(part.to_string())
+        });
+        rest = &stripped[close + 1..];
+    }
+    (name, path)
+}
+
+fn insert(map: &mut Map<String, Value>, name: String, path: &[Option<String>], value: Value) {
+    let Some((first, rest)) = path.split_first() else {
+        map.insert(name, value);
+        return;
+    };
+    let slot = map.entry(name).or_insert_with(|| Value::Object(Map::new()));
+    if !slot.is_object() {
+        *slot = Value::Object(Map::new());
+    }
+    let inner = slot.as_object_mut().expect("just made an object");
+    let key = match first {
+        Some(key) => key.clone(),
+        None => next_index(inner).to_string(),
+    };
+    insert(inner, key, rest, value);
+}
+
+fn next_index(map: &Map<String, Value>) -> u64 {
+    map.keys()
+        .filter_map(|k| k.parse::<u64>().ok())
+        .max()
+        .map_or(0, |max| max + 1)
+}
+
+fn normalise(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let sequential = !map.is_empty()
+                && map
+                    .keys()
+                    .enumerate()
+                    .all(|(i, k)| k.parse::<usize>().ok() == Some(i));
+            if sequential {
+                Value::Array(map.into_iter().map(|(_, v)| normalise(v)).collect())
+            } else {
+                Value::Object(map.into_iter().map(|(k, v)| (k, normalise(v))).collect())
+            }
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn encodes_nested_objects_arrays_and_scalars() {
+        let params = json!({
+            "filter": {">ID": 10, "=STATUS_ID": "NEW"},
+            "select": ["ID", "TITLE"],
+            "fields": {"PHONE": [{"VALUE": "+7 916", "VALUE_TYPE": "WORK"}], "OPENED": true, "X": null},
+            "start": 0,
+        });
+        let query = encode(&params);
+        assert_eq!(
+            query,
+            // serde_json maps iterate in key order.
+            "fields[OPENED]=1&fields[PHONE][0][VALUE]=%2B7%20916&\
+             fields[PHONE][0][VALUE_TYPE]=WORK&fields[X]=&filter[%3DSTATUS_ID]=NEW&\
+             filter[%3EID]=10&select[0]=ID&select[1]=TITLE&start=0"
+        );
+    }
+
+    #[test]
+    fn percent_encodes_utf8_and_specials() {
+        let query = encode(&json!({"COMMENT": "Привет & =?#[x]"}));
+        assert_eq!(
+            query,
+            "COMMENT=%D0%9F%D1%80%D0%B8%D0%B2%D0%B5%D1%82%20%26%20%3D%3F%23%5Bx%5D"
+        );
+        assert_eq!(decode(&query), json!({"COMMENT": "Привет & =?#[x]"}));
+    }
+
+    #[test]
+    fn false_and_empty_containers() {
+        assert_eq!(encode(&json!({"a": false, "b": [], "c": {}})), "a=0");
+        assert_eq!(encode(&json!([1, 2])), "");
+    }
+
+    #[test]
+    fn decodes_php_style() {
+        let decoded =
+            decode("select[]=ID&select[]=TITLE&filter[%3EID]=5&id=7&q=a+b&order[ID]=DESC");
+        assert_eq!(
+            decoded,
+            json!({"select": ["ID", "TITLE"], "filter": {">ID": "5"}, "id": "7", "q": "a b", "order": {"ID": "DESC"}})
+        );
+    }
+
+    #[test]
+    fn round_trip_keeps_structure_with_string_leaves() {
+        let params = json!({"fields": {"ENTITY_ID": 5, "PHONE": [{"VALUE": "1"}, {"VALUE": "2"}]}});
+        assert_eq!(
+            decode(&encode(&params)),
+            json!({"fields": {"ENTITY_ID": "5", "PHONE": [{"VALUE": "1"}, {"VALUE": "2"}]}})
+        );
+    }
+
+    #[test]
+    fn tolerates_broken_percent_sequences() {
+        assert_eq!(decode("a=%zz&b=%4"), json!({"a": "%zz", "b": "%4"}));
+    }
+}

@@ -1,0 +1,536 @@
+//! A boxed Bitrix24 portal's REST API behind an inbound webhook (`bitrix24-rest.md`), on the
+//! shared fault-injecting [`SimServer`].
+//!
+//! Routes `/rest/<user>/<secret>/<method>[.json][/]`, GET and POST; JSON bodies only with
+//! `Content-Type: application/json` (invalid JSON = no parameters), PHP-bracket form and
+//! query parameters otherwise, body over query.
+
+mod batch;
+mod crm;
+mod listing;
+mod people;
+mod state;
+mod values;
+
+pub use state::SimComment;
+
+use super::faults::Faults;
+use super::http::{SimRequest, SimResponse, SimServer, SimService};
+use crate::bitrix24::query;
+use rand::Rng;
+use serde_json::{json, Map, Value};
+use state::{Bucket, State};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// A method's success: `result`, plus `total`/`next` for lists.
+#[derive(Debug, Clone)]
+pub(crate) struct Reply {
+    pub(crate) result: Value,
+    pub(crate) total: Option<u64>,
+    pub(crate) next: Option<u64>,
+}
+
+impl Reply {
+    /// A plain result.
+    pub(crate) fn of(result: Value) -> Self {
+        Self {
+            result,
+            total: None,
+            next: None,
+        }
+    }
+}
+
+/// A method's error envelope and HTTP status.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiError {
+    pub(crate) status: u16,
+    pub(crate) code: String,
+    pub(crate) description: String,
+}
+
+impl ApiError {
+    /// An error with its status, code and text.
+    pub(crate) fn new(status: u16, code: &str, description: &str) -> Self {
+        Self {
+            status,
+            code: code.into(),
+            description: description.into(),
+        }
+    }
+
+    fn response(&self) -> SimResponse {
+        SimResponse::json(
+            self.status,
+            &json!({"error": self.code, "error_description": self.description}),
+        )
+    }
+}
+
+/// Methods the simulated portal knows, with the scope each needs (`None`: never checked).
+fn scope_of(method: &str) -> Option<Option<&'static str>> {
+    let scope = match method {
+        "profile" | "scope" | "methods" | "batch" | "app.info" => None,
+        "user.get" | "user.current" => Some("user"),
+        "im.notify.system.add" | "im.notify.personal.add" => Some("im"),
+        "crm.status.list"
+        | "crm.duplicate.findbycomm"
+        | "crm.timeline.comment.add"
+        | "crm.timeline.comment.list" => Some("crm"),
+        m if m.starts_with("event.") || m.starts_with("placement.") => None,
+        m if m.starts_with("imconnector.") => None,
+        m => {
+            crm::Kind::from_method(m)?;
+            match m.rsplit('.').next()? {
+                "add" | "get" | "list" | "update" => Some("crm"),
+                _ => return None,
+            }
+        }
+    };
+    Some(scope)
+}
+
+/// Runs one known method after the scope check (used directly and by `batch`).
+pub(crate) fn execute(state: &mut State, method: &str, params: &Value) -> Result<Reply, ApiError> {
+    let Some(scope) = scope_of(method) else {
+        return Err(not_found(method));
+    };
+    *state.calls.entry(method.to_string()).or_default() += 1;
+    if let Some(scope) = scope {
+        let granted = state
+            .scopes
+            .iter()
+            .any(|s| s == scope || (scope == "user" && (s == "user_basic" || s == "user_brief")));
+        if !granted {
+            return Err(ApiError::new(
+                state.auth_status,
+                "insufficient_scope",
+                "The request requires higher privileges than provided by the webhook token",
+            ));
+        }
+    }
+    match method {
+        "profile" => people::profile(state),
+        "scope" => {
+            let full = params.get("full").is_some_and(values::truthy);
+            let scopes: Vec<String> = if full {
+                state::DEFAULT_SCOPES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            } else {
+                state.scopes.clone()
+            };
+            Ok(Reply::of(json!(scopes)))
+        }
+        "methods" => Ok(Reply::of(json!(METHODS))),
+        "app.info" => Ok(Reply::of(
+            json!({"SCOPE": state.scopes, "LICENSE": "ru_selfhosted"}),
+        )),
+        "batch" => batch::run(state, params, &[]),
+        "user.get" => people::user_get(state, params),
+        "user.current" => people::current(state),
+        "im.notify.system.add" | "im.notify.personal.add" => people::notify(state, params),
+        "crm.status.list" => crm::status_list(state, params),
+        "crm.duplicate.findbycomm" => crm::find_by_comm(state, params),
+        "crm.timeline.comment.add" => people::comment_add(state, params),
+        "crm.timeline.comment.list" => people::comment_list(state, params),
+        m if m.starts_with("event.")
+            || m.starts_with("placement.")
+            || m.starts_with("imconnector.") =>
+        {
+            Err(ApiError::new(
+                403,
+                "WRONG_AUTH_TYPE",
+                "Current authorization type is denied for this method",
+            ))
+        }
+        m => {
+            let kind = crm::Kind::from_method(m).ok_or_else(|| not_found(m))?;
+            match m.rsplit('.').next() {
+                Some("add") => crm::add(state, kind, params),
+                Some("update") => crm::update(state, kind, params),
+                Some("get") => crm::get(state, kind, params),
+                _ => crm::list(state, kind, params),
+            }
+        }
+    }
+}
+
+/// What `methods` lists.
+const METHODS: [&str; 24] = [
+    "batch",
+    "profile",
+    "scope",
+    "methods",
+    "app.info",
+    "user.get",
+    "user.current",
+    "im.notify.system.add",
+    "im.notify.personal.add",
+    "crm.status.list",
+    "crm.duplicate.findbycomm",
+    "crm.timeline.comment.add",
+    "crm.timeline.comment.list",
+    "crm.lead.add",
+    "crm.lead.get",
+    "crm.lead.list",
+    "crm.lead.update",
+    "crm.contact.add",
+    "crm.contact.get",
+    "crm.contact.list",
+    "crm.contact.update",
+    "crm.deal.add",
+    "crm.deal.get",
+    "crm.deal.list",
+];
+
+fn not_found(method: &str) -> ApiError {
+    ApiError::new(
+        404,
+        "ERROR_METHOD_NOT_FOUND",
+        &format!("Method '{method}' not found"),
+    )
+}
+
+/// The `time` block of an envelope.
+pub(crate) fn time_json(started: Instant) -> Value {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let took = started.elapsed().as_secs_f64();
+    let date = state::now_iso();
+    json!({
+        "start": now - took, "finish": now, "duration": took, "processing": took,
+        "date_start": date, "date_finish": date,
+    })
+}
+
+/// The portal behind the HTTP layer.
+struct Portal {
+    state: Mutex<State>,
+}
+
+impl Portal {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().expect("portal state lock")
+    }
+}
+
+/// Splits `/rest/<user>/<secret>/<method>[.json][/]`.
+fn split_path(path: &str) -> Option<(String, String, String)> {
+    let rest = path.strip_prefix("/rest/")?;
+    let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    let [user, secret, method] = parts.as_slice() else {
+        return None;
+    };
+    let method = method
+        .strip_suffix(".json")
+        .unwrap_or(method)
+        .to_lowercase();
+    Some((user.to_string(), secret.to_string(), method))
+}
+
+/// True when the body is JSON: `Content-Type` exactly `application/json`, parameters ignored.
+fn is_json(req: &SimRequest) -> bool {
+    req.header("content-type")
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("application/json")
+}
+
+/// Query and body parameters; the body wins (doc §1.1).
+fn params_of(req: &SimRequest) -> Value {
+    let mut params = match query::decode(&req.query) {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    let body = if is_json(req) {
+        // Invalid JSON silently means "no parameters".
+        serde_json::from_slice::<Value>(&req.body).unwrap_or(Value::Null)
+    } else if req.body.is_empty() {
+        Value::Null
+    } else {
+        query::decode(&String::from_utf8_lossy(&req.body))
+    };
+    if let Value::Object(body) = body {
+        params.extend(body);
+    }
+    Value::Object(params)
+}
+
+impl SimService for Portal {
+    fn handle(&self, req: SimRequest) -> SimResponse {
+        let started = Instant::now();
+        let mut state = self.state();
+        if let Some(bucket) = state.bucket.as_mut() {
+            if !bucket.admit() {
+                state.rejections += 1;
+                return self.rate_limited();
+            }
+        }
+        let Some((user, secret, method)) = split_path(&req.path) else {
+            return not_found("").response();
+        };
+        if scope_of(&method).is_none() {
+            return not_found(&method).response();
+        }
+        if user != state::WEBHOOK_USER.to_string() || secret != state.secret {
+            return ApiError::new(
+                state.auth_status,
+                "INVALID_CREDENTIALS",
+                "Invalid request credentials",
+            )
+            .response();
+        }
+        let params = params_of(&req);
+        let outcome = if method == "batch" {
+            *state.calls.entry(method.clone()).or_default() += 1;
+            let json_body = is_json(&req).then_some(&req.body[..]);
+            let body_text = String::from_utf8_lossy(&req.body);
+            let form: Vec<&str> = if json_body.is_some() {
+                vec![&req.query]
+            } else {
+                vec![&req.query, &body_text]
+            };
+            batch::run(&mut state, &params, &batch::command_order(json_body, &form))
+        } else {
+            execute(&mut state, &method, &params)
+        };
+        match outcome {
+            Ok(reply) => {
+                let mut envelope = json!({"result": reply.result});
+                if let Some(total) = reply.total {
+                    envelope["total"] = json!(total);
+                }
+                if let Some(next) = reply.next {
+                    envelope["next"] = json!(next);
+                }
+                envelope["time"] = time_json(started);
+                SimResponse::json(200, &envelope)
+            }
+            Err(error) => error.response(),
+        }
+    }
+
+    fn rate_limited(&self) -> SimResponse {
+        ApiError::new(503, "QUERY_LIMIT_EXCEEDED", "Too many requests").response()
+    }
+
+    fn server_error(&self) -> SimResponse {
+        ApiError::new(500, "ERROR_CORE", "Internal server error").response()
+    }
+}
+
+/// A running simulated portal. State changes through the `add_*`/`set_*` knobs and through
+/// the REST API; read it back with [`PortalSim::leads`], [`PortalSim::comments`], ….
+pub struct PortalSim {
+    server: SimServer,
+    portal: Arc<Portal>,
+    faults: Arc<Faults>,
+}
+
+impl std::fmt::Debug for PortalSim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PortalSim")
+            .field("addr", &self.server.addr())
+            .finish()
+    }
+}
+
+impl PortalSim {
+    /// Starts a portal on a free loopback port.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Starts a portal on `addr`.
+    pub async fn start_on(addr: SocketAddr) -> std::io::Result<Self> {
+        let secret: String = {
+            let mut rng = rand::thread_rng();
+            (0..16)
+                .map(|_| format!("{:x}", rng.gen_range(0..16u8)))
+                .collect()
+        };
+        let portal = Arc::new(Portal {
+            state: Mutex::new(State::new(secret)),
+        });
+        let faults = Arc::new(Faults::default());
+        let server = SimServer::start(addr, portal.clone(), faults.clone()).await?;
+        Ok(Self {
+            server,
+            portal,
+            faults,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>/rest/1/<secret>/`.
+    pub fn webhook_url(&self) -> String {
+        format!(
+            "{}/rest/{}/{}/",
+            self.server.base_url(),
+            state::WEBHOOK_USER,
+            self.portal.state().secret
+        )
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// The fault plan.
+    pub fn faults(&self) -> Arc<Faults> {
+        self.faults.clone()
+    }
+
+    /// HTTP requests received (a batch is one).
+    pub fn http_requests(&self) -> u64 {
+        self.server.requests()
+    }
+
+    /// A leaky bucket in front of the portal: `burst` requests, draining `rps` per second;
+    /// full → 503 `QUERY_LIMIT_EXCEEDED`. `rps` 0 turns it off (a box has none by default).
+    pub fn set_rate_limit(&self, rps: f64, burst: u32) {
+        self.portal.state().bucket = (rps > 0.0).then(|| Bucket {
+            rps,
+            burst: f64::from(burst.max(1)),
+            level: 0.0,
+            updated: tokio::time::Instant::now(),
+        });
+    }
+
+    /// Requests refused by the bucket.
+    pub fn rate_limit_rejections(&self) -> u64 {
+        self.portal.state().rejections
+    }
+
+    /// Scopes granted to the webhook (default `crm,user,im,imopenlines,bizproc`).
+    pub fn set_scopes(&self, scopes: &[&str]) {
+        self.portal.state().scopes = scopes.iter().map(|s| s.to_string()).collect();
+    }
+
+    /// HTTP status of auth and scope errors: 401 (source, default) or 403 (docs).
+    pub fn set_auth_error_status(&self, status: u16) {
+        self.portal.state().auth_status = status;
+    }
+
+    /// Adds a user; its id. User 1, the webhook's owner, exists from the start.
+    pub fn add_user(&self, name: &str, last_name: &str, email: &str, active: bool) -> i64 {
+        self.portal.state().add_user(name, last_name, email, active)
+    }
+
+    /// Adds a custom `SOURCE` directory entry.
+    pub fn add_source(&self, status_id: &str, name: &str) {
+        self.portal
+            .state()
+            .add_status("SOURCE", status_id, name, None);
+    }
+
+    fn add_entity(&self, method: &str, fields: Value) -> i64 {
+        let mut state = self.portal.state();
+        let reply = execute(&mut state, method, &json!({"fields": fields}))
+            .unwrap_or_else(|e| panic!("{method} in the simulator failed: {}", e.description));
+        values::int(&reply.result).expect("the simulator returns the new id")
+    }
+
+    /// Adds a lead; its id.
+    pub fn add_lead(
+        &self,
+        title: &str,
+        phone: Option<&str>,
+        status_id: &str,
+        assigned_by_id: i64,
+    ) -> i64 {
+        let phones: Vec<Value> = phone
+            .map(|p| json!({"VALUE": p, "VALUE_TYPE": "WORK"}))
+            .into_iter()
+            .collect();
+        self.add_entity(
+            "crm.lead.add",
+            json!({"TITLE": title, "PHONE": phones, "STATUS_ID": status_id, "ASSIGNED_BY_ID": assigned_by_id}),
+        )
+    }
+
+    /// Adds a contact; its id.
+    pub fn add_contact(&self, name: &str, phone: Option<&str>, assigned_by_id: i64) -> i64 {
+        let phones: Vec<Value> = phone
+            .map(|p| json!({"VALUE": p, "VALUE_TYPE": "WORK"}))
+            .into_iter()
+            .collect();
+        self.add_entity(
+            "crm.contact.add",
+            json!({"NAME": name, "PHONE": phones, "ASSIGNED_BY_ID": assigned_by_id}),
+        )
+    }
+
+    /// Adds a deal; its id.
+    pub fn add_deal(
+        &self,
+        title: &str,
+        contact_id: i64,
+        stage_id: &str,
+        assigned_by_id: i64,
+    ) -> i64 {
+        self.add_entity(
+            "crm.deal.add",
+            json!({"TITLE": title, "CONTACT_ID": contact_id, "STAGE_ID": stage_id, "ASSIGNED_BY_ID": assigned_by_id}),
+        )
+    }
+
+    /// All leads as `crm.lead.get` shows them.
+    pub fn leads(&self) -> Vec<Value> {
+        self.portal
+            .state()
+            .leads
+            .values()
+            .map(|r| Value::Object(crm::readable(r)))
+            .collect()
+    }
+
+    /// All contacts as `crm.contact.get` shows them.
+    pub fn contacts(&self) -> Vec<Value> {
+        self.portal
+            .state()
+            .contacts
+            .values()
+            .map(|r| Value::Object(crm::readable(r)))
+            .collect()
+    }
+
+    /// All deals as `crm.deal.get` shows them.
+    pub fn deals(&self) -> Vec<Value> {
+        self.portal
+            .state()
+            .deals
+            .values()
+            .map(|r| Value::Object(crm::readable(r)))
+            .collect()
+    }
+
+    /// All timeline comments, oldest first.
+    pub fn comments(&self) -> Vec<SimComment> {
+        self.portal
+            .state()
+            .comments
+            .iter()
+            .map(|c| c.comment.clone())
+            .collect()
+    }
+
+    /// Notifications sent: (user, message).
+    pub fn notifications(&self) -> Vec<(i64, String)> {
+        self.portal.state().notifications.clone()
+    }
+
+    /// Method calls executed, sub-calls of batches included, per method.
+    pub fn calls_by_method(&self) -> BTreeMap<String, u64> {
+        self.portal.state().calls.clone()
+    }
+}
