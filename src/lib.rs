@@ -6,10 +6,12 @@
 
 pub mod bitrix24;
 pub mod chat2desk;
+pub mod cli;
 pub mod config;
 pub mod crm;
 pub mod http;
 pub mod intake;
+pub mod service;
 pub mod sim;
 pub mod store;
 pub mod sync;

@@ -1,1 +1,96 @@
-fn main() {}
+//! The `chat2desk-b24` binary: parses the command line and calls into the library.
+
+use anyhow::Context;
+use chat2desk_b24::bitrix24::{Bitrix24, Bitrix24Options};
+use chat2desk_b24::chat2desk::{Chat2Desk, Chat2DeskOptions};
+use chat2desk_b24::cli::{self, Cli, Command};
+use chat2desk_b24::config::{self, Config};
+use chat2desk_b24::service;
+use chat2desk_b24::store::Store;
+use clap::Parser;
+use std::path::Path;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check { offline } => {
+            let ok = cli::check(&cli.config, offline).await;
+            return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        }
+        Command::Demo => {
+            service::init_logging("warn");
+            cli::demo().await?;
+        }
+        Command::Sim { chat2desk, portal } => {
+            service::init_logging("info");
+            cli::sim(chat2desk, portal).await?;
+        }
+        Command::GenMan { dir } => cli::gen_man(&dir)?,
+        Command::GenCompletions { dir } => cli::gen_completions(&dir)?,
+        Command::Run => {
+            let config = load(&cli.config)?;
+            let log = service::init_logging(&config.log.level);
+            let signals = service::spawn_signal_handler().context("installing signal handlers")?;
+            let daemon = service::build(config).await?;
+            service::run(daemon, &cli.config, signals, log).await?;
+        }
+        Command::Config => print!("{}", load(&cli.config)?.dump()),
+        Command::Status => cli::status(&open_store(&load(&cli.config)?).await?).await?,
+        Command::Retry { request_id, dead } => {
+            cli::retry(&open_store(&load(&cli.config)?).await?, request_id, dead).await?
+        }
+        Command::Backfill { since } => {
+            let config = load(&cli.config)?;
+            service::init_logging(&config.log.level);
+            let store = open_store(&config).await?;
+            cli::backfill(&chat2desk(&config)?, &store, since, config.timezone()).await?;
+        }
+        Command::Operators => {
+            let config = load(&cli.config)?;
+            cli::operators(&config, &chat2desk(&config)?, &portal(&config)?).await?
+        }
+        Command::Channels => cli::channels(&chat2desk(&load(&cli.config)?)?).await?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads the config; problems are printed one per line and become the error.
+fn load(path: &Path) -> anyhow::Result<Config> {
+    let loaded = config::load(path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
+    for w in &loaded.warnings {
+        eprintln!("warning: {}: {}", w.key, w.message);
+    }
+    Ok(loaded.config)
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::open(&config.database.path)
+        .await
+        .with_context(|| format!("[database] path = {:?}", config.database.path))
+}
+
+fn chat2desk(config: &Config) -> anyhow::Result<Chat2Desk> {
+    Chat2Desk::new(Chat2DeskOptions::from_config(&config.chat2desk)).context("[chat2desk]")
+}
+
+fn portal(config: &Config) -> anyhow::Result<Bitrix24> {
+    Bitrix24::new(Bitrix24Options::from_config(&config.bitrix24)).context("[bitrix24]")
+}

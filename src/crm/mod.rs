@@ -1,1 +1,11 @@
-//! crm (being written).
+//! CRM routing: which portal entity a request's transcript goes to, found or created by the
+//! seed app's rules (find by phone first, never a duplicate; new entities get the configured
+//! source and a responsible; a closed lead that gets a new request is reopened).
+
+pub mod phone;
+mod responsible;
+mod routing;
+
+pub use responsible::Responsibles;
+pub use responsible::Choice;
+pub use routing::{ClientFacts, EntityRef, Reopen, Routed, Router, ORIGINATOR};

@@ -1,1 +1,13 @@
-//! intake (being written).
+//! Intake: everything that says "request N closed" becomes one `enqueue(N)`.
+//!
+//! The poller asks Chat2Desk on a cron schedule; the strategy that finds closed requests is
+//! pluggable because the public docs do not settle how to list them (see
+//! `chat2desk-api.md`, open questions).
+
+mod dialogs;
+mod messages;
+mod poller;
+
+pub use dialogs::DialogsScan;
+pub use messages::{closed_among, MessagesScan};
+pub use poller::{PollError, PollReport, Poller, LAST_POLL_ERROR_KEY, LAST_POLL_KEY};

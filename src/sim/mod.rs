@@ -6,3 +6,4 @@ pub mod chat2desk;
 pub mod bitrix24;
 pub mod faults;
 pub mod http;
+pub mod scenario;

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Every check, in the order a failure is cheapest to see. Needs the tools that
+# scripts/install-ci-deps.sh installs (root for the container test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+banner() { printf '\n==== %s ====\n' "$*"; }
+
+banner "cargo fmt --check"
+cargo fmt --check
+
+banner "cargo clippy --all-targets -- -D warnings"
+cargo clippy --locked --all-targets -- -D warnings
+
+banner "tests (unit + integration, real HTTP and SQLite)"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --locked --no-fail-fast --failure-output final
+else
+    cargo test --locked --no-fail-fast
+fi
+
+banner "packages and booted-container end-to-end test"
+bash scripts/e2e-container.sh

@@ -1,0 +1,98 @@
+//! The command line: clap definitions and one thin function per subcommand.
+
+mod backfill;
+mod check;
+mod demo;
+mod directory;
+mod docs;
+mod retry;
+mod sim;
+mod status;
+
+pub use backfill::backfill;
+pub use check::check;
+pub use demo::demo;
+pub use directory::{channels, operators};
+pub use docs::{gen_completions, gen_man};
+pub use retry::retry;
+pub use sim::sim;
+pub use status::status;
+
+use crate::config::DEFAULT_CONFIG_PATH;
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// chat2desk-b24: closed Chat2Desk requests become timeline transcripts in an on-premise
+/// Bitrix24 portal.
+#[derive(Debug, Parser)]
+#[command(name = "chat2desk-b24", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(short, long, global = true, default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: poll Chat2Desk, sync closed requests to the portal (systemd: Type=notify).
+    Run,
+    /// Check the config, the Chat2Desk token, the portal webhook and its scopes, the CRM source,
+    /// the mapped and default users and the database; one line per problem, exit 1 on any.
+    Check {
+        /// Only the config file and the database (no network); used by ExecStartPre/ExecReload.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Queue counts, last poll, oldest pending job and the last errors.
+    Status,
+    /// Queue a request again (done or dead), or every dead one.
+    Retry {
+        /// Chat2Desk request id.
+        #[arg(required_unless_present = "dead", conflicts_with = "dead")]
+        request_id: Option<i64>,
+        /// Every dead request.
+        #[arg(long)]
+        dead: bool,
+    },
+    /// Queue every request closed since a date (the running service then syncs them).
+    Backfill {
+        /// First day, `YYYY-MM-DD` (in `[crm] timezone`).
+        #[arg(long)]
+        since: chrono::NaiveDate,
+    },
+    /// Chat2Desk operators with their mapped or e-mail-matched portal user.
+    Operators,
+    /// Chat2Desk channels.
+    Channels,
+    /// Print the effective config (secrets as ***).
+    Config,
+    /// Run the whole pipeline against built-in simulators and print what the portal got.
+    Demo,
+    /// Run both simulators (for end-to-end tests); prints their addresses as JSON lines.
+    #[command(hide = true)]
+    Sim {
+        /// Chat2Desk simulator address.
+        #[arg(long, default_value = "127.0.0.1:18080")]
+        chat2desk: SocketAddr,
+        /// Portal simulator address.
+        #[arg(long, default_value = "127.0.0.1:18081")]
+        portal: SocketAddr,
+    },
+    /// Write the man pages into a directory (packaging).
+    #[command(hide = true)]
+    GenMan {
+        /// Output directory.
+        dir: PathBuf,
+    },
+    /// Write bash, zsh and fish completions into a directory (packaging).
+    #[command(hide = true)]
+    GenCompletions {
+        /// Output directory.
+        dir: PathBuf,
+    },
+}

@@ -1,0 +1,59 @@
+//! `status`: what the queue holds and how the last poll went.
+
+use crate::intake::{LAST_POLL_ERROR_KEY, LAST_POLL_KEY};
+use crate::store::Store;
+use chrono::{DateTime, Utc};
+
+/// Prints queue counts, last poll, oldest pending job and the last errors.
+pub async fn status(store: &Store) -> anyhow::Result<()> {
+    let c = store.counts().await?;
+    println!(
+        "Queue: {} pending, {} running, {} done, {} dead",
+        c.pending, c.running, c.done, c.dead
+    );
+    let last_poll = store.meta(LAST_POLL_KEY).await?;
+    match last_poll.as_deref().and_then(parse) {
+        Some(t) => println!("Last poll: {} ({})", t.format("%Y-%m-%d %H:%M:%S UTC"), ago(t)),
+        None => println!("Last poll: never"),
+    }
+    if let Some(err) = store.meta(LAST_POLL_ERROR_KEY).await?.filter(|e| !e.is_empty()) {
+        println!("Last poll error: {err}");
+    }
+    match store.oldest_pending().await? {
+        Some(t) => println!("Oldest pending: since {} ({})", t.format("%Y-%m-%d %H:%M:%S UTC"), ago(t)),
+        None => println!("Oldest pending: none"),
+    }
+    let errors = store.recent_errors(10).await?;
+    if !errors.is_empty() {
+        println!("Last errors:");
+        for job in errors {
+            println!(
+                "  request {} ({}, {} failed attempt(s), {}): {}",
+                job.key,
+                job.state,
+                job.attempts,
+                job.updated_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                job.last_error.unwrap_or_default()
+            );
+        }
+        if c.dead > 0 {
+            println!("Fix the cause, then `chat2desk-b24 retry --dead`.");
+        }
+    }
+    Ok(())
+}
+
+fn parse(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn ago(t: DateTime<Utc>) -> String {
+    let secs = (Utc::now() - t).num_seconds().max(0);
+    match secs {
+        0..=119 => format!("{secs} s ago"),
+        120..=7199 => format!("{} min ago", secs / 60),
+        _ => format!("{} h ago", secs / 3600),
+    }
+}

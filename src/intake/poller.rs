@@ -1,0 +1,139 @@
+//! The cron-driven poll loop around one discovery strategy.
+
+use super::{DialogsScan, MessagesScan};
+use crate::chat2desk::{Chat2Desk, Chat2DeskError};
+use crate::config::PollStrategy;
+use crate::store::{Store, StoreError};
+use chrono::Utc;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use tokio_util::sync::CancellationToken;
+
+/// Meta key: when the last poll finished successfully (RFC 3339).
+pub const LAST_POLL_KEY: &str = "poll.last_success_at";
+/// Meta key: the last poll error, empty after a success.
+pub const LAST_POLL_ERROR_KEY: &str = "poll.last_error";
+
+/// What one poll did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PollReport {
+    /// Messages or dialogs read.
+    pub scanned: u64,
+    /// Closed requests handed to the queue (new rows only).
+    pub enqueued: u64,
+    /// Chat2Desk API calls made.
+    pub api_calls: u64,
+}
+
+/// Why a poll failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    /// The Chat2Desk API failed.
+    #[error("{0} ({hint})", hint = .0.hint())]
+    Chat2Desk(#[from] Chat2DeskError),
+    /// The state database failed.
+    #[error("state database: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Finds closed requests and enqueues them.
+#[derive(Debug, Clone)]
+pub struct Poller {
+    chat2desk: Chat2Desk,
+    store: Store,
+    strategy: PollStrategy,
+    overlap: Duration,
+    wake: Arc<Notify>,
+}
+
+impl Poller {
+    /// A poller using `strategy`; `wake` is poked when something was enqueued.
+    pub fn new(
+        chat2desk: Chat2Desk,
+        store: Store,
+        strategy: PollStrategy,
+        overlap: Duration,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            chat2desk,
+            store,
+            strategy,
+            overlap,
+            wake,
+        }
+    }
+
+    /// One poll: discover, enqueue, move the watermark (only after the enqueue committed).
+    pub async fn poll_once(&self) -> Result<PollReport, PollError> {
+        let before = self.chat2desk.calls_made();
+        let mut report = match self.strategy {
+            PollStrategy::Messages => {
+                MessagesScan::new(&self.chat2desk, &self.store, self.overlap)
+                    .poll()
+                    .await?
+            }
+            PollStrategy::Dialogs => {
+                DialogsScan::new(&self.chat2desk, &self.store, self.overlap)
+                    .poll()
+                    .await?
+            }
+            PollStrategy::Off => PollReport::default(),
+        };
+        report.api_calls = self.chat2desk.calls_made() - before;
+        if report.enqueued > 0 {
+            self.wake.notify_one();
+        }
+        Ok(report)
+    }
+
+    /// Polls on `schedule` until `shutdown`. The schedule can be replaced live (SIGHUP).
+    pub async fn run(self, mut schedule: watch::Receiver<cron::Schedule>, shutdown: CancellationToken) {
+        if self.strategy == PollStrategy::Off {
+            tracing::info!("Polling is off ([sync] poll_strategy = \"off\"): webhooks only");
+            return;
+        }
+        loop {
+            let next = schedule.borrow().upcoming(Utc).next();
+            let Some(next) = next else {
+                tracing::warn!("The [sync] schedule has no future run: polling stops");
+                return;
+            };
+            let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                changed = schedule.changed() => {
+                    if changed.is_err() { return; }
+                    continue;
+                }
+                _ = tokio::time::sleep(wait) => {}
+            }
+            self.poll_and_record().await;
+        }
+    }
+
+    async fn poll_and_record(&self) {
+        let started = std::time::Instant::now();
+        match self.poll_once().await {
+            Ok(report) => {
+                tracing::info!(
+                    scanned = report.scanned,
+                    enqueued = report.enqueued,
+                    api_calls = report.api_calls,
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    "Polled Chat2Desk"
+                );
+                let now = Utc::now().to_rfc3339();
+                if let Err(e) = self.store.set_meta(LAST_POLL_KEY, &now).await {
+                    tracing::error!(error = %e, "Cannot record the poll time");
+                }
+                let _ = self.store.set_meta(LAST_POLL_ERROR_KEY, "").await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Poll failed; the next scheduled poll starts where this one began");
+                let _ = self.store.set_meta(LAST_POLL_ERROR_KEY, &e.to_string()).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! The daemon's wiring: store, clients, worker and poller, readiness, watchdog, reload.
+
+use super::{LogHandle, Notifier, Signals};
+use crate::bitrix24::{Bitrix24, Bitrix24Options};
+use crate::chat2desk::{Chat2Desk, Chat2DeskOptions};
+use crate::config::Config;
+use crate::crm::Router;
+use crate::http::Backoff;
+use crate::intake::Poller;
+use crate::store::Store;
+use crate::sync::{Directory, Rules, Services, Stats, Worker, WorkerSettings};
+use anyhow::Context;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+
+/// Meta key caching the Chat2Desk web app URL found through `api_info`.
+const WEB_URL_KEY: &str = "chat2desk.web_url";
+/// How often `STATUS=` is refreshed.
+const STATUS_EVERY: Duration = Duration::from_secs(10);
+
+/// Everything `run` needs, built from a config (also used by `demo` and tests).
+#[derive(Debug)]
+pub struct Daemon {
+    /// Worker (holds the services).
+    pub worker: Worker,
+    /// Poller.
+    pub poller: Poller,
+    /// Sender for live rule changes.
+    pub rules: watch::Sender<Arc<Rules>>,
+    /// Sender for live schedule changes.
+    pub schedule: watch::Sender<cron::Schedule>,
+    /// The effective config.
+    pub config: Config,
+}
+
+impl Daemon {
+    /// The shared services.
+    pub fn services(&self) -> &Arc<Services> {
+        self.worker.services()
+    }
+}
+
+/// Routing rules from a config.
+pub fn rules(config: &Config) -> Rules {
+    Rules {
+        router: Router::new(&config.crm),
+        timezone: config.timezone(),
+        max_comment_bytes: config.crm.max_comment_bytes,
+    }
+}
+
+/// Opens the database, builds the clients, the worker and the poller.
+pub async fn build(config: Config) -> anyhow::Result<Daemon> {
+    let store = Store::open(&config.database.path)
+        .await
+        .with_context(|| format!("[database] path = {:?}", config.database.path))?;
+    let recovered = store.recover_running().await?;
+    if recovered > 0 {
+        tracing::warn!(jobs = recovered, "Jobs left running by a previous process run again");
+    }
+    let chat2desk = Chat2Desk::new(Chat2DeskOptions::from_config(&config.chat2desk))
+        .context("[chat2desk] client")?;
+    let portal =
+        Bitrix24::new(Bitrix24Options::from_config(&config.bitrix24)).context("[bitrix24] client")?;
+    let web_url = web_url(&chat2desk, &store, config.chat2desk.web_url.as_deref()).await;
+    let services = Arc::new(Services {
+        store: store.clone(),
+        chat2desk: chat2desk.clone(),
+        portal,
+        directory: Directory::new(web_url),
+        stats: Stats::default(),
+    });
+    let (rules_tx, rules_rx) = watch::channel(Arc::new(rules(&config)));
+    let (schedule_tx, _) = watch::channel(config.schedule());
+    let wake = Arc::new(Notify::new());
+    let sync = &config.sync;
+    let settings = WorkerSettings {
+        workers: sync.workers,
+        max_attempts: sync.max_attempts,
+        backoff: Backoff::new(
+            Duration::from_secs(sync.backoff_base_secs),
+            Duration::from_secs(sync.backoff_max_secs),
+        ),
+        lease: Duration::from_secs(sync.lease_secs),
+        drain_timeout: Duration::from_secs(20),
+    };
+    let worker = Worker::new(services, rules_rx, settings, wake.clone());
+    let poller = Poller::new(
+        chat2desk,
+        store,
+        sync.poll_strategy,
+        Duration::from_secs(sync.overlap_secs),
+        wake,
+    );
+    Ok(Daemon {
+        worker,
+        poller,
+        rules: rules_tx,
+        schedule: schedule_tx,
+        config,
+    })
+}
+
+/// The chat link base: config, else `api_info` (cached in the database), else the default.
+async fn web_url(chat2desk: &Chat2Desk, store: &Store, configured: Option<&str>) -> String {
+    match Directory::discover_web_url(chat2desk, configured).await {
+        Ok(url) => {
+            let _ = store.set_meta(WEB_URL_KEY, &url).await;
+            url
+        }
+        Err(e) => {
+            let cached = store.meta(WEB_URL_KEY).await.ok().flatten();
+            let url = cached.unwrap_or_else(|| crate::sync::DEFAULT_WEB_URL.to_string());
+            tracing::warn!(error = %e, web_url = %url, "Cannot read companies/api_info for the chat link base; set [chat2desk] web_url to silence this");
+            url
+        }
+    }
+}
+
+/// Runs the daemon until SIGTERM/SIGINT: poller, worker, watchdog and status, reload on SIGHUP.
+pub async fn run(
+    daemon: Daemon,
+    config_path: &Path,
+    mut signals: Signals,
+    log: LogHandle,
+) -> anyhow::Result<()> {
+    let notifier = Notifier;
+    let shutdown = signals.shutdown.clone();
+    let services = daemon.services().clone();
+    let worker_task = tokio::spawn(daemon.worker.clone().run(shutdown.clone()));
+    let poller_task = tokio::spawn(
+        daemon
+            .poller
+            .clone()
+            .run(daemon.schedule.subscribe(), shutdown.clone()),
+    );
+    let status = status_line(&services).await;
+    notifier.ready(&status);
+    tracing::info!(status = %status, "Started");
+    let watchdog = notifier.watchdog_interval();
+    let mut heartbeat = tokio::time::interval(
+        watchdog.map(|w| w / 3).unwrap_or(STATUS_EVERY).min(STATUS_EVERY),
+    );
+    let mut last_status = tokio::time::Instant::now();
+    let mut config = daemon.config.clone();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(()) = signals.reload.recv() => {
+                notifier.reloading(false);
+                config = reload(&daemon, config, config_path, &log).await;
+                notifier.reloading(true);
+            }
+            _ = heartbeat.tick() => {
+                if let Some(interval) = watchdog {
+                    if healthy(&services, interval).await {
+                        notifier.watchdog();
+                    } else {
+                        tracing::error!("Worker loop or state database stuck: not feeding the watchdog");
+                    }
+                }
+                if last_status.elapsed() >= STATUS_EVERY {
+                    notifier.status(&status_line(&services).await);
+                    last_status = tokio::time::Instant::now();
+                }
+            }
+        }
+    }
+    notifier.stopping();
+    tracing::info!("Stopping: waiting for jobs in flight");
+    let _ = poller_task.await;
+    let _ = worker_task.await;
+    tracing::info!(synced = services.stats.synced(), "Stopped");
+    Ok(())
+}
+
+/// True while the worker loop goes round and SQLite answers.
+async fn healthy(services: &Services, interval: Duration) -> bool {
+    let loop_ok = services
+        .stats
+        .since_tick_ms()
+        .is_some_and(|ms| (ms as u128) < interval.as_millis());
+    loop_ok && services.store.ping().await.is_ok()
+}
+
+/// `STATUS=` text: queue depth and last sync.
+async fn status_line(services: &Services) -> String {
+    let counts = services.store.counts().await;
+    let last = services
+        .stats
+        .last_sync_ms()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "never".into());
+    match counts {
+        Ok(c) => format!(
+            "queue: {} pending, {} running, {} dead; synced {} since start, last {last}",
+            c.pending,
+            c.running,
+            c.dead,
+            services.stats.synced()
+        ),
+        Err(e) => format!("state database error: {e}"),
+    }
+}
+
+/// Re-reads the config file and applies what can change live; logs what needs a restart.
+async fn reload(daemon: &Daemon, current: Config, path: &Path, log: &LogHandle) -> Config {
+    let loaded = match crate::config::load(path) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            tracing::error!(path = %path.display(), "Reload rejected, keeping the running config:\n{e}");
+            return current;
+        }
+    };
+    let new = loaded.config;
+    daemon.rules.send_replace(Arc::new(rules(&new)));
+    daemon.schedule.send_replace(new.schedule());
+    if let Err(e) = log.set_level(&new.log.level) {
+        tracing::error!(error = %e, "Cannot apply [log] level");
+    }
+    let needs_restart: Vec<&str> = [
+        ("[chat2desk]", current.chat2desk != new.chat2desk),
+        ("[bitrix24]", current.bitrix24 != new.bitrix24),
+        ("[database]", current.database != new.database),
+        (
+            "[sync] workers/max_attempts/backoff/lease/poll_strategy",
+            current.sync.workers != new.sync.workers
+                || current.sync.max_attempts != new.sync.max_attempts
+                || current.sync.backoff_base_secs != new.sync.backoff_base_secs
+                || current.sync.backoff_max_secs != new.sync.backoff_max_secs
+                || current.sync.lease_secs != new.sync.lease_secs
+                || current.sync.poll_strategy != new.sync.poll_strategy
+                || current.sync.overlap_secs != new.sync.overlap_secs,
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, changed)| *changed)
+    .map(|(name, _)| name)
+    .collect();
+    if needs_restart.is_empty() {
+        tracing::info!("Reloaded the config: schedule, CRM rules, mapping, responsibles and log level applied");
+    } else {
+        tracing::warn!(sections = %needs_restart.join(", "), "Reloaded the config; these changes need a restart (systemctl restart chat2desk-b24)");
+    }
+    new
+}

@@ -1,0 +1,80 @@
+//! Chat2Desk facts every job needs and that rarely change: operators and the web app's URL.
+
+use crate::chat2desk::{Chat2Desk, Chat2DeskError, Operator};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+/// Web app used for chat links when neither `[chat2desk] web_url` nor `api_info` gives one.
+pub const DEFAULT_WEB_URL: &str = "https://web.chat2desk.com";
+
+/// How long the operator list is trusted before it is read again.
+const OPERATORS_TTL: Duration = Duration::from_secs(600);
+/// An unknown operator id triggers a re-read at most this often.
+const OPERATORS_MIN_REFRESH: Duration = Duration::from_secs(60);
+
+/// Cached operators and the chat link base.
+#[derive(Debug)]
+pub struct Directory {
+    web_url: String,
+    operators: Mutex<Cached>,
+}
+
+#[derive(Debug, Default)]
+struct Cached {
+    by_id: Arc<HashMap<i64, Operator>>,
+    loaded: Option<Instant>,
+}
+
+impl Directory {
+    /// A directory with a known web URL (from config, or [`Directory::discover_web_url`]).
+    pub fn new(web_url: String) -> Self {
+        Self {
+            web_url: web_url.trim_end_matches('/').to_string(),
+            operators: Mutex::new(Cached::default()),
+        }
+    }
+
+    /// The web app base: `configured`, else `api_info.domain_urls[0]`, else the default.
+    pub async fn discover_web_url(
+        chat2desk: &Chat2Desk,
+        configured: Option<&str>,
+    ) -> Result<String, Chat2DeskError> {
+        if let Some(url) = configured.filter(|u| !u.trim().is_empty()) {
+            return Ok(url.trim().to_string());
+        }
+        let info = chat2desk.api_info().await?;
+        Ok(info
+            .domain_urls
+            .into_iter()
+            .map(|u| u.trim().to_string())
+            .find(|u| u.starts_with("http"))
+            .unwrap_or_else(|| DEFAULT_WEB_URL.to_string()))
+    }
+
+    /// Link to a dialog in the web app (`<base>/chat/all?dialogID=<id>`).
+    pub fn chat_url(&self, dialog_id: i64) -> String {
+        format!("{}/chat/all?dialogID={dialog_id}", self.web_url)
+    }
+
+    /// The operator list, read again when stale or when `wanted` is not in it.
+    pub async fn operators(
+        &self,
+        chat2desk: &Chat2Desk,
+        wanted: Option<i64>,
+    ) -> Result<Arc<HashMap<i64, Operator>>, Chat2DeskError> {
+        let mut cached = self.operators.lock().await;
+        let age = cached.loaded.map(|t| t.elapsed());
+        let stale = age.is_none_or(|a| a > OPERATORS_TTL);
+        let missing = wanted.is_some_and(|id| !cached.by_id.contains_key(&id))
+            && age.is_none_or(|a| a > OPERATORS_MIN_REFRESH);
+        if stale || missing {
+            let list = chat2desk.operators().await?;
+            cached.by_id = Arc::new(list.into_iter().map(|o| (o.id, o)).collect());
+            cached.loaded = Some(Instant::now());
+        }
+        Ok(cached.by_id.clone())
+    }
+}

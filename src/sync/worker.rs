@@ -1,0 +1,246 @@
+//! The worker loop: bounded concurrency over due jobs, retries with capped backoff, dead jobs
+//! with a reason.
+
+use super::{sync_request, Directory, JobError, Progress, Stats};
+use crate::bitrix24::Bitrix24;
+use crate::chat2desk::Chat2Desk;
+use crate::crm::Router;
+use crate::http::Backoff;
+use crate::store::{Job, Store};
+use chrono::Utc;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// The remote services and the queue every job uses.
+#[derive(Debug)]
+pub struct Services {
+    /// The queue.
+    pub store: Store,
+    /// Chat2Desk API client.
+    pub chat2desk: Chat2Desk,
+    /// Portal client.
+    pub portal: Bitrix24,
+    /// Cached operators and chat link base.
+    pub directory: Directory,
+    /// Counters.
+    pub stats: Stats,
+}
+
+/// What can change on reload: routing rules and how transcripts are printed.
+#[derive(Debug)]
+pub struct Rules {
+    /// CRM routing (integration type, source, responsibles).
+    pub router: Router,
+    /// Time zone of the times in transcripts.
+    pub timezone: chrono_tz::Tz,
+    /// Largest comment before a transcript is split.
+    pub max_comment_bytes: usize,
+}
+
+/// Worker limits.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Jobs in flight at once.
+    pub workers: usize,
+    /// Attempts before a transiently failing job goes to dead.
+    pub max_attempts: u32,
+    /// Retry delays.
+    pub backoff: Backoff,
+    /// Lease of a running job.
+    pub lease: Duration,
+    /// How long shutdown waits for jobs in flight.
+    pub drain_timeout: Duration,
+}
+
+/// The worker: owns nothing but handles, so tests and `demo` can run several rounds.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    services: Arc<Services>,
+    rules: watch::Receiver<Arc<Rules>>,
+    settings: WorkerSettings,
+    wake: Arc<Notify>,
+}
+
+/// How often an idle worker looks at the queue even without a wake-up.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+impl Worker {
+    /// A worker over `services` with live-reloadable `rules`.
+    pub fn new(
+        services: Arc<Services>,
+        rules: watch::Receiver<Arc<Rules>>,
+        settings: WorkerSettings,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            services,
+            rules,
+            settings,
+            wake,
+        }
+    }
+
+    /// The shared services.
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
+    }
+
+    /// Runs until `shutdown`; then stops claiming and waits for jobs in flight up to the drain
+    /// timeout (unfinished ones keep their lease and run again after a restart).
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut inflight: JoinSet<()> = JoinSet::new();
+        loop {
+            self.services.stats.tick();
+            let free = self.settings.workers.saturating_sub(inflight.len());
+            let mut claimed = 0;
+            if free > 0 && !shutdown.is_cancelled() {
+                match self
+                    .services
+                    .store
+                    .claim(Utc::now(), self.settings.lease, free)
+                    .await
+                {
+                    Ok(jobs) => {
+                        claimed = jobs.len();
+                        for job in jobs {
+                            let worker = self.clone();
+                            inflight.spawn(async move { worker.process(job).await });
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "Cannot claim jobs from the state database");
+                    }
+                }
+            }
+            if claimed > 0 && inflight.len() < self.settings.workers {
+                continue;
+            }
+            let sleep = self.idle_wait(inflight.is_empty()).await;
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                Some(_) = inflight.join_next(), if !inflight.is_empty() => {}
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+        self.drain(inflight).await;
+    }
+
+    /// Processes every job that is due now, then returns (for `demo`, `backfill --wait`, tests).
+    pub async fn run_until_idle(&self) {
+        let mut inflight: JoinSet<()> = JoinSet::new();
+        loop {
+            let free = self.settings.workers.saturating_sub(inflight.len());
+            if free > 0 {
+                if let Ok(jobs) = self
+                    .services
+                    .store
+                    .claim(Utc::now(), self.settings.lease, free)
+                    .await
+                {
+                    for job in jobs {
+                        let worker = self.clone();
+                        inflight.spawn(async move { worker.process(job).await });
+                    }
+                }
+            }
+            if inflight.join_next().await.is_none() {
+                return;
+            }
+        }
+    }
+
+    async fn idle_wait(&self, idle: bool) -> Duration {
+        if !idle {
+            return IDLE_POLL;
+        }
+        match self.services.store.next_due().await {
+            Ok(Some(due)) => (due - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .clamp(Duration::from_millis(10), IDLE_POLL),
+            _ => IDLE_POLL,
+        }
+    }
+
+    async fn drain(&self, mut inflight: JoinSet<()>) {
+        if inflight.is_empty() {
+            return;
+        }
+        tracing::info!(jobs = inflight.len(), "Waiting for jobs in flight to finish");
+        let deadline = tokio::time::sleep(self.settings.drain_timeout);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                next = inflight.join_next() => if next.is_none() { return },
+                _ = &mut deadline => {
+                    tracing::warn!(jobs = inflight.len(), "Drain timeout: unfinished jobs run again after restart");
+                    inflight.abort_all();
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn process(&self, job: Job) {
+        let rules = self.rules.borrow().clone();
+        let started = std::time::Instant::now();
+        let request_id = job.key;
+        let result = sync_request(&self.services, &rules, &job, self.settings.lease).await;
+        let store = &self.services.store;
+        let stats = &self.services.stats;
+        let outcome = match result {
+            Ok(progress) => {
+                let saved = store.complete(job.id, &progress.to_steps()).await;
+                log_synced(request_id, &progress, started.elapsed());
+                stats.record_synced();
+                saved
+            }
+            Err(JobError::Permanent(reason)) => {
+                tracing::error!(request_id, attempt = job.attempts + 1, reason = %reason, "Request moved to dead: permanent error");
+                stats.record_dead();
+                store.bury(job.id, &reason).await
+            }
+            Err(JobError::Transient(reason)) => {
+                let attempt = job.attempts + 1;
+                if attempt >= self.settings.max_attempts {
+                    tracing::error!(request_id, attempt, reason = %reason, "Request moved to dead: out of attempts");
+                    stats.record_dead();
+                    store
+                        .bury(job.id, &format!("gave up after {attempt} attempts: {reason}"))
+                        .await
+                } else {
+                    let delay = self.settings.backoff.delay(job.attempts);
+                    tracing::warn!(request_id, attempt, retry_in_secs = delay.as_secs(), reason = %reason, "Request failed, will retry");
+                    stats.record_retry();
+                    let next = Utc::now()
+                        + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero());
+                    store.fail(job.id, &reason, next).await
+                }
+            }
+        };
+        if let Err(e) = outcome {
+            // The lease expires and the job runs again; its saved steps keep it exactly-once.
+            tracing::error!(request_id, error = %e, "Cannot record the job's outcome in the state database");
+        }
+    }
+}
+
+fn log_synced(request_id: i64, progress: &Progress, elapsed: Duration) {
+    let (entity, entity_id) = progress
+        .entity
+        .map(|e| (e.kind.timeline_name(), e.id))
+        .unwrap_or(("none", 0));
+    tracing::info!(
+        request_id,
+        entity,
+        entity_id,
+        parts = progress.parts_total,
+        reopened = progress.reopen.is_some(),
+        duration_ms = elapsed.as_millis() as u64,
+        "Synced request"
+    );
+}
