@@ -4,8 +4,10 @@ use chat2desk_b24::bitrix24::{Bitrix24, Bitrix24Options, BitrixError, EntityType
 use chat2desk_b24::config::Secret;
 use chat2desk_b24::http::Backoff;
 use chat2desk_b24::sim::bitrix24::PortalSim;
-use chat2desk_b24::sim::faults::FaultKind;
+use chat2desk_b24::sim::faults::{FaultKind, Faults};
+use chat2desk_b24::sim::http::{SimRequest, SimResponse, SimServer, SimService};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 
 fn options(webhook_url: &str) -> Bitrix24Options {
@@ -478,4 +480,42 @@ async fn the_simulator_batch_resolves_references_and_limits() {
         .unwrap();
     assert_eq!(halted["result"]["result"], json!([]));
     assert!(halted["result"]["result_error"]["a"].is_object());
+}
+
+/// An old portal address that answers every request with a 302 to the new one.
+struct Moved(String);
+
+impl SimService for Moved {
+    fn handle(&self, req: SimRequest) -> SimResponse {
+        let method = req.path.rsplit('/').next().unwrap_or("").to_string();
+        let mut answer = SimResponse::text(302, "text/html", "moved");
+        answer
+            .headers
+            .push(("location", format!("{}{method}", self.0)));
+        answer
+    }
+    fn rate_limited(&self) -> SimResponse {
+        SimResponse::text(429, "text/plain", "slow down")
+    }
+    fn server_error(&self) -> SimResponse {
+        SimResponse::text(500, "text/plain", "error")
+    }
+}
+
+#[tokio::test]
+async fn a_moved_portal_is_followed_with_the_body_kept() {
+    let sim = PortalSim::start().await.unwrap();
+    let old = SimServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        Arc::new(Moved(sim.webhook_url())),
+        Arc::new(Faults::default()),
+    )
+    .await
+    .unwrap();
+    let secret = secret_of(&sim);
+    let client = Bitrix24::new(options(&format!("{}/rest/1/{secret}/", old.base_url()))).unwrap();
+    let id = client.lead_add(json!({"TITLE": "Moved"})).await.unwrap();
+    assert_eq!(sim.leads()[0]["ID"], id.to_string());
+    assert_eq!(sim.leads()[0]["TITLE"], "Moved");
+    assert_eq!(client.http_calls(), 1);
 }

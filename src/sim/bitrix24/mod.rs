@@ -161,7 +161,7 @@ pub(crate) fn execute(state: &mut State, method: &str, params: &Value) -> Result
 }
 
 /// What `methods` lists.
-const METHODS: [&str; 24] = [
+const METHODS: [&str; 25] = [
     "batch",
     "profile",
     "scope",
@@ -186,6 +186,7 @@ const METHODS: [&str; 24] = [
     "crm.deal.add",
     "crm.deal.get",
     "crm.deal.list",
+    "crm.deal.update",
 ];
 
 fn not_found(method: &str) -> ApiError {
