@@ -205,7 +205,7 @@ async fn every_fault_kind_is_retried_until_success() {
         let before = c2d.calls_made();
         // A slow answer is a success: script it once so it does not leak into the next case.
         let times = if kind == FaultKind::Slow { 1 } else { 2 };
-        sim.faults().script(std::iter::repeat(kind).take(times));
+        sim.faults().script(std::iter::repeat_n(kind, times));
         let info = c2d.api_info().await;
         assert!(info.is_ok(), "{kind:?}: {info:?}");
         let expected = if kind == FaultKind::Slow { 1 } else { 3 };

@@ -11,10 +11,17 @@ async fn sync_all(env: &Env, integration: Integration) -> Vec<i64> {
     let d = env.daemon(env.config(integration)).await;
     let closed = chat2desk_b24::sim::scenario::converse(&env.c2d, &env.s);
     let report = d.poller.poll_once().await.expect("poll");
-    assert_eq!(report.enqueued, closed.len() as u64, "every closed request is queued");
+    assert_eq!(
+        report.enqueued,
+        closed.len() as u64,
+        "every closed request is queued"
+    );
     d.worker.run_until_idle().await;
     let counts = d.services().store.counts().await.unwrap();
-    assert_eq!((counts.done, counts.pending, counts.dead), (closed.len() as u64, 0, 0));
+    assert_eq!(
+        (counts.done, counts.pending, counts.dead),
+        (closed.len() as u64, 0, 0)
+    );
     closed
 }
 
@@ -29,27 +36,53 @@ async fn leads_existing_found_by_phone_closed_reopened_new_created() {
     // Existing client: the comment lands on the existing lead.
     let existing = env.comments_for(closed[0]);
     assert_eq!(existing.len(), 1);
-    let c = env.portal.comments().into_iter().find(|c| c.text == existing[0]).unwrap();
-    assert_eq!((c.entity_type.as_str(), c.entity_id), ("lead", env.s.lead_existing));
+    let c = env
+        .portal
+        .comments()
+        .into_iter()
+        .find(|c| c.text == existing[0])
+        .unwrap();
+    assert_eq!(
+        (c.entity_type.as_str(), c.entity_id),
+        ("lead", env.s.lead_existing)
+    );
 
     // Closed lead: reopened to NEW and its responsible notified with a link to it.
-    let reopened = leads.iter().find(|l| field(l, "ID") == env.s.lead_closed.to_string()).unwrap();
+    let reopened = leads
+        .iter()
+        .find(|l| field(l, "ID") == env.s.lead_closed.to_string())
+        .unwrap();
     assert_eq!(field(reopened, "STATUS_ID"), "NEW");
     let notes = env.portal.notifications();
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(notes[0].0, env.s.user_maria);
-    assert!(notes[0].1.contains(&format!("/crm/lead/details/{}/", env.s.lead_closed)), "{}", notes[0].1);
+    assert!(
+        notes[0]
+            .1
+            .contains(&format!("/crm/lead/details/{}/", env.s.lead_closed)),
+        "{}",
+        notes[0].1
+    );
     assert_eq!(env.comments_for(closed[1]).len(), 1);
 
     // New client with a phone: new lead, configured source, unmatched operator → default.
-    let sergey = leads.iter().find(|l| field(l, "TITLE").contains("Сергей")).expect("lead for Сергей");
+    let sergey = leads
+        .iter()
+        .find(|l| field(l, "TITLE").contains("Сергей"))
+        .expect("lead for Сергей");
     assert_eq!(field(sergey, "SOURCE_ID"), "OTHER");
-    assert_eq!(field(sergey, "ASSIGNED_BY_ID"), env.s.user_default.to_string());
+    assert_eq!(
+        field(sergey, "ASSIGNED_BY_ID"),
+        env.s.user_default.to_string()
+    );
     assert!(sergey.to_string().contains("79035550011"));
 
     // Telegram client without a phone: a lead keyed by the Chat2Desk client id; the operator
     // is matched by e-mail to a portal user.
-    let olga = leads.iter().find(|l| field(l, "TITLE").contains("Ольга")).expect("lead for Ольга");
+    let olga = leads
+        .iter()
+        .find(|l| field(l, "TITLE").contains("Ольга"))
+        .expect("lead for Ольга");
     assert_eq!(field(olga, "ASSIGNED_BY_ID"), env.s.user_ivan.to_string());
     assert_eq!(field(olga, "ORIGIN_ID"), env.s.client_telegram.to_string());
 }
@@ -58,13 +91,21 @@ async fn leads_existing_found_by_phone_closed_reopened_new_created() {
 async fn mapped_operator_becomes_responsible_of_a_new_lead() {
     let env = Env::new().await;
     let d = env.daemon(env.config(Integration::Lead)).await;
-    let client = env.c2d.add_client("Тимур", Some("79990001122"), "whatsapp", env.s.channel);
+    let client = env
+        .c2d
+        .add_client("Тимур", Some("79990001122"), "whatsapp", env.s.channel);
     env.c2d.client_says(client, "Добрый день");
-    env.c2d.operator_says(client, env.s.op_maria, "Здравствуйте, Тимур!");
+    env.c2d
+        .operator_says(client, env.s.op_maria, "Здравствуйте, Тимур!");
     env.c2d.close_request(client);
     d.poller.poll_once().await.unwrap();
     d.worker.run_until_idle().await;
-    let lead = env.portal.leads().into_iter().find(|l| field(l, "TITLE").contains("Тимур")).unwrap();
+    let lead = env
+        .portal
+        .leads()
+        .into_iter()
+        .find(|l| field(l, "TITLE").contains("Тимур"))
+        .unwrap();
     assert_eq!(field(&lead, "ASSIGNED_BY_ID"), env.s.user_maria.to_string());
 }
 
@@ -75,11 +116,22 @@ async fn transcript_has_link_dialog_files_and_times_in_the_configured_zone() {
     config.crm.timezone = "Asia/Novosibirsk".into();
     let d = env.daemon(config).await;
     let client = env.s.client_new;
-    let t = chrono::DateTime::parse_from_rfc3339("2026-02-14T07:15:00Z").unwrap().to_utc();
-    let m1 = env.c2d.client_says(client, "Здравствуйте, есть ли парковка?");
+    let t = chrono::DateTime::parse_from_rfc3339("2026-02-14T07:15:00Z")
+        .unwrap()
+        .to_utc();
+    let m1 = env
+        .c2d
+        .client_says(client, "Здравствуйте, есть ли парковка?");
     env.c2d.set_message_time(m1, t);
-    let m2 = env.c2d.send_file(client, Some(env.s.op_ivan), "photo", "parking.jpg", "https://files.example.com/parking.jpg");
-    env.c2d.set_message_time(m2, t + chrono::Duration::minutes(1));
+    let m2 = env.c2d.send_file(
+        client,
+        Some(env.s.op_ivan),
+        "photo",
+        "parking.jpg",
+        "https://files.example.com/parking.jpg",
+    );
+    env.c2d
+        .set_message_time(m2, t + chrono::Duration::minutes(1));
     let request = env.c2d.close_request(client);
     d.poller.poll_once().await.unwrap();
     d.worker.run_until_idle().await;
@@ -91,7 +143,10 @@ async fn transcript_has_link_dialog_files_and_times_in_the_configured_zone() {
     // 07:15 UTC is 14:15 in Novosibirsk (UTC+7).
     assert!(text.contains("14:15"), "{text}");
     assert!(!text.contains("10:15"), "{text}");
-    assert!(text.contains("[url=https://files.example.com/parking.jpg]parking.jpg[/url]"), "{text}");
+    assert!(
+        text.contains("[url=https://files.example.com/parking.jpg]parking.jpg[/url]"),
+        "{text}"
+    );
     assert!(text.contains("Здравствуйте, есть ли парковка?"), "{text}");
     assert!(text.contains("Иван Петров"), "operator named: {text}");
 }
@@ -104,7 +159,10 @@ async fn long_dialog_is_split_into_ordered_parts() {
     let d = env.daemon(config).await;
     let client = env.s.client_new;
     for i in 0..300 {
-        env.c2d.client_says(client, &format!("Сообщение номер {i}: {}", "текст ".repeat(10)));
+        env.c2d.client_says(
+            client,
+            &format!("Сообщение номер {i}: {}", "текст ".repeat(10)),
+        );
     }
     let request = env.c2d.close_request(client);
     d.poller.poll_once().await.unwrap();
@@ -119,7 +177,11 @@ async fn long_dialog_is_split_into_ordered_parts() {
     }
     let all = comments.join("\n");
     for i in 0..300 {
-        assert_eq!(all.matches(&format!("Сообщение номер {i}:")).count(), 1, "message {i} once");
+        assert_eq!(
+            all.matches(&format!("Сообщение номер {i}:")).count(),
+            1,
+            "message {i} once"
+        );
     }
 }
 
@@ -127,16 +189,28 @@ async fn long_dialog_is_split_into_ordered_parts() {
 async fn contact_and_deal_for_new_and_existing_clients() {
     let env = Env::new().await;
     // An existing contact with an open deal, and one whose only deal is closed.
-    let ann_contact = env.portal.add_contact("Анна", Some("+79161234567"), env.s.user_maria);
-    let open_deal = env.portal.add_deal("Ипотека Анна", ann_contact, "EXECUTING", env.s.user_maria);
-    let nik_contact = env.portal.add_contact("Никита", Some("89607940401"), env.s.user_ivan);
-    env.portal.add_deal("Старая сделка", nik_contact, "WON", env.s.user_ivan);
+    let ann_contact = env
+        .portal
+        .add_contact("Анна", Some("+79161234567"), env.s.user_maria);
+    let open_deal = env
+        .portal
+        .add_deal("Ипотека Анна", ann_contact, "EXECUTING", env.s.user_maria);
+    let nik_contact = env
+        .portal
+        .add_contact("Никита", Some("89607940401"), env.s.user_ivan);
+    env.portal
+        .add_deal("Старая сделка", nik_contact, "WON", env.s.user_ivan);
     let closed = sync_all(&env, Integration::ContactDeal).await;
 
     let comment_on = |request: i64| {
         let text = env.comments_for(request);
         assert_eq!(text.len(), 1, "one comment for {request}");
-        let c = env.portal.comments().into_iter().find(|c| c.text == text[0]).unwrap();
+        let c = env
+            .portal
+            .comments()
+            .into_iter()
+            .find(|c| c.text == text[0])
+            .unwrap();
         (c.entity_type, c.entity_id)
     };
     assert_eq!(comment_on(closed[1]), ("deal".to_string(), open_deal));
@@ -144,18 +218,34 @@ async fn contact_and_deal_for_new_and_existing_clients() {
     assert_eq!(kind, "deal");
     assert_ne!(nik_deal.to_string(), "");
     let deals = env.portal.deals();
-    let new_deal = deals.iter().find(|d| field(d, "ID") == nik_deal.to_string()).unwrap();
-    assert_eq!(field(new_deal, "CONTACT_ID"), nik_contact.to_string(), "new deal for the contact whose deals are closed");
+    let new_deal = deals
+        .iter()
+        .find(|d| field(d, "ID") == nik_deal.to_string())
+        .unwrap();
+    assert_eq!(
+        field(new_deal, "CONTACT_ID"),
+        nik_contact.to_string(),
+        "new deal for the contact whose deals are closed"
+    );
     // Сергей is new: one contact and one deal, with source and default responsible.
     let contacts = env.portal.contacts();
-    let sergey: Vec<_> = contacts.iter().filter(|c| field(c, "NAME") == "Сергей").collect();
+    let sergey: Vec<_> = contacts
+        .iter()
+        .filter(|c| field(c, "NAME") == "Сергей")
+        .collect();
     assert_eq!(sergey.len(), 1);
     assert_eq!(field(sergey[0], "SOURCE_ID"), "OTHER");
     let (kind, deal) = comment_on(closed[2]);
     assert_eq!(kind, "deal");
-    let deal = deals.iter().find(|d| field(d, "ID") == deal.to_string()).unwrap();
+    let deal = deals
+        .iter()
+        .find(|d| field(d, "ID") == deal.to_string())
+        .unwrap();
     assert_eq!(field(deal, "CONTACT_ID"), field(sergey[0], "ID"));
-    assert_eq!(field(deal, "ASSIGNED_BY_ID"), env.s.user_default.to_string());
+    assert_eq!(
+        field(deal, "ASSIGNED_BY_ID"),
+        env.s.user_default.to_string()
+    );
     // No lead was created in this mode.
     assert_eq!(env.portal.leads().len(), 2);
 }
@@ -163,12 +253,19 @@ async fn contact_and_deal_for_new_and_existing_clients() {
 #[tokio::test]
 async fn openlines_lead_generation() {
     let env = Env::new().await;
-    let ann_contact = env.portal.add_contact("Анна", Some("+79161234567"), env.s.user_maria);
+    let ann_contact = env
+        .portal
+        .add_contact("Анна", Some("+79161234567"), env.s.user_maria);
     let closed = sync_all(&env, Integration::OpenlinesLead).await;
     let on = |request: i64| {
         let text = env.comments_for(request);
         assert_eq!(text.len(), 1);
-        let c = env.portal.comments().into_iter().find(|c| c.text == text[0]).unwrap();
+        let c = env
+            .portal
+            .comments()
+            .into_iter()
+            .find(|c| c.text == text[0])
+            .unwrap();
         (c.entity_type, c.entity_id)
     };
     // A known contact keeps the conversation.
@@ -176,7 +273,12 @@ async fn openlines_lead_generation() {
     // A new client gets a lead titled the Open Lines way.
     let (kind, id) = on(closed[2]);
     assert_eq!(kind, "lead");
-    let lead = env.portal.leads().into_iter().find(|l| field(l, "ID") == id.to_string()).unwrap();
+    let lead = env
+        .portal
+        .leads()
+        .into_iter()
+        .find(|l| field(l, "ID") == id.to_string())
+        .unwrap();
     assert!(field(&lead, "TITLE").contains("Открытая линия"), "{lead}");
 }
 
@@ -186,7 +288,12 @@ async fn a_request_synced_twice_still_has_one_comment() {
     let closed = sync_all(&env, Integration::Lead).await;
     let d = env.daemon(env.config(Integration::Lead)).await;
     for r in &closed {
-        assert!(d.services().store.retry(JobKind::Transcript, *r).await.unwrap());
+        assert!(d
+            .services()
+            .store
+            .retry(JobKind::Transcript, *r)
+            .await
+            .unwrap());
     }
     d.worker.run_until_idle().await;
     for r in &closed {
@@ -203,8 +310,15 @@ async fn transient_portal_faults_are_retried_permanent_ones_go_dead_with_a_reaso
     let d = env.daemon(env.config(Integration::Lead)).await;
     let closed = chat2desk_b24::sim::scenario::converse(&env.c2d, &env.s);
     d.poller.poll_once().await.unwrap();
-    env.portal.faults().script([FaultKind::ServerError, FaultKind::RateLimit, FaultKind::Reset, FaultKind::BadGateway]);
-    env.c2d.faults().script([FaultKind::ServerError, FaultKind::Malformed]);
+    env.portal.faults().script([
+        FaultKind::ServerError,
+        FaultKind::RateLimit,
+        FaultKind::Reset,
+        FaultKind::BadGateway,
+    ]);
+    env.c2d
+        .faults()
+        .script([FaultKind::ServerError, FaultKind::Malformed]);
     // Retries are scheduled a second or two later: keep running until the queue is empty.
     for _ in 0..20 {
         d.worker.run_until_idle().await;
@@ -215,17 +329,29 @@ async fn transient_portal_faults_are_retried_permanent_ones_go_dead_with_a_reaso
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
     for r in &closed {
-        assert_eq!(env.comments_for(*r).len(), 1, "request {r} synced once despite faults");
+        assert_eq!(
+            env.comments_for(*r).len(),
+            1,
+            "request {r} synced once despite faults"
+        );
     }
 
     // A revoked scope is permanent: the job goes dead with a reason naming the fix.
     env.portal.set_scopes(&["user", "im"]);
-    let client = env.c2d.add_client("Вера", Some("79001112233"), "whatsapp", env.s.channel);
+    let client = env
+        .c2d
+        .add_client("Вера", Some("79001112233"), "whatsapp", env.s.channel);
     env.c2d.client_says(client, "Алло");
     let request = env.c2d.close_request(client);
     d.poller.poll_once().await.unwrap();
     d.worker.run_until_idle().await;
-    let job = d.services().store.job(JobKind::Transcript, request).await.unwrap().unwrap();
+    let job = d
+        .services()
+        .store
+        .job(JobKind::Transcript, request)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(job.state, JobState::Dead);
     let reason = job.last_error.unwrap();
     assert!(reason.contains("scope"), "{reason}");

@@ -10,25 +10,20 @@ use std::path::Path;
 /// Scopes the inbound webhook needs: CRM entities and comments, users, notifications.
 const REQUIRED_SCOPES: [&str; 3] = ["crm", "user", "im"];
 
-/// The outcome of `check`, line by line.
+/// Prints one line per check and counts the failures.
 #[derive(Debug, Default)]
-pub struct Report {
-    /// `(key or call, message)` of each passed check.
-    pub ok: Vec<(String, String)>,
-    /// `(key, problem and fix)` of each failed check.
-    pub problems: Vec<(String, String)>,
+struct Report {
+    problems: usize,
 }
 
 impl Report {
     fn pass(&mut self, key: &str, msg: impl Into<String>) {
         println!("ok    {key}: {}", msg.into());
-        self.ok.push((key.to_string(), String::new()));
     }
 
     fn fail(&mut self, key: &str, msg: impl Into<String>) {
-        let msg = msg.into();
-        println!("FAIL  {key}: {msg}");
-        self.problems.push((key.to_string(), msg));
+        println!("FAIL  {key}: {}", msg.into());
+        self.problems += 1;
     }
 }
 
@@ -56,11 +51,11 @@ pub async fn check(path: &Path, offline: bool) -> bool {
         check_chat2desk(&config, &mut report).await;
         check_portal(&config, &mut report).await;
     }
-    if report.problems.is_empty() {
+    if report.problems == 0 {
         println!("All checks passed.");
         true
     } else {
-        println!("{} problem(s).", report.problems.len());
+        println!("{} problem(s).", report.problems);
         false
     }
 }
@@ -70,12 +65,17 @@ async fn check_database(config: &Config, report: &mut Report) {
     let result = async {
         let store = Store::open(path).await?;
         store.ping().await?;
-        store.set_meta("check.last_run_at", &chrono::Utc::now().to_rfc3339()).await
+        store
+            .set_meta("check.last_run_at", &chrono::Utc::now().to_rfc3339())
+            .await
     }
     .await;
     match result {
         Ok(()) => report.pass("database.path", format!("{} is writable", path.display())),
-        Err(e) => report.fail("database.path", format!("{e} — the service user needs write access to the file and its directory")),
+        Err(e) => report.fail(
+            "database.path",
+            format!("{e} — the service user needs write access to the file and its directory"),
+        ),
     }
 }
 
@@ -91,9 +91,15 @@ async fn check_chat2desk(config: &Config, report: &mut Report) {
                 .requests_this_month
                 .map(|n| format!(", {n} API requests this month"))
                 .unwrap_or_default();
-            report.pass("chat2desk.token", format!("token works (GET /v1/companies/api_info: company {company:?}{used})"));
+            report.pass(
+                "chat2desk.token",
+                format!("token works (GET /v1/companies/api_info: company {company:?}{used})"),
+            );
         }
-        Err(e) => report.fail("chat2desk.token", format!("GET /v1/companies/api_info failed: {e} ({})", e.hint())),
+        Err(e) => report.fail(
+            "chat2desk.token",
+            format!("GET /v1/companies/api_info failed: {e} ({})", e.hint()),
+        ),
     }
 }
 
@@ -103,9 +109,15 @@ async fn check_portal(config: &Config, report: &mut Report) {
         Err(e) => return report.fail("bitrix24.webhook_url", format!("{e} ({})", e.hint())),
     };
     match portal.profile().await {
-        Ok(p) => report.pass("bitrix24.webhook_url", format!("webhook works (profile: user {})", p.id)),
+        Ok(p) => report.pass(
+            "bitrix24.webhook_url",
+            format!("webhook works (profile: user {})", p.id),
+        ),
         Err(e) => {
-            return report.fail("bitrix24.webhook_url", format!("profile failed: {e} ({})", e.hint()));
+            return report.fail(
+                "bitrix24.webhook_url",
+                format!("profile failed: {e} ({})", e.hint()),
+            );
         }
     }
     match portal.scopes().await {
@@ -115,10 +127,13 @@ async fn check_portal(config: &Config, report: &mut Report) {
             let missing: Vec<&str> = REQUIRED_SCOPES
                 .iter()
                 .copied()
-                .filter(|s| !granted.contains(s) && !(*s == "user" && user_ok))
+                .filter(|s| !(granted.contains(s) || (*s == "user" && user_ok)))
                 .collect();
             if missing.is_empty() {
-                report.pass("bitrix24.webhook_url", "scopes crm, user, im granted (scope)");
+                report.pass(
+                    "bitrix24.webhook_url",
+                    "scopes crm, user, im granted (scope)",
+                );
             } else {
                 report.fail("bitrix24.webhook_url", format!(
                     "the inbound webhook lacks the scope(s) {} (scope) — edit it in Bitrix24 (Developer resources → Inbound webhook) and tick them",
@@ -126,7 +141,10 @@ async fn check_portal(config: &Config, report: &mut Report) {
                 ));
             }
         }
-        Err(e) => report.fail("bitrix24.webhook_url", format!("scope failed: {e} ({})", e.hint())),
+        Err(e) => report.fail(
+            "bitrix24.webhook_url",
+            format!("scope failed: {e} ({})", e.hint()),
+        ),
     }
     check_source(config, &portal, report).await;
     if config.crm.integration == Integration::ContactDeal {
@@ -139,7 +157,10 @@ async fn check_source(config: &Config, portal: &Bitrix24, report: &mut Report) {
     match portal.statuses("SOURCE").await {
         Ok(sources) => {
             if sources.iter().any(|s| s.status_id == config.crm.source) {
-                report.pass("crm.source", format!("{:?} exists (crm.status.list SOURCE)", config.crm.source));
+                report.pass(
+                    "crm.source",
+                    format!("{:?} exists (crm.status.list SOURCE)", config.crm.source),
+                );
             } else {
                 let known: Vec<&str> = sources.iter().map(|s| s.status_id.as_str()).collect();
                 report.fail("crm.source", format!(
@@ -149,7 +170,10 @@ async fn check_source(config: &Config, portal: &Bitrix24, report: &mut Report) {
                 ));
             }
         }
-        Err(e) => report.fail("crm.source", format!("crm.status.list failed: {e} ({})", e.hint())),
+        Err(e) => report.fail(
+            "crm.source",
+            format!("crm.status.list failed: {e} ({})", e.hint()),
+        ),
     }
 }
 
@@ -184,9 +208,17 @@ async fn check_users(config: &Config, portal: &Bitrix24, report: &mut Report) {
         );
     for (key, id) in keyed {
         match portal.user(id).await {
-            Ok(Some(user)) if user.active => report.pass(&key, format!("user {id} exists and is active (user.get)")),
-            Ok(Some(_)) => report.fail(&key, format!("user {id} is deactivated in Bitrix24 (user.get) — use an active user id")),
-            Ok(None) => report.fail(&key, format!("user {id} not found in Bitrix24 (user.get) — use an active user id")),
+            Ok(Some(user)) if user.active => {
+                report.pass(&key, format!("user {id} exists and is active (user.get)"))
+            }
+            Ok(Some(_)) => report.fail(
+                &key,
+                format!("user {id} is deactivated in Bitrix24 (user.get) — use an active user id"),
+            ),
+            Ok(None) => report.fail(
+                &key,
+                format!("user {id} not found in Bitrix24 (user.get) — use an active user id"),
+            ),
             Err(e) => report.fail(&key, format!("user.get failed: {e} ({})", e.hint())),
         }
     }

@@ -13,7 +13,11 @@ pub async fn demo() -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
     let s = scenario::seed(&c2d, &portal);
     let config = scenario::config(&c2d, &portal, &s, &dir.join("state.db"));
-    println!("Chat2Desk simulator: {}   portal simulator: {}", c2d.url(), portal.base_url());
+    println!(
+        "Chat2Desk simulator: {}   portal simulator: {}",
+        c2d.url(),
+        portal.base_url()
+    );
     println!("State database: {}\n", config.database.path.display());
 
     let daemon = build(config).await?;
@@ -52,14 +56,24 @@ fn print_portal(portal: &PortalSim) {
                 "{kind} #{}: «{}» статус {} ответственный {} телефон {}",
                 field(&row, "ID"),
                 field(&row, "TITLE").replace('—', "-"),
-                field(&row, if kind == "Сделка" { "STAGE_ID" } else { "STATUS_ID" }),
+                field(
+                    &row,
+                    if kind == "Сделка" {
+                        "STAGE_ID"
+                    } else {
+                        "STATUS_ID"
+                    }
+                ),
                 field(&row, "ASSIGNED_BY_ID"),
                 phone(&row)
             );
         }
     }
     for c in portal.comments() {
-        println!("\n──── Комментарий #{} в таймлайне {} #{} ────", c.id, c.entity_type, c.entity_id);
+        println!(
+            "\n──── Комментарий #{} в таймлайне {} #{} ────",
+            c.id, c.entity_type, c.entity_id
+        );
         println!("{}", c.text);
     }
     for (user, message) in portal.notifications() {

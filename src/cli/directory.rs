@@ -2,12 +2,16 @@
 
 use crate::bitrix24::Bitrix24;
 use crate::chat2desk::Chat2Desk;
-use crate::crm::{Choice, Responsibles};
 use crate::config::Config;
+use crate::crm::{Choice, Responsibles};
 
 /// Lists Chat2Desk operators with the portal user each one maps to (mapped in the config,
 /// matched by e-mail, or none: new entities then go to a default responsible).
-pub async fn operators(config: &Config, chat2desk: &Chat2Desk, portal: &Bitrix24) -> anyhow::Result<()> {
+pub async fn operators(
+    config: &Config,
+    chat2desk: &Chat2Desk,
+    portal: &Bitrix24,
+) -> anyhow::Result<()> {
     let responsibles = Responsibles::new(&config.crm);
     let operators = chat2desk.operators().await?;
     println!("{:>8}  {:<30} {:<32} portal user", "id", "name", "e-mail");

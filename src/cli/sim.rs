@@ -11,8 +11,14 @@ pub async fn sim(chat2desk: SocketAddr, portal_addr: SocketAddr) -> anyhow::Resu
     let c2d = Chat2DeskSim::start_on(chat2desk).await?;
     let portal = PortalSim::start_on(portal_addr).await?;
     let s = scenario::seed(&c2d, &portal);
-    println!("{}", serde_json::json!({ "chat2desk_api_url": c2d.url(), "chat2desk_token": c2d.token() }));
-    println!("{}", serde_json::json!({ "bitrix24_webhook_url": portal.webhook_url(), "default_responsible": s.user_default }));
+    println!(
+        "{}",
+        serde_json::json!({ "chat2desk_api_url": c2d.url(), "chat2desk_token": c2d.token() })
+    );
+    println!(
+        "{}",
+        serde_json::json!({ "bitrix24_webhook_url": portal.webhook_url(), "default_responsible": s.user_default })
+    );
     tokio::signal::ctrl_c().await?;
     Ok(())
 }

@@ -13,14 +13,26 @@ pub async fn status(store: &Store) -> anyhow::Result<()> {
     );
     let last_poll = store.meta(LAST_POLL_KEY).await?;
     match last_poll.as_deref().and_then(parse) {
-        Some(t) => println!("Last poll: {} ({})", t.format("%Y-%m-%d %H:%M:%S UTC"), ago(t)),
+        Some(t) => println!(
+            "Last poll: {} ({})",
+            t.format("%Y-%m-%d %H:%M:%S UTC"),
+            ago(t)
+        ),
         None => println!("Last poll: never"),
     }
-    if let Some(err) = store.meta(LAST_POLL_ERROR_KEY).await?.filter(|e| !e.is_empty()) {
+    if let Some(err) = store
+        .meta(LAST_POLL_ERROR_KEY)
+        .await?
+        .filter(|e| !e.is_empty())
+    {
         println!("Last poll error: {err}");
     }
     match store.oldest_pending().await? {
-        Some(t) => println!("Oldest pending: since {} ({})", t.format("%Y-%m-%d %H:%M:%S UTC"), ago(t)),
+        Some(t) => println!(
+            "Oldest pending: since {} ({})",
+            t.format("%Y-%m-%d %H:%M:%S UTC"),
+            ago(t)
+        ),
         None => println!("Oldest pending: none"),
     }
     let errors = store.recent_errors(10).await?;

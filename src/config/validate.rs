@@ -12,6 +12,7 @@ pub fn validate(c: &Config) -> Vec<Problem> {
     bitrix24(c, &mut out);
     crm(c, &mut out);
     sync(c, &mut out);
+    server(c, &mut out);
     if c.database.path.as_os_str().is_empty() {
         out.push(Problem::new(
             "database.path",
@@ -167,11 +168,12 @@ fn crm(c: &Config, out: &mut Vec<Problem>) {
     }
     zone("crm.timezone", &s.timezone, out);
     operators(c, out);
-    if !(2000..=60_000).contains(&s.max_comment_bytes) {
+    let min = crate::transcript::MIN_MAX_BYTES;
+    if !(min..=60_000).contains(&s.max_comment_bytes) {
         out.push(Problem::new(
             "crm.max_comment_bytes",
             format!(
-                "{} is out of range; expected 2000..=60000 (default 10000)",
+                "{} is out of range; expected {min}..=60000 (default 10000; the portal stores at most 64 KiB)",
                 s.max_comment_bytes
             ),
         ));
@@ -266,6 +268,57 @@ fn sync(c: &Config, out: &mut Vec<Problem>) {
                 s.backoff_max_secs, s.backoff_base_secs
             ),
         ));
+    }
+}
+
+fn server(c: &Config, out: &mut Vec<Problem>) {
+    let s = &c.server;
+    let listen = s.listen.trim();
+    if !listen.is_empty() && listen.parse::<std::net::SocketAddr>().is_err() {
+        out.push(Problem::new(
+            "server.listen",
+            format!(
+                "`{listen}` is not an address; expected ip:port such as 127.0.0.1:8089, or \"\" to \
+                 turn the webhook server off"
+            ),
+        ));
+    }
+    if let Some(metrics) = s.metrics_listen.as_deref().map(str::trim) {
+        if !metrics.is_empty() && metrics.parse::<std::net::SocketAddr>().is_err() {
+            out.push(Problem::new(
+                "server.metrics_listen",
+                format!(
+                    "`{metrics}` is not an address; expected a loopback ip:port such as \
+                     127.0.0.1:9089 (or remove the key to serve /metrics on server.listen)"
+                ),
+            ));
+        }
+    }
+    let secret = s.webhook_secret.expose();
+    if !secret.is_empty()
+        && (secret.len() < 16
+            || !secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    {
+        out.push(Problem::new(
+            "server.webhook_secret",
+            "too weak or not URL-safe; expected at least 16 characters of A-Z, a-z, 0-9, `-` \
+             and `_` (e.g. the output of `openssl rand -hex 24`)",
+        ));
+    }
+    for (key, list) in [
+        ("server.trusted_proxies", &s.trusted_proxies),
+        ("server.allow_from", &s.allow_from),
+    ] {
+        for (i, text) in list.iter().enumerate() {
+            if let Err(e) = text.parse::<crate::intake::Cidr>() {
+                out.push(Problem::new(
+                    format!("{key}[{i}]"),
+                    format!("{e}; expected an IP address or network such as 10.0.0.0/8"),
+                ));
+            }
+        }
     }
 }
 

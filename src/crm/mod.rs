@@ -6,6 +6,6 @@ pub mod phone;
 mod responsible;
 mod routing;
 
-pub use responsible::Responsibles;
 pub use responsible::Choice;
+pub use responsible::Responsibles;
 pub use routing::{ClientFacts, EntityRef, Reopen, Routed, Router, ORIGINATOR};

@@ -127,18 +127,22 @@ impl Router {
         client: &ClientFacts,
         operator: Option<&Operator>,
     ) -> Result<Routed, BitrixError> {
-        let (contact, responsible, created) =
-            match find_contact(portal, client).await? {
-                Some(id) => (id, None, false),
-                None => {
-                    let responsible = self.pick(portal, client, operator).await?;
-                    let id = portal
-                        .contact_add(self.contact_fields(client, responsible))
-                        .await?;
-                    tracing::info!(entity = "contact", entity_id = id, client_id = client.client_id, "Created a contact");
-                    (id, responsible, true)
-                }
-            };
+        let (contact, responsible, created) = match find_contact(portal, client).await? {
+            Some(id) => (id, None, false),
+            None => {
+                let responsible = self.pick(portal, client, operator).await?;
+                let id = portal
+                    .contact_add(self.contact_fields(client, responsible))
+                    .await?;
+                tracing::info!(
+                    entity = "contact",
+                    entity_id = id,
+                    client_id = client.client_id,
+                    "Created a contact"
+                );
+                (id, responsible, true)
+            }
+        };
         if let Some(deal) = self.open_deal(portal, contact).await? {
             return Ok(existing(EntityType::Deal, deal));
         }
@@ -152,7 +156,12 @@ impl Router {
         let id = portal
             .deal_add(self.deal_fields(client, contact, responsible))
             .await?;
-        tracing::info!(entity = "deal", entity_id = id, client_id = client.client_id, "Created a deal");
+        tracing::info!(
+            entity = "deal",
+            entity_id = id,
+            client_id = client.client_id,
+            "Created a deal"
+        );
         Ok(Routed {
             entity: EntityRef {
                 kind: EntityType::Deal,
@@ -190,7 +199,11 @@ impl Router {
             portal
                 .lead_update(lead.id, json!({ "STATUS_ID": "NEW" }))
                 .await?;
-            tracing::info!(entity = "lead", entity_id = lead.id, "Reopened a closed lead");
+            tracing::info!(
+                entity = "lead",
+                entity_id = lead.id,
+                "Reopened a closed lead"
+            );
             routed.reopened = Some(Reopen {
                 lead_id: lead.id,
                 title: lead.title.clone(),
@@ -254,7 +267,11 @@ impl Router {
         self.responsibles.pick(portal, op).await
     }
 
-    fn person_fields(&self, client: &ClientFacts, responsible: Option<Choice>) -> serde_json::Value {
+    fn person_fields(
+        &self,
+        client: &ClientFacts,
+        responsible: Option<Choice>,
+    ) -> serde_json::Value {
         let mut fields = json!({
             "NAME": client.name.clone().unwrap_or_default(),
             "SOURCE_ID": self.source,
@@ -275,7 +292,11 @@ impl Router {
         fields
     }
 
-    fn contact_fields(&self, client: &ClientFacts, responsible: Option<Choice>) -> serde_json::Value {
+    fn contact_fields(
+        &self,
+        client: &ClientFacts,
+        responsible: Option<Choice>,
+    ) -> serde_json::Value {
         self.person_fields(client, responsible)
     }
 
@@ -325,7 +346,12 @@ fn source_description(client: &ClientFacts) -> String {
 /// The client's newest lead: by phone, else by the Chat2Desk client id in `ORIGIN_ID`.
 async fn find_lead(portal: &Bitrix24, client: &ClientFacts) -> Result<Option<Lead>, BitrixError> {
     if let Some(phone) = &client.phone {
-        if let Some(id) = portal.find_by_phone(phone, EntityType::Lead).await?.into_iter().max() {
+        if let Some(id) = portal
+            .find_by_phone(phone, EntityType::Lead)
+            .await?
+            .into_iter()
+            .max()
+        {
             let leads = portal.leads(json!({ "ID": id })).await?;
             return Ok(leads.into_iter().find(|l| l.id == id));
         }

@@ -82,7 +82,11 @@ impl<'a> DialogsScan<'a> {
         requests.dedup();
         report.enqueued = self
             .store
-            .promote(&requests, Intake::Poll, &[(WATERMARK_KEY, newest.to_rfc3339())])
+            .promote(
+                &requests,
+                Intake::Poll,
+                &[(WATERMARK_KEY, newest.to_rfc3339())],
+            )
             .await?;
         Ok(report)
     }

@@ -197,7 +197,10 @@ async fn open_dialogs(chat2desk: &Chat2Desk) -> Result<HashMap<i64, Option<i64>>
 /// Where to re-read from: the cursor as it was `overlap` ago (the newest checkpoint at or
 /// before `since`), or the oldest checkpoint we have, never above the cursor.
 fn rescan_from(checkpoints: &[(i64, i64)], cursor: i64, since: i64) -> i64 {
-    let older = checkpoints.iter().filter(|(t, _)| *t <= since).max_by_key(|(t, _)| *t);
+    let older = checkpoints
+        .iter()
+        .filter(|(t, _)| *t <= since)
+        .max_by_key(|(t, _)| *t);
     let from = match older.or_else(|| checkpoints.iter().min_by_key(|(t, _)| *t)) {
         Some((_, id)) => *id,
         None => cursor,

@@ -89,7 +89,11 @@ impl Poller {
     }
 
     /// Polls on `schedule` until `shutdown`. The schedule can be replaced live (SIGHUP).
-    pub async fn run(self, mut schedule: watch::Receiver<cron::Schedule>, shutdown: CancellationToken) {
+    pub async fn run(
+        self,
+        mut schedule: watch::Receiver<cron::Schedule>,
+        shutdown: CancellationToken,
+    ) {
         if self.strategy == PollStrategy::Off {
             tracing::info!("Polling is off ([sync] poll_strategy = \"off\"): webhooks only");
             return;
@@ -132,7 +136,10 @@ impl Poller {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "Poll failed; the next scheduled poll starts where this one began");
-                let _ = self.store.set_meta(LAST_POLL_ERROR_KEY, &e.to_string()).await;
+                let _ = self
+                    .store
+                    .set_meta(LAST_POLL_ERROR_KEY, &e.to_string())
+                    .await;
             }
         }
     }

@@ -58,12 +58,15 @@ pub async fn build(config: Config) -> anyhow::Result<Daemon> {
         .with_context(|| format!("[database] path = {:?}", config.database.path))?;
     let recovered = store.recover_running().await?;
     if recovered > 0 {
-        tracing::warn!(jobs = recovered, "Jobs left running by a previous process run again");
+        tracing::warn!(
+            jobs = recovered,
+            "Jobs left running by a previous process run again"
+        );
     }
     let chat2desk = Chat2Desk::new(Chat2DeskOptions::from_config(&config.chat2desk))
         .context("[chat2desk] client")?;
-    let portal =
-        Bitrix24::new(Bitrix24Options::from_config(&config.bitrix24)).context("[bitrix24] client")?;
+    let portal = Bitrix24::new(Bitrix24Options::from_config(&config.bitrix24))
+        .context("[bitrix24] client")?;
     let web_url = web_url(&chat2desk, &store, config.chat2desk.web_url.as_deref()).await;
     let services = Arc::new(Services {
         store: store.clone(),
@@ -141,7 +144,10 @@ pub async fn run(
     tracing::info!(status = %status, "Started");
     let watchdog = notifier.watchdog_interval();
     let mut heartbeat = tokio::time::interval(
-        watchdog.map(|w| w / 3).unwrap_or(STATUS_EVERY).min(STATUS_EVERY),
+        watchdog
+            .map(|w| w / 3)
+            .unwrap_or(STATUS_EVERY)
+            .min(STATUS_EVERY),
     );
     let mut last_status = tokio::time::Instant::now();
     let mut config = daemon.config.clone();
@@ -241,7 +247,9 @@ async fn reload(daemon: &Daemon, current: Config, path: &Path, log: &LogHandle) 
     .map(|(name, _)| name)
     .collect();
     if needs_restart.is_empty() {
-        tracing::info!("Reloaded the config: schedule, CRM rules, mapping, responsibles and log level applied");
+        tracing::info!(
+            "Reloaded the config: schedule, CRM rules, mapping, responsibles and log level applied"
+        );
     } else {
         tracing::warn!(sections = %needs_restart.join(", "), "Reloaded the config; these changes need a restart (systemctl restart chat2desk-b24)");
     }

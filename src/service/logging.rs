@@ -36,7 +36,10 @@ pub fn init_logging(level: &str) -> LogHandle {
     let registry = tracing_subscriber::registry().with(filter);
     let journald = std::env::var_os("JOURNAL_STREAM")
         .and_then(|_| tracing_journald::layer().ok())
-        .map(|l| l.with_field_prefix(None).with_syslog_identifier("chat2desk-b24".into()));
+        .map(|l| {
+            l.with_field_prefix(None)
+                .with_syslog_identifier("chat2desk-b24".into())
+        });
     match journald {
         Some(layer) => registry.with(layer).init(),
         None => {

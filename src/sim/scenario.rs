@@ -50,8 +50,18 @@ pub fn seed(c2d: &Chat2DeskSim, portal: &PortalSim) -> Scenario {
     let client_returning = c2d.add_client("Анна", Some("79161234567"), "whatsapp", channel);
     let client_new = c2d.add_client("Сергей", Some("79035550011"), "whatsapp", channel);
     let client_telegram = c2d.add_client("Ольга", None, "telegram", channel);
-    let lead_existing = portal.add_lead("Никита, ЖК Да Винчи", Some("+79607940401"), "IN_PROCESS", user_ivan);
-    let lead_closed = portal.add_lead("Анна, ипотека", Some("+7 (916) 123-45-67"), "JUNK", user_maria);
+    let lead_existing = portal.add_lead(
+        "Никита, ЖК Да Винчи",
+        Some("+79607940401"),
+        "IN_PROCESS",
+        user_ivan,
+    );
+    let lead_closed = portal.add_lead(
+        "Анна, ипотека",
+        Some("+7 (916) 123-45-67"),
+        "JUNK",
+        user_maria,
+    );
     Scenario {
         user_ivan,
         user_maria,
@@ -72,29 +82,73 @@ pub fn seed(c2d: &Chat2DeskSim, portal: &PortalSim) -> Scenario {
 /// The conversations of the demo, each ending with the request closed. Returns the closed
 /// request ids.
 pub fn converse(c2d: &Chat2DeskSim, s: &Scenario) -> Vec<i64> {
-    c2d.client_says(s.client_existing, "Здравствуйте! Интересует 1-комнатная квартира в ЖК Да Винчи");
-    c2d.bot_says(s.client_existing, "Спасибо за обращение! Оператор ответит в течение 5 минут.");
+    c2d.client_says(
+        s.client_existing,
+        "Здравствуйте! Интересует 1-комнатная квартира в ЖК Да Винчи",
+    );
+    c2d.bot_says(
+        s.client_existing,
+        "Спасибо за обращение! Оператор ответит в течение 5 минут.",
+    );
     c2d.operator_says(s.client_existing, s.op_ivan, "Здравствуйте! Стоимость квартиры от 1 664 000 руб., площадь от 30,94 до 44,9 кв.м. Отправляю планировку.");
-    c2d.send_file(s.client_existing, Some(s.op_ivan), "pdf", "planirovka-1k.pdf", "https://files.example.com/c2d/planirovka-1k.pdf");
+    c2d.send_file(
+        s.client_existing,
+        Some(s.op_ivan),
+        "pdf",
+        "planirovka-1k.pdf",
+        "https://files.example.com/c2d/planirovka-1k.pdf",
+    );
     c2d.client_says(s.client_existing, "Спасибо! А ипотека есть?");
     c2d.operator_says(s.client_existing, s.op_ivan, "Да, от 15 400 руб. в месяц.");
 
     c2d.client_says(s.client_returning, "Добрый день, я снова по поводу ипотеки");
-    c2d.send_file(s.client_returning, None, "photo", "spravka.jpg", "https://files.example.com/c2d/spravka.jpg");
-    c2d.operator_says(s.client_returning, s.op_maria, "Анна, здравствуйте! Справку получили, передаю менеджеру.");
+    c2d.send_file(
+        s.client_returning,
+        None,
+        "photo",
+        "spravka.jpg",
+        "https://files.example.com/c2d/spravka.jpg",
+    );
+    c2d.operator_says(
+        s.client_returning,
+        s.op_maria,
+        "Анна, здравствуйте! Справку получили, передаю менеджеру.",
+    );
 
     c2d.client_says(s.client_new, "Здравствуйте, есть ли парковка?");
-    c2d.operator_says(s.client_new, s.op_petr, "Да, подземный паркинг на 120 мест.");
+    c2d.operator_says(
+        s.client_new,
+        s.op_petr,
+        "Да, подземный паркинг на 120 мест.",
+    );
     c2d.system_note(s.client_new, "Диалог передан оператору Пётр Новенький");
 
-    c2d.client_says(s.client_telegram, "Привет! Пришлите, пожалуйста, прайс [b]срочно[/b]");
-    c2d.operator_says(s.client_telegram, s.op_ivan, "Ольга, добрый день! Прайс во вложении.");
-    c2d.send_file(s.client_telegram, Some(s.op_ivan), "attachment", "price-2026.xlsx", "https://files.example.com/c2d/price-2026.xlsx");
+    c2d.client_says(
+        s.client_telegram,
+        "Привет! Пришлите, пожалуйста, прайс [b]срочно[/b]",
+    );
+    c2d.operator_says(
+        s.client_telegram,
+        s.op_ivan,
+        "Ольга, добрый день! Прайс во вложении.",
+    );
+    c2d.send_file(
+        s.client_telegram,
+        Some(s.op_ivan),
+        "attachment",
+        "price-2026.xlsx",
+        "https://files.example.com/c2d/price-2026.xlsx",
+    );
 
-    [s.client_existing, s.client_returning, s.client_new, s.client_telegram]
-        .iter()
-        .map(|client| c2d.close_request(*client))
-        .collect()
+    [
+        s.client_existing,
+        s.client_returning,
+        s.client_new,
+        s.client_telegram,
+    ]
+    .iter()
+    .map(|client| c2d.close_request(*client))
+    .collect()
 }
 
 /// A config pointing at both simulators, with the scenario's mapping and defaults.

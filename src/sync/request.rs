@@ -51,7 +51,10 @@ pub async fn sync_request(
                 transport: messages.iter().find_map(|m| m.transport.clone()),
                 operator_id,
             };
-            let routed = rules.router.route(&services.portal, &facts, operator).await?;
+            let routed = rules
+                .router
+                .route(&services.portal, &facts, operator)
+                .await?;
             progress.entity = Some(routed.entity);
             progress.reopen = routed.reopened;
             checkpoint(services, job, &progress, lease).await?;
@@ -129,7 +132,10 @@ async fn markers_on(
     let mut found = BTreeSet::new();
     let mut start = 0;
     for _ in 0..MARKER_SCAN_PAGES {
-        let page = services.portal.comments(entity.kind, entity.id, start).await?;
+        let page = services
+            .portal
+            .comments(entity.kind, entity.id, start)
+            .await?;
         for comment in &page.items {
             if let Some(marker) = transcript::find_marker(&comment.comment) {
                 if marker.request_id == request_id {
@@ -152,7 +158,12 @@ async fn notify_reopen(
     client_name: Option<&str>,
 ) -> Result<(), JobError> {
     let Some(user) = reopen.user_id else {
-        tracing::warn!(entity = "lead", entity_id = reopen.lead_id, request_id, "Reopened lead has no responsible: nobody to notify");
+        tracing::warn!(
+            entity = "lead",
+            entity_id = reopen.lead_id,
+            request_id,
+            "Reopened lead has no responsible: nobody to notify"
+        );
         return Ok(());
     };
     let link = format!(
@@ -164,13 +175,21 @@ async fn notify_reopen(
         .title
         .clone()
         .unwrap_or_else(|| format!("Лид #{}", reopen.lead_id));
-    let who = client_name.map(transcript::escape).unwrap_or_else(|| "Клиент".into());
+    let who = client_name
+        .map(transcript::escape)
+        .unwrap_or_else(|| "Клиент".into());
     let message = format!(
         "Клиент {who} снова обратился в Chat2Desk (обращение №{request_id}). Лид [url={link}]{}[/url] возвращён в статус «Не обработан».",
         transcript::escape(&title)
     );
     services.portal.notify(user, &message).await?;
-    tracing::info!(entity = "lead", entity_id = reopen.lead_id, request_id, user_id = user, "Notified the responsible of a reopened lead");
+    tracing::info!(
+        entity = "lead",
+        entity_id = reopen.lead_id,
+        request_id,
+        user_id = user,
+        "Notified the responsible of a reopened lead"
+    );
     Ok(())
 }
 

@@ -170,7 +170,10 @@ impl Worker {
         if inflight.is_empty() {
             return;
         }
-        tracing::info!(jobs = inflight.len(), "Waiting for jobs in flight to finish");
+        tracing::info!(
+            jobs = inflight.len(),
+            "Waiting for jobs in flight to finish"
+        );
         let deadline = tokio::time::sleep(self.settings.drain_timeout);
         tokio::pin!(deadline);
         loop {
@@ -210,7 +213,10 @@ impl Worker {
                     tracing::error!(request_id, attempt, reason = %reason, "Request moved to dead: out of attempts");
                     stats.record_dead();
                     store
-                        .bury(job.id, &format!("gave up after {attempt} attempts: {reason}"))
+                        .bury(
+                            job.id,
+                            &format!("gave up after {attempt} attempts: {reason}"),
+                        )
                         .await
                 } else {
                     let delay = self.settings.backoff.delay(job.attempts);

@@ -42,7 +42,7 @@ impl Service {
                     .filter(|o| {
                         email
                             .as_ref()
-                            .map_or(true, |e| e.eq_ignore_ascii_case(&o.email))
+                            .is_none_or(|e| e.eq_ignore_ascii_case(&o.email))
                     })
                     .map(|o| s.operator_json(o))
                     .collect();
@@ -137,7 +137,7 @@ fn clients(s: &State, p: &Params) -> SimResponse {
     let mut items: Vec<Value> = s
         .clients
         .values()
-        .filter(|c| phone.as_ref().map_or(true, |ph| *ph == c.phone))
+        .filter(|c| phone.as_ref().is_none_or(|ph| *ph == c.phone))
         .map(|c| s.client_json(c))
         .collect();
     if p.descending() {
@@ -182,7 +182,7 @@ fn messages(s: &State, p: &Params) -> SimResponse {
     let mut items: Vec<Value> = s
         .messages
         .values()
-        .filter(|m| start.map_or(true, |st| m.id >= st))
+        .filter(|m| start.is_none_or(|st| m.id >= st))
         .filter(|m| {
             ids.iter().all(|(name, want)| {
                 let have = match *name {
@@ -194,8 +194,8 @@ fn messages(s: &State, p: &Params) -> SimResponse {
                 want.is_none() || *want == have
             })
         })
-        .filter(|m| kind.as_deref().map_or(true, |k| k == m.kind))
-        .filter(|m| transport.as_deref().map_or(true, |t| t == m.transport))
+        .filter(|m| kind.as_deref().is_none_or(|k| k == m.kind))
+        .filter(|m| transport.as_deref().is_none_or(|t| t == m.transport))
         .map(|m| s.message_json(m, TimeFormat::UtcSuffix))
         .collect();
     if p.descending() {
