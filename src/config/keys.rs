@@ -5,8 +5,11 @@ use figment::value::Value;
 use std::path::PathBuf;
 
 /// Secret keys and the `*_FILE` keys that may hold their path instead.
-pub(crate) const SECRET_KEYS: &[(&str, &str)] =
-    &[("chat2desk", "token"), ("bitrix24", "webhook_url")];
+pub(crate) const SECRET_KEYS: &[(&str, &str)] = &[
+    ("chat2desk", "token"),
+    ("bitrix24", "webhook_url"),
+    ("server", "webhook_secret"),
+];
 
 /// How an environment value for a key is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +31,7 @@ impl KeyTable {
         let mut template = Config::default();
         template.chat2desk.web_url = Some(String::new());
         template.bitrix24.ca_file = Some(PathBuf::new());
+        template.server.metrics_listen = Some(String::new());
         let mut keys = Vec::new();
         if let Ok(Value::Dict(_, sections)) = Value::serialize(&template) {
             for (section, value) in sections {

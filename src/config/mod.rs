@@ -40,6 +40,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// `[log]`: logging.
     pub log: LogConfig,
+    /// `[server]`: the webhook, health and metrics HTTP server.
+    pub server: ServerConfig,
 }
 
 /// `[chat2desk]`
@@ -253,6 +255,39 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self {
             level: "info".into(),
+        }
+    }
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// `host:port` of the webhook listener (plain HTTP behind the reverse proxy); `""` = off.
+    pub listen: String,
+    /// `host:port` serving `/healthz` and `/metrics` only (keep it on loopback); unset = on
+    /// `listen`.
+    pub metrics_listen: Option<String>,
+    /// The secret in the webhook URL `/webhook/<secret>`. Secret; empty = webhooks refused.
+    pub webhook_secret: Secret,
+    /// Peers (IPs or CIDRs) whose `X-Forwarded-For` is believed for the client address.
+    pub trusted_proxies: Vec<String>,
+    /// Networks allowed to call the webhook (IPs or CIDRs); empty = anyone with the secret.
+    pub allow_from: Vec<String>,
+    /// `/healthz` fails when the last successful poll is older than this many seconds;
+    /// 0 = three schedule periods plus a minute.
+    pub health_max_poll_age_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8089".into(),
+            metrics_listen: None,
+            webhook_secret: Secret::default(),
+            trusted_proxies: vec!["127.0.0.1/32".into(), "::1/128".into()],
+            allow_from: Vec::new(),
+            health_max_poll_age_secs: 0,
         }
     }
 }

@@ -7,7 +7,9 @@
 mod dialogs;
 mod messages;
 mod poller;
+pub mod webhook;
 
 pub use dialogs::DialogsScan;
 pub use messages::{closed_among, MessagesScan};
+pub use webhook::Cidr;
 pub use poller::{PollError, PollReport, Poller, LAST_POLL_ERROR_KEY, LAST_POLL_KEY};

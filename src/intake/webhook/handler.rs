@@ -1,0 +1,344 @@
+//! Routing and answers: `/webhook/<secret>` (or `/webhook?secret=`), `/healthz`, `/metrics`.
+//!
+//! Nothing here logs the request path or query: they carry the secret.
+
+use super::{parse_delivery, Cidr, Delivery, GroupCommit, ServerSettings};
+use crate::metrics::{global, render, Exposition, HealthProbe};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// What a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    /// Webhooks only (health and metrics have their own listener).
+    Webhook,
+    /// Health and metrics only.
+    Metrics,
+    /// Everything.
+    Both,
+}
+
+/// Shared by every connection.
+#[derive(Debug)]
+pub(super) struct Ctx {
+    pub(super) settings: ServerSettings,
+    probe: HealthProbe,
+    commit: GroupCommit,
+}
+
+type Answer = Response<Full<Bytes>>;
+
+/// Attempts at resolving a closed dialog to its request.
+const LOOKUP_ATTEMPTS: u32 = 3;
+
+impl Ctx {
+    pub(super) fn new(settings: ServerSettings, probe: HealthProbe, commit: GroupCommit) -> Self {
+        Self {
+            settings,
+            probe,
+            commit,
+        }
+    }
+
+    /// Answers one request.
+    pub(super) async fn handle(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        role: Role,
+    ) -> Answer {
+        let path = req.uri().path();
+        let observability = role != Role::Webhook;
+        match path {
+            "/healthz" if observability => return self.health(req.method()).await,
+            "/metrics" if observability => return self.metrics(req.method()).await,
+            _ => {}
+        }
+        if role != Role::Metrics && (path == "/webhook" || path.starts_with("/webhook/")) {
+            return self.webhook(req, peer).await;
+        }
+        not_found()
+    }
+
+    async fn health(&self, method: &Method) -> Answer {
+        if method != Method::GET && method != Method::HEAD {
+            return not_allowed("GET, HEAD");
+        }
+        let health = self.probe.check().await;
+        if health.is_healthy() {
+            text(StatusCode::OK, "ok\n")
+        } else {
+            let body = format!("unhealthy: {}\n", health.problems.join("; "));
+            text(StatusCode::SERVICE_UNAVAILABLE, &body)
+        }
+    }
+
+    async fn metrics(&self, method: &Method) -> Answer {
+        if method != Method::GET && method != Method::HEAD {
+            return not_allowed("GET, HEAD");
+        }
+        let mut answer = Response::new(Full::new(Bytes::from(render(&self.probe).await)));
+        answer.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(Exposition::CONTENT_TYPE),
+        );
+        answer
+    }
+
+    async fn webhook(&self, req: Request<Incoming>, peer: SocketAddr) -> Answer {
+        let started = Instant::now();
+        let client = client_ip(peer.ip(), &req, &self.settings.trusted_proxies);
+        let s = &self.settings;
+        if !s.allow_from.is_empty() && !Cidr::any_contains(&s.allow_from, client) {
+            return refuse(
+                client,
+                StatusCode::FORBIDDEN,
+                "client address not in [server] allow_from",
+            );
+        }
+        if !self.secret_matches(&req) {
+            // The same answer as an unknown path: no hint that /webhook exists.
+            return refuse(
+                client,
+                StatusCode::NOT_FOUND,
+                "wrong or missing webhook secret",
+            );
+        }
+        if req.method() != Method::POST {
+            refuse(client, StatusCode::METHOD_NOT_ALLOWED, "method is not POST");
+            return not_allowed("POST");
+        }
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > s.max_body as u64) {
+            return refuse(
+                client,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body over the size limit",
+            );
+        }
+        let body = Limited::new(req.into_body(), s.max_body).collect();
+        let body = match tokio::time::timeout(s.body_timeout, body).await {
+            Err(_) => {
+                return refuse(
+                    client,
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body not received in time",
+                )
+            }
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+                return refuse(
+                    client,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body over the size limit",
+                )
+            }
+            Ok(Err(_)) => return refuse(client, StatusCode::BAD_REQUEST, "body cut off"),
+            Ok(Ok(collected)) => collected.to_bytes(),
+        };
+        let delivery = match parse_delivery(&body) {
+            Ok(d) => d,
+            Err(e) => {
+                global().record_webhook("", "rejected");
+                return refuse(client, StatusCode::BAD_REQUEST, &e.to_string());
+            }
+        };
+        let answer = self.dispatch(delivery, client).await;
+        if answer.status() == StatusCode::OK {
+            global().record_ack(started.elapsed());
+        }
+        answer
+    }
+
+    async fn dispatch(&self, delivery: Delivery, client: IpAddr) -> Answer {
+        let registry = global();
+        match delivery {
+            Delivery::Closed {
+                hook_type,
+                request_id,
+            } => match self.commit.enqueue(request_id).await {
+                Ok(()) => {
+                    registry.record_webhook(&hook_type, "enqueued");
+                    tracing::debug!(request_id, event = %hook_type, client = %client, "Queued a closed request from a webhook");
+                    ok()
+                }
+                Err(e) => {
+                    registry.record_webhook(&hook_type, "unavailable");
+                    tracing::warn!(request_id, event = %hook_type, client = %client, error = %e, hint = e.hint(), "Webhook not queued; answered 503 so Chat2Desk retries");
+                    text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "state database unavailable, retry later\n",
+                    )
+                }
+            },
+            Delivery::DialogClosed {
+                hook_type,
+                dialog_id,
+            } => {
+                // Answered before the lookup to keep the acknowledgement fast. Not durable:
+                // should the daemon stop before the lookup ends, the poller (or Chat2Desk's
+                // close_request for the same closing) still brings the request in.
+                registry.record_webhook(&hook_type, "lookup");
+                let chat2desk = self.probe.services().chat2desk.clone();
+                let commit = self.commit.clone();
+                tokio::spawn(resolve_dialog(chat2desk, commit, dialog_id));
+                ok()
+            }
+            Delivery::Other { hook_type } => {
+                registry.record_webhook(&hook_type, "ignored");
+                ok()
+            }
+        }
+    }
+
+    fn secret_matches(&self, req: &Request<Incoming>) -> bool {
+        let expected = self.settings.secret.expose().as_bytes();
+        if expected.is_empty() {
+            return false;
+        }
+        let path = req.uri().path();
+        let in_path = path
+            .strip_prefix("/webhook/")
+            .filter(|rest| !rest.is_empty() && !rest.contains('/'));
+        let presented = match in_path {
+            Some(secret) => Some(secret.to_string()),
+            None if path == "/webhook" || path == "/webhook/" => req.uri().query().and_then(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == "secret")
+                    .map(|(_, v)| v.into_owned())
+            }),
+            None => None,
+        };
+        presented.is_some_and(|p| constant_time_eq(p.as_bytes(), expected))
+    }
+}
+
+/// Looks up the request of a closed dialog and enqueues it.
+async fn resolve_dialog(
+    chat2desk: crate::chat2desk::Chat2Desk,
+    commit: GroupCommit,
+    dialog_id: i64,
+) {
+    for attempt in 1..=LOOKUP_ATTEMPTS {
+        match chat2desk.dialog(dialog_id).await {
+            Ok(dialog) => {
+                let Some(request_id) = dialog.last_message.and_then(|m| m.request_id) else {
+                    tracing::warn!(dialog_id, endpoint = "GET /v1/dialogs/{id}", "Closed dialog has no last message with a request; the poller will pick it up if there is one");
+                    return;
+                };
+                match commit.enqueue(request_id).await {
+                    Ok(()) => tracing::debug!(
+                        request_id,
+                        dialog_id,
+                        "Queued the request of a closed dialog"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(request_id, dialog_id, error = %e, "Cannot queue the request of a closed dialog; the poller will pick it up")
+                    }
+                }
+                return;
+            }
+            Err(e) if e.is_transient() && attempt < LOOKUP_ATTEMPTS => {
+                tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+            }
+            Err(e) => {
+                tracing::warn!(dialog_id, endpoint = "GET /v1/dialogs/{id}", attempt, error = %e, hint = e.hint(), "Cannot resolve a closed dialog to its request; the poller will pick it up");
+                return;
+            }
+        }
+    }
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the last
+/// `X-Forwarded-For` hop that is not itself a trusted proxy.
+fn client_ip(peer: IpAddr, req: &Request<Incoming>, trusted: &[Cidr]) -> IpAddr {
+    if !Cidr::any_contains(trusted, peer) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|hop| hop.trim().parse().ok())
+        .collect();
+    hops.iter()
+        .rev()
+        .find(|ip| !Cidr::any_contains(trusted, **ip))
+        .or(hops.first())
+        .copied()
+        .unwrap_or(peer)
+}
+
+/// Compares without an early exit, so the time taken does not tell how much matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = u8::from(a.len() != b.len());
+    for i in 0..a.len().max(b.len()) {
+        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff);
+    }
+    diff == 0
+}
+
+/// Logs a refused delivery (address and reason; never the path) and answers `status`.
+fn refuse(client: IpAddr, status: StatusCode, reason: &str) -> Answer {
+    tracing::warn!(client = %client, status = status.as_u16(), reason, "Refused a webhook request");
+    match status {
+        StatusCode::NOT_FOUND => not_found(),
+        _ => text(
+            status,
+            &format!("{}\n", status.canonical_reason().unwrap_or("error")),
+        ),
+    }
+}
+
+fn ok() -> Answer {
+    let mut answer = Response::new(Full::new(Bytes::from_static(b"{\"status\":\"success\"}")));
+    answer
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    answer
+}
+
+fn not_found() -> Answer {
+    text(StatusCode::NOT_FOUND, "Not Found\n")
+}
+
+fn not_allowed(allow: &'static str) -> Answer {
+    let mut answer = text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
+    answer
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    answer
+}
+
+fn text(status: StatusCode, body: &str) -> Answer {
+    let mut answer = Response::new(Full::new(Bytes::from(body.to_string())));
+    *answer.status_mut() = status;
+    answer.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::constant_time_eq;
+
+    #[test]
+    fn secret_comparison() {
+        assert!(constant_time_eq(b"abcdef", b"abcdef"));
+        assert!(!constant_time_eq(b"abcdef", b"abcdeg"));
+        assert!(!constant_time_eq(b"abc", b"abcdef"));
+        assert!(!constant_time_eq(b"", b"a"));
+    }
+}

@@ -1,0 +1,23 @@
+//! The HTTP server behind the customer's reverse proxy: Chat2Desk webhook deliveries at
+//! `/webhook/<secret>`, `/healthz` and `/metrics`.
+//!
+//! A delivery naming a closed request is acknowledged only after its enqueue committed to
+//! SQLite (503 otherwise, so Chat2Desk retries); concurrent deliveries share one transaction
+//! ([`GroupCommit`]). Chat2Desk cannot sign deliveries reliably (`chat2desk-api.md` §3: the
+//! 2025 HMAC scheme is undocumented), so the secret travels in the URL and is compared in
+//! constant time; it is never logged.
+
+mod cidr;
+mod commit;
+mod error;
+mod handler;
+mod parse;
+mod server;
+mod settings;
+
+pub use cidr::{Cidr, CidrError};
+pub use commit::{CommitError, GroupCommit};
+pub use error::ServerError;
+pub use parse::{parse_delivery, Delivery, ParseError};
+pub use server::WebhookServer;
+pub use settings::ServerSettings;

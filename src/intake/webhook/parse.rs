@@ -1,0 +1,162 @@
+//! Turning a delivery body into what the intake does with it.
+//!
+//! The `close_request` and `close_dialog` bodies are undocumented (`chat2desk-api.md` §3 and
+//! open question 4): ids are read leniently (numbers or digit strings, at the top level or in
+//! a nested `request` / `dialog` object), and a `close_request` that only names its dialog is
+//! handled like a `close_dialog`.
+
+use crate::chat2desk::WebhookEvent;
+use serde_json::Value;
+
+/// What a delivery asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// A request closed: enqueue it.
+    Closed {
+        /// `hook_type` of the event.
+        hook_type: String,
+        /// The Chat2Desk request id.
+        request_id: i64,
+    },
+    /// A dialog closed and the body does not name the request: look it up over the API.
+    DialogClosed {
+        /// `hook_type` of the event.
+        hook_type: String,
+        /// The Chat2Desk dialog id.
+        dialog_id: i64,
+    },
+    /// Any other event: acknowledge and count, nothing else.
+    Other {
+        /// `hook_type` of the event.
+        hook_type: String,
+    },
+}
+
+impl Delivery {
+    /// The event's `hook_type`.
+    pub fn hook_type(&self) -> &str {
+        match self {
+            Delivery::Closed { hook_type, .. }
+            | Delivery::DialogClosed { hook_type, .. }
+            | Delivery::Other { hook_type } => hook_type,
+        }
+    }
+}
+
+/// Why a body was refused (answered 400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// Not JSON at all.
+    #[error("body is not JSON ({0})")]
+    NotJson(String),
+    /// JSON, but not an object with a `hook_type`.
+    #[error("body is not a JSON object with a hook_type")]
+    NoHookType,
+    /// A close event naming neither a request nor a dialog.
+    #[error("{0} event names neither request_id nor dialog_id")]
+    NoIds(String),
+}
+
+/// Decodes a delivery body.
+pub fn parse_delivery(body: &[u8]) -> Result<Delivery, ParseError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
+    if !value.is_object() {
+        return Err(ParseError::NoHookType);
+    }
+    let event =
+        WebhookEvent::from_json(&value, chrono_tz::Tz::UTC).ok_or(ParseError::NoHookType)?;
+    let hook_type = event.hook_type.trim().to_string();
+    if hook_type.is_empty() {
+        return Err(ParseError::NoHookType);
+    }
+    if hook_type != "close_request" && hook_type != "close_dialog" {
+        return Ok(Delivery::Other { hook_type });
+    }
+    let nested = |object: &str| value.get(object).and_then(|o| lenient_id(o.get("id")));
+    let request_id = event
+        .request_id
+        .or_else(|| nested("request"))
+        .filter(|id| *id > 0);
+    let dialog_id = event
+        .dialog_id
+        .or_else(|| nested("dialog"))
+        .filter(|id| *id > 0);
+    match (request_id, dialog_id) {
+        (Some(request_id), _) => Ok(Delivery::Closed {
+            hook_type,
+            request_id,
+        }),
+        (None, Some(dialog_id)) => Ok(Delivery::DialogClosed {
+            hook_type,
+            dialog_id,
+        }),
+        (None, None) => Err(ParseError::NoIds(hook_type)),
+    }
+}
+
+fn lenient_id(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Delivery, ParseError> {
+        parse_delivery(text.as_bytes())
+    }
+
+    #[test]
+    fn close_events_name_their_request_or_dialog() {
+        assert_eq!(
+            parse(r#"{"hook_type":"close_request","request_id":77,"dialog_id":5}"#),
+            Ok(Delivery::Closed {
+                hook_type: "close_request".into(),
+                request_id: 77
+            })
+        );
+        assert_eq!(
+            parse(r#"{"hook_type":"close_dialog","request_id":"78"}"#),
+            Ok(Delivery::Closed {
+                hook_type: "close_dialog".into(),
+                request_id: 78
+            })
+        );
+        assert_eq!(
+            parse(r#"{"hook_type":"close_dialog","dialog_id":9}"#),
+            Ok(Delivery::DialogClosed {
+                hook_type: "close_dialog".into(),
+                dialog_id: 9
+            })
+        );
+        assert_eq!(
+            parse(r#"{"hook_type":"close_request","request":{"id":12}}"#),
+            Ok(Delivery::Closed {
+                hook_type: "close_request".into(),
+                request_id: 12
+            })
+        );
+    }
+
+    #[test]
+    fn other_events_are_acknowledged_and_garbage_refused() {
+        assert_eq!(
+            parse(r#"{"hook_type":"inbox","message_id":1,"request_id":3}"#),
+            Ok(Delivery::Other {
+                hook_type: "inbox".into()
+            })
+        );
+        assert!(matches!(parse("not json"), Err(ParseError::NotJson(_))));
+        assert_eq!(parse("[1,2]"), Err(ParseError::NoHookType));
+        assert_eq!(parse(r#"{"request_id":3}"#), Err(ParseError::NoHookType));
+        assert_eq!(
+            parse(r#"{"hook_type":"close_request"}"#),
+            Err(ParseError::NoIds("close_request".into()))
+        );
+    }
+}

@@ -1,0 +1,169 @@
+//! Listeners, connections and graceful shutdown.
+
+use super::handler::{Ctx, Role};
+use super::{GroupCommit, ServerError, ServerSettings};
+use crate::metrics::HealthProbe;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+
+/// The bound server, ready to serve.
+#[derive(Debug)]
+pub struct WebhookServer {
+    listeners: Vec<(TcpListener, Role)>,
+    ctx: Arc<Ctx>,
+    webhook_addr: Option<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
+}
+
+impl WebhookServer {
+    /// Binds the listeners of `settings` (so the daemon reports ready only once they are
+    /// bound) and starts the group committer. `wake` is poked when new jobs were queued.
+    pub async fn bind(
+        settings: ServerSettings,
+        probe: HealthProbe,
+        wake: Arc<Notify>,
+    ) -> Result<Self, ServerError> {
+        let mut listeners = Vec::new();
+        let mut webhook_addr = None;
+        let mut metrics_addr = None;
+        if let Some(addr) = settings.listen {
+            let listener = bind("listen", addr).await?;
+            webhook_addr = Some(local(&listener, addr));
+            let role = if settings.metrics_listen.is_some() {
+                Role::Webhook
+            } else {
+                metrics_addr = webhook_addr;
+                Role::Both
+            };
+            listeners.push((listener, role));
+        }
+        if let Some(addr) = settings.metrics_listen {
+            let listener = bind("metrics_listen", addr).await?;
+            metrics_addr = Some(local(&listener, addr));
+            listeners.push((listener, Role::Metrics));
+        }
+        let commit = GroupCommit::spawn(
+            probe.services().store.clone(),
+            wake,
+            settings.batch_window,
+            settings.batch_max,
+        );
+        let ctx = Arc::new(Ctx::new(settings, probe, commit));
+        Ok(Self {
+            listeners,
+            ctx,
+            webhook_addr,
+            metrics_addr,
+        })
+    }
+
+    /// Where webhooks are accepted (`None` when `[server] listen` is empty).
+    pub fn webhook_addr(&self) -> Option<SocketAddr> {
+        self.webhook_addr
+    }
+
+    /// Where `/healthz` and `/metrics` are served.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// Serves until `shutdown`, then stops accepting, lets requests in flight finish (up to
+    /// the drain timeout) and returns.
+    pub async fn run(self, shutdown: CancellationToken) {
+        if let Some(addr) = self.webhook_addr {
+            tracing::info!(address = %addr, "Webhook server listening");
+        }
+        if let (Some(addr), true) = (self.metrics_addr, self.metrics_addr != self.webhook_addr) {
+            tracing::info!(address = %addr, "Health and metrics server listening");
+        }
+        let (guard, mut drained) = mpsc::channel::<()>(1);
+        let mut accept_loops = Vec::new();
+        for (listener, role) in self.listeners {
+            accept_loops.push(tokio::spawn(accept_loop(
+                listener,
+                role,
+                self.ctx.clone(),
+                shutdown.clone(),
+                guard.clone(),
+            )));
+        }
+        drop(guard);
+        for task in accept_loops {
+            let _ = task.await;
+        }
+        let drain = self.ctx.settings.drain_timeout;
+        if tokio::time::timeout(drain, drained.recv()).await.is_err() {
+            tracing::warn!(
+                timeout_secs = drain.as_secs(),
+                "Webhook requests still in flight at the drain timeout; Chat2Desk retries unanswered ones"
+            );
+        }
+        tracing::info!("Webhook server stopped");
+    }
+}
+
+async fn bind(key: &'static str, address: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| ServerError::Bind {
+            key,
+            address,
+            source,
+        })
+}
+
+fn local(listener: &TcpListener, fallback: SocketAddr) -> SocketAddr {
+    listener.local_addr().unwrap_or(fallback)
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    role: Role,
+    ctx: Arc<Ctx>,
+    shutdown: CancellationToken,
+    guard: mpsc::Sender<()>,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // EMFILE and friends: back off a little instead of spinning.
+                    tracing::warn!(error = %e, "Cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let ctx = ctx.clone();
+        let shutdown = shutdown.clone();
+        let guard = guard.clone();
+        tokio::spawn(async move {
+            let _guard = guard;
+            let header_timeout = ctx.settings.header_timeout;
+            let svc = hyper::service::service_fn(move |req| {
+                let ctx = ctx.clone();
+                async move { Ok::<_, std::convert::Infallible>(ctx.handle(req, peer, role).await) }
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), svc);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = shutdown.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+}
