@@ -3,7 +3,7 @@
 use anyhow::Context;
 use chat2desk_b24::bitrix24::{Bitrix24, Bitrix24Options};
 use chat2desk_b24::chat2desk::{Chat2Desk, Chat2DeskOptions};
-use chat2desk_b24::cli::{self, Cli, Command};
+use chat2desk_b24::cli::{self, Cli, Command, WebhookAction};
 use chat2desk_b24::config::{self, Config};
 use chat2desk_b24::service;
 use chat2desk_b24::store::Store;
@@ -72,6 +72,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             cli::operators(&config, &chat2desk(&config)?, &portal(&config)?).await?
         }
         Command::Channels => cli::channels(&chat2desk(&load(&cli.config)?)?).await?,
+        Command::Webhook { action } => {
+            let config = load(&cli.config)?;
+            let client = chat2desk(&config)?;
+            match action {
+                WebhookAction::Set { public_url } => {
+                    cli::webhook_set(&config, &client, &public_url).await?
+                }
+                WebhookAction::Show => cli::webhook_show(&config, &client).await?,
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

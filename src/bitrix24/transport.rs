@@ -36,8 +36,22 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    /// POSTs `body` as JSON to `<webhook>/<method>` and returns the success envelope.
+    /// POSTs `body` as JSON to `<webhook>/<method>` and returns the success envelope; the
+    /// attempt is counted in the metrics by method and outcome.
     pub(crate) async fn post(&self, method: &str, body: &Value) -> Result<Value, Failure> {
+        use crate::metrics::{global, Outcome, Remote};
+        let started = std::time::Instant::now();
+        let result = self.send(method, body).await;
+        let outcome = match &result {
+            Ok(_) => Outcome::Ok,
+            Err(Failure::NotExecuted { .. } | Failure::Uncertain(_)) => Outcome::Transient,
+            Err(Failure::Final(_)) => Outcome::Error,
+        };
+        global().record_call(Remote::Bitrix24, method, outcome, started.elapsed());
+        result
+    }
+
+    async fn send(&self, method: &str, body: &Value) -> Result<Value, Failure> {
         let mut url = self.base.join(method).map_err(|_| {
             Failure::Final(BitrixError::Decode {
                 method: method.to_string(),

@@ -8,6 +8,7 @@ use super::models::{
 };
 use super::options::Chat2DeskOptions;
 use crate::http::{Backoff, RateLimiter};
+use crate::metrics::{self, Outcome, Remote};
 use chrono_tz::Tz;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use reqwest::Method;
@@ -340,7 +341,15 @@ impl Chat2Desk {
         let mut attempt = 0u32;
         loop {
             self.inner.limiter.acquire().await;
-            let failure = match self.attempt(&method, path, query, body, &endpoint).await {
+            let started = Instant::now();
+            let result = self.attempt(&method, path, query, body, &endpoint).await;
+            let outcome = match &result {
+                Ok(_) => Outcome::Ok,
+                Err(f) if f.error.is_transient() => Outcome::Transient,
+                Err(_) => Outcome::Error,
+            };
+            metrics::global().record_call(Remote::Chat2Desk, &endpoint, outcome, started.elapsed());
+            let failure = match result {
                 Ok(v) => return Ok(v),
                 Err(f) => f,
             };

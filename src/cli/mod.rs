@@ -8,6 +8,7 @@ mod docs;
 mod retry;
 mod sim;
 mod status;
+mod webhook;
 
 pub use backfill::backfill;
 pub use check::check;
@@ -17,6 +18,7 @@ pub use docs::{gen_completions, gen_man};
 pub use retry::retry;
 pub use sim::sim;
 pub use status::status;
+pub use webhook::{webhook_set, webhook_show, WEBHOOK_EVENTS, WEBHOOK_NAME};
 
 use crate::config::DEFAULT_CONFIG_PATH;
 use clap::{Parser, Subcommand};
@@ -69,6 +71,12 @@ pub enum Command {
     Operators,
     /// Chat2Desk channels.
     Channels,
+    /// Register or show the Chat2Desk webhook pointing at this daemon.
+    Webhook {
+        /// What to do.
+        #[command(subcommand)]
+        action: WebhookAction,
+    },
     /// Print the effective config (secrets as ***).
     Config,
     /// Run the whole pipeline against built-in simulators and print what the portal got.
@@ -95,4 +103,17 @@ pub enum Command {
         /// Output directory.
         dir: PathBuf,
     },
+}
+
+/// `webhook` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum WebhookAction {
+    /// Register `<public url>/webhook/<secret>` for close_request and close_dialog (updates the
+    /// existing chat2desk-b24 hook instead of adding a second one).
+    Set {
+        /// The public HTTPS base URL of the reverse proxy, e.g. https://c2d.example.com.
+        public_url: String,
+    },
+    /// List the company's webhooks, secrets masked.
+    Show,
 }

@@ -6,7 +6,9 @@ use crate::chat2desk::{Chat2Desk, Chat2DeskOptions};
 use crate::config::Config;
 use crate::crm::Router;
 use crate::http::Backoff;
+use crate::intake::webhook::{ServerSettings, WebhookServer};
 use crate::intake::Poller;
+use crate::metrics::HealthProbe;
 use crate::store::Store;
 use crate::sync::{Directory, Rules, Services, Stats, Worker, WorkerSettings};
 use anyhow::Context;
@@ -33,12 +35,35 @@ pub struct Daemon {
     pub schedule: watch::Sender<cron::Schedule>,
     /// The effective config.
     pub config: Config,
+    /// Poked when jobs were queued (the worker wakes up at once).
+    pub wake: Arc<Notify>,
 }
 
 impl Daemon {
     /// The shared services.
     pub fn services(&self) -> &Arc<Services> {
         self.worker.services()
+    }
+
+    /// The health snapshot behind `/healthz` (database, worker loop, last poll).
+    pub fn health(&self) -> HealthProbe {
+        HealthProbe::new(self.services().clone(), &self.config)
+    }
+
+    /// Binds the webhook/metrics server of `[server]`; `None` when `listen` and
+    /// `metrics_listen` are both empty.
+    pub async fn bind_server(&self) -> anyhow::Result<Option<WebhookServer>> {
+        let settings = ServerSettings::from_config(&self.config.server)?;
+        if settings.listen.is_none() && settings.metrics_listen.is_none() {
+            return Ok(None);
+        }
+        if settings.listen.is_some() && settings.secret.is_empty() {
+            tracing::warn!("[server] webhook_secret is empty: webhook deliveries are refused (404); set it and run `chat2desk-b24 webhook set <public url>`");
+        }
+        let server = WebhookServer::bind(settings, self.health(), self.wake.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e} ({})", e.hint()))?;
+        Ok(Some(server))
     }
 }
 
@@ -95,7 +120,7 @@ pub async fn build(config: Config) -> anyhow::Result<Daemon> {
         store,
         sync.poll_strategy,
         Duration::from_secs(sync.overlap_secs),
-        wake,
+        wake.clone(),
     );
     Ok(Daemon {
         worker,
@@ -103,6 +128,7 @@ pub async fn build(config: Config) -> anyhow::Result<Daemon> {
         rules: rules_tx,
         schedule: schedule_tx,
         config,
+        wake,
     })
 }
 
@@ -132,6 +158,9 @@ pub async fn run(
     let notifier = Notifier;
     let shutdown = signals.shutdown.clone();
     let services = daemon.services().clone();
+    // Bound before READY=1, so systemd (and nginx behind it) only see a listening daemon.
+    let server = daemon.bind_server().await?;
+    let server_task = server.map(|s| tokio::spawn(s.run(shutdown.clone())));
     let worker_task = tokio::spawn(daemon.worker.clone().run(shutdown.clone()));
     let poller_task = tokio::spawn(
         daemon
@@ -176,6 +205,9 @@ pub async fn run(
     }
     notifier.stopping();
     tracing::info!("Stopping: waiting for jobs in flight");
+    if let Some(task) = server_task {
+        let _ = task.await;
+    }
     let _ = poller_task.await;
     let _ = worker_task.await;
     tracing::info!(synced = services.stats.synced(), "Stopped");

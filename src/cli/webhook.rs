@@ -1,0 +1,174 @@
+//! `webhook set <public url>` / `webhook show`: the Chat2Desk webhook that points at this
+//! daemon (through the reverse proxy).
+
+use crate::chat2desk::{Chat2Desk, Chat2DeskError, NewWebhook, Webhook};
+use crate::config::Config;
+use anyhow::{bail, Context};
+
+/// Name of the webhook this tool registers (how `set` finds it again).
+pub const WEBHOOK_NAME: &str = "chat2desk-b24";
+/// Events the daemon acts on.
+pub const WEBHOOK_EVENTS: [&str; 2] = ["close_request", "close_dialog"];
+
+/// Registers (or updates) `<public_url>/webhook/<secret>` for `close_request` and
+/// `close_dialog`; prints what was done, the secret masked.
+pub async fn webhook_set(
+    config: &Config,
+    chat2desk: &Chat2Desk,
+    public_url: &str,
+) -> anyhow::Result<()> {
+    let secret = config.server.webhook_secret.expose();
+    if secret.is_empty() {
+        bail!(
+            "[server] webhook_secret is empty; set it first (e.g. `openssl rand -hex 24`), restart \
+             the daemon, then run this again"
+        );
+    }
+    let base = public_base(public_url)?;
+    if base.starts_with("http://") {
+        eprintln!("warning: {base} is plain http: the secret in the URL travels unencrypted; use https through nginx");
+    }
+    let hook = NewWebhook {
+        url: format!("{base}/webhook/{secret}"),
+        name: WEBHOOK_NAME.into(),
+        events: WEBHOOK_EVENTS.iter().map(|e| e.to_string()).collect(),
+        channels: Vec::new(),
+    };
+    let existing = chat2desk
+        .webhooks()
+        .await
+        .context("listing webhooks (GET /v1/webhooks)")?;
+    if let Some(id) = ours(&existing, &hook.url) {
+        chat2desk
+            .update_webhook(id, &hook)
+            .await
+            .context("updating the webhook (PUT /v1/webhooks/{id})")?;
+        println!("Updated webhook {id}: {}", mask(&hook.url, secret));
+        return Ok(());
+    }
+    match chat2desk.create_webhook(&hook).await {
+        Ok(id) => println!("Registered webhook {id}: {}", mask(&hook.url, secret)),
+        Err(e) if already_used(&e) => {
+            // The first listing may predate a concurrent registration: look again.
+            let again = chat2desk
+                .webhooks()
+                .await
+                .context("listing webhooks (GET /v1/webhooks)")?;
+            let Some(id) = ours(&again, &hook.url) else {
+                return Err(e).context("Chat2Desk says the URL is in use but does not list it");
+            };
+            chat2desk
+                .update_webhook(id, &hook)
+                .await
+                .context("updating the webhook (PUT /v1/webhooks/{id})")?;
+            println!("Updated webhook {id}: {}", mask(&hook.url, secret));
+        }
+        Err(e) => {
+            let hint = e.hint();
+            return Err(e).context(format!(
+                "registering the webhook (POST /v1/webhooks): {hint}"
+            ));
+        }
+    }
+    println!("Events: {}", WEBHOOK_EVENTS.join(", "));
+    Ok(())
+}
+
+/// Prints every webhook of the company (secrets in URLs masked), marking ours.
+pub async fn webhook_show(config: &Config, chat2desk: &Chat2Desk) -> anyhow::Result<()> {
+    let secret = config.server.webhook_secret.expose();
+    let hooks = chat2desk
+        .webhooks()
+        .await
+        .context("listing webhooks (GET /v1/webhooks)")?;
+    if hooks.is_empty() {
+        println!("No webhooks registered; run `chat2desk-b24 webhook set https://<public host>`");
+        return Ok(());
+    }
+    for h in &hooks {
+        let mark = if is_ours(h, secret) {
+            " (this daemon)"
+        } else {
+            ""
+        };
+        println!(
+            "{id}\t{name}\t{url}\t{events}{mark}",
+            id = h.id,
+            name = h.name.as_deref().unwrap_or("-"),
+            url = mask(&h.url, secret),
+            events = h.events.join(",")
+        );
+    }
+    Ok(())
+}
+
+/// The public base URL without a trailing `/` or `/webhook`.
+fn public_base(text: &str) -> anyhow::Result<String> {
+    let trimmed = text.trim().trim_end_matches('/');
+    let trimmed = trimmed.strip_suffix("/webhook").unwrap_or(trimmed);
+    let url = url::Url::parse(trimmed).with_context(|| format!("`{trimmed}` is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || url.query().is_some() {
+        bail!("`{trimmed}` is not an http(s) base URL; expected e.g. https://c2d.example.com");
+    }
+    Ok(trimmed.to_string())
+}
+
+/// The id of the hook this daemon registered: same URL, or our name.
+fn ours(hooks: &[Webhook], url: &str) -> Option<i64> {
+    hooks
+        .iter()
+        .find(|h| h.url == url)
+        .or_else(|| {
+            hooks
+                .iter()
+                .find(|h| h.name.as_deref() == Some(WEBHOOK_NAME))
+        })
+        .map(|h| h.id)
+}
+
+fn is_ours(h: &Webhook, secret: &str) -> bool {
+    h.name.as_deref() == Some(WEBHOOK_NAME) || (!secret.is_empty() && h.url.contains(secret))
+}
+
+fn already_used(e: &Chat2DeskError) -> bool {
+    e.to_string().contains("This url is already used")
+}
+
+/// The URL with our secret, and anything after `/webhook/`, replaced by `***`.
+pub fn mask(url: &str, secret: &str) -> String {
+    let url = if secret.is_empty() {
+        url.to_string()
+    } else {
+        url.replace(secret, "***")
+    };
+    match url.find("/webhook/") {
+        Some(i) => format!("{}/webhook/***", &url[..i]),
+        None => url,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_secrets_and_normalises_the_base() {
+        assert_eq!(
+            mask("https://h/webhook/abc123", "abc123"),
+            "https://h/webhook/***"
+        );
+        assert_eq!(
+            mask("https://h/x?token=s3cr3t", "s3cr3t"),
+            "https://h/x?token=***"
+        );
+        assert_eq!(
+            mask("https://h/webhook/other", "abc"),
+            "https://h/webhook/***"
+        );
+        assert_eq!(
+            public_base("https://h.example/webhook/").unwrap(),
+            "https://h.example"
+        );
+        assert!(public_base("ftp://h").is_err());
+    }
+}
