@@ -157,12 +157,21 @@ async fn accept_loop(
                 .header_read_timeout(header_timeout)
                 .serve_connection(TokioIo::new(stream), svc);
             tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
+            let result = tokio::select! {
+                result = conn.as_mut() => result,
                 _ = shutdown.cancelled() => {
                     conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
+                    conn.await
                 }
+            };
+            match result {
+                Err(e) if e.is_timeout() => tracing::warn!(
+                    client = %peer.ip(),
+                    reason = "request headers not received in time",
+                    "Closed a slow connection"
+                ),
+                Err(e) => tracing::debug!(client = %peer.ip(), error = %e, "Connection ended with an error"),
+                Ok(()) => {}
             }
         });
     }
