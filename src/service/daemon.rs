@@ -216,10 +216,12 @@ pub async fn run(
 
 /// True while the worker loop goes round and SQLite answers.
 async fn healthy(services: &Services, interval: Duration) -> bool {
+    // An idle worker goes round at least every second; allow three rounds of slack.
+    let limit = interval.max(3 * crate::sync::IDLE_POLL);
     let loop_ok = services
         .stats
         .since_tick_ms()
-        .is_some_and(|ms| (ms as u128) < interval.as_millis());
+        .is_some_and(|ms| (ms as u128) < limit.as_millis());
     loop_ok && services.store.ping().await.is_ok()
 }
 

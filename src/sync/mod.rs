@@ -13,4 +13,4 @@ pub use error::JobError;
 pub use progress::Progress;
 pub use request::sync_request;
 pub use stats::Stats;
-pub use worker::{Rules, Services, Worker, WorkerSettings};
+pub use worker::{Rules, Services, Worker, WorkerSettings, IDLE_POLL};

@@ -65,7 +65,7 @@ pub struct Worker {
 }
 
 /// How often an idle worker looks at the queue even without a wake-up.
-const IDLE_POLL: Duration = Duration::from_secs(1);
+pub const IDLE_POLL: Duration = Duration::from_secs(1);
 
 impl Worker {
     /// A worker over `services` with live-reloadable `rules`.

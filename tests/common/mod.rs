@@ -82,7 +82,14 @@ lease_secs = 30
 [database]
 path = "{db}"
 {extra}
+{server}
 "#,
+            server = if extra.contains("[server]") {
+                ""
+            } else {
+                // A free port per test: tests run in parallel.
+                "[server]\nlisten = \"127.0.0.1:0\""
+            },
             c2d = self.c2d.url(),
             token = self.c2d.token(),
             portal = self.portal.webhook_url(),
@@ -116,6 +123,16 @@ pub fn field(row: &serde_json::Value, name: &str) -> String {
         Some(serde_json::Value::String(s)) => s.clone(),
         Some(v) if !v.is_null() => v.to_string(),
         _ => String::new(),
+    }
+}
+
+/// Kills the child process when dropped (a failing test leaves no daemon behind).
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
