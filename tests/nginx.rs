@@ -1,0 +1,184 @@
+//! The shipped nginx example in front of the daemon: a real nginx (Debian's package) with a
+//! self-signed certificate made by the openssl CLI, a webhook posted over HTTPS through it,
+//! and the comment on the portal simulator. nginx is required: CI installs it.
+
+mod common;
+
+use chat2desk_b24::config::{Integration, PollStrategy, Secret};
+use chat2desk_b24::intake::webhook::{ServerSettings, WebhookServer};
+use chat2desk_b24::service::build;
+use common::Env;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+const NGINX: &str = "/usr/sbin/nginx";
+const HOST: &str = "chat2desk-b24.example.com";
+const SECRET: &str = "nginx-test-secret-0123456789";
+
+/// Kills nginx when the test ends, passing or not.
+struct Nginx(Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(["-subj", &format!("/CN={HOST}")])
+        .args(["-addext", &format!("subjectAltName=DNS:{HOST},IP:127.0.0.1")])
+        // A leaf, not a CA: rustls refuses a CA certificate as a server's own.
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .output()
+        .expect("the openssl CLI is installed");
+    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+    (cert, key)
+}
+
+/// The shipped example with only the values marked CHANGE-ME replaced.
+fn site_config(https: u16, http: u16, daemon: u16, cert: &Path, key: &Path, logs: &Path) -> String {
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/nginx/chat2desk-b24.conf"),
+    )
+    .unwrap();
+    let replacements = [
+        ("listen 443 ssl;", format!("listen 127.0.0.1:{https} ssl;")),
+        ("listen 80;", format!("listen 127.0.0.1:{http};")),
+        ("/etc/ssl/certs/chat2desk-b24.example.com.pem", cert.display().to_string()),
+        ("/etc/ssl/private/chat2desk-b24.example.com.key", key.display().to_string()),
+        ("/var/log/nginx/", format!("{}/", logs.display())),
+        ("http://127.0.0.1:8089", format!("http://127.0.0.1:{daemon}")),
+    ];
+    let mut text = shipped;
+    for (from, to) in replacements {
+        assert!(text.contains(from), "the shipped config still has `{from}`");
+        text = text.replace(from, &to);
+    }
+    // No IPv6 on every CI machine: drop the marked IPv6 listeners.
+    text.lines()
+        .filter(|l| !l.contains("# CHANGE-ME-IPV6"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn start_nginx(dir: &Path, site: &str) -> Nginx {
+    assert!(
+        Path::new(NGINX).exists(),
+        "{NGINX} is missing: this test needs Debian's nginx package (`apt-get install nginx`; \
+         scripts/install-ci-deps.sh installs it on CI)"
+    );
+    std::fs::write(dir.join("site.conf"), site).unwrap();
+    let temp = |name: &str| dir.join(name).display().to_string();
+    let main = format!(
+        "pid {pid};\nevents {{ worker_connections 64; }}\nhttp {{\n  client_body_temp_path {a};\n  proxy_temp_path {b};\n  fastcgi_temp_path {c};\n  uwsgi_temp_path {d};\n  scgi_temp_path {e};\n  include {site};\n}}\n",
+        pid = temp("nginx.pid"),
+        a = temp("body"),
+        b = temp("proxy"),
+        c = temp("fastcgi"),
+        d = temp("uwsgi"),
+        e = temp("scgi"),
+        site = temp("site.conf"),
+    );
+    std::fs::write(dir.join("nginx.conf"), main).unwrap();
+    let check = Command::new(NGINX)
+        .arg("-p").arg(dir).arg("-c").arg(dir.join("nginx.conf")).arg("-e").arg(dir.join("error.log"))
+        .arg("-t")
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "nginx -t: {}", String::from_utf8_lossy(&check.stderr));
+    let child = Command::new(NGINX)
+        .arg("-p").arg(dir).arg("-c").arg(dir.join("nginx.conf")).arg("-e").arg(dir.join("error.log"))
+        .args(["-g", "daemon off;"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nginx starts");
+    Nginx(child)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_through_the_shipped_nginx_config_reaches_the_portal() {
+    let env = Env::new().await;
+    let mut config = env.config(Integration::Lead);
+    let daemon_port = free_port();
+    config.server.listen = format!("127.0.0.1:{daemon_port}");
+    config.server.webhook_secret = Secret::new(SECRET);
+    config.sync.poll_strategy = PollStrategy::Off;
+    let daemon = build(config).await.unwrap();
+    let settings = ServerSettings::from_config(&daemon.config.server).unwrap();
+    let server = WebhookServer::bind(settings, daemon.health(), daemon.wake.clone()).await.unwrap();
+    let shutdown = CancellationToken::new();
+    let server_task = tokio::spawn(server.run(shutdown.clone()));
+    let worker_task = tokio::spawn(daemon.worker.clone().run(shutdown.clone()));
+
+    let dir = env.dir.path().join("nginx");
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    let (cert, key) = self_signed(&dir);
+    let (https, http) = (free_port(), free_port());
+    let site = site_config(https, http, daemon_port, &cert, &key, &dir.join("logs"));
+    let _nginx = start_nginx(&dir, &site);
+
+    let root = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(root)
+        .resolve(HOST, ([127, 0, 0, 1], https).into())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = format!("https://{HOST}:{https}");
+    let start = Instant::now();
+    while let Err(e) = client.get(format!("{base}/")).send().await {
+        assert!(start.elapsed() < Duration::from_secs(10), "nginx did not come up: {e:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let c = env.c2d.add_client("Через прокси", Some("79007778899"), "whatsapp", env.s.channel);
+    env.c2d.client_says(c, "Добрый вечер");
+    let request = env.c2d.close_request(c);
+    let hook = format!("{base}/webhook/{SECRET}");
+    let body = serde_json::json!({"hook_type": "close_request", "request_id": request});
+    let answer = client.post(&hook).json(&body).send().await.unwrap();
+    assert_eq!(answer.status(), 200, "{:?}", answer.text().await);
+    let start = Instant::now();
+    while env.comments_for(request).len() != 1 {
+        assert!(start.elapsed() < Duration::from_secs(20), "the comment did not arrive");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Only POST /webhook/ is exposed; health, metrics and other paths are not.
+    assert_eq!(client.get(&hook).send().await.unwrap().status(), 403);
+    assert_eq!(client.get(format!("{base}/metrics")).send().await.unwrap().status(), 404);
+    assert_eq!(client.get(format!("{base}/healthz")).send().await.unwrap().status(), 404);
+    let big = vec![b' '; (1 << 20) + 10];
+    assert_eq!(client.post(&hook).body(big).send().await.unwrap().status(), 413);
+    let wrong = format!("{base}/webhook/wrong-secret-0123456789");
+    assert_eq!(client.post(&wrong).json(&body).send().await.unwrap().status(), 404);
+    // Plain HTTP redirects to HTTPS.
+    let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let answer = plain.get(format!("http://127.0.0.1:{http}/webhook/x")).send().await.unwrap();
+    assert_eq!(answer.status(), 301);
+    // The access log never holds the secret.
+    let access = std::fs::read_to_string(dir.join("logs/chat2desk-b24.access.log")).unwrap();
+    assert!(access.contains("\"POST\" 200"), "{access}");
+    assert!(!access.contains(SECRET), "{access}");
+
+    shutdown.cancel();
+    server_task.await.unwrap();
+    worker_task.await.unwrap();
+    assert_eq!(env.comments_for(request).len(), 1);
+}
