@@ -265,6 +265,7 @@ async fn reload(daemon: &Daemon, current: Config, path: &Path, log: &LogHandle) 
         ("[chat2desk]", current.chat2desk != new.chat2desk),
         ("[bitrix24]", current.bitrix24 != new.bitrix24),
         ("[database]", current.database != new.database),
+        ("[server]", current.server != new.server),
         (
             "[sync] workers/max_attempts/backoff/lease/poll_strategy",
             current.sync.workers != new.sync.workers
@@ -287,5 +288,15 @@ async fn reload(daemon: &Daemon, current: Config, path: &Path, log: &LogHandle) 
     } else {
         tracing::warn!(sections = %needs_restart.join(", "), "Reloaded the config; these changes need a restart (systemctl restart chat2desk-b24)");
     }
-    new
+    // What runs now: the live parts of the new file, the rest of the running config (so the
+    // next reload warns again about changes still waiting for a restart).
+    Config {
+        crm: new.crm,
+        log: new.log,
+        sync: crate::config::SyncConfig {
+            schedule: new.sync.schedule,
+            ..current.sync
+        },
+        ..current
+    }
 }
