@@ -48,6 +48,10 @@ pub(crate) fn env_layer(env: &[(String, String)], keys: &KeyTable) -> EnvLayer {
         };
         let value = match kind {
             KeyKind::Text => Value::from(raw.clone()),
+            // figment 0.10's string-escape parser slices by char index and panics on a
+            // backslash after a non-ASCII character; such a value is no number, bool or
+            // list anyway, so it stays a string and fails type validation normally.
+            KeyKind::Other if !raw.is_ascii() && raw.contains('\\') => Value::from(raw.clone()),
             KeyKind::Other => raw.parse::<Value>().unwrap_or_else(|never| match never {}),
         };
         let section = dict
