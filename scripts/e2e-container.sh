@@ -48,7 +48,7 @@ banner() { STEP=$((STEP + 1)); printf '\n==== [%d] %s (+%ds) ====\n' "$STEP" "$*
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }
 # Runs a command inside the booted container.
-in() { nsenter -t "$P" -a "$@"; }
+ctr() { nsenter -t "$P" -a "$@"; }
 # Waits up to $1 seconds for the command in the remaining arguments to succeed.
 wait_for() {
     local secs=$1 i
@@ -59,8 +59,8 @@ wait_for() {
     done
     return 1
 }
-unit_prop() { in systemctl show -p "$1" --value "$NAME"; }
-is_active() { [[ $(in systemctl is-active "$NAME" 2>/dev/null || true) == active ]]; }
+unit_prop() { ctr systemctl show -p "$1" --value "$NAME"; }
+is_active() { [[ $(ctr systemctl is-active "$NAME" 2>/dev/null || true) == active ]]; }
 
 # On any exit: show what the service said when something failed, power the container off.
 cleanup() {
@@ -69,10 +69,10 @@ cleanup() {
     if [[ -n $P ]] && kill -0 "$P" 2>/dev/null; then
         if ((rc != 0)); then
             echo "---- systemctl status / journal of $NAME (test failed) ----"
-            in systemctl status --no-pager "$NAME" 2>&1 | tail -n 20
-            in journalctl -u "$NAME" -u c2d-sim --no-pager -n 60 2>&1
+            ctr systemctl status --no-pager "$NAME" 2>&1 | tail -n 20
+            ctr journalctl -u "$NAME" -u c2d-sim --no-pager -n 60 2>&1
         fi
-        in systemctl poweroff >/dev/null 2>&1
+        ctr systemctl poweroff >/dev/null 2>&1
         for _ in $(seq 40); do kill -0 "$NSPID" 2>/dev/null || break; sleep 0.25; done
     fi
     if [[ -n $NSPID ]] && kill -0 "$NSPID" 2>/dev/null; then
@@ -130,25 +130,25 @@ systemd-nspawn --register=no --keep-unit --private-network -D "$R" --boot \
 NSPID=$!
 wait_for 20 pgrep -P "$NSPID" || fail "this machine cannot boot a container: systemd-nspawn started no init"
 P=$(pgrep -P "$NSPID" | head -n1)
-booted() { [[ $(in systemctl is-system-running 2>/dev/null) =~ ^(running|degraded)$ ]]; }
-wait_for 60 booted || fail "this machine cannot boot a container: systemd did not reach running ($(in systemctl is-system-running 2>&1))"
-echo "systemd: $(in systemctl is-system-running 2>&1); failed units: $(in systemctl --failed --no-legend | wc -l)"
+booted() { [[ $(ctr systemctl is-system-running 2>/dev/null) =~ ^(running|degraded)$ ]]; }
+wait_for 60 booted || fail "this machine cannot boot a container: systemd did not reach running ($(ctr systemctl is-system-running 2>&1))"
+echo "systemd: $(ctr systemctl is-system-running 2>&1); failed units: $(ctr systemctl --failed --no-legend | wc -l)"
 
 banner "Install the .deb"
 cp "$DEB" "$R/root/$NAME.deb"
-in dpkg -i "/root/$NAME.deb"
-in getent passwd "$NAME" >/dev/null || fail "user $NAME was not created"
-perms=$(in stat -c '%U:%G %a' "$CONF")
+ctr dpkg -i "/root/$NAME.deb"
+ctr getent passwd "$NAME" >/dev/null || fail "user $NAME was not created"
+perms=$(ctr stat -c '%U:%G %a' "$CONF")
 [[ $perms == "root:$NAME 640" ]] || fail "config is $perms, expected root:$NAME 640"
 ok "user $NAME exists; $CONF is $perms"
 for f in /usr/bin/$NAME /usr/share/man/man1/$NAME.1.gz /usr/share/bash-completion/completions/$NAME \
     /usr/share/doc/$NAME/examples/nginx-$NAME.conf /usr/lib/sysusers.d/$NAME.conf; do
     [[ -e $R$f ]] || fail "$f is not installed"
 done
-[[ $(in systemctl is-enabled "$NAME" 2>&1 || true) == disabled ]] || fail "the unit should not be enabled before it is configured"
-in systemd-analyze verify --man=no "/usr/lib/systemd/system/$NAME.service"
+[[ $(ctr systemctl is-enabled "$NAME" 2>&1 || true) == disabled ]] || fail "the unit should not be enabled before it is configured"
+ctr systemd-analyze verify --man=no "/usr/lib/systemd/system/$NAME.service"
 ok "systemd-analyze verify inside the container"
-echo "Exposure inside the container: $(in systemd-analyze security "$NAME" 2>/dev/null | tail -n1)"
+echo "Exposure inside the container: $(ctr systemd-analyze security "$NAME" 2>/dev/null | tail -n1)"
 
 if [[ $STOP_AFTER == install ]]; then
     echo "Stopping after the install step, as E2E_STOP_AFTER=install asks: the service was not tested."
@@ -156,12 +156,12 @@ if [[ $STOP_AFTER == install ]]; then
 fi
 
 banner "Start the simulators inside the container"
-in systemd-run --unit=c2d-sim --collect "/usr/bin/$NAME" sim --chat2desk 127.0.0.1:18080 --portal 127.0.0.1:18081 >/dev/null
-wait_for 15 in curl -sf "$PORTAL/_sim/state" || fail "portal simulator did not answer on $PORTAL"
-wait_for 15 in curl -s -o /dev/null "$C2D/" || fail "Chat2Desk simulator did not answer on $C2D"
+ctr systemd-run --unit=c2d-sim --collect "/usr/bin/$NAME" sim --chat2desk 127.0.0.1:18080 --portal 127.0.0.1:18081 >/dev/null
+wait_for 15 ctr curl -sf "$PORTAL/_sim/state" || fail "portal simulator did not answer on $PORTAL"
+wait_for 15 ctr curl -s -o /dev/null "$C2D/" || fail "Chat2Desk simulator did not answer on $C2D"
 # The sim prints the portal webhook URL, the Chat2Desk token and a seeded portal user id
 # (default 1) as JSON lines on stdout.
-read -r WEBHOOK TOKEN RESPONSIBLE < <(in journalctl -u c2d-sim -o cat --no-pager | python3 -c '
+read -r WEBHOOK TOKEN RESPONSIBLE < <(ctr journalctl -u c2d-sim -o cat --no-pager | python3 -c '
 import json, sys
 found = {}
 def walk(obj):
@@ -207,17 +207,17 @@ TOML
 # Closes a new request in the Chat2Desk sim and waits for its comment in the portal sim.
 sync_one_request() {
     local cid rid
-    cid=$(in curl -sf -X POST -H 'content-type: application/json' \
+    cid=$(ctr curl -sf -X POST -H 'content-type: application/json' \
         -d '{"name":"E2E Client","phone":"+79990001122","transport":"whatsapp"}' "$C2D/_sim/client" \
         | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-    in curl -sf -X POST -H 'content-type: application/json' \
+    ctr curl -sf -X POST -H 'content-type: application/json' \
         -d "{\"client_id\":$cid,\"text\":\"Hello from the e2e test\"}" "$C2D/_sim/message" >/dev/null
-    rid=$(in curl -sf -X POST -H 'content-type: application/json' \
+    rid=$(ctr curl -sf -X POST -H 'content-type: application/json' \
         -d "{\"client_id\":$cid}" "$C2D/_sim/scenario/close" \
         | python3 -c 'import json,sys; print(json.load(sys.stdin)["request_id"])')
     echo "Closed request $rid (client $cid)." >&2
     has_comment() {
-        in curl -sf "$PORTAL/_sim/state" | python3 -c '
+        ctr curl -sf "$PORTAL/_sim/state" | python3 -c '
 import json, re, sys
 rid = sys.argv[1]
 state = json.load(sys.stdin)
@@ -242,7 +242,7 @@ RID=$(sync_one_request)
 ok "comment for request $RID is in the portal"
 
 banner "journald has the structured fields"
-in journalctl -u "$NAME" -o json --no-pager | python3 -c '
+ctr journalctl -u "$NAME" -o json --no-pager | python3 -c '
 import json, sys
 rid = sys.argv[1]
 ids = set()
@@ -257,7 +257,7 @@ ok "journalctl -u $NAME -o json has REQUEST_ID=$RID"
 
 banner "systemctl reload (check --offline, then SIGHUP)"
 pid=$(unit_prop MainPID)
-in systemctl reload "$NAME"
+ctr systemctl reload "$NAME"
 sleep 1
 is_active || fail "$NAME is not active after reload"
 [[ $(unit_prop MainPID) == "$pid" ]] || fail "reload restarted the process instead of reloading it"
@@ -266,36 +266,36 @@ ok "reloaded, still active, same MainPID $pid"
 banner "Watchdog: a stopped main process is restarted (drop-in WatchdogSec=4s)"
 mkdir -p "$R/etc/systemd/system/$NAME.service.d"
 printf '[Service]\nWatchdogSec=4s\nRestartSec=1s\n' >"$R/etc/systemd/system/$NAME.service.d/e2e-watchdog.conf"
-in systemctl daemon-reload
-in systemctl restart "$NAME"
+ctr systemctl daemon-reload
+ctr systemctl restart "$NAME"
 restarts=$(unit_prop NRestarts)
 pid=$(unit_prop MainPID)
-in kill -STOP "$pid"
+ctr kill -STOP "$pid"
 restarted() { is_active && [[ $(unit_prop MainPID) != "$pid" && $(unit_prop NRestarts) -gt $restarts ]]; }
 wait_for 30 restarted || fail "the watchdog did not restart the stopped process (NRestarts $(unit_prop NRestarts))"
 ok "watchdog restart: MainPID $pid -> $(unit_prop MainPID), NRestarts $restarts -> $(unit_prop NRestarts)"
 rm -r "$R/etc/systemd/system/$NAME.service.d"
-in systemctl daemon-reload
-in systemctl restart "$NAME"
+ctr systemctl daemon-reload
+ctr systemctl restart "$NAME"
 
 banner "Upgrade to revision 2 keeps the edited config"
 echo "# e2e: edited locally" >>"$R$CONF"
-scripts/package.sh --revision 2 --no-build --no-check >"$WORK/package-rev2.log" 2>&1 \
+scripts/package.sh --revision 2 --no-build --deb-only >"$WORK/package-rev2.log" 2>&1 \
     || { tail -n 20 "$WORK/package-rev2.log"; fail "building revision 2 failed"; }
 DEB2=$(ls "$PKG/${NAME}_${VERSION}-2_"*.deb)
 cp "$DEB2" "$R/root/$NAME-2.deb"
-in dpkg -i "/root/$NAME-2.deb"
-[[ $(in dpkg-query -W -f='${Version}' "$NAME") == "$VERSION-2" ]] || fail "the upgrade did not install $VERSION-2"
+ctr dpkg -i "/root/$NAME-2.deb"
+[[ $(ctr dpkg-query -W -f='${Version}' "$NAME") == "$VERSION-2" ]] || fail "the upgrade did not install $VERSION-2"
 grep -q '^# e2e: edited locally$' "$R$CONF" || fail "the upgrade overwrote the edited config"
-[[ $(in stat -c '%U:%G %a' "$CONF") == "root:$NAME 640" ]] || fail "the upgrade changed the config's owner or mode"
+[[ $(ctr stat -c '%U:%G %a' "$CONF") == "root:$NAME 640" ]] || fail "the upgrade changed the config's owner or mode"
 wait_for 10 is_active || fail "$NAME is not active after the upgrade"
 ok "upgraded to $VERSION-2, edited config kept, service active"
 
 banner "Purge removes state, config and user"
-in dpkg --purge "$NAME"
+ctr dpkg --purge "$NAME"
 [[ ! -e $R/var/lib/$NAME ]] || fail "/var/lib/$NAME survived the purge"
 [[ ! -e $R/etc/$NAME ]] || fail "/etc/$NAME survived the purge"
-! in getent passwd "$NAME" >/dev/null || fail "user $NAME survived the purge"
+! ctr getent passwd "$NAME" >/dev/null || fail "user $NAME survived the purge"
 ! is_active || fail "$NAME still runs after the purge"
 ok "purged"
 
@@ -303,15 +303,15 @@ banner "RPM: rpm -ivh --nodeps --root into the container, start from its files"
 cp "$RPM" "$WORK/$NAME.rpm"
 rpm -ivh --nodeps --root "$R" "$WORK/$NAME.rpm" 2>&1 | grep -v 'use Alien instead'
 rpm -V --nodeps --root "$R" "$NAME" || fail "rpm -V reports changed files right after install"
-in getent passwd "$NAME" >/dev/null || fail "the rpm %post did not create user $NAME"
-[[ $(in stat -c '%U:%G %a' "$CONF") == "root:$NAME 640" ]] || fail "rpm-installed config is not root:$NAME 640"
-in systemctl daemon-reload
+ctr getent passwd "$NAME" >/dev/null || fail "the rpm %post did not create user $NAME"
+[[ $(ctr stat -c '%U:%G %a' "$CONF") == "root:$NAME 640" ]] || fail "rpm-installed config is not root:$NAME 640"
+ctr systemctl daemon-reload
 write_config
 timeout 90 nsenter -t "$P" -a systemctl start "$NAME" || fail "systemctl start $NAME (rpm) failed"
 is_active || fail "$NAME (rpm) is not active"
 RID=$(sync_one_request)
 ok "rpm-installed service active and synced request $RID"
-in systemctl stop "$NAME"
+ctr systemctl stop "$NAME"
 rpm -e --nodeps --root "$R" "$NAME"
 [[ ! -e $R/usr/bin/$NAME ]] || fail "rpm -e left /usr/bin/$NAME"
 ok "rpm erase removed the files"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds the .deb and .rpm of chat2desk-b24 into target/pkg/ and checks them.
 #
-#   scripts/package.sh [--revision N] [--no-build] [--no-check]
+#   scripts/package.sh [--revision N] [--no-build] [--no-check] [--deb-only]
 #
 #   --revision N  package revision (deb 0.1.0-N, rpm release N); default 1
 #   --no-build    reuse the release binary already built
 #   --no-check    only build the packages (lintian, rpm and unit checks are skipped)
+#   --deb-only    build only the .deb (implies --no-check; the e2e upgrade test uses it)
 #
 # Steps: `cargo build --release --locked`; `chat2desk-b24 gen-man` and `gen-completions` into
 # target/pkg/; `cargo deb --no-build`; `cargo generate-rpm`; then the checks: dpkg-deb contents,
@@ -17,12 +18,14 @@ set -euo pipefail
 REVISION=1
 BUILD=1
 CHECK=1
+RPM_TOO=1
 while (($#)); do
     case $1 in
         --revision) REVISION=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --no-check) CHECK=0; shift ;;
-        *) echo "usage: $0 [--revision N] [--no-build] [--no-check]" >&2; exit 2 ;;
+        --deb-only) RPM_TOO=0; CHECK=0; shift ;;
+        *) echo "usage: $0 [--revision N] [--no-build] [--no-check] [--deb-only]" >&2; exit 2 ;;
     esac
 done
 
@@ -64,6 +67,11 @@ banner "Debian package (revision $REVISION)"
 rm -f "$PKG/${NAME}_${VERSION}-${REVISION}_"*.deb
 cargo deb --no-build --deb-revision "$REVISION" --output "$PKG/"
 DEB=$(ls "$PKG/${NAME}_${VERSION}-${REVISION}_"*.deb)
+
+if ((RPM_TOO == 0)); then
+    ls -l "$DEB"
+    exit 0
+fi
 
 banner "RPM package (release $REVISION)"
 rm -f "$PKG/$NAME-$VERSION-$REVISION."*.rpm
