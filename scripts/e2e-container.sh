@@ -7,12 +7,14 @@
 #
 # Environment:
 #   DEBIAN_MIRROR     mirror for debootstrap (default: the host's first Debian apt source)
+#   E2E_ROOTFS_CACHE  where the pristine rootfs is cached (default target/e2e-rootfs; point it
+#                     outside the work tree to keep it across fresh clones on one machine)
 #   E2E_STOP_AFTER    "install": stop (successfully, saying so) after installing the .deb;
 #                     for partial runs while the daemon is incomplete. Unset in CI.
 #
 # What it does: builds the .deb/.rpm (release, --locked) unless --no-build; builds a minimal
 # bookworm rootfs (debootstrap minbase + systemd, dbus, adduser, curl, ca-certificates, procps)
-# cached in target/e2e-rootfs; copies it to target/e2e-run/; boots it with systemd-nspawn; then
+# cached in target/e2e-rootfs (E2E_ROOTFS_CACHE); copies it to target/e2e-run/; boots it with systemd-nspawn; then
 # inside the container: installs the .deb, runs the simulators (`chat2desk-b24 sim`) as a
 # transient unit, points the config at them, starts the service and asserts READY, a synced
 # comment, journald fields, reload, a watchdog restart, a conffile-keeping upgrade and a purge;
@@ -26,7 +28,7 @@ cd "$ROOT"
 NAME=chat2desk-b24
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 PKG=$ROOT/target/pkg
-CACHE=$ROOT/target/e2e-rootfs
+CACHE=${E2E_ROOTFS_CACHE:-$ROOT/target/e2e-rootfs}
 WORK=$ROOT/target/e2e-run
 R=$WORK/rootfs
 C2D=http://127.0.0.1:18080
@@ -103,6 +105,8 @@ echo "deb: $DEB"
 echo "rpm: $RPM"
 
 banner "Root filesystem (cached in $CACHE)"
+rm -rf "$WORK"
+mkdir -p "$WORK"
 if [[ -f $CACHE/.e2e-complete ]]; then
     echo "Using the cached rootfs."
 else
@@ -111,8 +115,9 @@ else
         DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
     fi
     rm -rf "$CACHE.tmp" "$CACHE"
-    debootstrap --variant=minbase bookworm "$CACHE.tmp" "$DEBIAN_MIRROR" >"$ROOT/target/e2e-debootstrap.log" 2>&1 \
-        || { tail -n 20 "$ROOT/target/e2e-debootstrap.log"; fail "debootstrap failed"; }
+    mkdir -p "$(dirname "$CACHE")"
+    debootstrap --variant=minbase bookworm "$CACHE.tmp" "$DEBIAN_MIRROR" >"$WORK/debootstrap.log" 2>&1 \
+        || { tail -n 20 "$WORK/debootstrap.log"; fail "debootstrap from $DEBIAN_MIRROR failed"; }
     chroot "$CACHE.tmp" apt-get install -y -qq --no-install-recommends \
         systemd systemd-sysv dbus adduser curl ca-certificates procps >/dev/null
     chroot "$CACHE.tmp" apt-get clean
@@ -120,8 +125,6 @@ else
     mv "$CACHE.tmp" "$CACHE"
     echo "Built the rootfs: $(du -sh "$CACHE" | cut -f1)."
 fi
-rm -rf "$WORK"
-mkdir -p "$WORK"
 cp -a "$CACHE" "$R"
 
 banner "Boot the container (systemd-nspawn --boot)"
