@@ -359,6 +359,13 @@ impl PortalSim {
                 .map(|_| format!("{:x}", rng.gen_range(0..16u8)))
                 .collect()
         };
+        Self::start_with_secret(addr, &secret).await
+    }
+
+    /// Starts a portal on `addr` whose webhook path secret is `secret` (tests that look for
+    /// the secret in output need a distinctive one).
+    pub async fn start_with_secret(addr: SocketAddr, secret: &str) -> std::io::Result<Self> {
+        let secret = secret.to_string();
         let portal = Arc::new(Portal {
             state: Mutex::new(State::new(secret)),
         });

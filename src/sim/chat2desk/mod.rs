@@ -57,7 +57,13 @@ impl Chat2DeskSim {
 
     /// Starts on `addr`.
     pub async fn start_on(addr: SocketAddr) -> std::io::Result<Self> {
-        let token = format!("sim-{:016x}", rand::random::<u64>());
+        Self::start_with_token(addr, &format!("sim-{:016x}", rand::random::<u64>())).await
+    }
+
+    /// Starts on `addr`, accepting only `token` (tests that look for the token in output need
+    /// a distinctive one).
+    pub async fn start_with_token(addr: SocketAddr, token: &str) -> std::io::Result<Self> {
+        let token = token.to_string();
         let service = Arc::new(Service::new(token));
         let faults = Arc::new(Faults::default());
         let server = SimServer::start(addr, service.clone(), faults.clone()).await?;
