@@ -1,0 +1,415 @@
+//! A rig for soak and performance runs of the REAL binary: both simulators in this process,
+//! many clients, conversations closed while the daemon runs, SIGKILL/restart, and the final
+//! exactly-once checks. Shared by `tests/chaos.rs` and the benches (`#[path]` include).
+#![allow(dead_code)]
+
+use chat2desk_b24::sim::bitrix24::PortalSim;
+use chat2desk_b24::sim::chat2desk::Chat2DeskSim;
+use chat2desk_b24::sim::scenario::{self, Scenario};
+use chat2desk_b24::store::{JobKind, JobState, QueueCounts, Store};
+use chat2desk_b24::transcript::find_marker;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// Which clients the rig creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mix {
+    /// Every client has a phone with an open lead on the portal.
+    Existing,
+    /// Every client has a phone and no entity yet.
+    New,
+    /// A third each: existing lead, new with phone, new without phone (Telegram).
+    Mixed,
+}
+
+/// One Chat2Desk client of the rig.
+#[derive(Debug, Clone)]
+pub struct RigClient {
+    /// Chat2Desk client id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Its lead seeded on the portal, if any.
+    pub seeded_lead: Option<i64>,
+}
+
+/// Simulators, clients, a scratch directory and the config file of one run.
+pub struct Rig {
+    /// Chat2Desk simulator.
+    pub c2d: Chat2DeskSim,
+    /// Portal simulator.
+    pub portal: PortalSim,
+    /// Demo company (operators, users, channel).
+    pub s: Scenario,
+    /// Clients created by the rig.
+    pub clients: Vec<RigClient>,
+    /// Scratch directory (database, config, logs).
+    pub dir: TempDir,
+}
+
+impl Rig {
+    /// Starts both simulators and creates `clients` clients of the given mix.
+    pub async fn new(clients: usize, mix: Mix) -> Rig {
+        let c2d = Chat2DeskSim::start().await.expect("chat2desk sim");
+        let portal = PortalSim::start().await.expect("portal sim");
+        let s = scenario::seed(&c2d, &portal);
+        let clients = (0..clients)
+            .map(|i| {
+                let kind = match mix {
+                    Mix::Existing => 0,
+                    Mix::New => 1,
+                    Mix::Mixed => i % 3,
+                };
+                let name = format!("Клиент-{i:06}");
+                let phone = format!("7915{i:07}");
+                let (phone, transport) = match kind {
+                    2 => (None, "telegram"),
+                    _ => (Some(phone.as_str()), "whatsapp"),
+                };
+                let id = c2d.add_client(&name, phone, transport, s.channel);
+                let seeded_lead = (kind == 0).then(|| {
+                    portal.add_lead(
+                        &format!("{name}, заявка"),
+                        Some(&format!("+{}", phone.unwrap())),
+                        "IN_PROCESS",
+                        s.user_ivan,
+                    )
+                });
+                RigClient {
+                    id,
+                    name,
+                    seeded_lead,
+                }
+            })
+            .collect();
+        Rig {
+            c2d,
+            portal,
+            s,
+            clients,
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// The state database.
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("state.db")
+    }
+
+    /// Where the daemon's stderr goes (appended across restarts).
+    pub fn log(&self) -> PathBuf {
+        self.dir.path().join("daemon.log")
+    }
+
+    /// Writes the config file: `strategy`, `workers`, short timeouts and backoff, plus `extra`
+    /// lines for the `[bitrix24]` section.
+    pub fn write_config(&self, strategy: &str, workers: usize, bitrix_extra: &str) -> PathBuf {
+        let text = format!(
+            r#"
+[chat2desk]
+api_url = "{c2d}"
+token = "{token}"
+requests_per_second = 0
+timeout_secs = 2
+
+[bitrix24]
+webhook_url = "{portal}"
+requests_per_second = 0
+timeout_secs = 2
+{bitrix_extra}
+
+[crm]
+integration = "lead"
+default_responsibles = [{default}]
+
+[[crm.operators]]
+chat2desk = {op_maria}
+bitrix24 = {user_maria}
+
+[sync]
+schedule = "*/1 * * * * *"
+poll_strategy = "{strategy}"
+workers = {workers}
+max_attempts = 1000
+backoff_base_secs = 1
+backoff_max_secs = 2
+lease_secs = 30
+
+[database]
+path = "{db}"
+"#,
+            c2d = self.c2d.url(),
+            token = self.c2d.token(),
+            portal = self.portal.webhook_url(),
+            default = self.s.user_default,
+            op_maria = self.s.op_maria,
+            user_maria = self.s.user_maria,
+            db = self.db().display(),
+        );
+        let path = self.dir.path().join("config.toml");
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+
+    /// One conversation of `client` (client, operator, client again), closed. The request
+    /// id and when it was closed.
+    pub fn converse(&self, client: &RigClient, turn: usize) -> (i64, DateTime<Utc>) {
+        let op = [self.s.op_ivan, self.s.op_maria, self.s.op_petr][turn % 3];
+        self.c2d.client_says(
+            client.id,
+            &format!("Здравствуйте, вопрос №{turn} от {}", client.name),
+        );
+        self.c2d
+            .operator_says(client.id, op, "Добрый день! Отвечаю на ваш вопрос.");
+        self.c2d.client_says(client.id, "Спасибо [b]большое[/b]!");
+        let request = self.c2d.close_request(client.id);
+        (request, Utc::now())
+    }
+
+    /// Waits until the daemon has polled once (a first "messages" poll starts at the newest
+    /// message, so traffic must come after it).
+    pub async fn wait_first_poll(&self, timeout: Duration) {
+        let start = Instant::now();
+        loop {
+            if let Ok(store) = Store::open(&self.db()).await {
+                let polled = store
+                    .meta(chat2desk_b24::intake::LAST_POLL_KEY)
+                    .await
+                    .ok()
+                    .flatten();
+                store.close().await;
+                if polled.is_some() {
+                    return;
+                }
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "no successful poll within {timeout:?}; log:\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Queue counts, read while the daemon runs (WAL).
+    pub async fn counts(&self) -> QueueCounts {
+        let store = Store::open(&self.db()).await.expect("store opens");
+        let counts = store.counts().await.expect("counts");
+        store.close().await;
+        counts
+    }
+
+    /// Waits until `total` jobs are finished (done or dead) and nothing is pending or running.
+    pub async fn wait_settled(&self, total: usize, timeout: Duration) -> QueueCounts {
+        let start = Instant::now();
+        loop {
+            let c = self.counts().await;
+            if c.pending == 0 && c.running == 0 && (c.done + c.dead) as usize >= total {
+                return c;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "not settled within {timeout:?}: {c:?}; log:\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The last lines of the daemon log.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.log()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// Checks exactly-once: every request done with each part of its transcript once, one
+    /// entity per client, nothing pending, every dead job with a reason. Returns when each
+    /// request finished (the job's last update).
+    pub async fn verify(
+        &self,
+        requests: &[(i64, i64, DateTime<Utc>)],
+    ) -> HashMap<i64, DateTime<Utc>> {
+        let store = Store::open(&self.db()).await.expect("store opens");
+        let counts = store.counts().await.unwrap();
+        assert_eq!(counts.pending, 0, "nothing pending: {counts:?}");
+        assert_eq!(counts.running, 0, "nothing running: {counts:?}");
+        for job in store.dead(100_000).await.unwrap() {
+            let reason = job.last_error.clone().unwrap_or_default();
+            assert!(
+                !reason.trim().is_empty(),
+                "dead job {} has a reason",
+                job.key
+            );
+        }
+        let mut finished = HashMap::new();
+        for (request, _, _) in requests {
+            let job = store
+                .job(JobKind::Transcript, *request)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("request {request} was never queued"));
+            assert_eq!(
+                job.state,
+                JobState::Done,
+                "request {request}: {:?}",
+                job.last_error
+            );
+            finished.insert(*request, job.updated_at);
+        }
+        store.close().await;
+
+        let mut parts: BTreeMap<i64, Vec<(usize, usize, String, i64)>> = BTreeMap::new();
+        for c in self.portal.comments() {
+            let m = find_marker(&c.text).expect("every comment carries our marker");
+            parts.entry(m.request_id).or_default().push((
+                m.part,
+                m.total,
+                c.entity_type.clone(),
+                c.entity_id,
+            ));
+        }
+        for (request, _, _) in requests {
+            let mut got = parts.remove(request).unwrap_or_default();
+            got.sort();
+            let total = got.first().map_or(0, |p| p.1);
+            let numbers: Vec<usize> = got.iter().map(|p| p.0).collect();
+            assert!(total >= 1, "request {request} has a transcript");
+            assert_eq!(
+                numbers,
+                (1..=total).collect::<Vec<_>>(),
+                "request {request}: each part exactly once"
+            );
+            assert!(
+                got.iter()
+                    .all(|p| p.1 == total && p.2 == got[0].2 && p.3 == got[0].3),
+                "request {request}: all parts on one entity"
+            );
+        }
+        assert!(
+            parts.is_empty(),
+            "comments for unknown requests: {:?}",
+            parts.keys()
+        );
+
+        // One entity per client: its seeded lead, or exactly one lead it got (ORIGIN_ID).
+        let mut created: HashMap<String, usize> = HashMap::new();
+        for lead in self.portal.leads() {
+            if let Some(origin) = lead.get("ORIGIN_ID").and_then(|v| v.as_str()) {
+                *created.entry(origin.to_string()).or_default() += 1;
+            }
+        }
+        let served: std::collections::HashSet<i64> = requests.iter().map(|r| r.1).collect();
+        for client in self.clients.iter().filter(|c| served.contains(&c.id)) {
+            let made = created.get(&client.id.to_string()).copied().unwrap_or(0);
+            let expected = usize::from(client.seeded_lead.is_none());
+            assert_eq!(
+                made, expected,
+                "client {} ({}): leads created",
+                client.id, client.name
+            );
+        }
+        finished
+    }
+}
+
+/// The real binary, started with a notify socket so readiness can be timed.
+pub struct Daemon {
+    /// The process.
+    pub child: Child,
+    /// When it was spawned.
+    pub spawned: Instant,
+    notify: UnixDatagram,
+}
+
+impl Daemon {
+    /// Spawns `chat2desk-b24 -c config run`, stderr appended to `log`.
+    pub fn spawn(binary: &Path, config: &Path, log: &Path, rust_log: &str) -> Daemon {
+        let socket_path = log.with_extension(format!("notify-{}", rand::random::<u32>()));
+        let notify = UnixDatagram::bind(&socket_path).expect("notify socket");
+        notify
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let err = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log file");
+        let child = Command::new(binary)
+            .arg("-c")
+            .arg(config)
+            .arg("run")
+            .env("RUST_LOG", rust_log)
+            .env("NOTIFY_SOCKET", &socket_path)
+            .env_remove("JOURNAL_STREAM")
+            .env_remove("WATCHDOG_USEC")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(err))
+            .spawn()
+            .expect("binary starts");
+        Daemon {
+            child,
+            spawned: Instant::now(),
+            notify,
+        }
+    }
+
+    /// Blocks until the daemon sends `READY=1`; the time from spawn.
+    pub fn wait_ready(&mut self, timeout: Duration) -> Duration {
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Ok(n) = self.notify.recv(&mut buf) {
+                if String::from_utf8_lossy(&buf[..n])
+                    .lines()
+                    .any(|l| l == "READY=1")
+                {
+                    return self.spawned.elapsed();
+                }
+            }
+            assert!(
+                self.spawned.elapsed() < timeout,
+                "no READY=1 within {timeout:?}"
+            );
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "the daemon exited"
+            );
+        }
+    }
+
+    /// A `/proc/<pid>/status` field in KiB (`VmRSS`, `VmHWM`).
+    pub fn memory_kib(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// SIGKILL: no drain, no cleanup.
+    pub fn kill9(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("reaped");
+    }
+
+    /// SIGTERM and wait for the drain.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
