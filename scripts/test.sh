@@ -18,5 +18,8 @@ else
     cargo test --locked --no-fail-fast
 fi
 
-banner "packages and booted-container end-to-end test"
-bash scripts/e2e-container.sh
+banner "packages: build, lintian, rpm checks, unit security score"
+bash scripts/package.sh
+
+banner "booted-container end-to-end test"
+bash scripts/e2e-container.sh --no-build

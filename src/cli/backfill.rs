@@ -5,15 +5,12 @@
 //! (see `intake::closed_among`). Cost: ⌈messages since the date / 200⌉ + ⌈open dialogs / 200⌉
 //! API calls.
 
-use crate::chat2desk::{Chat2Desk, MessageQuery, Order};
-use crate::intake::closed_among;
+use crate::chat2desk::Chat2Desk;
+use crate::intake::{closed_among, recent_requests};
 use crate::store::{Intake, JobKind, Store};
 use chrono::{DateTime, NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::BTreeSet;
 use std::io::IsTerminal;
-
-const PAGE: u64 = 200;
 
 /// Queues every request closed since `since` (midnight in `tz`).
 pub async fn backfill(
@@ -30,43 +27,20 @@ pub async fn backfill(
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(|| since.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
     let bar = progress_bar();
-    let mut pairs = BTreeSet::new();
-    let mut offset = 0;
-    loop {
-        let page = chat2desk
-            .messages(&MessageQuery {
-                order: Some(Order::Desc),
-                limit: PAGE,
-                offset,
-                ..MessageQuery::default()
-            })
-            .await?;
-        if let (Some(total), Some(bar)) = (page.total, &bar) {
-            bar.set_length(total);
-        }
-        let n = page.items.len() as u64;
-        let mut reached_start = false;
-        for m in &page.items {
-            if m.created.is_some_and(|t| t < start) {
-                reached_start = true;
-                continue;
-            }
-            if let (Some(r), Some(d)) = (m.request_id, m.dialog_id) {
-                pairs.insert((r, d));
-            }
-        }
-        offset += n;
+    let recent = recent_requests(chat2desk, start, usize::MAX, |read, total| {
         if let Some(bar) = &bar {
-            bar.set_position(offset);
-            bar.set_message(format!("{} requests", pairs.len()));
+            if let Some(total) = total {
+                bar.set_length(total);
+            }
+            bar.set_position(read);
         }
-        if n < PAGE || reached_start {
-            break;
-        }
-    }
+    })
+    .await?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    let offset = recent.read;
+    let pairs = recent.pairs;
     let pairs: Vec<(i64, i64)> = pairs.into_iter().collect();
     let closed = closed_among(chat2desk, &pairs).await?;
     let added = store

@@ -14,7 +14,7 @@
 use super::poller::{PollError, PollReport};
 use crate::chat2desk::{Chat2Desk, Chat2DeskError, DialogState, MessageQuery, Order};
 use crate::store::{Intake, Store};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -26,6 +26,8 @@ pub const CHECKPOINTS_KEY: &str = "poll.messages.checkpoints";
 const PAGE: u64 = 200;
 /// Pages read in one poll at most; the rest waits for the next poll.
 const MAX_PAGES: usize = 500;
+/// Pages the first poll reads back into the overlap window at most.
+const FIRST_POLL_PAGES: usize = 10;
 
 /// The "messages" strategy for one poll.
 #[derive(Debug)]
@@ -93,24 +95,20 @@ impl<'a> MessagesScan<'a> {
         Ok(report)
     }
 
-    /// The first poll starts at the newest message (history is `backfill`'s job) and tracks
-    /// the requests of the dialogs open right now.
+    /// The first poll starts at the newest message and tracks the requests of the messages
+    /// within the overlap window and of the dialogs open right now, so a request closed just
+    /// before the first poll is still found; older history is `backfill`'s job.
     async fn first_poll(&self) -> Result<(Vec<(i64, i64)>, i64), Chat2DeskError> {
-        let newest = self
-            .chat2desk
-            .messages(&MessageQuery {
-                order: Some(Order::Desc),
-                limit: 1,
-                ..MessageQuery::default()
-            })
-            .await?;
-        let cursor = newest.items.iter().map(|m| m.id).max().unwrap_or(0);
+        let since = Utc::now()
+            - chrono::Duration::from_std(self.overlap).unwrap_or(chrono::Duration::zero());
+        let recent = recent_requests(self.chat2desk, since, FIRST_POLL_PAGES, |_, _| {}).await?;
         let open = open_dialogs(self.chat2desk).await?;
-        let candidates = open
-            .into_iter()
-            .filter_map(|(dialog, request)| request.map(|r| (r, dialog)))
-            .collect();
-        Ok((candidates, cursor))
+        let mut candidates = recent.pairs;
+        candidates.extend(
+            open.into_iter()
+                .filter_map(|(dialog, request)| request.map(|r| (r, dialog))),
+        );
+        Ok((candidates.into_iter().collect(), recent.newest_id))
     }
 
     /// Reads every message with an id above `from`, in pages by id.
@@ -153,6 +151,56 @@ impl<'a> MessagesScan<'a> {
         }
         Ok((seen.into_iter().collect(), max_id, scanned))
     }
+}
+
+/// What [`recent_requests`] found.
+#[derive(Debug, Default)]
+pub struct Recent {
+    /// (request, dialog) of every message read.
+    pub pairs: BTreeSet<(i64, i64)>,
+    /// The highest message id seen (0 when there are no messages).
+    pub newest_id: i64,
+    /// Messages read.
+    pub read: u64,
+}
+
+/// Reads messages newest first (`GET /messages?order=desc`, 200 a page, at most `max_pages`)
+/// until they are older than `since`; `progress(read, total)` is called after each page.
+pub async fn recent_requests(
+    chat2desk: &Chat2Desk,
+    since: DateTime<Utc>,
+    max_pages: usize,
+    mut progress: impl FnMut(u64, Option<u64>),
+) -> Result<Recent, Chat2DeskError> {
+    let mut recent = Recent::default();
+    for _ in 0..max_pages {
+        let page = chat2desk
+            .messages(&MessageQuery {
+                order: Some(Order::Desc),
+                limit: PAGE,
+                offset: recent.read,
+                ..MessageQuery::default()
+            })
+            .await?;
+        let n = page.items.len() as u64;
+        let mut reached_since = false;
+        for m in &page.items {
+            recent.newest_id = recent.newest_id.max(m.id);
+            if m.created.is_some_and(|t| t < since) {
+                reached_since = true;
+                continue;
+            }
+            if let (Some(r), Some(d)) = (m.request_id, m.dialog_id) {
+                recent.pairs.insert((r, d));
+            }
+        }
+        recent.read += n;
+        progress(recent.read, page.total);
+        if n < PAGE || reached_since {
+            break;
+        }
+    }
+    Ok(recent)
 }
 
 /// The requests among `candidates` (request, dialog) that Chat2Desk shows closed.

@@ -98,6 +98,8 @@ impl Poller {
             tracing::info!("Polling is off ([sync] poll_strategy = \"off\"): webhooks only");
             return;
         }
+        // Poll once at start: the cursor is set and nothing closed after start is missed.
+        self.poll_and_record().await;
         loop {
             let next = schedule.borrow().upcoming(Utc).next();
             let Some(next) = next else {
@@ -120,19 +122,24 @@ impl Poller {
     async fn poll_and_record(&self) {
         let started = std::time::Instant::now();
         match self.poll_once().await {
+            Ok(report) if report.enqueued == 0 => {
+                tracing::debug!(
+                    scanned = report.scanned,
+                    api_calls = report.api_calls,
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    "Polled Chat2Desk: nothing new closed"
+                );
+                self.record_success().await;
+            }
             Ok(report) => {
                 tracing::info!(
                     scanned = report.scanned,
                     enqueued = report.enqueued,
                     api_calls = report.api_calls,
                     duration_ms = started.elapsed().as_millis() as u64,
-                    "Polled Chat2Desk"
+                    "Polled Chat2Desk: closed requests queued"
                 );
-                let now = Utc::now().to_rfc3339();
-                if let Err(e) = self.store.set_meta(LAST_POLL_KEY, &now).await {
-                    tracing::error!(error = %e, "Cannot record the poll time");
-                }
-                let _ = self.store.set_meta(LAST_POLL_ERROR_KEY, "").await;
+                self.record_success().await;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "Poll failed; the next scheduled poll starts where this one began");
@@ -142,5 +149,13 @@ impl Poller {
                     .await;
             }
         }
+    }
+
+    async fn record_success(&self) {
+        let now = Utc::now().to_rfc3339();
+        if let Err(e) = self.store.set_meta(LAST_POLL_KEY, &now).await {
+            tracing::error!(error = %e, "Cannot record the poll time");
+        }
+        let _ = self.store.set_meta(LAST_POLL_ERROR_KEY, "").await;
     }
 }

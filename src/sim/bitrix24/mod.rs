@@ -219,6 +219,35 @@ impl Portal {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().expect("portal state lock")
     }
+
+    /// Records of one entity table as the `crm.*.get` methods show them.
+    fn records(&self, table: fn(&State) -> &BTreeMap<i64, Map<String, Value>>) -> Vec<Value> {
+        table(&self.state())
+            .values()
+            .map(|r| Value::Object(crm::readable(r)))
+            .collect()
+    }
+
+    /// `GET /_sim/state`: everything the portal holds, for tests that run the simulator as
+    /// a separate process (no credentials needed; the real portal has no such route).
+    fn snapshot(&self) -> Value {
+        let (comments, notifications) = {
+            let state = self.state();
+            let comments: Vec<SimComment> =
+                state.comments.iter().map(|c| c.comment.clone()).collect();
+            (comments, state.notifications.clone())
+        };
+        json!({
+            "leads": self.records(|s| &s.leads),
+            "contacts": self.records(|s| &s.contacts),
+            "deals": self.records(|s| &s.deals),
+            "comments": comments,
+            "notifications": notifications
+                .into_iter()
+                .map(|(user, message)| json!({"user_id": user, "message": message}))
+                .collect::<Vec<_>>(),
+        })
+    }
 }
 
 /// Splits `/rest/<user>/<secret>/<method>[.json][/]`.
@@ -268,6 +297,9 @@ fn params_of(req: &SimRequest) -> Value {
 
 impl SimService for Portal {
     fn handle(&self, req: SimRequest) -> SimResponse {
+        if req.path == "/_sim/state" {
+            return SimResponse::json(200, &self.snapshot());
+        }
         let started = Instant::now();
         let mut state = self.state();
         if let Some(bucket) = state.bucket.as_mut() {
@@ -494,32 +526,17 @@ impl PortalSim {
 
     /// All leads as `crm.lead.get` shows them.
     pub fn leads(&self) -> Vec<Value> {
-        self.portal
-            .state()
-            .leads
-            .values()
-            .map(|r| Value::Object(crm::readable(r)))
-            .collect()
+        self.portal.records(|s| &s.leads)
     }
 
     /// All contacts as `crm.contact.get` shows them.
     pub fn contacts(&self) -> Vec<Value> {
-        self.portal
-            .state()
-            .contacts
-            .values()
-            .map(|r| Value::Object(crm::readable(r)))
-            .collect()
+        self.portal.records(|s| &s.contacts)
     }
 
     /// All deals as `crm.deal.get` shows them.
     pub fn deals(&self) -> Vec<Value> {
-        self.portal
-            .state()
-            .deals
-            .values()
-            .map(|r| Value::Object(crm::readable(r)))
-            .collect()
+        self.portal.records(|s| &s.deals)
     }
 
     /// All timeline comments, oldest first.
