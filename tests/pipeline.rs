@@ -34,17 +34,9 @@ async fn leads_existing_found_by_phone_closed_reopened_new_created() {
     assert_eq!(leads.len(), 4, "no duplicate lead: {leads:#?}");
 
     // Existing client: the comment lands on the existing lead.
-    let existing = env.comments_for(closed[0]);
-    assert_eq!(existing.len(), 1);
-    let c = env
-        .portal
-        .comments()
-        .into_iter()
-        .find(|c| c.text == existing[0])
-        .unwrap();
     assert_eq!(
-        (c.entity_type.as_str(), c.entity_id),
-        ("lead", env.s.lead_existing)
+        env.entity_of(closed[0]),
+        ("lead".to_string(), env.s.lead_existing)
     );
 
     // Closed lead: reopened to NEW and its responsible notified with a link to it.
@@ -202,19 +194,8 @@ async fn contact_and_deal_for_new_and_existing_clients() {
         .add_deal("Старая сделка", nik_contact, "WON", env.s.user_ivan);
     let closed = sync_all(&env, Integration::ContactDeal).await;
 
-    let comment_on = |request: i64| {
-        let text = env.comments_for(request);
-        assert_eq!(text.len(), 1, "one comment for {request}");
-        let c = env
-            .portal
-            .comments()
-            .into_iter()
-            .find(|c| c.text == text[0])
-            .unwrap();
-        (c.entity_type, c.entity_id)
-    };
-    assert_eq!(comment_on(closed[1]), ("deal".to_string(), open_deal));
-    let (kind, nik_deal) = comment_on(closed[0]);
+    assert_eq!(env.entity_of(closed[1]), ("deal".to_string(), open_deal));
+    let (kind, nik_deal) = env.entity_of(closed[0]);
     assert_eq!(kind, "deal");
     assert_ne!(nik_deal.to_string(), "");
     let deals = env.portal.deals();
@@ -235,7 +216,7 @@ async fn contact_and_deal_for_new_and_existing_clients() {
         .collect();
     assert_eq!(sergey.len(), 1);
     assert_eq!(field(sergey[0], "SOURCE_ID"), "OTHER");
-    let (kind, deal) = comment_on(closed[2]);
+    let (kind, deal) = env.entity_of(closed[2]);
     assert_eq!(kind, "deal");
     let deal = deals
         .iter()
@@ -257,21 +238,13 @@ async fn openlines_lead_generation() {
         .portal
         .add_contact("Анна", Some("+79161234567"), env.s.user_maria);
     let closed = sync_all(&env, Integration::OpenlinesLead).await;
-    let on = |request: i64| {
-        let text = env.comments_for(request);
-        assert_eq!(text.len(), 1);
-        let c = env
-            .portal
-            .comments()
-            .into_iter()
-            .find(|c| c.text == text[0])
-            .unwrap();
-        (c.entity_type, c.entity_id)
-    };
     // A known contact keeps the conversation.
-    assert_eq!(on(closed[1]), ("contact".to_string(), ann_contact));
+    assert_eq!(
+        env.entity_of(closed[1]),
+        ("contact".to_string(), ann_contact)
+    );
     // A new client gets a lead titled the Open Lines way.
-    let (kind, id) = on(closed[2]);
+    let (kind, id) = env.entity_of(closed[2]);
     assert_eq!(kind, "lead");
     let lead = env
         .portal

@@ -117,6 +117,21 @@ path = "{db}"
     }
 }
 
+impl Env {
+    /// The entity (type, id) holding the one comment of `request_id`.
+    pub fn entity_of(&self, request_id: i64) -> (String, i64) {
+        let texts = self.comments_for(request_id);
+        assert_eq!(texts.len(), 1, "one comment for request {request_id}");
+        let c = self
+            .portal
+            .comments()
+            .into_iter()
+            .find(|c| c.text == texts[0])
+            .expect("the comment is on the portal");
+        (c.entity_type, c.entity_id)
+    }
+}
+
 /// A string field of a portal record.
 pub fn field(row: &serde_json::Value, name: &str) -> String {
     match row.get(name) {
