@@ -28,25 +28,38 @@ impl Drop for Nginx {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
         .arg(&cert)
         .args(["-subj", &format!("/CN={HOST}")])
-        .args(["-addext", &format!("subjectAltName=DNS:{HOST},IP:127.0.0.1")])
+        .args([
+            "-addext",
+            &format!("subjectAltName=DNS:{HOST},IP:127.0.0.1"),
+        ])
         // A leaf, not a CA: rustls refuses a CA certificate as a server's own.
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .args(["-addext", "extendedKeyUsage=serverAuth"])
         .output()
         .expect("the openssl CLI is installed");
-    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (cert, key)
 }
 
@@ -59,10 +72,19 @@ fn site_config(https: u16, http: u16, daemon: u16, cert: &Path, key: &Path, logs
     let replacements = [
         ("listen 443 ssl;", format!("listen 127.0.0.1:{https} ssl;")),
         ("listen 80;", format!("listen 127.0.0.1:{http};")),
-        ("/etc/ssl/certs/chat2desk-b24.example.com.pem", cert.display().to_string()),
-        ("/etc/ssl/private/chat2desk-b24.example.com.key", key.display().to_string()),
+        (
+            "/etc/ssl/certs/chat2desk-b24.example.com.pem",
+            cert.display().to_string(),
+        ),
+        (
+            "/etc/ssl/private/chat2desk-b24.example.com.key",
+            key.display().to_string(),
+        ),
         ("/var/log/nginx/", format!("{}/", logs.display())),
-        ("http://127.0.0.1:8089", format!("http://127.0.0.1:{daemon}")),
+        (
+            "http://127.0.0.1:8089",
+            format!("http://127.0.0.1:{daemon}"),
+        ),
     ];
     let mut text = shipped;
     for (from, to) in replacements {
@@ -96,13 +118,27 @@ fn start_nginx(dir: &Path, site: &str) -> Nginx {
     );
     std::fs::write(dir.join("nginx.conf"), main).unwrap();
     let check = Command::new(NGINX)
-        .arg("-p").arg(dir).arg("-c").arg(dir.join("nginx.conf")).arg("-e").arg(dir.join("error.log"))
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .arg("-e")
+        .arg(dir.join("error.log"))
         .arg("-t")
         .output()
         .unwrap();
-    assert!(check.status.success(), "nginx -t: {}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "nginx -t: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     let child = Command::new(NGINX)
-        .arg("-p").arg(dir).arg("-c").arg(dir.join("nginx.conf")).arg("-e").arg(dir.join("error.log"))
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .arg("-e")
+        .arg(dir.join("error.log"))
         .args(["-g", "daemon off;"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -121,7 +157,9 @@ async fn a_webhook_through_the_shipped_nginx_config_reaches_the_portal() {
     config.sync.poll_strategy = PollStrategy::Off;
     let daemon = build(config).await.unwrap();
     let settings = ServerSettings::from_config(&daemon.config.server).unwrap();
-    let server = WebhookServer::bind(settings, daemon.health(), daemon.wake.clone()).await.unwrap();
+    let server = WebhookServer::bind(settings, daemon.health(), daemon.wake.clone())
+        .await
+        .unwrap();
     let shutdown = CancellationToken::new();
     let server_task = tokio::spawn(server.run(shutdown.clone()));
     let worker_task = tokio::spawn(daemon.worker.clone().run(shutdown.clone()));
@@ -143,11 +181,19 @@ async fn a_webhook_through_the_shipped_nginx_config_reaches_the_portal() {
     let base = format!("https://{HOST}:{https}");
     let start = Instant::now();
     while let Err(e) = client.get(format!("{base}/")).send().await {
-        assert!(start.elapsed() < Duration::from_secs(10), "nginx did not come up: {e:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "nginx did not come up: {e:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    let c = env.c2d.add_client("Через прокси", Some("79007778899"), "whatsapp", env.s.channel);
+    let c = env.c2d.add_client(
+        "Через прокси",
+        Some("79007778899"),
+        "whatsapp",
+        env.s.channel,
+    );
     env.c2d.client_says(c, "Добрый вечер");
     let request = env.c2d.close_request(c);
     let hook = format!("{base}/webhook/{SECRET}");
@@ -156,21 +202,59 @@ async fn a_webhook_through_the_shipped_nginx_config_reaches_the_portal() {
     assert_eq!(answer.status(), 200, "{:?}", answer.text().await);
     let start = Instant::now();
     while env.comments_for(request).len() != 1 {
-        assert!(start.elapsed() < Duration::from_secs(20), "the comment did not arrive");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the comment did not arrive"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
     // Only POST /webhook/ is exposed; health, metrics and other paths are not.
     assert_eq!(client.get(&hook).send().await.unwrap().status(), 403);
-    assert_eq!(client.get(format!("{base}/metrics")).send().await.unwrap().status(), 404);
-    assert_eq!(client.get(format!("{base}/healthz")).send().await.unwrap().status(), 404);
+    assert_eq!(
+        client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     let big = vec![b' '; (1 << 20) + 10];
-    assert_eq!(client.post(&hook).body(big).send().await.unwrap().status(), 413);
+    assert_eq!(
+        client.post(&hook).body(big).send().await.unwrap().status(),
+        413
+    );
     let wrong = format!("{base}/webhook/wrong-secret-0123456789");
-    assert_eq!(client.post(&wrong).json(&body).send().await.unwrap().status(), 404);
+    assert_eq!(
+        client
+            .post(&wrong)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     // Plain HTTP redirects to HTTPS.
-    let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let answer = plain.get(format!("http://127.0.0.1:{http}/webhook/x")).send().await.unwrap();
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = plain
+        .get(format!("http://127.0.0.1:{http}/webhook/x"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(answer.status(), 301);
     // The access log never holds the secret.
     let access = std::fs::read_to_string(dir.join("logs/chat2desk-b24.access.log")).unwrap();

@@ -123,13 +123,23 @@ impl Running {
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 async fn post(client: &reqwest::Client, url: &str, body: serde_json::Value) -> u16 {
-    client.post(url).json(&body).send().await.unwrap().status().as_u16()
+    client
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,15 +182,30 @@ async fn chat2desk_close_events_become_one_comment_each_despite_repeats() {
     }
     // The query-string form of the secret works too.
     let body = serde_json::json!({"hook_type": "close_request", "request_id": requests[0]});
-    assert_eq!(post(&http, &run.url(&format!("/webhook?secret={SECRET}")), body).await, 200);
+    assert_eq!(
+        post(&http, &run.url(&format!("/webhook?secret={SECRET}")), body).await,
+        200
+    );
     run.daemon.worker.run_until_idle().await;
     for r in &requests {
         assert_eq!(env.comments_for(*r).len(), 1, "request {r}");
-        let job = run.store().job(JobKind::Transcript, *r).await.unwrap().unwrap();
+        let job = run
+            .store()
+            .job(JobKind::Transcript, *r)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((job.state, job.intake), (JobState::Done, Intake::Webhook));
     }
-    assert!(env.c2d.webhook_deliveries().iter().all(|(_, status)| *status == 200));
-    assert!(!log_text().contains(SECRET), "the secret never reaches the log");
+    assert!(env
+        .c2d
+        .webhook_deliveries()
+        .iter()
+        .all(|(_, status)| *status == 200));
+    assert!(
+        !log_text().contains(SECRET),
+        "the secret never reaches the log"
+    );
     run.stop().await;
 }
 
@@ -213,13 +238,25 @@ async fn poll_and_webhook_together_still_write_one_comment_per_request() {
 async fn close_dialog_without_a_request_id_is_resolved_over_the_api() {
     let env = Env::new().await;
     let run = Running::start(&env, |_| {}).await;
-    let client = env.c2d.add_client("Диалог", Some("79001112233"), "whatsapp", env.s.channel);
+    let client = env
+        .c2d
+        .add_client("Диалог", Some("79001112233"), "whatsapp", env.s.channel);
     env.c2d.client_says(client, "Здравствуйте");
     let request = env.c2d.close_request(client);
-    let info = run.daemon.services().chat2desk.request(request).await.unwrap();
-    let body = serde_json::json!({"hook_type": "close_dialog", "dialog_id": info.dialog_id.unwrap()});
+    let info = run
+        .daemon
+        .services()
+        .chat2desk
+        .request(request)
+        .await
+        .unwrap();
+    let body =
+        serde_json::json!({"hook_type": "close_dialog", "dialog_id": info.dialog_id.unwrap()});
     assert_eq!(post(&reqwest::Client::new(), &run.hook(), body).await, 200);
-    wait_until("the dialog's request synced", || env.comments_for(request).len() == 1).await;
+    wait_until("the dialog's request synced", || {
+        env.comments_for(request).len() == 1
+    })
+    .await;
     run.stop().await;
 }
 
@@ -229,7 +266,10 @@ async fn raw(addr: SocketAddr, bytes: &[u8]) -> String {
     stream.write_all(bytes).await.unwrap();
     let mut out = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut out)).await;
-    assert!(read.is_ok(), "the server must not wait for a slow client forever");
+    assert!(
+        read.is_ok(),
+        "the server must not wait for a slow client forever"
+    );
     String::from_utf8_lossy(&out).into_owned()
 }
 
@@ -243,20 +283,58 @@ async fn bad_input_gets_its_status_and_a_log_line_and_leaves_the_queue_alone() {
     let cases: Vec<(&str, reqwest::RequestBuilder, u16)> = vec![
         ("GET with the right secret", http.get(run.hook()), 405),
         ("wrong secret", http.post(&wrong).json(&close), 404),
-        ("wrong secret in the query", http.post(run.url("/webhook?secret=nope")).json(&close), 404),
-        ("no secret", http.post(run.url("/webhook/")).json(&close), 404),
-        ("unknown path", http.post(run.url("/hooks")).json(&close), 404),
-        ("over 1 MiB", http.post(run.hook()).body(vec![b' '; (1 << 20) + 1]), 413),
-        ("not JSON", http.post(run.hook()).body("hook_type=close_request"), 400),
+        (
+            "wrong secret in the query",
+            http.post(run.url("/webhook?secret=nope")).json(&close),
+            404,
+        ),
+        (
+            "no secret",
+            http.post(run.url("/webhook/")).json(&close),
+            404,
+        ),
+        (
+            "unknown path",
+            http.post(run.url("/hooks")).json(&close),
+            404,
+        ),
+        (
+            "over 1 MiB",
+            http.post(run.hook()).body(vec![b' '; (1 << 20) + 1]),
+            413,
+        ),
+        (
+            "not JSON",
+            http.post(run.hook()).body("hook_type=close_request"),
+            400,
+        ),
         ("JSON array", http.post(run.hook()).body("[1]"), 400),
-        ("no hook_type", http.post(run.hook()).body(r#"{"request_id": 4242}"#), 400),
-        ("close without ids", http.post(run.hook()).body(r#"{"hook_type":"close_request"}"#), 400),
+        (
+            "no hook_type",
+            http.post(run.hook()).body(r#"{"request_id": 4242}"#),
+            400,
+        ),
+        (
+            "close without ids",
+            http.post(run.hook())
+                .body(r#"{"hook_type":"close_request"}"#),
+            400,
+        ),
     ];
     // A client address of its own (through the trusted loopback proxy) marks this test's lines.
-    let mine = || log_text().lines().filter(|l| l.contains("client=192.0.2.77")).count();
+    let mine = || {
+        log_text()
+            .lines()
+            .filter(|l| l.contains("client=192.0.2.77"))
+            .count()
+    };
     for (what, request, status) in cases {
         let before = mine();
-        let answer = request.header("X-Forwarded-For", "192.0.2.77").send().await.unwrap();
+        let answer = request
+            .header("X-Forwarded-For", "192.0.2.77")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(answer.status().as_u16(), status, "{what}");
         if status == 404 {
             // Wrong secret and unknown path look the same.
@@ -274,7 +352,10 @@ async fn bad_input_gets_its_status_and_a_log_line_and_leaves_the_queue_alone() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     // Headers that never finish: the connection is closed after the header timeout.
     raw(run.addr, b"POST /webhook/").await;
-    wait_until("the slow-connection log line", || log_text().contains("Closed a slow connection")).await;
+    wait_until("the slow-connection log line", || {
+        log_text().contains("Closed a slow connection")
+    })
+    .await;
 
     let text = log_text();
     for reason in [
@@ -288,12 +369,30 @@ async fn bad_input_gets_its_status_and_a_log_line_and_leaves_the_queue_alone() {
     ] {
         assert!(text.contains(reason), "log names the reason `{reason}`");
     }
-    assert!(text.contains("Refused a webhook request client=192.0.2.77"), "log names the client address");
-    assert!(!text.contains(SECRET) && !text.contains("not-the-secret"), "no secret or path logged");
+    assert!(
+        text.contains("Refused a webhook request client=192.0.2.77"),
+        "log names the client address"
+    );
+    assert!(
+        !text.contains(SECRET) && !text.contains("not-the-secret"),
+        "no secret or path logged"
+    );
     let counts = run.store().counts().await.unwrap();
-    assert_eq!(counts.pending + counts.running + counts.done + counts.dead, 0, "queue untouched");
+    assert_eq!(
+        counts.pending + counts.running + counts.done + counts.dead,
+        0,
+        "queue untouched"
+    );
     // Still serving.
-    assert_eq!(post(&http, &run.hook(), serde_json::json!({"hook_type": "inbox"})).await, 200);
+    assert_eq!(
+        post(
+            &http,
+            &run.hook(),
+            serde_json::json!({"hook_type": "inbox"})
+        )
+        .await,
+        200
+    );
     run.stop().await;
 }
 
@@ -302,7 +401,10 @@ async fn allow_from_uses_forwarded_addresses_only_from_trusted_proxies() {
     let env = Env::new().await;
     let http = reqwest::Client::new();
     let close = serde_json::json!({"hook_type": "inbox", "message_id": 1});
-    let run = Running::start(&env, |c| c.server.allow_from = vec!["203.0.113.0/24".into()]).await;
+    let run = Running::start(&env, |c| {
+        c.server.allow_from = vec!["203.0.113.0/24".into()]
+    })
+    .await;
     let send = |xff: Option<&'static str>| {
         let mut r = http.post(run.hook()).json(&close);
         if let Some(xff) = xff {
@@ -312,9 +414,15 @@ async fn allow_from_uses_forwarded_addresses_only_from_trusted_proxies() {
     };
     assert_eq!(send(None).await.unwrap().status(), 403);
     assert_eq!(send(Some("203.0.113.9")).await.unwrap().status(), 200);
-    assert_eq!(send(Some("203.0.113.9, 127.0.0.1")).await.unwrap().status(), 200);
+    assert_eq!(
+        send(Some("203.0.113.9, 127.0.0.1")).await.unwrap().status(),
+        200
+    );
     assert_eq!(send(Some("198.51.100.1")).await.unwrap().status(), 403);
-    assert!(log_text().contains("client=198.51.100.1"), "the real client is logged");
+    assert!(
+        log_text().contains("client=198.51.100.1"),
+        "the real client is logged"
+    );
     run.stop().await;
 
     let run = Running::start(&env, |c| {
@@ -329,36 +437,68 @@ async fn allow_from_uses_forwarded_addresses_only_from_trusted_proxies() {
         .send()
         .await
         .unwrap();
-    assert_eq!(answer.status(), 403, "X-Forwarded-For from an untrusted peer is ignored");
+    assert_eq!(
+        answer.status(),
+        403,
+        "X-Forwarded-For from an untrusted peer is ignored"
+    );
     run.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_metrics_answer_on_their_own_listener() {
     let env = Env::new().await;
-    let run = Running::start(&env, |c| c.server.metrics_listen = Some("127.0.0.1:0".into())).await;
+    let run = Running::start(&env, |c| {
+        c.server.metrics_listen = Some("127.0.0.1:0".into())
+    })
+    .await;
     let http = reqwest::Client::new();
     let metrics_url = |path: &str| format!("http://{}{path}", run.metrics);
     assert_ne!(run.metrics, run.addr);
-    wait_until("the worker loop", || run.daemon.services().stats.since_tick_ms().is_some()).await;
+    wait_until("the worker loop", || {
+        run.daemon.services().stats.since_tick_ms().is_some()
+    })
+    .await;
     let health = http.get(metrics_url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
     // Not exposed on the webhook listener (what the proxy forwards to).
-    assert_eq!(http.get(run.url("/metrics")).send().await.unwrap().status(), 404);
-    assert_eq!(http.get(run.url("/healthz")).send().await.unwrap().status(), 404);
+    assert_eq!(
+        http.get(run.url("/metrics")).send().await.unwrap().status(),
+        404
+    );
+    assert_eq!(
+        http.get(run.url("/healthz")).send().await.unwrap().status(),
+        404
+    );
     // Webhooks are not served on the metrics listener.
     let hook = format!("http://{}/webhook/{SECRET}", run.metrics);
-    assert_eq!(post(&http, &hook, serde_json::json!({"hook_type": "inbox"})).await, 404);
+    assert_eq!(
+        post(&http, &hook, serde_json::json!({"hook_type": "inbox"})).await,
+        404
+    );
 
-    let c = env.c2d.add_client("Метрика", Some("79005556677"), "whatsapp", env.s.channel);
+    let c = env
+        .c2d
+        .add_client("Метрика", Some("79005556677"), "whatsapp", env.s.channel);
     env.c2d.client_says(c, "Вопрос");
     let request = env.c2d.close_request(c);
     let close = serde_json::json!({"hook_type": "close_request", "request_id": request});
     assert_eq!(post(&http, &run.hook(), close).await, 200);
-    assert_eq!(post(&http, &run.hook(), serde_json::json!({"hook_type": "new_client"})).await, 200);
+    assert_eq!(
+        post(
+            &http,
+            &run.hook(),
+            serde_json::json!({"hook_type": "new_client"})
+        )
+        .await,
+        200
+    );
     wait_until("synced", || env.comments_for(request).len() == 1).await;
     let page = http.get(metrics_url("/metrics")).send().await.unwrap();
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
     let page = page.text().await.unwrap();
     for line in [
         "chat2desk_b24_healthy 1",
@@ -390,7 +530,11 @@ async fn health_and_metrics_answer_on_their_own_listener() {
 
 /// A free loopback port (the binary binds it right after).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn start_binary(config: &std::path::Path) -> std::process::Child {
@@ -408,7 +552,10 @@ async fn wait_ready(http: &reqwest::Client, url: &str) {
         if http.get(url).send().await.is_ok() {
             return;
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "daemon did not start listening");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "daemon did not start listening"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -419,7 +566,12 @@ async fn sigkill_right_after_acknowledging_a_burst_loses_nothing() {
     // 50 closed requests the daemon has not seen (no hook registered in the simulator).
     let mut requests = Vec::new();
     for i in 0..50 {
-        let c = env.c2d.add_client(&format!("Клиент {i}"), Some(&format!("7900{:07}", i)), "whatsapp", env.s.channel);
+        let c = env.c2d.add_client(
+            &format!("Клиент {i}"),
+            Some(&format!("7900{:07}", i)),
+            "whatsapp",
+            env.s.channel,
+        );
         env.c2d.client_says(c, "Добрый день");
         requests.push(env.c2d.close_request(c));
     }
@@ -428,7 +580,9 @@ async fn sigkill_right_after_acknowledging_a_burst_loses_nothing() {
         "lead",
         &format!("\n[server]\nlisten = \"127.0.0.1:{port}\"\nwebhook_secret = \"{SECRET}\"\n"),
     );
-    let text = std::fs::read_to_string(&config).unwrap().replace("[sync]", "[sync]\npoll_strategy = \"off\"");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[sync]", "[sync]\npoll_strategy = \"off\"");
     std::fs::write(&config, text).unwrap();
     // A slow portal keeps most jobs unfinished at the kill.
     env.portal.faults().set_latency(Duration::from_millis(30));
@@ -441,7 +595,11 @@ async fn sigkill_right_after_acknowledging_a_burst_loses_nothing() {
     let bodies: Vec<serde_json::Value> = (0..4)
         .flat_map(|round| {
             requests.iter().map(move |r| {
-                let kind = if round % 2 == 0 { "close_request" } else { "close_dialog" };
+                let kind = if round % 2 == 0 {
+                    "close_request"
+                } else {
+                    "close_dialog"
+                };
                 serde_json::json!({"hook_type": kind, "request_id": r})
             })
         })
@@ -453,10 +611,15 @@ async fn sigkill_right_after_acknowledging_a_burst_loses_nothing() {
         let (http, hook, queue, acked) = (http.clone(), hook.clone(), queue.clone(), acked.clone());
         senders.push(tokio::spawn(async move {
             loop {
-                let Some(body) = queue.lock().unwrap().pop() else { return };
+                let Some(body) = queue.lock().unwrap().pop() else {
+                    return;
+                };
                 let status = http.post(&hook).json(&body).send().await.unwrap().status();
                 assert_eq!(status, 200);
-                acked.lock().unwrap().push(body["request_id"].as_i64().unwrap());
+                acked
+                    .lock()
+                    .unwrap()
+                    .push(body["request_id"].as_i64().unwrap());
             }
         }));
     }
@@ -486,12 +649,20 @@ async fn sigkill_right_after_acknowledging_a_burst_loses_nothing() {
         if done == acked.len() {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "{done}/{} synced", acked.len());
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{done}/{} synced",
+            acked.len()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     child.kill().unwrap();
     child.wait().unwrap();
     for r in &acked {
-        assert_eq!(env.comments_for(*r).len(), 1, "request {r} synced exactly once");
+        assert_eq!(
+            env.comments_for(*r).len(),
+            1,
+            "request {r} synced exactly once"
+        );
     }
 }

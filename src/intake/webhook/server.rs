@@ -170,7 +170,9 @@ async fn accept_loop(
                     reason = "request headers not received in time",
                     "Closed a slow connection"
                 ),
-                Err(e) => tracing::debug!(client = %peer.ip(), error = %e, "Connection ended with an error"),
+                Err(e) => {
+                    tracing::debug!(client = %peer.ip(), error = %e, "Connection ended with an error")
+                }
                 Ok(()) => {}
             }
         });
