@@ -37,7 +37,9 @@ async fn check_passes_on_a_good_setup_and_names_each_problem() {
     assert!(ok, "{out}");
     assert!(out.contains("All checks passed."), "{out}");
 
-    let cases: Vec<(&str, String, Box<dyn Fn(&Env) + Send>)> = vec![
+    // (the key the FAIL line must name, the config text, what to change on the portal first)
+    type Case = (&'static str, String, Box<dyn Fn(&Env) + Send>);
+    let cases: Vec<Case> = vec![
         (
             "chat2desk.token",
             text.replace(&format!("token = \"{}\"", env.c2d.token()), "token = \"wrong-token\""),
