@@ -329,3 +329,44 @@ async fn transient_portal_faults_are_retried_permanent_ones_go_dead_with_a_reaso
     let reason = job.last_error.unwrap();
     assert!(reason.contains("scope"), "{reason}");
 }
+
+#[tokio::test]
+async fn requests_endpoints_missing_fall_back_to_the_dialog_messages() {
+    let env = Env::new().await;
+    let d = env.daemon(env.config(Integration::Lead)).await;
+    let closed = chat2desk_b24::sim::scenario::converse(&env.c2d, &env.s);
+    d.poller.poll_once().await.unwrap();
+    // Without /requests/{id}/messages the dialog's messages are filtered by request id.
+    env.c2d.set_request_endpoints(true, false);
+    d.worker.run_until_idle().await;
+    for r in &closed {
+        let text = env.comments_for(*r);
+        assert_eq!(text.len(), 1, "request {r}");
+    }
+    let nikita = &env.comments_for(closed[0])[0];
+    assert!(nikita.contains("А ипотека есть?"), "{nikita}");
+    assert!(
+        !nikita.contains("парковка"),
+        "another request's messages: {nikita}"
+    );
+
+    // Neither endpoint knows the request: dead with a reason, nothing written.
+    env.c2d.set_request_endpoints(false, false);
+    let store = &d.services().store;
+    store
+        .enqueue(
+            JobKind::Transcript,
+            999_999,
+            chat2desk_b24::store::Intake::Manual,
+        )
+        .await
+        .unwrap();
+    d.worker.run_until_idle().await;
+    let job = store
+        .job(JobKind::Transcript, 999_999)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.state, JobState::Dead);
+    assert!(job.last_error.unwrap().contains("knows no request 999999"));
+}

@@ -3,6 +3,7 @@
 
 mod directory;
 mod error;
+mod fetch;
 mod progress;
 mod request;
 mod stats;

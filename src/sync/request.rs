@@ -1,6 +1,7 @@
 //! The steps of one transcript job: read the request from Chat2Desk, route it to a CRM
 //! entity, notify about a reopened lead, and write the transcript parts that are missing.
 
+use super::fetch::{fetch_request, Fetched};
 use super::{JobError, Progress, Rules, Services};
 use crate::chat2desk::{AttachmentKind, Message, MessageKind, Operator};
 use crate::crm::{phone::normalize_phone, ClientFacts, EntityRef, Reopen};
@@ -23,8 +24,10 @@ pub async fn sync_request(
     let mut progress = Progress::from_steps(&job.steps);
     let c2d = &services.chat2desk;
 
-    let request = c2d.request(request_id).await?;
-    let messages = c2d.request_messages(request_id).await?;
+    let Fetched {
+        info: request,
+        messages,
+    } = fetch_request(c2d, request_id).await?;
     let client_id = request
         .client_id
         .or_else(|| messages.iter().find_map(|m| m.client_id))

@@ -122,6 +122,14 @@ impl Chat2DeskSim {
         self.svc().state().bare_request_messages = bare;
     }
 
+    /// Whether `GET /v1/requests/{id}` and `GET /v1/requests/{id}/messages` exist (both are
+    /// thinly documented; a 404 from either must not lose the request).
+    pub fn set_request_endpoints(&self, request: bool, messages: bool) {
+        let mut s = self.svc().state();
+        s.request_endpoint = request;
+        s.request_messages_endpoint = messages;
+    }
+
     /// HTTP status of the auth error (undocumented; default 401).
     pub fn set_auth_status(&self, status: u16) {
         self.svc().state().auth_status = status;

@@ -21,6 +21,10 @@ impl Service {
         let mut s = self.state();
         match (segments.as_slice(), m) {
             (["companies", "api_info"], &Method::GET) => api_info(&s),
+            (["requests", _], &Method::GET) if !s.request_endpoint => not_found(),
+            (["requests", _, "messages"], &Method::GET) if !s.request_messages_endpoint => {
+                not_found()
+            }
             (["requests", _], &Method::GET) => match id(1).and_then(|i| s.request_json(i)) {
                 Some(v) => success(v),
                 None => not_found(),

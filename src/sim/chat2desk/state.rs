@@ -127,6 +127,10 @@ pub(super) struct State {
     pub naive_zone: Tz,
     /// `GET /requests/{id}/messages` answers a bare array (DG) instead of the envelope.
     pub bare_request_messages: bool,
+    /// `GET /requests/{id}` exists (its presence is unsure in the docs).
+    pub request_endpoint: bool,
+    /// `GET /requests/{id}/messages` exists.
+    pub request_messages_endpoint: bool,
     pub auth_status: u16,
     pub rate_limit_status: u16,
     pub bucket: Option<Bucket>,
@@ -149,6 +153,8 @@ impl State {
             time_format: None,
             naive_zone: Tz::UTC,
             bare_request_messages: false,
+            request_endpoint: true,
+            request_messages_endpoint: true,
             auth_status: 401,
             rate_limit_status: 429,
             bucket: None,
