@@ -42,7 +42,10 @@ async fn check_passes_on_a_good_setup_and_names_each_problem() {
     let cases: Vec<Case> = vec![
         (
             "chat2desk.token",
-            text.replace(&format!("token = \"{}\"", env.c2d.token()), "token = \"wrong-token\""),
+            text.replace(
+                &format!("token = \"{}\"", env.c2d.token()),
+                "token = \"wrong-token\"",
+            ),
             Box::new(|_| {}),
         ),
         (
@@ -89,8 +92,14 @@ async fn check_passes_on_a_good_setup_and_names_each_problem() {
             .lines()
             .find(|l| l.starts_with("FAIL") && l.contains(key))
             .unwrap_or_else(|| panic!("no FAIL line naming {key}:\n{out}"));
-        assert!(line.len() > key.len() + 20, "the line says what to do: {line}");
-        assert!(!out.contains(env.c2d.token().as_str()), "token leaked: {out}");
+        assert!(
+            line.len() > key.len() + 20,
+            "the line says what to do: {line}"
+        );
+        assert!(
+            !out.contains(env.c2d.token().as_str()),
+            "token leaked: {out}"
+        );
     }
 }
 
@@ -99,46 +108,91 @@ async fn backfill_status_retry_operators_channels() {
     let env = Env::new().await;
     let config = env.write_config("lead", "");
     let closed = chat2desk_b24::sim::scenario::converse(&env.c2d, &env.s);
-    let today = chrono::Utc::now().date_naive().pred_opt().unwrap().to_string();
+    let today = chrono::Utc::now()
+        .date_naive()
+        .pred_opt()
+        .unwrap()
+        .to_string();
     let c = config.clone();
     let (ok, out) = tokio::task::spawn_blocking(move || run(&c, &["backfill", "--since", &today]))
         .await
         .unwrap();
     assert!(ok, "{out}");
-    assert!(out.contains(&format!("{} newly queued", closed.len())), "{out}");
+    assert!(
+        out.contains(&format!("{} newly queued", closed.len())),
+        "{out}"
+    );
 
     let c = config.clone();
-    let (ok, out) = tokio::task::spawn_blocking(move || run(&c, &["status"])).await.unwrap();
+    let (ok, out) = tokio::task::spawn_blocking(move || run(&c, &["status"]))
+        .await
+        .unwrap();
     assert!(ok, "{out}");
-    assert!(out.contains(&format!("Queue: {} pending", closed.len())), "{out}");
+    assert!(
+        out.contains(&format!("Queue: {} pending", closed.len())),
+        "{out}"
+    );
 
     let c = config.clone();
-    let (ok, out) = tokio::task::spawn_blocking(move || run(&c, &["retry", "424242"])).await.unwrap();
+    let (ok, out) = tokio::task::spawn_blocking(move || run(&c, &["retry", "424242"]))
+        .await
+        .unwrap();
     assert!(!ok);
     assert!(out.contains("424242 is not in the queue"), "{out}");
 
     let c = config.clone();
-    let (ok, out) = tokio::task::spawn_blocking(move || run(&c, &["operators"])).await.unwrap();
+    let (ok, out) = tokio::task::spawn_blocking(move || run(&c, &["operators"]))
+        .await
+        .unwrap();
     assert!(ok, "{out}");
-    let line = |name: &str| out.lines().find(|l| l.contains(name)).unwrap_or_default().to_string();
-    assert!(line("Мария").contains(&format!("{} (mapped", env.s.user_maria)), "{out}");
-    assert!(line("Иван").contains(&format!("{} (same e-mail)", env.s.user_ivan)), "{out}");
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        line("Мария").contains(&format!("{} (mapped", env.s.user_maria)),
+        "{out}"
+    );
+    assert!(
+        line("Иван").contains(&format!("{} (same e-mail)", env.s.user_ivan)),
+        "{out}"
+    );
     assert!(line("Пётр").contains("unmatched"), "{out}");
 
     let c = config.clone();
-    let (ok, out) = tokio::task::spawn_blocking(move || run(&c, &["channels"])).await.unwrap();
+    let (ok, out) = tokio::task::spawn_blocking(move || run(&c, &["channels"]))
+        .await
+        .unwrap();
     assert!(ok, "{out}");
-    assert!(out.contains("79682212816") && out.contains("whatsapp"), "{out}");
+    assert!(
+        out.contains("79682212816") && out.contains("whatsapp"),
+        "{out}"
+    );
 }
 
 #[test]
 fn demo_prints_the_portal_entities_and_transcripts() {
-    let out = Command::new(binary()).arg("demo").output().expect("demo runs");
+    let out = Command::new(binary())
+        .arg("demo")
+        .output()
+        .expect("demo runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("Queue: 4 done, 0 pending, 0 dead"), "{text}");
     assert_eq!(text.matches("──── Комментарий").count(), 4, "{text}");
-    assert!(text.contains("«Анна, ипотека» статус NEW"), "closed lead reopened: {text}");
+    assert!(
+        text.contains("«Анна, ипотека» статус NEW"),
+        "closed lead reopened: {text}"
+    );
     assert!(text.contains("Уведомление пользователю"), "{text}");
-    assert!(text.contains("[url=https://files.example.com/c2d/planirovka-1k.pdf]"), "{text}");
+    assert!(
+        text.contains("[url=https://files.example.com/c2d/planirovka-1k.pdf]"),
+        "{text}"
+    );
 }

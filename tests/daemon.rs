@@ -40,7 +40,9 @@ async fn notify_ready_watchdog_reload_and_clean_stop() {
     let config = env.write_config("lead", "[log]\nlevel = \"info\"\n");
     let sock_path = env.dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&sock_path).unwrap();
-    socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
 
     // systemd sets WATCHDOG_PID to the service's pid: `exec` keeps the shell's.
     let child = Command::new("sh")
@@ -66,7 +68,9 @@ async fn notify_ready_watchdog_reload_and_clean_stop() {
     .unwrap();
 
     // A reload with a changed log level: RELOADING=1 then READY=1 again, still running.
-    let text = std::fs::read_to_string(&config).unwrap().replace("level = \"info\"", "level = \"debug\"");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("level = \"info\"", "level = \"debug\"");
     std::fs::write(&config, text).unwrap();
     signal(pid, "-HUP");
     let socket = tokio::task::spawn_blocking(move || {
@@ -77,7 +81,10 @@ async fn notify_ready_watchdog_reload_and_clean_stop() {
     })
     .await
     .unwrap();
-    assert!(child.0.try_wait().unwrap().is_none(), "still running after reload");
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "still running after reload"
+    );
 
     signal(pid, "-TERM");
     let status = tokio::task::spawn_blocking(move || {
@@ -91,7 +98,10 @@ async fn notify_ready_watchdog_reload_and_clean_stop() {
     .await
     .unwrap();
     let (status, stderr) = status;
-    assert!(status.success(), "exit 0 after SIGTERM: {status:?}\n{stderr}");
+    assert!(
+        status.success(),
+        "exit 0 after SIGTERM: {status:?}\n{stderr}"
+    );
     assert!(stderr.contains("Reloaded the config"), "{stderr}");
     assert!(stderr.contains("Stopped"), "{stderr}");
 }

@@ -11,5 +11,5 @@ pub mod webhook;
 
 pub use dialogs::DialogsScan;
 pub use messages::{closed_among, recent_requests, MessagesScan, Recent};
-pub use webhook::Cidr;
 pub use poller::{PollError, PollReport, Poller, LAST_POLL_ERROR_KEY, LAST_POLL_KEY};
+pub use webhook::Cidr;

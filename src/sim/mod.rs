@@ -2,8 +2,8 @@
 //! `chat2desk-api.md` and `bitrix24-rest.md`, with fault injection. Used by the tests, the
 //! benches and `chat2desk-b24 demo`.
 
-pub mod chat2desk;
 pub mod bitrix24;
+pub mod chat2desk;
 pub mod faults;
 pub mod http;
 pub mod scenario;
