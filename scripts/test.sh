@@ -11,6 +11,9 @@ cargo fmt --check
 banner "cargo clippy --all-targets -- -D warnings"
 cargo clippy --locked --all-targets -- -D warnings
 
+banner "cargo deny check licenses bans sources (advisories need the network: skipped)"
+bash scripts/deny.sh
+
 banner "tests (unit + integration, real HTTP and SQLite)"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --locked --no-fail-fast --failure-output final
