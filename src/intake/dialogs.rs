@@ -6,11 +6,10 @@
 //! middle request, and the docs do not say what `order` sorts closed dialogs by (we assume
 //! newest first and stop at the first page with nothing new; `MAX_PAGES` bounds the rest).
 
-use super::poller::{PollError, PollReport};
-use crate::chat2desk::{Chat2Desk, DialogState};
-use crate::store::{Intake, Store};
+use super::poller::{PollError, PollReport, Poller};
+use crate::chat2desk::DialogState;
+use crate::store::Intake;
 use chrono::{DateTime, Utc};
-use std::time::Duration;
 
 /// Meta key: the latest dialog `end` seen (RFC 3339).
 pub const WATERMARK_KEY: &str = "poll.dialogs.watermark";
@@ -18,26 +17,9 @@ pub const WATERMARK_KEY: &str = "poll.dialogs.watermark";
 const PAGE: u64 = 200;
 const MAX_PAGES: u64 = 20;
 
-/// The "dialogs" strategy for one poll.
-#[derive(Debug)]
-pub struct DialogsScan<'a> {
-    chat2desk: &'a Chat2Desk,
-    store: &'a Store,
-    overlap: Duration,
-}
-
-impl<'a> DialogsScan<'a> {
-    /// A scan over `chat2desk`, remembering its watermark in `store`.
-    pub fn new(chat2desk: &'a Chat2Desk, store: &'a Store, overlap: Duration) -> Self {
-        Self {
-            chat2desk,
-            store,
-            overlap,
-        }
-    }
-
+impl Poller {
     /// Reads closed dialogs down to the watermark and enqueues their requests.
-    pub async fn poll(&self) -> Result<PollReport, PollError> {
+    pub(super) async fn poll_dialogs(&self) -> Result<PollReport, PollError> {
         let watermark = self
             .store
             .meta(WATERMARK_KEY)

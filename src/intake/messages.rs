@@ -11,12 +11,11 @@
 //! message, is only seen once the dialog closes or the client writes again; the webhook intake
 //! (`close_request`) covers that case.
 
-use super::poller::{PollError, PollReport};
+use super::poller::{PollError, PollReport, Poller};
 use crate::chat2desk::{Chat2Desk, Chat2DeskError, DialogState, MessageQuery, Order};
-use crate::store::{Intake, Store};
+use crate::store::Intake;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
 
 /// Meta key: the highest message id read.
 pub const CURSOR_KEY: &str = "poll.messages.cursor";
@@ -29,26 +28,9 @@ const MAX_PAGES: usize = 500;
 /// Pages the first poll reads back into the overlap window at most.
 const FIRST_POLL_PAGES: usize = 10;
 
-/// The "messages" strategy for one poll.
-#[derive(Debug)]
-pub struct MessagesScan<'a> {
-    chat2desk: &'a Chat2Desk,
-    store: &'a Store,
-    overlap: Duration,
-}
-
-impl<'a> MessagesScan<'a> {
-    /// A scan over `chat2desk`, remembering its cursor in `store`.
-    pub fn new(chat2desk: &'a Chat2Desk, store: &'a Store, overlap: Duration) -> Self {
-        Self {
-            chat2desk,
-            store,
-            overlap,
-        }
-    }
-
+impl Poller {
     /// Reads new messages, records their requests, enqueues the closed ones.
-    pub async fn poll(&self) -> Result<PollReport, PollError> {
+    pub(super) async fn poll_messages(&self) -> Result<PollReport, PollError> {
         let now = Utc::now().timestamp();
         let cursor = self
             .store
@@ -87,7 +69,7 @@ impl<'a> MessagesScan<'a> {
 
         let tracked = self.store.candidates().await?;
         if !tracked.is_empty() {
-            let closed = closed_among(self.chat2desk, &tracked).await?;
+            let closed = closed_among(&self.chat2desk, &tracked).await?;
             if !closed.is_empty() {
                 report.enqueued = self.store.promote(&closed, Intake::Poll, &[]).await?;
             }
@@ -101,8 +83,8 @@ impl<'a> MessagesScan<'a> {
     async fn first_poll(&self) -> Result<(Vec<(i64, i64)>, i64), Chat2DeskError> {
         let since = Utc::now()
             - chrono::Duration::from_std(self.overlap).unwrap_or(chrono::Duration::zero());
-        let recent = recent_requests(self.chat2desk, since, FIRST_POLL_PAGES, |_, _| {}).await?;
-        let open = open_dialogs(self.chat2desk).await?;
+        let recent = recent_requests(&self.chat2desk, since, FIRST_POLL_PAGES, |_, _| {}).await?;
+        let open = open_dialogs(&self.chat2desk).await?;
         let mut candidates = recent.pairs;
         candidates.extend(
             open.into_iter()

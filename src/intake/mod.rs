@@ -9,7 +9,6 @@ mod messages;
 mod poller;
 pub mod webhook;
 
-pub use dialogs::DialogsScan;
-pub use messages::{closed_among, recent_requests, MessagesScan, Recent};
+pub use messages::{closed_among, recent_requests, Recent};
 pub use poller::{PollError, PollReport, Poller, LAST_POLL_ERROR_KEY, LAST_POLL_KEY};
 pub use webhook::Cidr;

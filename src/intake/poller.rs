@@ -1,6 +1,5 @@
 //! The cron-driven poll loop around one discovery strategy.
 
-use super::{DialogsScan, MessagesScan};
 use crate::chat2desk::{Chat2Desk, Chat2DeskError};
 use crate::config::PollStrategy;
 use crate::store::{Store, StoreError};
@@ -40,10 +39,10 @@ pub enum PollError {
 /// Finds closed requests and enqueues them.
 #[derive(Debug, Clone)]
 pub struct Poller {
-    chat2desk: Chat2Desk,
-    store: Store,
+    pub(super) chat2desk: Chat2Desk,
+    pub(super) store: Store,
     strategy: PollStrategy,
-    overlap: Duration,
+    pub(super) overlap: Duration,
     wake: Arc<Notify>,
 }
 
@@ -69,16 +68,8 @@ impl Poller {
     pub async fn poll_once(&self) -> Result<PollReport, PollError> {
         let before = self.chat2desk.calls_made();
         let mut report = match self.strategy {
-            PollStrategy::Messages => {
-                MessagesScan::new(&self.chat2desk, &self.store, self.overlap)
-                    .poll()
-                    .await?
-            }
-            PollStrategy::Dialogs => {
-                DialogsScan::new(&self.chat2desk, &self.store, self.overlap)
-                    .poll()
-                    .await?
-            }
+            PollStrategy::Messages => self.poll_messages().await?,
+            PollStrategy::Dialogs => self.poll_dialogs().await?,
             PollStrategy::Off => PollReport::default(),
         };
         report.api_calls = self.chat2desk.calls_made() - before;
