@@ -65,6 +65,10 @@ backoff_max_secs = 1
 
 [database]
 path = "{db}"
+
+[server]
+# A free port per run: tests run in parallel.
+listen = "127.0.0.1:0"
 "#,
         c2d = c2d.url(),
         portal = portal.base_url(),

@@ -142,6 +142,10 @@ lease_secs = 30
 
 [database]
 path = "{db}"
+
+[server]
+# A free port per run: tests run in parallel.
+listen = "127.0.0.1:0"
 "#,
             c2d = self.c2d.url(),
             token = self.c2d.token(),
