@@ -84,9 +84,13 @@ async fn backlog(
     if let Some((rps, burst)) = limit {
         rig.portal.set_rate_limit(rps, burst);
     }
-    for client in &rig.clients[..n] {
-        rig.converse(client, 0);
-    }
+    let mut all: Vec<(i64, i64, DateTime<Utc>)> = rig.clients[..n]
+        .iter()
+        .map(|client| {
+            let (request, at) = rig.converse(client, 0);
+            (request, client.id, at)
+        })
+        .collect();
     let calls_before = rig.portal.http_requests();
     let mut d = Daemon::spawn(&binary(), &config, &rig.log(), "warn");
     let start = Instant::now();
@@ -111,7 +115,8 @@ async fn backlog(
     let latency = if closed.is_empty() {
         None
     } else {
-        let done = rig.verify(&closed).await;
+        all.extend(closed.iter().cloned());
+        let done = rig.verify(&all).await;
         let mut lat: Vec<Duration> = closed
             .iter()
             .map(|(r, _, at)| (done[r] - *at).to_std().unwrap_or_default())
