@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::Instant;
 
 /// Most sub-calls in one `batch` (doc §1.6).
@@ -41,7 +41,14 @@ pub(crate) struct Shared {
     pub(crate) http_calls: AtomicU64,
     /// Methods held back after `OPERATION_TIME_LIMIT`, until the instant.
     pub(crate) paused: Mutex<HashMap<String, Instant>>,
+    /// HTTP requests to the portal in flight at once ([`MAX_IN_FLIGHT`]): while they are
+    /// busy, new calls gather into the next batch instead of going out alone.
+    pub(crate) in_flight: Arc<Semaphore>,
 }
+
+/// Batches sent to the portal at once. The doc's client policy is one sequential worker;
+/// two keep the pipe full while one answer is on its way.
+pub(crate) const MAX_IN_FLIGHT: usize = 2;
 
 /// True for methods that change nothing, so a request made only of them may be repeated
 /// after an uncertain failure. Unknown methods count as writes.
@@ -93,7 +100,29 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceive
                 }
             }
         }
-        tokio::spawn(execute(shared.clone(), group));
+        let permit = {
+            let acquire = shared.in_flight.clone().acquire_owned();
+            tokio::pin!(acquire);
+            loop {
+                if group.len() >= MAX_BATCH || closed {
+                    break acquire.await;
+                }
+                tokio::select! {
+                    biased;
+                    permit = &mut acquire => break permit,
+                    item = rx.recv() => match item {
+                        Some(p) => group.push(p),
+                        None => closed = true,
+                    },
+                }
+            }
+        }
+        .expect("the in-flight semaphore is never closed");
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            execute(shared, group).await;
+            drop(permit);
+        });
     }
 }
 

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use url::Url;
 
 /// How to reach the portal and how politely.
@@ -171,6 +171,7 @@ impl Bitrix24 {
             backoff: opts.backoff,
             http_calls: AtomicU64::new(0),
             paused: Mutex::new(HashMap::new()),
+            in_flight: Arc::new(Semaphore::new(batcher::MAX_IN_FLIGHT)),
         });
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(batcher::dispatch(shared.clone(), rx));
