@@ -161,6 +161,8 @@ async fn unknown_ca_is_refused_with_a_certificate_error() {
             "{ca_file:?}: {text}"
         );
         assert_eq!(err.method(), "profile");
+        assert!(!err.is_transient(), "not retried forever: {text}");
+        assert!(err.hint().contains("ca_file"), "{}", err.hint());
         assert!(portal.http_requests() == 0, "nothing reached the portal");
     }
 }

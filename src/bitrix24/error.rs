@@ -90,6 +90,10 @@ impl BitrixError {
                 http_status,
                 ..
             } => classify(code, description, *http_status),
+            // An untrusted certificate will not fix itself: a configuration problem.
+            BitrixError::Transport { detail, .. } if is_certificate_error(detail) => {
+                ErrorKind::Config
+            }
             BitrixError::Transport { .. } => ErrorKind::Transient,
             BitrixError::Decode { garbled: true, .. } => ErrorKind::Transient,
             BitrixError::Decode { garbled: false, .. } => ErrorKind::Protocol,
@@ -122,6 +126,12 @@ impl BitrixError {
 
     /// A short hint for the sysadmin.
     pub fn hint(&self) -> &'static str {
+        if let BitrixError::Transport { detail, .. } = self {
+            if is_certificate_error(detail) {
+                return "the portal's TLS certificate is not trusted: set [bitrix24] ca_file to \
+                        its CA (PEM), or fix the certificate's host name";
+            }
+        }
         match self.kind() {
             ErrorKind::Auth => {
                 "check [bitrix24] webhook_url: the inbound webhook was deleted or its secret is \
@@ -188,6 +198,12 @@ fn classify(code: &str, description: &str, http_status: u16) -> ErrorKind {
         _ if http_status >= 500 => ErrorKind::Transient,
         _ => ErrorKind::Business,
     }
+}
+
+/// True when a transport failure is rustls refusing the portal's certificate.
+fn is_certificate_error(detail: &str) -> bool {
+    let d = detail.to_ascii_lowercase();
+    d.contains("certificate") || d.contains("unknownissuer") || d.contains("notvalidforname")
 }
 
 #[cfg(test)]
