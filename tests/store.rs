@@ -514,3 +514,43 @@ async fn open_failure_names_the_path_and_the_fix() {
     let err = Store::open(&junk).await.unwrap_err();
     assert!(!err.is_transient(), "{err}");
 }
+
+#[test]
+fn processes_opening_a_fresh_database_at_once_all_succeed() {
+    // The daemon's first start racing `chat2desk-b24 status`: several processes run the first
+    // migration on one new file at the same moment; every one must open it.
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..3 {
+        let db = dir.path().join(format!("fresh-{round}.db"));
+        let config = dir.path().join(format!("config-{round}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "[chat2desk]\ntoken = \"t\"\n[bitrix24]\nwebhook_url = \"http://127.0.0.1:9/rest/1/abcdef/\"\n\
+                 [crm]\ndefault_responsibles = [1]\n[database]\npath = \"{}\"\n",
+                db.display()
+            ),
+        )
+        .unwrap();
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                std::process::Command::new(env!("CARGO_BIN_EXE_chat2desk-b24"))
+                    .arg("-c")
+                    .arg(&config)
+                    .arg("status")
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in handles {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "a concurrent first open failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}

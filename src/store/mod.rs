@@ -31,6 +31,10 @@ use sqlx::SqlitePool;
 pub use error::{Cause, StoreError};
 pub use job::{Intake, Job, JobKind, JobState, QueueCounts};
 
+/// How often a failed migration is tried again (a concurrent first start).
+const MIGRATE_RETRIES: u32 = 3;
+/// Pause before trying a failed migration again.
+const MIGRATE_RETRY_DELAY: Duration = Duration::from_millis(200);
 /// Connections in the pool: enough for the worker, the intake and status readers; writes are
 /// serialised by SQLite anyway.
 const POOL_SIZE: u32 = 4;
@@ -74,10 +78,20 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(|e| fail(e.into()))?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::new("migrate", path, e))?;
+        // Two processes opening a fresh file at once (the daemon starting while `status`
+        // runs) may both try the first migration; the loser's transaction rolls back, and on
+        // a second look it finds the migration applied.
+        let mut attempt = 0;
+        loop {
+            match sqlx::migrate!("./migrations").run(&pool).await {
+                Ok(()) => break,
+                Err(_) if attempt < MIGRATE_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(MIGRATE_RETRY_DELAY).await;
+                }
+                Err(e) => return Err(StoreError::new("migrate", path, e)),
+            }
+        }
         Ok(Store {
             pool,
             path: Arc::new(path.to_path_buf()),
