@@ -43,13 +43,15 @@ pub async fn sync_request(
     let operators = services.directory.operators(c2d, operator_id).await?;
     let operator = operator_id.and_then(|id| operators.get(&id));
 
+    let phone = client.real_phone().and_then(|p| normalize_phone(&p));
+
     let entity = match progress.entity {
         Some(entity) => entity,
         None => {
             let facts = ClientFacts {
                 client_id,
                 name: client.display_name().map(str::to_string),
-                phone: client.real_phone().and_then(|p| normalize_phone(&p)),
+                phone: phone.clone(),
                 email: client.email.clone(),
                 transport: messages.iter().find_map(|m| m.transport.clone()),
                 operator_id,
@@ -76,7 +78,6 @@ pub async fn sync_request(
         .or_else(|| messages.iter().find_map(|m| m.dialog_id));
     let chat_url = dialog_id.map(|d| services.directory.chat_url(d));
     let lines: Vec<Line> = messages.iter().map(|m| to_line(m, &operators)).collect();
-    let phone = client.real_phone().and_then(|p| normalize_phone(&p));
     let parts = transcript::render(&TranscriptInput {
         request_id,
         opened: request.created,
