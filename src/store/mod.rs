@@ -16,6 +16,7 @@
 //!
 //! Times are stored as integer unix milliseconds (UTC).
 
+mod claims;
 mod error;
 mod job;
 mod queue;
@@ -28,6 +29,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+pub use claims::{ClaimAttempt, ClientKey, ClientRecord, StoredRecord};
 pub use error::{Cause, StoreError};
 pub use job::{Intake, Job, JobKind, JobState, QueueCounts};
 

@@ -446,6 +446,13 @@ impl PortalSim {
         });
     }
 
+    /// Makes leads and contacts created through the API invisible to
+    /// `crm.duplicate.findbycomm` for `lag` after they are saved, as on a busy portal whose
+    /// duplicate index lags (lists by field still see them at once).
+    pub fn set_search_lag(&self, lag: std::time::Duration) {
+        self.portal.state().search_lag = lag;
+    }
+
     /// Requests refused by the bucket.
     pub fn rate_limit_rejections(&self) -> u64 {
         self.portal.state().rejections

@@ -64,6 +64,11 @@ pub(crate) struct State {
     pub(crate) calls: BTreeMap<String, u64>,
     pub(crate) bucket: Option<Bucket>,
     pub(crate) rejections: u64,
+    /// How long a new lead or contact stays invisible to `crm.duplicate.findbycomm` (a busy
+    /// portal's duplicate index is rebuilt by an agent, after the record is saved).
+    pub(crate) search_lag: std::time::Duration,
+    /// When each record created through the API was saved (for `search_lag`).
+    pub(crate) created_at: BTreeMap<i64, Instant>,
 }
 
 /// The webhook's owner.
@@ -81,6 +86,13 @@ pub(crate) fn now_iso() -> String {
 }
 
 impl State {
+    /// True while record `id` is too new for the duplicate search to see.
+    pub(crate) fn hidden_from_search(&self, id: i64) -> bool {
+        self.created_at
+            .get(&id)
+            .is_some_and(|at| at.elapsed() < self.search_lag)
+    }
+
     /// A fresh portal with its default user and directories.
     pub(crate) fn new(secret: String) -> Self {
         let mut state = Self {
@@ -99,6 +111,8 @@ impl State {
             calls: BTreeMap::new(),
             bucket: None,
             rejections: 0,
+            search_lag: std::time::Duration::ZERO,
+            created_at: BTreeMap::new(),
         };
         state.add_user("Admin", "Adminov", "admin@portal.example", true);
         for (id, name, semantics) in [
