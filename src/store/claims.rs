@@ -165,7 +165,7 @@ impl Store {
                     .map(|(scope, id, at)| (at, StoredRecord { scope, id })),
             );
         }
-        found.sort_by(|a, b| b.0.cmp(&a.0));
+        found.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
         Ok(found.into_iter().map(|(_, record)| record).collect())
     }
 
