@@ -18,6 +18,7 @@
 
 mod claims;
 mod error;
+mod grant;
 mod job;
 mod queue;
 mod scan;
@@ -31,6 +32,7 @@ use sqlx::SqlitePool;
 
 pub use claims::{ClaimAttempt, ClientKey, ClientRecord, StoredRecord};
 pub use error::{Cause, StoreError};
+pub use grant::{Grant, RefreshFailure, Rotated, Rotation};
 pub use job::{Intake, Job, JobKind, JobState, QueueCounts};
 
 /// How often a failed migration is tried again (a concurrent first start).
