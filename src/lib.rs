@@ -13,6 +13,7 @@ pub mod http;
 pub mod intake;
 pub mod localapp;
 pub mod metrics;
+pub mod openlines;
 pub mod service;
 pub mod sim;
 pub mod store;

@@ -7,6 +7,7 @@
 use chat2desk_b24::bitrix24::{AppClient, Bitrix24, Bitrix24Options, OAuthClient};
 use chat2desk_b24::config::{Bitrix24Config, Secret};
 use chat2desk_b24::localapp::StoredGrant;
+use chat2desk_b24::openlines::{ensure_connector, ConnectorSpec, LineSetup, LineSpec};
 use chat2desk_b24::sim::bitrix24::PortalSim;
 use chat2desk_b24::store::{Grant, Store};
 use serde_json::json;
@@ -208,4 +209,77 @@ async fn a_webhook_may_not_call_app_only_methods_and_an_unconnected_app_says_so(
         .unwrap_err()
         .to_string();
     assert!(err.contains("not connected"), "{err}");
+}
+
+fn spec() -> ConnectorSpec {
+    ConnectorSpec {
+        id: "chat2desk".into(),
+        placement_handler: "https://c2d.corp.lan/bitrix24/connector".into(),
+        status_checks: 10,
+        status_pause: Duration::from_millis(100),
+    }
+}
+
+fn lines() -> Vec<LineSpec> {
+    [3, 5]
+        .into_iter()
+        .map(|line| LineSpec {
+            line,
+            name: format!("Chat2Desk: линия {line}"),
+            url: "https://web.chat2desk.com".into(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_connector_is_registered_active_on_each_line_and_bound_idempotently() {
+    let p = portal().await;
+    // The portal saves a line's status a moment after `activate` answers.
+    p.sim.set_status_delay(Duration::from_millis(250));
+    let store = Store::open(&p.db).await.unwrap();
+    connect(&p, &store).await;
+    let app = p.app(&store);
+    for round in 0..2 {
+        let report = ensure_connector(&app, &spec(), &lines())
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(
+            report,
+            vec![
+                LineSetup {
+                    line: 3,
+                    configured: true
+                },
+                LineSetup {
+                    line: 5,
+                    configured: true
+                }
+            ]
+        );
+    }
+    assert!(p.sim.connectors().contains_key("chat2desk"));
+    let active = p.sim.active_lines("chat2desk");
+    assert_eq!(active.keys().copied().collect::<Vec<_>>(), vec![3, 5]);
+    assert_eq!(active[&3]["NAME"], "Chat2Desk: линия 3");
+    let bound = p.sim.offline_bindings();
+    assert!(bound.contains(&("ONIMCONNECTORMESSAGEADD".into(), "chat2desk".into())));
+    assert_eq!(
+        bound.len(),
+        5,
+        "every connector event the portal has: {bound:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_non_admin_grant_cannot_bind_offline_events_and_is_told_why() {
+    let p = portal().await;
+    let manager = p.sim.add_user("Мария", "Менеджер", "m@example.ru", true);
+    p.sim.set_browser_user(manager);
+    let store = Store::open(&p.db).await.unwrap();
+    connect(&p, &store).await;
+    let err = ensure_connector(&p.app(&store), &spec(), &lines())
+        .await
+        .unwrap_err();
+    assert_eq!(err.method, "event.bind");
+    assert!(err.to_string().contains("administrator"), "{err}");
 }
