@@ -622,7 +622,11 @@ fn misplaced_values_are_not_echoed() {
     let e = err(&format!("chat2desk = \"{TOKEN}\"\n"), &[]);
     assert_eq!(
         keys(&e),
-        ["chat2desk", "bitrix24.webhook_url", "crm.default_responsibles"]
+        [
+            "chat2desk",
+            "bitrix24.webhook_url",
+            "crm.default_responsibles"
+        ]
     );
     assert!(!e.to_string().contains(TOKEN), "{e}");
 }

@@ -34,10 +34,7 @@ const fn list(words: &'static str, example: &'static str, item: &'static str) ->
 
 const URL: Expect = e("a URL in quotes", "\"https://api.chat2desk.com\"");
 const PATH: Expect = e("a file path in quotes", "\"/etc/chat2desk-b24/secret\"");
-const RATE: Expect = e(
-    "a number of requests per second (0 = unlimited)",
-    "5",
-);
+const RATE: Expect = e("a number of requests per second (0 = unlimited)", "5");
 const TIMEOUT: Expect = e("a whole number of seconds, at least 1", "30");
 const ZONE: Expect = e("a time zone name in quotes", "\"Europe/Moscow\"");
 const SECONDS: Expect = e("a whole number of seconds", "300");
@@ -155,7 +152,10 @@ pub(crate) fn describe(value: &Value, secret: bool) -> String {
 }
 
 fn num(n: &figment::value::Num) -> String {
-    if let Some(f) = n.to_f64().filter(|_| n.to_i128().is_none() && n.to_u128().is_none()) {
+    if let Some(f) = n
+        .to_f64()
+        .filter(|_| n.to_i128().is_none() && n.to_u128().is_none())
+    {
         return f.to_string();
     }
     n.to_i128()

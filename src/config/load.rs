@@ -123,8 +123,9 @@ fn pipeline(text: &str, env: &[(String, String)], source: &str) -> Result<Loaded
             continue;
         }
         if let Some(var) = env.vars.get(base) {
-            p.message
-                .push_str(&format!(" [the value comes from the environment variable {var}]"));
+            p.message.push_str(&format!(
+                " [the value comes from the environment variable {var}]"
+            ));
         }
         problems.push(p);
     }

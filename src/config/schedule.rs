@@ -17,13 +17,48 @@ const MONTHS: &[&str] = &[
 const DAYS: &[&str] = &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
 const FIELDS: [Field; 7] = [
-    Field { name: "seconds", min: 0, max: 59, names: &[] },
-    Field { name: "minutes", min: 0, max: 59, names: &[] },
-    Field { name: "hours", min: 0, max: 23, names: &[] },
-    Field { name: "day of month", min: 1, max: 31, names: &[] },
-    Field { name: "month", min: 1, max: 12, names: MONTHS },
-    Field { name: "day of week", min: 1, max: 7, names: DAYS },
-    Field { name: "year", min: 1970, max: 2099, names: &[] },
+    Field {
+        name: "seconds",
+        min: 0,
+        max: 59,
+        names: &[],
+    },
+    Field {
+        name: "minutes",
+        min: 0,
+        max: 59,
+        names: &[],
+    },
+    Field {
+        name: "hours",
+        min: 0,
+        max: 23,
+        names: &[],
+    },
+    Field {
+        name: "day of month",
+        min: 1,
+        max: 31,
+        names: &[],
+    },
+    Field {
+        name: "month",
+        min: 1,
+        max: 12,
+        names: MONTHS,
+    },
+    Field {
+        name: "day of week",
+        min: 1,
+        max: 7,
+        names: DAYS,
+    },
+    Field {
+        name: "year",
+        min: 1970,
+        max: 2099,
+        names: &[],
+    },
 ];
 
 const SHAPE: &str = "sec min hour day month weekday, e.g. \"0 */5 * * * *\" for every five minutes";
@@ -53,7 +88,11 @@ pub(crate) fn parse_schedule(expr: &str) -> Result<cron::Schedule, String> {
                 if field.names.is_empty() {
                     String::new()
                 } else {
-                    format!(" or {}–{}", field.names[0], field.names[field.names.len() - 1])
+                    format!(
+                        " or {}–{}",
+                        field.names[0],
+                        field.names[field.names.len() - 1]
+                    )
                 }
             )
         })?;
@@ -98,11 +137,7 @@ fn check_field(text: &str, f: &Field) -> Result<(), String> {
 }
 
 fn value(text: &str, f: &Field) -> Result<u32, String> {
-    if let Some(i) = f
-        .names
-        .iter()
-        .position(|n| n.eq_ignore_ascii_case(text))
-    {
+    if let Some(i) = f.names.iter().position(|n| n.eq_ignore_ascii_case(text)) {
         return Ok(f.min + i as u32);
     }
     match text.parse::<u32>() {
@@ -124,13 +159,29 @@ mod tests {
             "field minutes (\"61\") has 61, out of range; minutes takes 0–59, `*`, lists `a,b`, \
              ranges `a-b` and steps `*/n`"
         );
-        assert!(parse_schedule("0 0 0 * * FOO").unwrap_err().contains("day of week"));
-        assert!(parse_schedule("0 */0 * * * *").unwrap_err().contains("step of 0"));
-        assert!(parse_schedule("*/5 * * * *").unwrap_err().contains("\"0 */5 * * * *\""));
-        for good in ["0 * * * * *", "*/30 * * * * *", "0 0 9-18 * * MON-FRI", "0 0 0 1 JAN * 2030"] {
+        assert!(parse_schedule("0 0 0 * * FOO")
+            .unwrap_err()
+            .contains("day of week"));
+        assert!(parse_schedule("0 */0 * * * *")
+            .unwrap_err()
+            .contains("step of 0"));
+        assert!(parse_schedule("*/5 * * * *")
+            .unwrap_err()
+            .contains("\"0 */5 * * * *\""));
+        for good in [
+            "0 * * * * *",
+            "*/30 * * * * *",
+            "0 0 9-18 * * MON-FRI",
+            "0 0 0 1 JAN * 2030",
+        ] {
             assert!(parse_schedule(good).is_ok(), "{good}");
         }
-        for e in ["61 * * * * *", "0 0 25 * * *", "0 0 0 32 * *", "0 5-1 * * * *"] {
+        for e in [
+            "61 * * * * *",
+            "0 0 25 * * *",
+            "0 0 0 32 * *",
+            "0 5-1 * * * *",
+        ] {
             let why = parse_schedule(e).unwrap_err();
             assert_eq!(why.lines().count(), 1, "{why}");
             assert!(why.contains("field "), "{why}");

@@ -110,9 +110,7 @@ fn diagnose(lines: &[String], at: usize, message: &str) -> Diagnosis {
     match first {
         "invalid basic string" | "invalid literal string" if closed_quote(text) => simple(
             "the text holds a backslash that starts no valid escape",
-            format!(
-                "write each backslash as \\\\, or use single quotes: {leaf} = 'C:\\path'"
-            ),
+            format!("write each backslash as \\\\, or use single quotes: {leaf} = 'C:\\path'"),
         ),
         "invalid basic string" | "invalid literal string" => simple(
             "the text value has no closing quote",
@@ -168,7 +166,11 @@ fn diagnose(lines: &[String], at: usize, message: &str) -> Diagnosis {
                 .unwrap_or(at);
             let key = key_of(&lines[start]);
             let leaf = key.clone().unwrap_or_else(|| "key".into());
-            let example = if open == '[' { "[1, 7]" } else { "{ chat2desk = 42, bitrix24 = 7 }" };
+            let example = if open == '[' {
+                "[1, 7]"
+            } else {
+                "{ chat2desk = 42, bitrix24 = 7 }"
+            };
             let end = if start == at { at + 1 } else { at };
             Diagnosis {
                 line: start,
@@ -266,8 +268,10 @@ mod tests {
         let p = problems("[chat2desk]\ntoken = \"s3cr3t\n[sync]\nworkers = 2\n");
         assert_eq!(
             p,
-            ["chat2desk.token: line 2 is not valid TOML: the text value has no closing quote; \
-              end it with the quote it starts with: token = \"…\""]
+            [
+                "chat2desk.token: line 2 is not valid TOML: the text value has no closing quote; \
+              end it with the quote it starts with: token = \"…\""
+            ]
         );
     }
 
@@ -281,6 +285,9 @@ mod tests {
         assert_eq!(keys, ["sync", "crm.default_responsibles", "crm.timezone"]);
         let crm = parsed.dict["crm"].as_dict().unwrap();
         assert_eq!(crm["source"].as_str(), Some("WEB"));
-        assert!(parsed.dict["sync"].as_dict().unwrap().contains_key("workers"));
+        assert!(parsed.dict["sync"]
+            .as_dict()
+            .unwrap()
+            .contains_key("workers"));
     }
 }

@@ -115,7 +115,7 @@ fn check_value(
 }
 
 /// Extracts a default config with only this one value set.
-fn trial(section: &str, key: &str, value: &Value) -> Result<(), figment::Error> {
+fn trial(section: &str, key: &str, value: &Value) -> Result<(), Box<figment::Error>> {
     let mut inner = Dict::new();
     inner.insert(key.to_string(), value.clone());
     let mut outer = Dict::new();
@@ -124,6 +124,7 @@ fn trial(section: &str, key: &str, value: &Value) -> Result<(), figment::Error> 
         .merge(Serialized::defaults(outer))
         .extract::<Config>()
         .map(drop)
+        .map_err(Box::new)
 }
 
 /// One figment error as a problem in plain words. `item` is the list index when the value is
@@ -172,7 +173,10 @@ fn translate(
             if inner.last() != Some(&field.as_ref()) {
                 key = format!("{key}.{field}");
             }
-            format!("missing; add {field} = … to this table ({})", x.item.unwrap_or(x.words))
+            format!(
+                "missing; add {field} = … to this table ({})",
+                x.item.unwrap_or(x.words)
+            )
         }
         _ if !inner.is_empty() => {
             let field = inner.last().copied().unwrap_or("");

@@ -14,7 +14,10 @@ const TOKEN_KEY: &str = "chat2desk.token";
 pub(super) async fn check(config: &Config, step: &Step) -> Vec<Line> {
     let mut lines = Vec::new();
     let Ok(url) = Url::parse(&config.chat2desk.api_url) else {
-        lines.push(Line::fail(URL_KEY, "not a URL; write it like https://api.chat2desk.com"));
+        lines.push(Line::fail(
+            URL_KEY,
+            "not a URL; write it like https://api.chat2desk.com",
+        ));
         return skipped(config, lines, "chat2desk.api_url is not a URL");
     };
     let at = host_port(&url);
@@ -54,8 +57,12 @@ pub(super) async fn check(config: &Config, step: &Step) -> Vec<Line> {
             ));
         }
         Err(Chat2DeskError::Transport { detail, .. }) => {
-            let fix = "check the system's CA certificates (ca-certificates) or a TLS-inspecting proxy";
-            lines.push(Line::fail(URL_KEY, after_connect(URL_KEY, &url, &detail, fix)));
+            let fix =
+                "check the system's CA certificates (ca-certificates) or a TLS-inspecting proxy";
+            lines.push(Line::fail(
+                URL_KEY,
+                after_connect(URL_KEY, &url, &detail, fix),
+            ));
             return skipped(config, lines, "chat2desk.api_url cannot be reached");
         }
         Err(Chat2DeskError::NotFound { .. }) => {

@@ -87,7 +87,10 @@ pub(super) async fn check(config: &Config) -> Vec<Line> {
         )];
     }
     let Some(service) = ServiceUser::find(&existing) else {
-        return vec![Line::fail(KEY, format!("cannot inspect {}", existing.display()))];
+        return vec![Line::fail(
+            KEY,
+            format!("cannot inspect {}", existing.display()),
+        )];
     };
     if nix::unistd::geteuid() == service.uid {
         return vec![open(path).await];
@@ -165,7 +168,11 @@ fn by_permissions(path: &Path, dir: &Path, existing: &Path, service: &ServiceUse
             ));
         }
     }
-    for file in [path.to_path_buf(), suffixed(path, "-wal"), suffixed(path, "-shm")] {
+    for file in [
+        path.to_path_buf(),
+        suffixed(path, "-wal"),
+        suffixed(path, "-shm"),
+    ] {
         let Ok(meta) = std::fs::metadata(&file) else {
             continue;
         };

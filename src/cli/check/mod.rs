@@ -81,7 +81,10 @@ pub async fn check(path: &Path, offline: bool) -> bool {
             for w in &loaded.warnings {
                 println!("{}", Line::warn(&w.key, &w.message));
             }
-            println!("{}", Line::ok("config", format!("{} is valid", path.display())));
+            println!(
+                "{}",
+                Line::ok("config", format!("{} is valid", path.display()))
+            );
             loaded.config
         }
         Err(e) => {

@@ -18,7 +18,10 @@ pub(super) async fn check(config: &Config, step: &Step) -> Vec<Line> {
     let mut lines = Vec::new();
     // Validated at load; the path is the secret, so only host:port is ever shown.
     let Ok(url) = Url::parse(config.bitrix24.webhook_url.expose().trim()) else {
-        lines.push(Line::fail(KEY, "not a URL; paste the inbound webhook URL again"));
+        lines.push(Line::fail(
+            KEY,
+            "not a URL; paste the inbound webhook URL again",
+        ));
         return skip_rest(config, lines, "bitrix24.webhook_url is not a URL");
     };
     let at = host_port(&url);
@@ -47,7 +50,10 @@ pub(super) async fn check(config: &Config, step: &Step) -> Vec<Line> {
     match portal.profile().await {
         Ok(p) => lines.push(Line::ok(
             KEY,
-            format!("{at} answers{via}; the webhook works (profile: user {})", p.id),
+            format!(
+                "{at} answers{via}; the webhook works (profile: user {})",
+                p.id
+            ),
         )),
         Err(BitrixError::Transport { detail, .. }) => {
             let fix = "set bitrix24.ca_file to the portal's CA certificate (PEM), or fix the \
@@ -56,7 +62,10 @@ pub(super) async fn check(config: &Config, step: &Step) -> Vec<Line> {
             return skip_rest(config, lines, "the portal cannot be reached");
         }
         Err(e) => {
-            lines.push(Line::fail(KEY, format!("profile failed: {e}; {}", hint(&e))));
+            lines.push(Line::fail(
+                KEY,
+                format!("profile failed: {e}; {}", hint(&e)),
+            ));
             return skip_rest(config, lines, "the webhook does not work");
         }
     }
@@ -105,9 +114,10 @@ pub(super) async fn check(config: &Config, step: &Step) -> Vec<Line> {
 async fn source(config: &Config, portal: &Bitrix24) -> Line {
     let wanted = &config.crm.source;
     match portal.statuses("SOURCE").await {
-        Ok(sources) if sources.iter().any(|s| &s.status_id == wanted) => {
-            Line::ok("crm.source", format!("{wanted:?} exists (crm.status.list SOURCE)"))
-        }
+        Ok(sources) if sources.iter().any(|s| &s.status_id == wanted) => Line::ok(
+            "crm.source",
+            format!("{wanted:?} exists (crm.status.list SOURCE)"),
+        ),
         Ok(sources) => {
             let known: Vec<&str> = sources.iter().map(|s| s.status_id.as_str()).collect();
             Line::fail(

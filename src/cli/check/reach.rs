@@ -103,9 +103,13 @@ pub(super) fn after_connect(key: &str, url: &Url, detail: &str, tls_fix: &str) -
     }
     if let Some(i) = lower.find("invalid peer certificate") {
         let cause = detail[i..].split(['\n', ')']).next().unwrap_or("").trim();
-        return format!("TLS with {at} failed: the certificate is not trusted ({cause}); {tls_fix}");
+        return format!(
+            "TLS with {at} failed: the certificate is not trusted ({cause}); {tls_fix}"
+        );
     }
-    if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+    if lower.contains("certificate")
+        || lower.contains("tls")
+        || lower.contains("handshake")
         || lower.contains("corrupt message")
     {
         return format!(
