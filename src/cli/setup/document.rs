@@ -117,8 +117,15 @@ impl Document {
         name: &str,
         secret: &str,
     ) -> anyhow::Result<PathBuf> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let file = dir.join(name);
+        let dir = self
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        // The loader reads the path as given: make it absolute.
+        let file = std::fs::canonicalize(dir)
+            .map_err(|e| anyhow::anyhow!("cannot resolve {}: {e}", dir.display()))?
+            .join(name);
         write_private(&file, format!("{secret}\n").as_bytes())?;
         self.set(section, key, "");
         self.set(section, &format!("{key}_file"), file.display().to_string());
