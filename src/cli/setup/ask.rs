@@ -183,7 +183,7 @@ impl Ui {
             }
             Ui::Terminal(theme) => loop {
                 let picked = MultiSelect::with_theme(theme.as_ref())
-                    .with_prompt(format!("{prompt} [Space toggles, Enter confirms]"))
+                    .with_prompt(format!("{prompt}: Space toggles, Enter confirms"))
                     .items(items)
                     .defaults(checked)
                     .interact()?;

@@ -58,10 +58,11 @@ pub async fn setup(path: &Path, answers: Option<&Path>) -> anyhow::Result<bool> 
             Err(why) => ui.retry(&format!("FAIL chat2desk.token: {why}"))?,
         }
     };
+    ui.say("The inbound webhook: Bitrix24 → Developer resources → Other → Inbound webhook.");
     let (webhook, portal) = loop {
         let current = current_secret(&doc, "bitrix24", "webhook_url");
         let hook = ui.secret(
-            "Bitrix24 inbound webhook URL (Developer resources → Other → Inbound webhook; scopes crm, user, im)",
+            "Bitrix24 inbound webhook URL (scopes crm, user, im)",
             current,
             |a| a.webhook_url.clone(),
         )?;
@@ -145,8 +146,9 @@ pub async fn setup(path: &Path, answers: Option<&Path>) -> anyhow::Result<bool> 
     let current = current_ids(&doc);
     let labels: Vec<String> = users.iter().map(user_label).collect();
     let checked: Vec<bool> = users.iter().map(|u| current.contains(&u.id)).collect();
+    ui.say("New clients of operators without a portal user go to a random default responsible.");
     let picked = ui.multi_select(
-        "Default responsibles: new clients of unmapped operators go to a random one (Ответственные по умолчанию)",
+        "Default responsibles (Ответственные по умолчанию)",
         &labels,
         &checked,
         |a| {
