@@ -11,6 +11,7 @@ pub mod config;
 pub mod crm;
 pub mod http;
 pub mod intake;
+pub mod localapp;
 pub mod metrics;
 pub mod service;
 pub mod sim;
