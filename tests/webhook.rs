@@ -498,7 +498,7 @@ async fn health_and_metrics_answer_on_their_own_listener() {
     assert!(page.headers()["content-type"]
         .to_str()
         .unwrap()
-        .starts_with("text/plain; version=0.0.4"));
+        .starts_with("application/openmetrics-text; version=1.0.0"));
     let page = page.text().await.unwrap();
     for line in [
         "chat2desk_b24_healthy 1",
@@ -510,7 +510,7 @@ async fn health_and_metrics_answer_on_their_own_listener() {
         "chat2desk_b24_webhook_events_total{type=\"new_client\",outcome=\"ignored\"}",
         "chat2desk_b24_remote_calls_total{service=\"chat2desk\",method=\"GET /v1/requests/{id}\",outcome=\"ok\"}",
         "chat2desk_b24_remote_calls_total{service=\"bitrix24\"",
-        "chat2desk_b24_remote_call_duration_seconds_bucket{service=\"bitrix24\"",
+        "chat2desk_b24_remote_call_duration_seconds_bucket{le=\"+Inf\",service=\"bitrix24\"",
         "chat2desk_b24_webhook_ack_duration_seconds_count",
     ] {
         assert!(page.contains(line), "metrics page has `{line}`:\n{page}");
