@@ -8,6 +8,7 @@ use chat2desk_b24::service::{build, Daemon};
 use chat2desk_b24::sim::bitrix24::PortalSim;
 use chat2desk_b24::sim::chat2desk::Chat2DeskSim;
 use chat2desk_b24::sim::scenario::{self, Scenario};
+use chat2desk_b24::store::{JobKind, JobState, Store};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -120,6 +121,40 @@ impl Env {
         (c.entity_type, c.entity_id)
     }
 
+    /// Waits (up to 60 s) until every one of `requests` is done in the state database; a
+    /// dead one fails the test with its reason.
+    pub async fn wait_all_done(&self, requests: &[i64]) {
+        let store = Store::open(&self.db())
+            .await
+            .expect("the state database opens");
+        let start = Instant::now();
+        loop {
+            let mut done = 0;
+            for r in requests {
+                let job = store.job(JobKind::Transcript, *r).await.expect("job read");
+                if let Some(job) = job {
+                    assert_ne!(
+                        job.state,
+                        JobState::Dead,
+                        "request {r}: {:?}",
+                        job.last_error
+                    );
+                    done += usize::from(job.state == JobState::Done);
+                }
+            }
+            if done == requests.len() {
+                store.close().await;
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{done}/{} requests synced",
+                requests.len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The real binary on free ports with `WEBHOOK_SECRET` and a separate metrics listener,
     /// with `extra` TOML merged into the config; returns once `/healthz` answers.
     pub async fn spawn_daemon(&self, extra: &str) -> Binary {
@@ -132,17 +167,14 @@ impl Env {
             .merge(extra)
             .write();
         let log = self.dir.path().join("daemon.log");
-        let child = run_command(&config)
-            .stderr(Stdio::from(append(&log)))
-            .spawn()
-            .expect("binary starts");
-        let binary = Binary {
-            child: KillOnDrop(child),
+        let mut binary = Binary {
+            child: None,
+            config,
             listen,
             metrics,
             log,
         };
-        binary.wait_listening().await;
+        binary.restart().await;
         binary
     }
 
@@ -283,17 +315,44 @@ pub fn binary() -> PathBuf {
 
 /// `chat2desk-b24 -c config run`, outside systemd, output discarded unless redirected.
 pub fn run_command(config: &Path) -> Command {
+    command(config, &["run"])
+}
+
+/// `chat2desk-b24 -c config <args>`, outside systemd, output discarded unless redirected.
+pub fn command(config: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(binary());
     command
         .arg("-c")
         .arg(config)
-        .arg("run")
+        .args(args)
         .env_remove("JOURNAL_STREAM")
         .env_remove("NOTIFY_SOCKET")
         .env_remove("WATCHDOG_USEC")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     command
+}
+
+/// Runs a short command to its end; its output and its stdout and stderr as one text.
+pub fn output(mut command: Command) -> (std::process::Output, String) {
+    let out = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("binary runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out, text)
+}
+
+/// The last 40 lines of the file at `path` (a log).
+pub fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
 /// `path` opened for appending (a log across restarts).
@@ -338,8 +397,10 @@ impl Drop for KillOnDrop {
 
 /// The real binary started by [`Env::spawn_daemon`].
 pub struct Binary {
-    /// The process (killed on drop).
-    pub child: KillOnDrop,
+    /// The process while it runs (killed on drop).
+    pub child: Option<KillOnDrop>,
+    /// Its config file.
+    pub config: PathBuf,
     /// Port of the webhook listener.
     pub listen: u16,
     /// Port of `/healthz` and `/metrics`.
@@ -354,11 +415,33 @@ impl Binary {
         format!("http://127.0.0.1:{}{path}", self.metrics)
     }
 
+    /// Its webhook URL, secret included.
+    pub fn webhook_url(&self) -> String {
+        format!("http://127.0.0.1:{}/webhook/{WEBHOOK_SECRET}", self.listen)
+    }
+
+    /// SIGKILL: no drain, no cleanup.
+    pub fn kill9(&mut self) {
+        self.child = None;
+    }
+
+    /// Starts it (again) with the same config, RUST_LOG=chat2desk_b24=debug; returns once
+    /// `/healthz` answers.
+    pub async fn restart(&mut self) {
+        self.kill9();
+        let child = run_command(&self.config)
+            .env("RUST_LOG", "chat2desk_b24=debug")
+            .stderr(Stdio::from(append(&self.log)))
+            .spawn()
+            .expect("binary starts");
+        self.child = Some(KillOnDrop(child));
+        self.wait_listening().await;
+    }
+
     /// Posts `body` to the webhook URL; the status.
     pub async fn post_webhook(&self, body: serde_json::Value) -> u16 {
-        let url = format!("http://127.0.0.1:{}/webhook/{WEBHOOK_SECRET}", self.listen);
         reqwest::Client::new()
-            .post(url)
+            .post(self.webhook_url())
             .json(&body)
             .send()
             .await
@@ -379,9 +462,7 @@ impl Binary {
 
     /// The last lines of its log.
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
+        tail(&self.log)
     }
 
     async fn wait_listening(&self) {
