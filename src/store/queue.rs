@@ -10,9 +10,14 @@ use super::error::Cause;
 use super::job::{from_millis, to_millis};
 use super::{Intake, Job, JobKind, JobState, QueueCounts, Store, StoreError};
 
+/// Checkpoints a running job: `?1` steps, `?2` lease end, `?3` now, `?4` job id.
+pub(super) const SAVE_STEPS: &str =
+    "UPDATE jobs SET steps = ?1, lease_until = ?2, updated_at = ?3 \
+     WHERE id = ?4 AND state = 'running'";
+
 const INSERT_JOB: &str = "INSERT INTO jobs \
-     (kind, job_key, state, next_attempt_at, intake, created_at, updated_at) \
-     VALUES (?1, ?2, 'pending', ?3, ?4, ?3, ?3) \
+     (kind, job_key, state, next_attempt_at, intake, created_at, updated_at, chain) \
+     VALUES (?1, ?2, 'pending', ?3, ?4, ?3, ?3, ?5) \
      ON CONFLICT (kind, job_key) DO NOTHING";
 
 /// Inserts a pending job per key (due now) on `conn`, leaving existing ones untouched;
@@ -23,6 +28,17 @@ pub(super) async fn insert_jobs(
     keys: &[i64],
     intake: Intake,
 ) -> Result<u64, sqlx::Error> {
+    insert_chained(conn, kind, keys, intake, None).await
+}
+
+/// [`insert_jobs`] into `chain` (see [`Store::enqueue_in_chain`]).
+pub(super) async fn insert_chained(
+    conn: &mut SqliteConnection,
+    kind: JobKind,
+    keys: &[i64],
+    intake: Intake,
+    chain: Option<&str>,
+) -> Result<u64, sqlx::Error> {
     let now = to_millis(Utc::now());
     let mut inserted = 0;
     for &key in keys {
@@ -31,6 +47,7 @@ pub(super) async fn insert_jobs(
             .bind(key)
             .bind(now)
             .bind(intake.as_str())
+            .bind(chain)
             .execute(&mut *conn)
             .await?
             .rows_affected();
@@ -59,6 +76,23 @@ impl Store {
         Ok(inserted == 1)
     }
 
+    /// Adds a pending job due now to `chain`: it runs after every earlier job of the chain
+    /// has finished (done or dead). True when the row is new.
+    pub async fn enqueue_in_chain(
+        &self,
+        kind: JobKind,
+        key: i64,
+        intake: Intake,
+        chain: &str,
+    ) -> Result<bool, StoreError> {
+        let fail = self.err_of("enqueue in chain");
+        let mut conn = self.pool.acquire().await.map_err(&fail)?;
+        let inserted = insert_chained(&mut conn, kind, &[key], intake, Some(chain))
+            .await
+            .map_err(&fail)?;
+        Ok(inserted == 1)
+    }
+
     /// Enqueues every key in one transaction (all or nothing); returns the rows inserted.
     pub async fn enqueue_many(
         &self,
@@ -81,7 +115,8 @@ impl Store {
 
     /// Atomically takes up to `limit` jobs that are due at `now`: pending ones whose
     /// `next_attempt_at <= now`, and running ones whose lease ended before `now` (their worker
-    /// crashed). Earliest due first. They become running with `lease_until = now + lease` and
+    /// crashed), skipping a job while an earlier job of its chain is unfinished. Earliest due
+    /// first. They become running with `lease_until = now + lease` and
     /// `runs + 1`.
     pub async fn claim(
         &self,
@@ -96,9 +131,12 @@ impl Store {
         let rows = sqlx::query(
             "UPDATE jobs SET state = 'running', lease_until = ?1, runs = runs + 1, updated_at = ?2 \
              WHERE id IN ( \
-                 SELECT id FROM jobs \
-                 WHERE (state = 'pending' AND next_attempt_at <= ?3) \
-                    OR (state = 'running' AND lease_until < ?3) \
+                 SELECT id FROM jobs AS j \
+                 WHERE ((state = 'pending' AND next_attempt_at <= ?3) \
+                    OR (state = 'running' AND lease_until < ?3)) \
+                   AND (chain IS NULL OR NOT EXISTS ( \
+                       SELECT 1 FROM jobs AS e WHERE e.chain = j.chain AND e.id < j.id \
+                         AND e.state IN ('pending', 'running'))) \
                  ORDER BY CASE state WHEN 'pending' THEN next_attempt_at ELSE lease_until END, id \
                  LIMIT ?4) \
              RETURNING *",
@@ -123,14 +161,11 @@ impl Store {
         steps: &serde_json::Value,
         lease_until: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let query = sqlx::query(
-            "UPDATE jobs SET steps = ?1, lease_until = ?2, updated_at = ?3 \
-             WHERE id = ?4 AND state = 'running'",
-        )
-        .bind(steps.to_string())
-        .bind(to_millis(lease_until))
-        .bind(to_millis(Utc::now()))
-        .bind(id);
+        let query = sqlx::query(SAVE_STEPS)
+            .bind(steps.to_string())
+            .bind(to_millis(lease_until))
+            .bind(to_millis(Utc::now()))
+            .bind(id);
         self.change("save_steps", id, "running", query).await
     }
 
@@ -163,6 +198,26 @@ impl Store {
         .bind(to_millis(Utc::now()))
         .bind(id);
         self.change("fail", id, "running", query).await
+    }
+
+    /// Puts a running job back to pending until `next_attempt_at` without counting an
+    /// attempt: it could not start its work yet (its client is busy with another job).
+    pub async fn defer(
+        &self,
+        id: i64,
+        reason: &str,
+        next_attempt_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let query = sqlx::query(
+            "UPDATE jobs SET state = 'pending', last_error = ?1, next_attempt_at = ?2, \
+                 lease_until = NULL, updated_at = ?3 \
+             WHERE id = ?4 AND state = 'running'",
+        )
+        .bind(reason)
+        .bind(to_millis(next_attempt_at))
+        .bind(to_millis(Utc::now()))
+        .bind(id);
+        self.change("defer", id, "running", query).await
     }
 
     /// Gives up on a pending or running job: dead, with `reason` as its last error.

@@ -6,6 +6,7 @@ mod error;
 mod fetch;
 mod progress;
 mod request;
+pub mod single_flight;
 mod stats;
 mod worker;
 

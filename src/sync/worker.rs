@@ -1,7 +1,7 @@
 //! The worker loop: bounded concurrency over due jobs, retries with capped backoff, dead jobs
 //! with a reason.
 
-use super::{sync_request, Directory, JobError, Progress, Stats};
+use super::{single_flight, sync_request, Directory, JobError, Progress, Stats};
 use crate::bitrix24::Bitrix24;
 use crate::chat2desk::Chat2Desk;
 use crate::crm::Router;
@@ -206,6 +206,12 @@ impl Worker {
                 tracing::error!(request_id, attempt = job.attempts + 1, reason = %reason, "Request moved to dead: permanent error");
                 stats.record_dead();
                 store.bury(job.id, &reason).await
+            }
+            Err(JobError::Busy(reason)) => {
+                tracing::info!(request_id, reason = %reason, "Request deferred: its client is busy");
+                store
+                    .defer(job.id, &reason, Utc::now() + single_flight::DEFER)
+                    .await
             }
             Err(JobError::Transient(reason)) => {
                 let attempt = job.attempts + 1;

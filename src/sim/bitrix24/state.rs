@@ -64,6 +64,19 @@ pub(crate) struct State {
     pub(crate) calls: BTreeMap<String, u64>,
     pub(crate) bucket: Option<Bucket>,
     pub(crate) rejections: u64,
+    /// How long a new lead or contact stays invisible to `crm.duplicate.findbycomm` (a busy
+    /// portal's duplicate index is rebuilt by an agent, after the record is saved).
+    pub(crate) search_lag: std::time::Duration,
+    /// When each record created through the API was saved (for `search_lag`).
+    pub(crate) created_at: BTreeMap<i64, Instant>,
+    /// Local applications and their grants.
+    pub(crate) oauth: super::oauth::OAuth,
+    /// Open Lines connectors and offline events.
+    pub(crate) connectors: super::connector::Connectors,
+    /// Users with the portal administrator flag.
+    pub(crate) admins: std::collections::BTreeSet<i64>,
+    /// The user the current call runs as (the webhook's owner, or an app token's user).
+    pub(crate) caller: i64,
 }
 
 /// The webhook's owner.
@@ -81,6 +94,13 @@ pub(crate) fn now_iso() -> String {
 }
 
 impl State {
+    /// True while record `id` is too new for the duplicate search to see.
+    pub(crate) fn hidden_from_search(&self, id: i64) -> bool {
+        self.created_at
+            .get(&id)
+            .is_some_and(|at| at.elapsed() < self.search_lag)
+    }
+
     /// A fresh portal with its default user and directories.
     pub(crate) fn new(secret: String) -> Self {
         let mut state = Self {
@@ -99,6 +119,12 @@ impl State {
             calls: BTreeMap::new(),
             bucket: None,
             rejections: 0,
+            search_lag: std::time::Duration::ZERO,
+            created_at: BTreeMap::new(),
+            oauth: super::oauth::OAuth::default(),
+            connectors: super::connector::Connectors::default(),
+            admins: [WEBHOOK_USER].into_iter().collect(),
+            caller: WEBHOOK_USER,
         };
         state.add_user("Admin", "Adminov", "admin@portal.example", true);
         for (id, name, semantics) in [
