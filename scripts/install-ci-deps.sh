@@ -30,14 +30,12 @@ if ((${#missing[@]})); then
     # Services of the packages (nginx, prometheus on :9090) must not start on install: the
     # tests run their own. A policy-rc.d that refuses is put in place only for this install.
     policy=/usr/sbin/policy-rc.d
-    own_policy=false
     if [[ ! -e $policy ]]; then
         printf '#!/bin/sh\nexit 101\n' >"$policy"
         chmod 755 "$policy"
-        own_policy=true
+        trap 'rm -f "$policy"' EXIT
     fi
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
-    if $own_policy; then rm -f "$policy"; fi
 else
     echo "All present."
 fi
