@@ -124,6 +124,12 @@ impl Env {
     /// Waits (up to 60 s) until every one of `requests` is done in the state database; a
     /// dead one fails the test with its reason.
     pub async fn wait_all_done(&self, requests: &[i64]) {
+        self.wait_all_done_within(requests, Duration::from_secs(60))
+            .await;
+    }
+
+    /// [`Env::wait_all_done`] with another limit.
+    pub async fn wait_all_done_within(&self, requests: &[i64], timeout: Duration) {
         let store = Store::open(&self.db())
             .await
             .expect("the state database opens");
@@ -147,7 +153,7 @@ impl Env {
                 return;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(60),
+                start.elapsed() < timeout,
                 "{done}/{} requests synced",
                 requests.len()
             );
