@@ -22,7 +22,7 @@ async fn soak_with_messages_strategy_survives_faults_and_sigkills() {
         workers: 16,
         fault_rate: 0.1,
         per_tick: 10,
-        settle_timeout: Duration::from_secs(45),
+        settle_timeout: Duration::from_secs(120),
     })
     .await;
     println!("{report:?}");
@@ -40,7 +40,7 @@ async fn soak_with_dialogs_strategy_survives_faults_and_sigkills() {
         workers: 16,
         fault_rate: 0.1,
         per_tick: 10,
-        settle_timeout: Duration::from_secs(30),
+        settle_timeout: Duration::from_secs(90),
     })
     .await;
     println!("{report:?}");
