@@ -3,9 +3,9 @@
 //! file's values pre-selected), the written file keeps the example's comments and passes
 //! `check`; and the same with `--answers` for automation.
 
-use chat2desk_b24::sim::bitrix24::PortalSim;
-use chat2desk_b24::sim::chat2desk::Chat2DeskSim;
-use chat2desk_b24::sim::scenario;
+mod common;
+
+use common::Env;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
@@ -34,10 +34,8 @@ fn assert_comments_kept(written: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setup_on_a_terminal_writes_a_commented_file_that_passes_check() {
-    let c2d = Chat2DeskSim::start().await.unwrap();
-    let portal = PortalSim::start().await.unwrap();
-    let s = scenario::seed(&c2d, &portal);
-    let dir = tempfile::tempdir().unwrap();
+    let env = Env::new().await;
+    let (c2d, portal, s, dir) = (&env.c2d, &env.portal, &env.s, &env.dir);
     let path = example_in(dir.path());
     let (api, token, hook) = (c2d.url(), c2d.token(), portal.webhook_url());
     let p = path.clone();
@@ -123,10 +121,8 @@ async fn setup_on_a_terminal_writes_a_commented_file_that_passes_check() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setup_with_an_answers_file_needs_no_terminal() {
-    let c2d = Chat2DeskSim::start().await.unwrap();
-    let portal = PortalSim::start().await.unwrap();
-    let s = scenario::seed(&c2d, &portal);
-    let dir = tempfile::tempdir().unwrap();
+    let env = Env::new().await;
+    let (c2d, portal, s, dir) = (&env.c2d, &env.portal, &env.s, &env.dir);
     let path = example_in(dir.path());
     let answers = dir.path().join("answers.toml");
     std::fs::write(

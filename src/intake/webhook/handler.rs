@@ -3,7 +3,7 @@
 //! Nothing here logs the request path or query: they carry the secret.
 
 use super::{parse_delivery, Cidr, Delivery, GroupCommit, ServerSettings};
-use crate::metrics::{global, render, Exposition, HealthProbe};
+use crate::metrics::{global, render, HealthProbe};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -85,7 +85,7 @@ impl Ctx {
         let mut answer = Response::new(Full::new(Bytes::from(render(&self.probe).await)));
         answer.headers_mut().insert(
             CONTENT_TYPE,
-            HeaderValue::from_static(Exposition::CONTENT_TYPE),
+            HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
         );
         answer
     }

@@ -135,6 +135,8 @@ pub(super) struct State {
     pub rate_limit_status: u16,
     pub bucket: Option<Bucket>,
     pub webhook_retry_scale: f64,
+    /// Authenticated API calls answered: what `api_info` reports as `requests_this_month`.
+    pub api_calls: u64,
     next_id: i64,
 }
 
@@ -159,6 +161,7 @@ impl State {
             rate_limit_status: 429,
             bucket: None,
             webhook_retry_scale: 1.0,
+            api_calls: 0,
             next_id: 0,
         }
     }
