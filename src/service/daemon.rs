@@ -10,7 +10,7 @@ use crate::intake::webhook::{ServerSettings, WebhookServer};
 use crate::intake::Poller;
 use crate::metrics::HealthProbe;
 use crate::store::Store;
-use crate::sync::{Directory, Rules, Services, Stats, Worker, WorkerSettings};
+use crate::sync::{Directory, Rules, SendRules, Services, Stats, Worker, WorkerSettings};
 use anyhow::Context;
 use std::path::Path;
 use std::sync::Arc;
@@ -53,7 +53,8 @@ impl Daemon {
     /// Binds the webhook/metrics server of `[server]`; `None` when `listen` and
     /// `metrics_listen` are both empty.
     pub async fn bind_server(&self) -> anyhow::Result<Option<WebhookServer>> {
-        let settings = ServerSettings::from_config(&self.config.server)?;
+        let mut settings = ServerSettings::from_config(&self.config.server)?;
+        settings.bizproc_secret = self.config.bizproc.secret.clone();
         if settings.listen.is_none() && settings.metrics_listen.is_none() {
             return Ok(None);
         }
@@ -73,6 +74,11 @@ pub fn rules(config: &Config) -> Rules {
         router: Router::new(&config.crm),
         timezone: config.timezone(),
         max_comment_bytes: config.crm.max_comment_bytes,
+        send: SendRules {
+            write_first_daily_limit: config.bizproc.write_first_daily_limit,
+            files: config.bizproc.files,
+            timezone: config.timezone(),
+        },
     }
 }
 

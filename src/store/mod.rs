@@ -20,6 +20,7 @@ mod error;
 mod job;
 mod queue;
 mod scan;
+mod sends;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use sqlx::SqlitePool;
 
 pub use error::{Cause, StoreError};
 pub use job::{Intake, Job, JobKind, JobState, QueueCounts};
+pub use sends::Enqueued;
 
 /// How often a failed migration is tried again (a concurrent first start).
 const MIGRATE_RETRIES: u32 = 3;
