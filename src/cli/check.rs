@@ -25,6 +25,10 @@ impl Report {
         println!("ok    {key}: {}", msg.into());
     }
 
+    fn warn(&mut self, key: &str, msg: impl Into<String>) {
+        println!("warn  {key}: {}", msg.into());
+    }
+
     fn fail(&mut self, key: &str, msg: impl Into<String>) {
         println!("FAIL  {key}: {}", msg.into());
         self.problems += 1;
@@ -51,6 +55,7 @@ pub async fn check(path: &Path, offline: bool) -> bool {
     };
     let mut report = Report::default();
     check_database(&config, &mut report).await;
+    check_bizproc(&config, &mut report);
     if !offline {
         check_chat2desk(&config, &mut report).await;
         check_portal(&config, &mut report).await;
@@ -80,6 +85,51 @@ async fn check_database(config: &Config, report: &mut Report) {
             "database.path",
             format!("{e} — the service user needs write access to the file and its directory"),
         ),
+    }
+}
+
+/// `[bizproc]`: the secret (its length is validated with the config) and whether the
+/// portal can reach the listener the activity posts to.
+fn check_bizproc(config: &Config, report: &mut Report) {
+    let b = &config.bizproc;
+    if b.secret.is_empty() {
+        return;
+    }
+    report.pass(
+        "bizproc.secret",
+        format!(
+            "set ({} characters): POST /bizproc/send is on",
+            b.secret.expose().chars().count()
+        ),
+    );
+    let listen = config.server.listen.trim();
+    let Ok(addr) = listen.parse::<std::net::SocketAddr>() else {
+        return report.fail(
+            "server.listen",
+            format!("{listen:?} is not an address the portal's activity can post to"),
+        );
+    };
+    let portal_host = url::Url::parse(config.bitrix24.webhook_url.expose())
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    let portal_local = matches!(portal_host.as_str(), "localhost" | "::1" | "[::1]")
+        || portal_host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if addr.ip().is_loopback() && !portal_local {
+        report.warn("server.listen", format!(
+            "{addr} is loopback, but the portal ({portal_host}) is another host: its activity cannot reach the daemon; listen on a LAN address (e.g. 0.0.0.0:{}) and set bizproc.daemon_url",
+            addr.port()
+        ));
+    } else {
+        report.pass(
+            "server.listen",
+            format!("{addr} is reachable for the portal's activity"),
+        );
+    }
+    if addr.ip().is_unspecified() && b.daemon_url.trim().is_empty() {
+        report.warn("bizproc.daemon_url", "empty while server.listen is a wildcard address: `bizproc install` then needs --url http://<this host>:<port>");
     }
 }
 
@@ -131,7 +181,12 @@ async fn check_portal(config: &Config, report: &mut Report) {
         Ok(scopes) => {
             let granted: BTreeSet<&str> = scopes.iter().map(String::as_str).collect();
             let user_ok = granted.contains("user") || granted.contains("user_basic");
-            let missing: Vec<&str> = REQUIRED_SCOPES
+            let mut required = REQUIRED_SCOPES.to_vec();
+            if !config.bizproc.secret.is_empty() {
+                // bizproc.event.send completes the business-process action.
+                required.push("bizproc");
+            }
+            let missing: Vec<&str> = required
                 .iter()
                 .copied()
                 .filter(|s| !(granted.contains(s) || (*s == "user" && user_ok)))
@@ -139,7 +194,7 @@ async fn check_portal(config: &Config, report: &mut Report) {
             if missing.is_empty() {
                 report.pass(
                     "bitrix24.webhook_url",
-                    "scopes crm, user, im granted (scope)",
+                    format!("scopes {} granted (scope)", required.join(", ")),
                 );
             } else {
                 report.fail("bitrix24.webhook_url", format!(

@@ -82,12 +82,27 @@ pub fn rules(config: &Config) -> Rules {
     }
 }
 
-/// Opens the database, builds the clients, the worker and the poller.
+/// Opens the database, makes jobs left running by a dead process due again, builds the
+/// clients, the worker and the poller.
 pub async fn build(config: Config) -> anyhow::Result<Daemon> {
+    build_with(config, true).await
+}
+
+/// [`build`] for a command running next to the daemon (`send`): jobs the daemon is running
+/// are left alone.
+pub async fn build_beside(config: Config) -> anyhow::Result<Daemon> {
+    build_with(config, false).await
+}
+
+async fn build_with(config: Config, recover: bool) -> anyhow::Result<Daemon> {
     let store = Store::open(&config.database.path)
         .await
         .with_context(|| format!("[database] path = {:?}", config.database.path))?;
-    let recovered = store.recover_running().await?;
+    let recovered = if recover {
+        store.recover_running().await?
+    } else {
+        0
+    };
     if recovered > 0 {
         tracing::warn!(
             jobs = recovered,
@@ -273,6 +288,10 @@ async fn reload(daemon: &Daemon, current: Config, path: &Path, log: &LogHandle) 
         ("[database]", current.database != new.database),
         ("[server]", current.server != new.server),
         (
+            "[bizproc] secret",
+            current.bizproc.secret != new.bizproc.secret,
+        ),
+        (
             "[sync] workers/max_attempts/backoff/lease/poll_strategy",
             current.sync.workers != new.sync.workers
                 || current.sync.max_attempts != new.sync.max_attempts
@@ -299,6 +318,10 @@ async fn reload(daemon: &Daemon, current: Config, path: &Path, log: &LogHandle) 
     Config {
         crm: new.crm,
         log: new.log,
+        bizproc: crate::config::BizprocConfig {
+            secret: current.bizproc.secret.clone(),
+            ..new.bizproc
+        },
         sync: crate::config::SyncConfig {
             schedule: new.sync.schedule,
             ..current.sync

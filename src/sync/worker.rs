@@ -155,6 +155,11 @@ impl Worker {
         }
     }
 
+    /// Runs one claimed job now, in this task (for `chat2desk-b24 send`).
+    pub async fn run_job(&self, job: Job) {
+        self.process(job).await;
+    }
+
     async fn idle_wait(&self, idle: bool) -> Duration {
         if !idle {
             return IDLE_POLL;

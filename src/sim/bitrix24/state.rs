@@ -64,6 +64,9 @@ pub(crate) struct State {
     pub(crate) calls: BTreeMap<String, u64>,
     pub(crate) bucket: Option<Bucket>,
     pub(crate) rejections: u64,
+    pub(crate) workflows: Vec<super::bizproc::SimWorkflow>,
+    pub(crate) event_sends: Vec<super::bizproc::SimEventSend>,
+    pub(crate) event_send_failures: std::collections::VecDeque<String>,
 }
 
 /// The webhook's owner.
@@ -99,6 +102,9 @@ impl State {
             calls: BTreeMap::new(),
             bucket: None,
             rejections: 0,
+            workflows: Vec::new(),
+            event_sends: Vec::new(),
+            event_send_failures: std::collections::VecDeque::new(),
         };
         state.add_user("Admin", "Adminov", "admin@portal.example", true);
         for (id, name, semantics) in [
