@@ -711,6 +711,11 @@ impl PortalSim {
             .extend(codes.iter().map(|c| c.to_string()));
     }
 
+    /// Drops the scripted `bizproc.event.send` failures not used yet.
+    pub fn clear_event_send_failures(&self) {
+        self.portal.state().event_send_failures.clear();
+    }
+
     /// Method calls executed, sub-calls of batches included, per method.
     pub fn calls_by_method(&self) -> BTreeMap<String, u64> {
         self.portal.state().calls.clone()

@@ -171,6 +171,12 @@ impl Chat2DeskSim {
             .extend(texts.iter().map(|t| t.to_string()));
     }
 
+    /// Holds every successful `POST /messages` answer back this long after the message
+    /// exists (a crash test kills the daemon in that window).
+    pub fn hold_message_answers(&self, hold: std::time::Duration) {
+        self.svc().state().message_answer_hold = hold;
+    }
+
     /// The parameters of every `POST /v1/messages` received (refused ones included), in
     /// order.
     pub fn message_posts(&self) -> Vec<serde_json::Value> {

@@ -13,7 +13,11 @@ impl Service {
         self.with_events(|s| {
             s.writes.push(("/messages".into(), p.to_value()));
             match send(s, p) {
-                Ok((id, events)) => (message_answer(s, id), events),
+                Ok((id, events)) => {
+                    let mut answer = message_answer(s, id);
+                    answer.hold = s.message_answer_hold;
+                    (answer, events)
+                }
                 Err(refusal) => (refusal, Vec::new()),
             }
         })

@@ -144,6 +144,8 @@ pub(super) struct State {
     /// The parameters of every `POST /messages` and `POST /clients` received, in order:
     /// `(path, params)`.
     pub writes: Vec<(String, Value)>,
+    /// How long a successful `POST /messages` answer is held back after the message exists.
+    pub message_answer_hold: std::time::Duration,
     next_id: i64,
 }
 
@@ -171,6 +173,7 @@ impl State {
             write_first: true,
             message_refusals: std::collections::VecDeque::new(),
             writes: Vec::new(),
+            message_answer_hold: std::time::Duration::ZERO,
             next_id: 0,
         }
     }
