@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the tools the packaging and booted-container tests need (idempotent, root).
 #
-#   apt:   systemd-container debootstrap lintian rpm rpmlint nginx
+#   apt:   systemd-container debootstrap lintian rpm rpmlint nginx php-cli php-mbstring
+#          python3-pip (the PHP activity test and its b24pysdk conformance check)
+#   pip:   b24pysdk at a pinned version (the official Bitrix24 Python SDK), only when missing
 #   cargo: cargo-deb, cargo-generate-rpm at pinned versions, installed only when missing
 #
 # Neither cargo tool has a Debian package, so they are built from crates.io
@@ -10,7 +12,8 @@ set -euo pipefail
 
 CARGO_DEB_VERSION="3.8.0"
 CARGO_GENERATE_RPM_VERSION="0.21.1"
-APT_PACKAGES=(systemd-container debootstrap lintian rpm rpmlint nginx)
+B24PYSDK_VERSION="1.3.2"
+APT_PACKAGES=(systemd-container debootstrap lintian rpm rpmlint nginx php-cli php-mbstring python3-pip)
 
 banner() { printf '\n==== %s ====\n' "$*"; }
 
@@ -27,6 +30,15 @@ if ((${#missing[@]})); then
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
     echo "All present."
+fi
+
+banner "pip b24pysdk $B24PYSDK_VERSION"
+if python3 -c "import importlib.metadata as m, sys; sys.exit(m.version('b24pysdk') != '$B24PYSDK_VERSION')" 2>/dev/null; then
+    echo "b24pysdk $B24PYSDK_VERSION present."
+else
+    # Debian marks the system Python externally managed; this machine is a CI box.
+    python3 -m pip install --quiet "b24pysdk==$B24PYSDK_VERSION" 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages "b24pysdk==$B24PYSDK_VERSION"
 fi
 
 # Installs crate $1 at version $2 unless `cargo $3 --version` already reports that version.
