@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the tools the packaging and booted-container tests need (idempotent, root).
 #
-#   apt:   systemd-container debootstrap lintian rpm rpmlint nginx php-cli php-mbstring
-#          python3-pip (the PHP activity test and its b24pysdk conformance check)
-#   pip:   b24pysdk at a pinned version (the official Bitrix24 Python SDK), only when missing
+#   apt:   systemd-container debootstrap lintian rpm rpmlint nginx, and php-cli php-mbstring
+#          python3-pip for the PHP activity test and its b24pysdk conformance check
 #   cargo: cargo-deb, cargo-generate-rpm at pinned versions, installed only when missing
+#   pip:   b24pysdk (pinned), for the conformance tests of the portal simulator and of the
+#          bodies the PHP activity sends
 #
 # Neither cargo tool has a Debian package, so they are built from crates.io
 # (about 3 min on a fresh 2-core machine; a no-op when the pinned version is present).
@@ -12,7 +13,6 @@ set -euo pipefail
 
 CARGO_DEB_VERSION="3.8.0"
 CARGO_GENERATE_RPM_VERSION="0.21.1"
-B24PYSDK_VERSION="1.3.2"
 APT_PACKAGES=(systemd-container debootstrap lintian rpm rpmlint nginx php-cli php-mbstring python3-pip)
 
 banner() { printf '\n==== %s ====\n' "$*"; }
@@ -32,15 +32,6 @@ else
     echo "All present."
 fi
 
-banner "pip b24pysdk $B24PYSDK_VERSION"
-if python3 -c "import importlib.metadata as m, sys; sys.exit(m.version('b24pysdk') != '$B24PYSDK_VERSION')" 2>/dev/null; then
-    echo "b24pysdk $B24PYSDK_VERSION present."
-else
-    # Debian marks the system Python externally managed; this machine is a CI box.
-    python3 -m pip install --quiet "b24pysdk==$B24PYSDK_VERSION" 2>/dev/null \
-        || python3 -m pip install --quiet --break-system-packages "b24pysdk==$B24PYSDK_VERSION"
-fi
-
 # Installs crate $1 at version $2 unless `cargo $3 --version` already reports that version.
 cargo_tool() {
     local crate=$1 version=$2 sub=$3 have
@@ -52,6 +43,14 @@ cargo_tool() {
         cargo install --locked --version "$version" "$crate"
     fi
 }
+
+banner "python: b24pysdk (the official Bitrix24 SDK checks the portal simulator)"
+B24PYSDK_VERSION="1.3.2"
+if python3 -c "import b24pysdk, sys; sys.exit(b24pysdk.__version__ != '$B24PYSDK_VERSION')" 2>/dev/null; then
+    echo "b24pysdk $B24PYSDK_VERSION present."
+else
+    python3 -m pip install --quiet --root-user-action=ignore "b24pysdk==$B24PYSDK_VERSION"
+fi
 
 banner "cargo tools"
 cargo_tool cargo-deb "$CARGO_DEB_VERSION" deb

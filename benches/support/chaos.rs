@@ -65,6 +65,8 @@ pub async fn soak(binary: &Path, opts: &Soak) -> SoakReport {
         faults.set_slow(Duration::from_millis(40));
         faults.set_random(opts.fault_rate, &FaultKind::ALL);
     }
+    // A busy portal: the duplicate search sees a new lead only a moment after it is saved.
+    rig.portal.set_search_lag(Duration::from_secs(1));
     let log_filter = "chat2desk_b24=info";
     let mut daemon = Daemon::spawn(binary, &config, &rig.log(), log_filter);
     rig.wait_first_poll(Duration::from_secs(60)).await;

@@ -23,7 +23,9 @@ pub enum Mix {
     Existing,
     /// Every client has a phone and no entity yet.
     New,
-    /// A third each: existing lead, new with phone, new without phone (Telegram).
+    /// A quarter each: existing lead, new with phone, new without phone (Telegram), and the
+    /// Telegram twin of the new client before it (another Chat2Desk client and dialog of the
+    /// same person, with the same real number in `client_phone`).
     Mixed,
 }
 
@@ -36,6 +38,8 @@ pub struct RigClient {
     pub name: String,
     /// Its lead seeded on the portal, if any.
     pub seeded_lead: Option<i64>,
+    /// The person it belongs to (twins share one): the index of the person's first client.
+    pub person: usize,
 }
 
 /// Simulators, clients, a scratch directory and the config file of one run.
@@ -63,15 +67,20 @@ impl Rig {
                 let kind = match mix {
                     Mix::Existing => 0,
                     Mix::New => 1,
-                    Mix::Mixed => i % 3,
+                    Mix::Mixed => i % 4,
                 };
                 let name = format!("Клиент-{i:06}");
-                let phone = format!("7915{i:07}");
+                // A twin has the number of the client two before it (kind 1).
+                let person = if kind == 3 { i - 2 } else { i };
+                let phone = format!("7915{person:07}");
                 let (phone, transport) = match kind {
-                    2 => (None, "telegram"),
+                    2 | 3 => (None, "telegram"),
                     _ => (Some(phone.as_str()), "whatsapp"),
                 };
                 let id = c2d.add_client(&name, phone, transport, s.channel);
+                if kind == 3 {
+                    c2d.set_client_phone(id, &format!("7915{person:07}"));
+                }
                 let seeded_lead = (kind == 0).then(|| {
                     portal.add_lead(
                         &format!("{name}, заявка"),
@@ -84,6 +93,7 @@ impl Rig {
                     id,
                     name,
                     seeded_lead,
+                    person,
                 }
             })
             .collect();
@@ -301,7 +311,8 @@ listen = "127.0.0.1:0"
             parts.keys()
         );
 
-        // One entity per client: its seeded lead, or exactly one lead it got (ORIGIN_ID).
+        // One entity per person (twins are one person): its seeded lead, or exactly one
+        // lead created for one of its Chat2Desk clients (ORIGIN_ID).
         let mut created: HashMap<String, usize> = HashMap::new();
         for lead in self.portal.leads() {
             if let Some(origin) = lead.get("ORIGIN_ID").and_then(|v| v.as_str()) {
@@ -309,13 +320,19 @@ listen = "127.0.0.1:0"
             }
         }
         let served: std::collections::HashSet<i64> = requests.iter().map(|r| r.1).collect();
+        let mut people: BTreeMap<usize, (usize, bool)> = BTreeMap::new();
         for client in self.clients.iter().filter(|c| served.contains(&c.id)) {
             let made = created.get(&client.id.to_string()).copied().unwrap_or(0);
-            let expected = usize::from(client.seeded_lead.is_none());
+            let entry = people.entry(client.person).or_default();
+            entry.0 += made;
+            entry.1 |= client.seeded_lead.is_some();
+        }
+        for (person, (made, seeded)) in people {
             assert_eq!(
-                made, expected,
-                "client {} ({}): leads created",
-                client.id, client.name
+                made,
+                usize::from(!seeded),
+                "person {person} ({}): leads created",
+                self.clients[person].name
             );
         }
         finished

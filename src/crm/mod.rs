@@ -8,4 +8,4 @@ mod routing;
 
 pub use responsible::Choice;
 pub use responsible::Responsibles;
-pub use routing::{ClientFacts, EntityRef, Reopen, Routed, Router, ORIGINATOR};
+pub use routing::{ClientFacts, EntityRef, Known, Reopen, Routed, Router, ORIGINATOR};

@@ -51,11 +51,28 @@ pub struct Reopen {
     pub user_id: Option<i64>,
 }
 
+/// Records a job of the same client resolved a moment ago (remembered in the state
+/// database): used before searching, because the portal's duplicate search may not see an
+/// entity created seconds ago. Each is checked to still exist before it is used.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Known {
+    /// The client's lead.
+    pub lead: Option<i64>,
+    /// The client's contact.
+    pub contact: Option<i64>,
+    /// Other Chat2Desk client ids of the same person whose jobs may have created an entity
+    /// (with that id in `ORIGIN_ID`) and been stopped before remembering it.
+    pub origins: Vec<i64>,
+}
+
 /// The result of routing: the entity, and a reopened lead to notify about.
 #[derive(Debug, Clone)]
 pub struct Routed {
     /// Where the transcript goes.
     pub entity: EntityRef,
+    /// The lead or contact that stands for the client (the deal's contact for a deal): what
+    /// the client's next job should find.
+    pub person: EntityRef,
     /// Set when a closed lead was reopened by this call.
     pub reopened: Option<Reopen>,
     /// True when the entity was created by this call.
@@ -89,45 +106,52 @@ impl Router {
         &self.responsibles
     }
 
-    /// Finds or creates the entity for `client` by the configured integration type.
+    /// Finds or creates the entity for `client` by the configured integration type, trying
+    /// the `known` records before searching.
     pub async fn route(
         &self,
         portal: &Bitrix24,
         client: &ClientFacts,
         operator: Option<&Operator>,
+        known: Known,
     ) -> Result<Routed, BitrixError> {
+        let lookup = Lookup {
+            portal,
+            client,
+            known: &known,
+        };
         match self.integration {
-            Integration::Lead => self.route_lead(portal, client, operator).await,
-            Integration::ContactDeal => self.route_contact_deal(portal, client, operator).await,
-            Integration::OpenlinesLead => self.route_openlines(portal, client, operator).await,
+            Integration::Lead => self.route_lead(&lookup, operator).await,
+            Integration::ContactDeal => self.route_contact_deal(&lookup, operator).await,
+            Integration::OpenlinesLead => self.route_openlines(&lookup, operator).await,
         }
     }
 
     /// Leads: the client's lead (reopened when closed), else their contact, else a new lead.
     async fn route_lead(
         &self,
-        portal: &Bitrix24,
-        client: &ClientFacts,
+        lookup: &Lookup<'_>,
         operator: Option<&Operator>,
     ) -> Result<Routed, BitrixError> {
-        if let Some(lead) = find_lead(portal, client).await? {
-            return self.use_lead(portal, lead).await;
+        if let Some(lead) = lookup.lead().await? {
+            return self.use_lead(lookup.portal, lead).await;
         }
-        if let Some(contact) = find_contact(portal, client).await? {
+        if let Some(contact) = lookup.contact().await? {
             return Ok(existing(EntityType::Contact, contact));
         }
-        self.create_lead(portal, client, operator, false).await
+        self.create_lead(lookup.portal, lookup.client, operator, false)
+            .await
     }
 
     /// Contact + deal: the contact's open deal, else a new deal (or the contact itself when
     /// `new_deal_when_closed` is off); a new client gets a contact and a deal.
     async fn route_contact_deal(
         &self,
-        portal: &Bitrix24,
-        client: &ClientFacts,
+        lookup: &Lookup<'_>,
         operator: Option<&Operator>,
     ) -> Result<Routed, BitrixError> {
-        let (contact, responsible, created) = match find_contact(portal, client).await? {
+        let (portal, client) = (lookup.portal, lookup.client);
+        let (contact, responsible, created) = match lookup.contact().await? {
             Some(id) => (id, None, false),
             None => {
                 let responsible = self.pick(portal, client, operator).await?;
@@ -143,8 +167,12 @@ impl Router {
                 (id, responsible, true)
             }
         };
+        let person = EntityRef {
+            kind: EntityType::Contact,
+            id: contact,
+        };
         if let Some(deal) = self.open_deal(portal, contact).await? {
-            return Ok(existing(EntityType::Deal, deal));
+            return Ok(with_person(existing(EntityType::Deal, deal), person));
         }
         if !self.new_deal_when_closed && !created {
             return Ok(existing(EntityType::Contact, contact));
@@ -167,6 +195,7 @@ impl Router {
                 kind: EntityType::Deal,
                 id,
             },
+            person,
             reopened: None,
             created: true,
         })
@@ -176,20 +205,24 @@ impl Router {
     /// there is one) or lead; a new client gets a lead titled the way Open Lines title them.
     async fn route_openlines(
         &self,
-        portal: &Bitrix24,
-        client: &ClientFacts,
+        lookup: &Lookup<'_>,
         operator: Option<&Operator>,
     ) -> Result<Routed, BitrixError> {
-        if let Some(contact) = find_contact(portal, client).await? {
-            if let Some(deal) = self.open_deal(portal, contact).await? {
-                return Ok(existing(EntityType::Deal, deal));
+        if let Some(contact) = lookup.contact().await? {
+            if let Some(deal) = self.open_deal(lookup.portal, contact).await? {
+                let person = EntityRef {
+                    kind: EntityType::Contact,
+                    id: contact,
+                };
+                return Ok(with_person(existing(EntityType::Deal, deal), person));
             }
             return Ok(existing(EntityType::Contact, contact));
         }
-        if let Some(lead) = find_lead(portal, client).await? {
-            return self.use_lead(portal, lead).await;
+        if let Some(lead) = lookup.lead().await? {
+            return self.use_lead(lookup.portal, lead).await;
         }
-        self.create_lead(portal, client, operator, true).await
+        self.create_lead(lookup.portal, lookup.client, operator, true)
+            .await
     }
 
     /// Uses an existing lead; a closed one goes back to `NEW`.
@@ -236,11 +269,13 @@ impl Router {
         fields["STATUS_ID"] = json!("NEW");
         let id = portal.lead_add(fields).await?;
         tracing::info!(entity = "lead", entity_id = id, client_id = client.client_id, responsible = ?responsible, "Created a lead");
+        let entity = EntityRef {
+            kind: EntityType::Lead,
+            id,
+        };
         Ok(Routed {
-            entity: EntityRef {
-                kind: EntityType::Lead,
-                id,
-            },
+            entity,
+            person: entity,
             reopened: None,
             created: true,
         })
@@ -329,11 +364,17 @@ impl Router {
 }
 
 fn existing(kind: EntityType, id: i64) -> Routed {
+    let entity = EntityRef { kind, id };
     Routed {
-        entity: EntityRef { kind, id },
+        entity,
+        person: entity,
         reopened: None,
         created: false,
     }
+}
+
+fn with_person(routed: Routed, person: EntityRef) -> Routed {
+    Routed { person, ..routed }
 }
 
 fn source_description(client: &ClientFacts) -> String {
@@ -343,35 +384,82 @@ fn source_description(client: &ClientFacts) -> String {
     }
 }
 
-/// The client's newest lead: by phone, else by the Chat2Desk client id in `ORIGIN_ID`.
-async fn find_lead(portal: &Bitrix24, client: &ClientFacts) -> Result<Option<Lead>, BitrixError> {
-    if let Some(phone) = &client.phone {
-        if let Some(id) = portal
-            .find_by_phone(phone, EntityType::Lead)
-            .await?
-            .into_iter()
-            .max()
-        {
-            let leads = portal.leads(json!({ "ID": id })).await?;
-            return Ok(leads.into_iter().find(|l| l.id == id));
-        }
-    }
-    let leads = portal.leads(origin_filter(client)).await?;
-    Ok(leads.into_iter().max_by_key(|l| l.id))
+/// How one routing call finds the client's records: the known ones first, then by phone,
+/// then by the Chat2Desk client id kept in `ORIGIN_ID`.
+struct Lookup<'a> {
+    portal: &'a Bitrix24,
+    client: &'a ClientFacts,
+    known: &'a Known,
 }
 
-fn origin_filter(client: &ClientFacts) -> serde_json::Value {
-    json!({ "ORIGINATOR_ID": ORIGINATOR, "ORIGIN_ID": client.client_id.to_string() })
+impl Lookup<'_> {
+    /// The client's lead: the known one while it exists, else the newest found.
+    async fn lead(&self) -> Result<Option<Lead>, BitrixError> {
+        if let Some(id) = self.known.lead {
+            if let Some(lead) = self.lead_by_id(id).await? {
+                return Ok(Some(lead));
+            }
+        }
+        if let Some(phone) = &self.client.phone {
+            let found = self.portal.find_by_phone(phone, EntityType::Lead).await?;
+            if let Some(id) = found.into_iter().max() {
+                return self.lead_by_id(id).await;
+            }
+        }
+        for origin in self.origins() {
+            let leads = self.portal.leads(origin_filter(origin)).await?;
+            if let Some(lead) = leads.into_iter().max_by_key(|l| l.id) {
+                return Ok(Some(lead));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The client's contact: the known one while it exists, else the newest found.
+    async fn contact(&self) -> Result<Option<i64>, BitrixError> {
+        if let Some(id) = self.known.contact {
+            let contacts = self.portal.contacts(json!({ "ID": id })).await?;
+            if contacts.iter().any(|c| c.id == id) {
+                return Ok(Some(id));
+            }
+        }
+        if let Some(phone) = &self.client.phone {
+            let ids = self
+                .portal
+                .find_by_phone(phone, EntityType::Contact)
+                .await?;
+            if let Some(id) = ids.into_iter().max() {
+                return Ok(Some(id));
+            }
+        }
+        for origin in self.origins() {
+            let contacts = self.portal.contacts(origin_filter(origin)).await?;
+            if let Some(id) = contacts.iter().map(|c| c.id).max() {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn lead_by_id(&self, id: i64) -> Result<Option<Lead>, BitrixError> {
+        let leads = self.portal.leads(json!({ "ID": id })).await?;
+        Ok(leads.into_iter().find(|l| l.id == id))
+    }
+
+    /// The Chat2Desk client ids to look for in `ORIGIN_ID`: this client's, then the
+    /// person's other ones.
+    fn origins(&self) -> impl Iterator<Item = i64> + '_ {
+        let own = self.client.client_id;
+        std::iter::once(own).chain(
+            self.known
+                .origins
+                .iter()
+                .copied()
+                .filter(move |o| *o != own),
+        )
+    }
 }
 
-/// The client's newest contact: by phone, else by the Chat2Desk client id in `ORIGIN_ID`.
-async fn find_contact(portal: &Bitrix24, client: &ClientFacts) -> Result<Option<i64>, BitrixError> {
-    if let Some(phone) = &client.phone {
-        let ids = portal.find_by_phone(phone, EntityType::Contact).await?;
-        if let Some(id) = ids.into_iter().max() {
-            return Ok(Some(id));
-        }
-    }
-    let contacts = portal.contacts(origin_filter(client)).await?;
-    Ok(contacts.iter().map(|c| c.id).max())
+fn origin_filter(client_id: i64) -> serde_json::Value {
+    json!({ "ORIGINATOR_ID": ORIGINATOR, "ORIGIN_ID": client_id.to_string() })
 }

@@ -16,7 +16,9 @@
 //!
 //! Times are stored as integer unix milliseconds (UTC).
 
+mod claims;
 mod error;
+mod grant;
 mod job;
 mod queue;
 mod scan;
@@ -29,7 +31,9 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+pub use claims::{ClaimAttempt, ClientKey, ClientRecord, StoredRecord};
 pub use error::{Cause, StoreError};
+pub use grant::{Grant, RefreshFailure, Rotated, Rotation};
 pub use job::{Intake, Job, JobKind, JobState, QueueCounts};
 pub use sends::Enqueued;
 

@@ -10,6 +10,11 @@ use super::error::Cause;
 use super::job::{from_millis, to_millis};
 use super::{Intake, Job, JobKind, JobState, QueueCounts, Store, StoreError};
 
+/// Checkpoints a running job: `?1` steps, `?2` lease end, `?3` now, `?4` job id.
+pub(super) const SAVE_STEPS: &str =
+    "UPDATE jobs SET steps = ?1, lease_until = ?2, updated_at = ?3 \
+     WHERE id = ?4 AND state = 'running'";
+
 const INSERT_JOB: &str = "INSERT INTO jobs \
      (kind, job_key, state, next_attempt_at, intake, created_at, updated_at) \
      VALUES (?1, ?2, 'pending', ?3, ?4, ?3, ?3) \
@@ -157,14 +162,11 @@ impl Store {
         steps: &serde_json::Value,
         lease_until: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let query = sqlx::query(
-            "UPDATE jobs SET steps = ?1, lease_until = ?2, updated_at = ?3 \
-             WHERE id = ?4 AND state = 'running'",
-        )
-        .bind(steps.to_string())
-        .bind(to_millis(lease_until))
-        .bind(to_millis(Utc::now()))
-        .bind(id);
+        let query = sqlx::query(SAVE_STEPS)
+            .bind(steps.to_string())
+            .bind(to_millis(lease_until))
+            .bind(to_millis(Utc::now()))
+            .bind(id);
         self.change("save_steps", id, "running", query).await
     }
 
@@ -197,6 +199,26 @@ impl Store {
         .bind(to_millis(Utc::now()))
         .bind(id);
         self.change("fail", id, "running", query).await
+    }
+
+    /// Puts a running job back to pending until `next_attempt_at` without counting an
+    /// attempt: it could not start its work yet (its client is busy with another job).
+    pub async fn defer(
+        &self,
+        id: i64,
+        reason: &str,
+        next_attempt_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let query = sqlx::query(
+            "UPDATE jobs SET state = 'pending', last_error = ?1, next_attempt_at = ?2, \
+                 lease_until = NULL, updated_at = ?3 \
+             WHERE id = ?4 AND state = 'running'",
+        )
+        .bind(reason)
+        .bind(to_millis(next_attempt_at))
+        .bind(to_millis(Utc::now()))
+        .bind(id);
+        self.change("defer", id, "running", query).await
     }
 
     /// Gives up on a pending or running job: dead, with `reason` as its last error.

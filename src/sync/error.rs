@@ -13,6 +13,9 @@ pub enum JobError {
     /// Will fail again until a person fixes something; the text says what.
     #[error("{0}")]
     Permanent(String),
+    /// Could not start yet: another job holds the client (single flight). Not an attempt.
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl JobError {

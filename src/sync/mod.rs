@@ -9,6 +9,7 @@ mod progress;
 mod request;
 mod send;
 mod send_progress;
+pub mod single_flight;
 mod stats;
 mod worker;
 

@@ -2,16 +2,27 @@
 //! entity, notify about a reopened lead, and write the transcript parts that are missing.
 
 use super::fetch::{fetch_request, Fetched};
+use super::single_flight::{self, client_keys};
 use super::{JobError, Progress, Rules, Services};
+use crate::bitrix24::EntityType;
 use crate::chat2desk::{AttachmentKind, Message, MessageKind, Operator};
-use crate::crm::{phone::normalize_phone, ClientFacts, EntityRef, Reopen};
-use crate::store::Job;
+use crate::crm::{phone::normalize_phone, ClientFacts, EntityRef, Known, Reopen};
+use crate::store::{ClientKey, ClientRecord, Job};
 use crate::transcript::{self, Author, FileKind, FileLink, Line, TranscriptInput};
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 /// Comment pages (50 each, newest first) searched for markers of an earlier, interrupted run.
 const MARKER_SCAN_PAGES: u64 = 3;
+/// How long the lead or contact a job resolved for a client is used by the client's next
+/// jobs before the portal's own search: longer than a busy portal's duplicate index lags,
+/// short enough that a manager's later changes (a merge, a new lead) win soon.
+const REMEMBER_FOR: chrono::Duration = chrono::Duration::hours(1);
+/// Record scopes of the CRM entities that stand for a client.
+const LEAD_SCOPE: &str = "crm.lead";
+const CONTACT_SCOPE: &str = "crm.contact";
+/// Record scope prefix of the Chat2Desk client ids whose jobs may create an entity.
+const ORIGIN_SCOPE: &str = "crm.origin:";
 
 /// Runs one transcript job to the end, saving progress after every remote write.
 pub async fn sync_request(
@@ -56,14 +67,16 @@ pub async fn sync_request(
                 transport: messages.iter().find_map(|m| m.transport.clone()),
                 operator_id,
             };
-            let routed = rules
-                .router
-                .route(&services.portal, &facts, operator)
-                .await?;
-            progress.entity = Some(routed.entity);
-            progress.reopen = routed.reopened;
-            checkpoint(services, job, &progress, lease).await?;
-            routed.entity
+            let keys = client_keys(phone.as_deref(), Some(client_id));
+            let who = Who {
+                keys: &keys,
+                facts: &facts,
+                operator,
+            };
+            single_flight::for_client(services, job, &keys, lease, || {
+                route(services, rules, job, lease, &who, &mut progress)
+            })
+            .await?
         }
     };
 
@@ -111,6 +124,75 @@ pub async fn sync_request(
         checkpoint(services, job, &progress, lease).await?;
     }
     Ok(progress)
+}
+
+/// The client being routed: its keys, what we know of it, and the request's operator.
+struct Who<'a> {
+    keys: &'a [ClientKey],
+    facts: &'a ClientFacts,
+    operator: Option<&'a Operator>,
+}
+
+/// Finds or creates the request's entity while holding its client's claim, trying the
+/// records the client's previous jobs resolved first; saves the entity with the job's
+/// progress and remembers it for the client's next job, in one transaction.
+async fn route(
+    services: &Services,
+    rules: &Rules,
+    job: &Job,
+    lease: Duration,
+    who: &Who<'_>,
+    progress: &mut Progress,
+) -> Result<EntityRef, JobError> {
+    let keys = who.keys;
+    let since = chrono::Utc::now() - REMEMBER_FOR;
+    let store = &services.store;
+    let records = store.client_records(keys, since).await?;
+    let newest = |scope: &str| records.iter().find(|r| r.scope == scope).map(|r| r.id);
+    let known = Known {
+        lead: newest(LEAD_SCOPE),
+        contact: newest(CONTACT_SCOPE),
+        origins: records
+            .iter()
+            .filter(|r| r.scope.starts_with(ORIGIN_SCOPE))
+            .map(|r| r.id)
+            .collect(),
+    };
+    // Before anything can be created: whatever this job creates carries its client id in
+    // ORIGIN_ID, so the person's next job finds it even if this one is stopped before the
+    // entity is remembered and the portal's search has not caught up.
+    let own_origin = format!("{ORIGIN_SCOPE}{}", who.facts.client_id);
+    if !records.iter().any(|r| r.scope == own_origin) {
+        let intent = ClientRecord {
+            scope: &own_origin,
+            id: who.facts.client_id,
+        };
+        store.remember_clients(keys, &[intent]).await?;
+    }
+    let routed = rules
+        .router
+        .route(&services.portal, who.facts, who.operator, known)
+        .await?;
+    progress.entity = Some(routed.entity);
+    progress.reopen = routed.reopened;
+    let scope = match routed.person.kind {
+        EntityType::Lead => LEAD_SCOPE,
+        _ => CONTACT_SCOPE,
+    };
+    let record = ClientRecord {
+        scope,
+        id: routed.person.id,
+    };
+    store
+        .save_client_records(
+            job.id,
+            &progress.to_steps(),
+            chrono::Utc::now() + lease,
+            keys,
+            &[record],
+        )
+        .await?;
+    Ok(routed.entity)
 }
 
 async fn checkpoint(

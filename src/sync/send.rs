@@ -5,6 +5,7 @@
 //! remote write.
 
 use super::send_progress::{Outcome, SendProgress};
+use super::single_flight::{self, client_keys};
 use super::{JobError, Services};
 use crate::bitrix24::BitrixError;
 use crate::bizproc::SendCall;
@@ -128,8 +129,18 @@ async fn deliver(
     let client_id = match progress.client_id {
         Some(id) => id,
         None => {
-            // Single flight per client (issue 9) wraps this step once the lock exists.
-            let id = find_or_create_client(services, rules, job, call, &phone, &channel).await?;
+            // One job at a time finds or creates a phone's Chat2Desk client (a transcript of
+            // the same person, or another send, waits), so a person never gets two.
+            let keys = client_keys(Some(&phone), None);
+            let found = single_flight::for_client(services, job, &keys, lease, || async {
+                match find_or_create_client(services, rules, job, call, &phone, &channel).await {
+                    Ok(id) => Ok(Ok(id)),
+                    Err(Stop::Refused(text)) => Ok(Err(text)),
+                    Err(Stop::Job(e)) => Err(e),
+                }
+            })
+            .await?;
+            let id = found.map_err(Stop::Refused)?;
             progress.client_id = Some(id);
             checkpoint(services, job, progress, lease).await?;
             id
@@ -178,7 +189,7 @@ async fn channel(services: &Services, channel_id: i64) -> Result<Channel, Stop> 
 }
 
 /// Finds the Chat2Desk client by phone, or creates one when the company may write first
-/// and today's budget allows. The one step that must not run twice at once for a phone.
+/// and today's budget allows. Runs under the phone's single-flight claim.
 async fn find_or_create_client(
     services: &Services,
     rules: &SendRules,

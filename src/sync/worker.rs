@@ -1,7 +1,10 @@
 //! The worker loop: bounded concurrency over due jobs, retries with capped backoff, dead jobs
 //! with a reason.
 
-use super::{send_message, sync_request, Directory, JobError, Outcome, Progress, SendRules, Stats};
+use super::{
+    send_message, single_flight, sync_request, Directory, JobError, Outcome, Progress, SendRules,
+    Stats,
+};
 use crate::bitrix24::Bitrix24;
 use crate::chat2desk::Chat2Desk;
 use crate::crm::Router;
@@ -243,6 +246,12 @@ impl Worker {
                 tracing::error!(request_id, send_id, attempt = job.attempts + 1, reason = %reason, "{what} moved to dead: permanent error");
                 stats.record_dead();
                 store.bury(job.id, &reason).await
+            }
+            Err(JobError::Busy(reason)) => {
+                tracing::info!(request_id, send_id, reason = %reason, "{what} deferred: its client is busy");
+                store
+                    .defer(job.id, &reason, Utc::now() + single_flight::DEFER)
+                    .await
             }
             Err(JobError::Transient(reason)) => {
                 let attempt = job.attempts + 1;

@@ -172,6 +172,7 @@ class StandinWorkflow
         $this->documentType = [$documentId[0], $documentId[1], $kind];
         $this->scheduler = new StandinScheduler();
         $this->portalUrl = $portalUrl;
+        CBPRestActivity::$portalUrl = $portalUrl;
     }
 
     public function GetInstanceId()
@@ -193,6 +194,7 @@ class StandinWorkflow
             'event_token' => $token,
             'workflow_id' => $this->instanceId,
             'document_id' => $this->documentId,
+            'saved' => 1,
         ]));
     }
 
@@ -224,12 +226,20 @@ class CBPRestActivity
 {
     /** Tokens handed out, by "workflow|activity name". */
     public static $issued = [];
+    /** The portal simulator, told about every signed token. */
+    public static $portalUrl = '';
 
     public static function generateToken($workflowId, $activityName, $eventId)
     {
         $value = $workflowId . '|' . $activityName . '|' . $eventId;
         $token = $value . '.' . hash_hmac('sha256', $value, 'stand-in signing key');
         self::$issued[$workflowId . '|' . $activityName] = $token;
+        // A real portal can check the signature from now on; the workflow is saved later.
+        standin_post(self::$portalUrl . '/_sim/bizproc/wait', http_build_query([
+            'event_token' => $token,
+            'workflow_id' => $workflowId,
+            'saved' => 0,
+        ]));
         return $token;
     }
 }

@@ -156,6 +156,7 @@ pub(crate) fn add(state: &mut State, kind: Kind, params: &Value) -> Result<Reply
     let fields = fields_of(params)?.clone();
     let id = state.next_entity_id;
     state.next_entity_id += 1;
+    state.created_at.insert(id, tokio::time::Instant::now());
     let now = now_iso();
     let mut record = Map::new();
     for name in kind.ordinary() {
@@ -477,17 +478,18 @@ pub(crate) fn find_by_comm(state: &mut State, params: &Value) -> Result<Reply, A
         };
         let mut ids: Vec<i64> = Vec::new();
         for want in &wanted {
-            let hits = table.iter().filter(|(_, record)| {
-                record
-                    .get(&kind)
-                    .map(items)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|item| {
-                        item.get("VALUE")
-                            .and_then(text)
-                            .is_some_and(|v| normalise(&v) == *want)
-                    })
+            let hits = table.iter().filter(|(id, record)| {
+                !state.hidden_from_search(**id)
+                    && record
+                        .get(&kind)
+                        .map(items)
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|item| {
+                            item.get("VALUE")
+                                .and_then(text)
+                                .is_some_and(|v| normalise(&v) == *want)
+                        })
             });
             for (id, _) in hits.take(20) {
                 if !ids.contains(id) {

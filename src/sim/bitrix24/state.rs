@@ -67,6 +67,19 @@ pub(crate) struct State {
     pub(crate) workflows: Vec<super::bizproc::SimWorkflow>,
     pub(crate) event_sends: Vec<super::bizproc::SimEventSend>,
     pub(crate) event_send_failures: std::collections::VecDeque<String>,
+    /// How long a new lead or contact stays invisible to `crm.duplicate.findbycomm` (a busy
+    /// portal's duplicate index is rebuilt by an agent, after the record is saved).
+    pub(crate) search_lag: std::time::Duration,
+    /// When each record created through the API was saved (for `search_lag`).
+    pub(crate) created_at: BTreeMap<i64, Instant>,
+    /// Local applications and their grants.
+    pub(crate) oauth: super::oauth::OAuth,
+    /// Open Lines connectors and offline events.
+    pub(crate) connectors: super::connector::Connectors,
+    /// Users with the portal administrator flag.
+    pub(crate) admins: std::collections::BTreeSet<i64>,
+    /// The user the current call runs as (the webhook's owner, or an app token's user).
+    pub(crate) caller: i64,
 }
 
 /// The webhook's owner.
@@ -84,6 +97,13 @@ pub(crate) fn now_iso() -> String {
 }
 
 impl State {
+    /// True while record `id` is too new for the duplicate search to see.
+    pub(crate) fn hidden_from_search(&self, id: i64) -> bool {
+        self.created_at
+            .get(&id)
+            .is_some_and(|at| at.elapsed() < self.search_lag)
+    }
+
     /// A fresh portal with its default user and directories.
     pub(crate) fn new(secret: String) -> Self {
         let mut state = Self {
@@ -105,6 +125,12 @@ impl State {
             workflows: Vec::new(),
             event_sends: Vec::new(),
             event_send_failures: std::collections::VecDeque::new(),
+            search_lag: std::time::Duration::ZERO,
+            created_at: BTreeMap::new(),
+            oauth: super::oauth::OAuth::default(),
+            connectors: super::connector::Connectors::default(),
+            admins: [WEBHOOK_USER].into_iter().collect(),
+            caller: WEBHOOK_USER,
         };
         state.add_user("Admin", "Adminov", "admin@portal.example", true);
         for (id, name, semantics) in [

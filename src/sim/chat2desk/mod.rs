@@ -237,6 +237,14 @@ impl Chat2DeskSim {
             .add_client(name, phone, transport, channel_id)
     }
 
+    /// Sets a client's `client_phone` (the real number of a client whose `phone` is a
+    /// messenger id, such as a Telegram client who shared their number).
+    pub fn set_client_phone(&self, client_id: i64, phone: &str) {
+        if let Some(c) = self.svc().state().clients.get_mut(&client_id) {
+            c.client_phone = Some(phone.to_string());
+        }
+    }
+
     fn post(
         &self,
         client_id: i64,
