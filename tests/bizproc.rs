@@ -773,3 +773,28 @@ fn tree(root: &Path) -> Vec<(String, String)> {
     out.sort();
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sends_to_one_new_phone_at_once_create_one_client_and_use_one_write_first_place() {
+    let env = Env::new().await;
+    // Slow answers keep both jobs inside find-or-create at the same time without the claim.
+    env.c2d.faults().set_latency(Duration::from_millis(40));
+    let run_ = Running::start(&env, |c| c.bizproc.write_first_daily_limit = 1).await;
+    let doc = lead_doc(env.s.lead_existing);
+    let (a, b) = tokio::join!(
+        run(&env, &run_.url, &doc, "+7 999 111-22-33", "Первое", &[]),
+        run(&env, &run_.url, &doc, "8 999 111 22 33", "Второе", &[]),
+    );
+    let (va, vb) = (
+        completed(&env, &a.event_token).await,
+        completed(&env, &b.event_token).await,
+    );
+    assert_eq!(
+        (va["sent"].as_str(), vb["sent"].as_str()),
+        (Some("Y"), Some("Y")),
+        "{va} {vb}"
+    );
+    assert_eq!(env.c2d.client_posts().len(), 1, "one client for one phone");
+    assert_eq!(env.c2d.message_posts().len(), 2);
+    run_.stop().await;
+}
