@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the tools the packaging and booted-container tests need (idempotent, root).
 #
-#   apt:   systemd-container debootstrap lintian rpm rpmlint nginx prometheus
+#   apt:   systemd-container debootstrap lintian rpm rpmlint nginx prometheus, and php-cli
+#          php-mbstring python3-pip for the PHP activity test and its b24pysdk conformance check
 #          (prometheus: promtool and a server for tests/monitoring.rs, which starts its own on a
 #          free loopback port; the package's own service is kept from starting and stopped)
 #   cargo: cargo-deb, cargo-generate-rpm at pinned versions, installed only when missing
-#   pip:   b24pysdk (pinned), for the conformance test of the portal simulator
+#   pip:   b24pysdk (pinned), for the conformance tests of the portal simulator and of the
+#          bodies the PHP activity sends
 #
 # Neither cargo tool has a Debian package, so they are built from crates.io
 # (about 3 min on a fresh 2-core machine; a no-op when the pinned version is present).
@@ -13,7 +15,7 @@ set -euo pipefail
 
 CARGO_DEB_VERSION="3.8.0"
 CARGO_GENERATE_RPM_VERSION="0.21.1"
-APT_PACKAGES=(systemd-container debootstrap lintian rpm rpmlint nginx prometheus)
+APT_PACKAGES=(systemd-container debootstrap lintian rpm rpmlint nginx prometheus php-cli php-mbstring python3-pip)
 
 banner() { printf '\n==== %s ====\n' "$*"; }
 

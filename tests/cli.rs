@@ -169,7 +169,20 @@ fn demo_prints_the_portal_entities_and_transcripts() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{all}");
     assert!(text.contains("Queue: 4 done, 0 pending, 0 dead"), "{text}");
-    assert_eq!(text.matches("──── Комментарий").count(), 4, "{text}");
+    // Four transcripts, then the refused business-process send's comment.
+    assert_eq!(text.matches("──── Комментарий").count(), 5, "{text}");
+    assert!(
+        text.contains(r#"RETURN_VALUES: {"error":"","message_id":"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#""sent":"Y"}"#) && text.contains(r#""sent":"N"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("сообщение на номер +79995551234 не отправлено"),
+        "{text}"
+    );
     assert!(
         text.contains("«Анна, ипотека» статус NEW"),
         "closed lead reopened: {text}"

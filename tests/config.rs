@@ -630,3 +630,60 @@ fn misplaced_values_are_not_echoed() {
     );
     assert!(!e.to_string().contains(TOKEN), "{e}");
 }
+
+#[test]
+fn bizproc_section_keys_secret_file_and_errors_name_the_key() {
+    let file = secret_file("bizproc-secret-from-a-file\n");
+    let toml = format!(
+        "{}[bizproc]\nsecret_file = \"{}\"\nwrite_first_daily_limit = 0\nfiles = \"links\"\n\
+         daemon_url = \"http://10.0.0.5:8089\"\nwait_timeout_secs = 600\n",
+        minimal(),
+        file.path().display()
+    );
+    let c = ok(&toml, &[]).config;
+    assert_eq!(c.bizproc.secret.expose(), "bizproc-secret-from-a-file");
+    assert_eq!(c.bizproc.write_first_daily_limit, 0);
+    assert_eq!(c.bizproc.files, chat2desk_b24::config::FileMode::Links);
+    assert!(!format!("{:?}", c).contains("bizproc-secret-from-a-file"));
+    // From the environment too.
+    let c = ok(
+        &minimal(),
+        &[("CHAT2DESK_B24_BIZPROC__SECRET", "0123456789abcdefXYZ")],
+    )
+    .config;
+    assert_eq!(c.bizproc.secret.expose(), "0123456789abcdefXYZ");
+    assert_eq!(
+        c.bizproc.write_first_daily_limit, 20,
+        "the seed's advice is the default"
+    );
+
+    let e = err(
+        &format!(
+            "{}[bizproc]\nsecret = \"short\"\nwait_timeout_secs = 1\n",
+            minimal()
+        ),
+        &[],
+    );
+    assert_eq!(keys(&e), ["bizproc.secret", "bizproc.wait_timeout_secs"]);
+    assert!(
+        !e.to_string().contains("short\""),
+        "the secret is not shown: {e}"
+    );
+    let e = err(
+        &format!("{}[bizproc]\nwrite_first_daly_limit = 5\n", minimal()),
+        &[],
+    );
+    assert!(
+        e.to_string()
+            .contains("did you mean `write_first_daily_limit`"),
+        "{e}"
+    );
+    let e = err(
+        &format!(
+            "{}[server]\nlisten = \"\"\n[bizproc]\nsecret = \"0123456789abcdef\"\n",
+            minimal()
+        ),
+        &[],
+    );
+    assert_eq!(keys(&e), ["server.listen"]);
+}

@@ -1,12 +1,14 @@
 //! The command line: clap definitions and one thin function per subcommand.
 
 mod backfill;
+pub mod bizproc;
 mod check;
 mod demo;
 mod directory;
 mod docs;
 mod retry;
 mod setup;
+mod send;
 mod sim;
 mod status;
 mod webhook;
@@ -18,6 +20,7 @@ pub use directory::{channels, operators};
 pub use docs::{gen_completions, gen_man};
 pub use retry::retry;
 pub use setup::setup;
+pub use send::{send, SendArgs};
 pub use sim::sim;
 pub use status::status;
 pub use webhook::{webhook_set, webhook_show, WEBHOOK_EVENTS, WEBHOOK_NAME};
@@ -88,6 +91,32 @@ pub enum Command {
         #[command(subcommand)]
         action: WebhookAction,
     },
+    /// Send one message through the business-process path (queue, Chat2Desk), printing the
+    /// result: a sysadmin's first test of `[bizproc]`.
+    Send {
+        /// Chat2Desk channel id (`chat2desk-b24 channels` lists them).
+        #[arg(long)]
+        channel: i64,
+        /// The client's phone, e.g. +79161234567.
+        #[arg(long)]
+        phone: String,
+        /// Message text.
+        #[arg(long, default_value = "")]
+        text: String,
+        /// A direct link to a file (repeat for several).
+        #[arg(long = "file")]
+        files: Vec<String>,
+        /// Transport (whatsapp, viber, telegram…); default: the client's, else the channel's first.
+        #[arg(long)]
+        transport: Option<String>,
+    },
+    /// Install or remove the business-process action «Написать сообщение на номер» in the
+    /// portal's document root.
+    Bizproc {
+        /// What to do.
+        #[command(subcommand)]
+        action: BizprocAction,
+    },
     /// Print the effective config (secrets as ***).
     Config,
     /// Run the whole pipeline against built-in simulators and print what the portal got.
@@ -113,6 +142,31 @@ pub enum Command {
     GenCompletions {
         /// Output directory.
         dir: PathBuf,
+    },
+}
+
+/// `bizproc` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BizprocAction {
+    /// Copy the activity into DIR/local/activities/custom/chat2desksend/ with its settings
+    /// (daemon URL, [bizproc] secret) readable only by the web server; re-run to upgrade.
+    Install {
+        /// The portal's document root (the folder holding bitrix/), e.g. /home/bitrix/www.
+        #[arg(long)]
+        docroot: PathBuf,
+        /// The daemon's URL as the portal's web server reaches it (default: [bizproc]
+        /// daemon_url, else http://[server] listen).
+        #[arg(long)]
+        url: Option<String>,
+        /// Owner of the settings file, `user[:group]` (default: the owner of DIR/bitrix).
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// Remove the activity (and the folders its install created).
+    Uninstall {
+        /// The portal's document root.
+        #[arg(long)]
+        docroot: PathBuf,
     },
 }
 

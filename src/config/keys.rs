@@ -9,6 +9,7 @@ pub(crate) const SECRET_KEYS: &[(&str, &str)] = &[
     ("chat2desk", "token"),
     ("bitrix24", "webhook_url"),
     ("server", "webhook_secret"),
+    ("bizproc", "secret"),
 ];
 
 /// How an environment value for a key is read.

@@ -13,6 +13,7 @@ pub fn validate(c: &Config) -> Vec<Problem> {
     crm(c, &mut out);
     sync(c, &mut out);
     server(c, &mut out);
+    bizproc(c, &mut out);
     if c.database.path.as_os_str().is_empty() {
         out.push(Problem::new(
             "database.path",
@@ -319,6 +320,39 @@ fn server(c: &Config, out: &mut Vec<Problem>) {
                 ));
             }
         }
+    }
+}
+
+fn bizproc(c: &Config, out: &mut Vec<Problem>) {
+    let s = &c.bizproc;
+    let secret = s.secret.expose();
+    if !secret.is_empty() && (secret.chars().count() < 16 || secret.trim() != secret) {
+        out.push(Problem::new(
+            "bizproc.secret",
+            "too short; expected at least 16 characters without surrounding spaces (e.g. the \
+             output of `openssl rand -hex 24`), the same value `bizproc install` writes into \
+             the portal's activity settings",
+        ));
+    }
+    let url = s.daemon_url.trim();
+    if !url.is_empty() {
+        http_url("bizproc.daemon_url", url, false, out);
+    }
+    if !(10..=86_400 * 30).contains(&s.wait_timeout_secs) {
+        out.push(Problem::new(
+            "bizproc.wait_timeout_secs",
+            format!(
+                "{} is out of range; expected 10..=2592000 seconds (default 3600)",
+                s.wait_timeout_secs
+            ),
+        ));
+    }
+    if !secret.is_empty() && c.server.listen.trim().is_empty() {
+        out.push(Problem::new(
+            "server.listen",
+            "empty while bizproc.secret is set; the portal's activity posts to this listener, \
+             so set an address the portal's web server reaches, e.g. 0.0.0.0:8089",
+        ));
     }
 }
 

@@ -10,7 +10,7 @@ use crate::intake::webhook::{ServerSettings, WebhookServer};
 use crate::intake::Poller;
 use crate::metrics::HealthProbe;
 use crate::store::Store;
-use crate::sync::{Directory, Rules, Services, Stats, Worker, WorkerSettings};
+use crate::sync::{Directory, Rules, SendRules, Services, Stats, Worker, WorkerSettings};
 use anyhow::Context;
 use std::path::Path;
 use std::sync::Arc;
@@ -53,7 +53,8 @@ impl Daemon {
     /// Binds the webhook/metrics server of `[server]`; `None` when `listen` and
     /// `metrics_listen` are both empty.
     pub async fn bind_server(&self) -> anyhow::Result<Option<WebhookServer>> {
-        let settings = ServerSettings::from_config(&self.config.server)?;
+        let mut settings = ServerSettings::from_config(&self.config.server)?;
+        settings.bizproc_secret = self.config.bizproc.secret.clone();
         if settings.listen.is_none() && settings.metrics_listen.is_none() {
             return Ok(None);
         }
@@ -73,15 +74,35 @@ pub fn rules(config: &Config) -> Rules {
         router: Router::new(&config.crm),
         timezone: config.timezone(),
         max_comment_bytes: config.crm.max_comment_bytes,
+        send: SendRules {
+            write_first_daily_limit: config.bizproc.write_first_daily_limit,
+            files: config.bizproc.files,
+            timezone: config.timezone(),
+        },
     }
 }
 
-/// Opens the database, builds the clients, the worker and the poller.
+/// Opens the database, makes jobs left running by a dead process due again, builds the
+/// clients, the worker and the poller.
 pub async fn build(config: Config) -> anyhow::Result<Daemon> {
+    build_with(config, true).await
+}
+
+/// [`build`] for a command running next to the daemon (`send`): jobs the daemon is running
+/// are left alone.
+pub async fn build_beside(config: Config) -> anyhow::Result<Daemon> {
+    build_with(config, false).await
+}
+
+async fn build_with(config: Config, recover: bool) -> anyhow::Result<Daemon> {
     let store = Store::open(&config.database.path)
         .await
         .with_context(|| format!("[database] path = {:?}", config.database.path))?;
-    let recovered = store.recover_running().await?;
+    let recovered = if recover {
+        store.recover_running().await?
+    } else {
+        0
+    };
     if recovered > 0 {
         tracing::warn!(
             jobs = recovered,
@@ -272,6 +293,10 @@ async fn reload(daemon: &Daemon, current: Config, path: &Path, log: &LogHandle) 
         ("[database]", current.database != new.database),
         ("[server]", current.server != new.server),
         (
+            "[bizproc] secret",
+            current.bizproc.secret != new.bizproc.secret,
+        ),
+        (
             "[sync] workers/max_attempts/backoff/lease/poll_strategy",
             current.sync.workers != new.sync.workers
                 || current.sync.max_attempts != new.sync.max_attempts
@@ -298,6 +323,10 @@ async fn reload(daemon: &Daemon, current: Config, path: &Path, log: &LogHandle) 
     Config {
         crm: new.crm,
         log: new.log,
+        bizproc: crate::config::BizprocConfig {
+            secret: current.bizproc.secret.clone(),
+            ..new.bizproc
+        },
         sync: crate::config::SyncConfig {
             schedule: new.sync.schedule,
             ..current.sync

@@ -6,7 +6,7 @@ mod logging;
 mod notify;
 mod signals;
 
-pub use daemon::{build, run, Daemon};
+pub use daemon::{build, build_beside, run, Daemon};
 pub use logging::{init_logging, LogHandle};
 pub use notify::Notifier;
 pub use signals::{spawn_signal_handler, Signals};

@@ -22,6 +22,7 @@ mod grant;
 mod job;
 mod queue;
 mod scan;
+mod sends;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub use claims::{ClaimAttempt, ClientKey, ClientRecord, StoredRecord};
 pub use error::{Cause, StoreError};
 pub use grant::{Grant, RefreshFailure, Rotated, Rotation};
 pub use job::{Intake, Job, JobKind, JobState, QueueCounts};
+pub use sends::Enqueued;
 
 /// How often a failed migration is tried again (a concurrent first start).
 const MIGRATE_RETRIES: u32 = 3;

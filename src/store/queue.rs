@@ -154,6 +154,40 @@ impl Store {
         Ok(jobs)
     }
 
+    /// Takes the job `kind`/`key` when it is due (pending and due, or running with an
+    /// expired lease), like [`Store::claim`] for one job; `None` when it is not claimable
+    /// (another worker holds it, it is done or dead, or it backs off).
+    pub async fn claim_one(
+        &self,
+        kind: JobKind,
+        key: i64,
+        lease: Duration,
+    ) -> Result<Option<Job>, StoreError> {
+        let now = Utc::now();
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let lease_until = now
+            .checked_add_signed(lease)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let row = sqlx::query(
+            "UPDATE jobs SET state = 'running', lease_until = ?1, runs = runs + 1, updated_at = ?2 \
+             WHERE kind = ?3 AND job_key = ?4 \
+               AND ((state = 'pending' AND next_attempt_at <= ?2) \
+                 OR (state = 'running' AND lease_until < ?2)) \
+             RETURNING *",
+        )
+        .bind(to_millis(lease_until))
+        .bind(to_millis(now))
+        .bind(kind.as_str())
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err_of("claim_one"))?;
+        row.as_ref()
+            .map(Job::from_row)
+            .transpose()
+            .map_err(self.err_of("claim_one"))
+    }
+
     /// Checkpoints a running job's progress and extends its lease to `lease_until`.
     pub async fn save_steps(
         &self,

@@ -3,6 +3,7 @@
 //! checked (why)`, `warn key: …`. `check` retries nothing: a passing failure says to run it
 //! again.
 
+mod bizproc;
 mod chat2desk;
 mod database;
 mod portal;
@@ -99,6 +100,7 @@ pub async fn check(path: &Path, offline: bool) -> bool {
         }
     };
     let mut failures = print(&database::check(&config).await);
+    failures += print(&bizproc::check(&config));
     if !offline {
         failures += services(&config).await;
     }

@@ -78,9 +78,17 @@ pub(super) async fn check(config: &Config, step: &Step) -> Vec<Line> {
         }
     };
     let has = |s: &str| granted.contains(s) || (s == "user" && granted.contains("user_basic"));
-    let missing: Vec<&str> = REQUIRED_SCOPES.into_iter().filter(|s| !has(s)).collect();
+    let mut required = REQUIRED_SCOPES.to_vec();
+    if !config.bizproc.secret.is_empty() {
+        // bizproc.event.send completes the business-process action.
+        required.push("bizproc");
+    }
+    let missing: Vec<&str> = required.iter().copied().filter(|s| !has(s)).collect();
     if missing.is_empty() {
-        lines.push(Line::ok(KEY, "scopes crm, user, im granted (scope)"));
+        lines.push(Line::ok(
+            KEY,
+            format!("scopes {} granted (scope)", required.join(", ")),
+        ));
     } else {
         lines.push(Line::fail(
             KEY,

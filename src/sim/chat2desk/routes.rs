@@ -35,6 +35,14 @@ impl Service {
                 _ => not_found(),
             },
             (["clients"], &Method::GET) => clients(&s, &p),
+            (["clients"], &Method::POST) => {
+                drop(s);
+                self.create_client(&p)
+            }
+            (["messages"], &Method::POST) => {
+                drop(s);
+                self.send_message(&p)
+            }
             (["clients", _], &Method::GET) => match id(1).and_then(|i| s.clients.get(&i)) {
                 Some(c) => success(s.client_json(c)),
                 None => not_found(),
@@ -109,7 +117,7 @@ fn api_info(s: &State) -> SimResponse {
         "mode": "premium", "hook": null, "chat_close_web_hook": null,
         "current_version": "1.0", "requests_this_month": s.api_calls,
         "channels": s.channels.len(), "company_name": "Simulated Company",
-        "write_first_option": true, "domain_urls": [s.web_domain],
+        "write_first_option": s.write_first, "domain_urls": [s.web_domain],
     }))
 }
 
