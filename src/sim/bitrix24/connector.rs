@@ -300,8 +300,7 @@ fn send_messages(state: &mut State, params: &Value) -> Result<Reply, ApiError> {
             continue;
         }
         let c = &mut state.connectors;
-        let next_chat = 1700 + c.chats.len() as i64;
-        let im_chat = *c.chats.entry((line, chat_id.clone())).or_insert(next_chat);
+        let im_chat = c.im_chat(line, &chat_id);
         let message_id = body
             .and_then(|b| b.get("id"))
             .and_then(text)
@@ -314,7 +313,7 @@ fn send_messages(state: &mut State, params: &Value) -> Result<Reply, ApiError> {
             text: message_text.clone().unwrap_or_default(),
             files: files.clone(),
         });
-        c.next_im_message += 1;
+        c.next_message();
         results.push(json!({
             "user": (500 + c.chats.len()).to_string(),
             "message": {"id": message_id, "date": {}, "text": message_text,
@@ -517,6 +516,21 @@ fn row_json(r: &OfflineRow, list: bool) -> Value {
 }
 
 impl Connectors {
+    /// The IM chat of the external chat `chat_id` on `line`, made on first use.
+    fn im_chat(&mut self, line: i64, chat_id: &str) -> i64 {
+        let next = 1700 + self.chats.len() as i64;
+        *self
+            .chats
+            .entry((line, chat_id.to_string()))
+            .or_insert(next)
+    }
+
+    /// A new IM message id.
+    fn next_message(&mut self) -> i64 {
+        self.next_im_message += 1;
+        86_000 + self.next_im_message
+    }
+
     /// Queues an offline event for every `auth_connector` bound to it (identical payloads
     /// merge into one row, doc §3.5).
     pub(crate) fn raise(&mut self, event: &str, data: Value, user_id: i64) {
@@ -561,13 +575,8 @@ impl Connectors {
         text: &str,
         files: &[(String, String)],
     ) -> i64 {
-        let next_chat = 1700 + self.chats.len() as i64;
-        let im_chat = *self
-            .chats
-            .entry((line, chat_id.to_string()))
-            .or_insert(next_chat);
-        self.next_im_message += 1;
-        let im_message = 86_000 + self.next_im_message;
+        let im_chat = self.im_chat(line, chat_id);
+        let im_message = self.next_message();
         let files: Vec<Value> = files
             .iter()
             .map(|(name, link)| json!({"name": name, "type": "file", "link": link, "size": 1024}))
