@@ -540,7 +540,7 @@ impl Connectors {
             .filter(|(e, _)| e == event)
             .map(|(_, c)| c.clone())
             .collect();
-        let digest = format!("{:x}", md5_of(&format!("{event}|{data}")));
+        let digest = md5_hex(&format!("{event}|{data}"));
         for connector in listeners {
             if self
                 .rows
@@ -596,58 +596,10 @@ impl Connectors {
     }
 }
 
-/// A small MD5 (RFC 1321) for `MESSAGE_ID`: the portal's own digest of the payload.
-fn md5_of(input: &str) -> u128 {
-    let s: [u32; 64] = [
-        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5,
-        9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10,
-        15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
-    ];
-    let k: Vec<u32> = (0..64)
-        .map(|i| ((i as f64 + 1.0).sin().abs() * 4_294_967_296.0) as u32)
-        .collect();
-    let mut msg = input.as_bytes().to_vec();
-    let bits = (msg.len() as u64).wrapping_mul(8);
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&bits.to_le_bytes());
-    let (mut a0, mut b0, mut c0, mut d0) = (
-        0x6745_2301u32,
-        0xefcd_ab89u32,
-        0x98ba_dcfeu32,
-        0x1032_5476u32,
-    );
-    for chunk in msg.chunks(64) {
-        let m: Vec<u32> = chunk
-            .chunks(4)
-            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
-            .collect();
-        let (mut a, mut b, mut c, mut d) = (a0, b0, c0, d0);
-        for i in 0..64 {
-            let (f, g) = match i / 16 {
-                0 => ((b & c) | (!b & d), i),
-                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
-                2 => (b ^ c ^ d, (3 * i + 5) % 16),
-                _ => (c ^ (b | !d), (7 * i) % 16),
-            };
-            let f = f.wrapping_add(a).wrapping_add(k[i]).wrapping_add(m[g]);
-            a = d;
-            d = c;
-            c = b;
-            b = b.wrapping_add(f.rotate_left(s[i]));
-        }
-        a0 = a0.wrapping_add(a);
-        b0 = b0.wrapping_add(b);
-        c0 = c0.wrapping_add(c);
-        d0 = d0.wrapping_add(d);
-    }
-    let mut out = [0u8; 16];
-    for (i, word) in [a0, b0, c0, d0].iter().enumerate() {
-        out[i * 4..i * 4 + 4].copy_from_slice(&word.to_le_bytes());
-    }
-    u128::from_be_bytes(out)
+/// `MESSAGE_ID`: the portal's MD5 of the payload, as 32 hex digits.
+fn md5_hex(input: &str) -> String {
+    use md5::{Digest, Md5};
+    format!("{:x}", Md5::digest(input.as_bytes()))
 }
 
 #[cfg(test)]
@@ -656,12 +608,9 @@ mod tests {
 
     #[test]
     fn md5_matches_the_rfc_vectors() {
+        assert_eq!(md5_hex(""), "d41d8cd98f00b204e9800998ecf8427e");
         assert_eq!(
-            format!("{:032x}", md5_of("")),
-            "d41d8cd98f00b204e9800998ecf8427e"
-        );
-        assert_eq!(
-            format!("{:032x}", md5_of("message digest")),
+            md5_hex("message digest"),
             "f96b697d7cb7938d525a2f31aaf161d0"
         );
     }
