@@ -39,6 +39,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             });
         }
+        Command::Setup { answers } => {
+            let ok = cli::setup(&cli.config, answers.as_deref()).await?;
+            return Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
         Command::Demo => {
             service::init_logging("warn");
             cli::demo().await?;

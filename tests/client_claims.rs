@@ -283,3 +283,42 @@ proptest! {
         runtime().block_on(interleave(steps))?;
     }
 }
+
+#[tokio::test]
+async fn jobs_of_one_chain_run_one_at_a_time_in_the_order_queued() {
+    let (_dir, store) = fresh().await;
+    for (key, chain) in [(1, "chat:7"), (2, "chat:7"), (3, "chat:8"), (4, "chat:7")] {
+        assert!(store
+            .enqueue_in_chain(JobKind::Transcript, key, Intake::Webhook, chain)
+            .await
+            .unwrap());
+    }
+    store
+        .enqueue(JobKind::Transcript, 5, Intake::Poll)
+        .await
+        .unwrap();
+    let t = Utc::now() + ChronoDuration::seconds(1);
+    let keys = |jobs: Vec<chat2desk_b24::store::Job>| {
+        let mut k: Vec<i64> = jobs.iter().map(|j| j.key).collect();
+        k.sort_unstable();
+        k
+    };
+    // One head per chain, plus the unchained job.
+    let first = store.claim(t, LEASE, 10).await.unwrap();
+    let ids: Vec<i64> = first.iter().map(|j| j.id).collect();
+    assert_eq!(keys(first), vec![1, 3, 5]);
+    assert!(store.claim(t, LEASE, 10).await.unwrap().is_empty());
+    // The head fails: the chain waits for its retry, it does not skip ahead.
+    store.fail(ids[0], "portal down", t).await.unwrap();
+    assert_eq!(keys(store.claim(t, LEASE, 10).await.unwrap()), vec![1]);
+    let head = store.job(JobKind::Transcript, 1).await.unwrap().unwrap();
+    store
+        .complete(head.id, &serde_json::json!({}))
+        .await
+        .unwrap();
+    assert_eq!(keys(store.claim(t, LEASE, 10).await.unwrap()), vec![2]);
+    // A dead head does not block the chain forever.
+    let second = store.job(JobKind::Transcript, 2).await.unwrap().unwrap();
+    store.bury(second.id, "refused").await.unwrap();
+    assert_eq!(keys(store.claim(t, LEASE, 10).await.unwrap()), vec![4]);
+}

@@ -234,6 +234,27 @@ impl Bitrix24 {
             .await
     }
 
+    /// Every active user (`user.get`, all pages), e.g. to choose responsibles from.
+    pub async fn active_users(&self) -> Result<Vec<User>, BitrixError> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        loop {
+            let page = self
+                .call_list(
+                    "user.get",
+                    json!({"FILTER": {"ACTIVE": true}, "SORT": "ID", "ORDER": "ASC", "start": start}),
+                )
+                .await?;
+            let rows: Vec<User> = decode("user.get", Value::Array(page.items))?;
+            let empty = rows.is_empty();
+            out.extend(rows);
+            match page.next {
+                Some(next) if !empty && next > start => start = next,
+                _ => return Ok(out),
+            }
+        }
+    }
+
     async fn users(&self, method: &str, filter: Value) -> Result<Vec<User>, BitrixError> {
         let page = self.call_list(method, json!({"FILTER": filter})).await?;
         decode(method, Value::Array(page.items))

@@ -110,10 +110,15 @@ impl Chat2Desk {
         self.inner.calls.load(Ordering::Relaxed)
     }
 
-    /// `GET /v1/companies/api_info`: the cheapest token check.
+    /// `GET /v1/companies/api_info`: the cheapest token check; its `requests_this_month` goes
+    /// to the metrics.
     pub async fn api_info(&self) -> Result<ApiInfo, Chat2DeskError> {
         let v = self.get("/companies/api_info", &[]).await?;
-        Ok(ApiInfo::from_json(&data(&v)))
+        let info = ApiInfo::from_json(&data(&v));
+        if let Some(calls) = info.requests_this_month {
+            metrics::global().record_chat2desk_requests_this_month(calls);
+        }
+        Ok(info)
     }
 
     /// `GET /v1/requests/{id}`.

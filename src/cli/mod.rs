@@ -7,6 +7,7 @@ mod demo;
 mod directory;
 mod docs;
 mod retry;
+mod setup;
 mod send;
 mod sim;
 mod status;
@@ -18,6 +19,7 @@ pub use demo::demo;
 pub use directory::{channels, operators};
 pub use docs::{gen_completions, gen_man};
 pub use retry::retry;
+pub use setup::setup;
 pub use send::{send, SendArgs};
 pub use sim::sim;
 pub use status::status;
@@ -52,6 +54,15 @@ pub enum Command {
         /// Only the config file and the database (no network); used by ExecStartPre/ExecReload.
         #[arg(long)]
         offline: bool,
+    },
+    /// Guided first configuration on a terminal: the token, the webhook, then integration type,
+    /// source, default responsibles and operator mapping chosen from what the two services
+    /// list; edits the config file in place (comments kept), then runs `check`.
+    Setup {
+        /// Take the answers from this TOML file instead of asking (automation): api_url, token,
+        /// webhook_url, integration, source, default_responsibles, operators, secrets_in_files.
+        #[arg(long, value_name = "FILE")]
+        answers: Option<PathBuf>,
     },
     /// Queue counts, last poll, oldest pending job and the last errors.
     Status,

@@ -5,10 +5,14 @@
 
 mod derived;
 mod env;
+mod expect;
 mod keys;
 mod load;
 mod problem;
+mod schedule;
 mod secret;
+mod syntax;
+mod typecheck;
 mod urls;
 mod validate;
 

@@ -1,8 +1,8 @@
 //! Offline semantic checks of a loaded [`Config`]: every problem at once, each naming its key.
 
+use super::schedule::parse_schedule;
 use super::urls::{http_url, plain_http_warning, webhook_shape};
 use super::{Config, OperatorRef, Problem};
-use std::str::FromStr;
 
 /// Checks everything that can be checked without the network and returns ALL problems found
 /// (empty when the configuration is usable).
@@ -115,7 +115,7 @@ fn bitrix24(c: &Config, out: &mut Vec<Problem>) {
     if s.burst < 1 {
         out.push(Problem::new(
             "bitrix24.burst",
-            "is 0; expected at least 1 (default 50)",
+            "is 0; set a whole number, at least 1 (default 50)",
         ));
     }
     timeout("bitrix24.timeout_secs", s.timeout_secs, out);
@@ -174,7 +174,7 @@ fn crm(c: &Config, out: &mut Vec<Problem>) {
         out.push(Problem::new(
             "crm.max_comment_bytes",
             format!(
-                "{} is out of range; expected {min}..=60000 (default 10000; the portal stores at most 64 KiB)",
+                "{} is out of range; set a whole number from {min} to 60000 (default 10000; the portal stores at most 64 KiB)",
                 s.max_comment_bytes
             ),
         ));
@@ -235,7 +235,7 @@ fn sync(c: &Config, out: &mut Vec<Problem>) {
         out.push(Problem::new(
             "sync.workers",
             format!(
-                "{} is out of range; expected 1..=256 (default 8)",
+                "{} is out of range; set a whole number from 1 to 256 (default 8)",
                 s.workers
             ),
         ));
@@ -243,14 +243,14 @@ fn sync(c: &Config, out: &mut Vec<Problem>) {
     if s.max_attempts < 1 {
         out.push(Problem::new(
             "sync.max_attempts",
-            "is 0; expected at least 1 (default 30)",
+            "is 0; set a whole number, at least 1 (default 30)",
         ));
     }
     if s.lease_secs < 30 {
         out.push(Problem::new(
             "sync.lease_secs",
             format!(
-                "{} is too short; expected at least 30 seconds (default 300)",
+                "{} is too short; set at least 30 seconds (default 300)",
                 s.lease_secs
             ),
         ));
@@ -258,14 +258,14 @@ fn sync(c: &Config, out: &mut Vec<Problem>) {
     if s.backoff_base_secs < 1 {
         out.push(Problem::new(
             "sync.backoff_base_secs",
-            "is 0; expected at least 1 second (default 5)",
+            "is 0; set at least 1 second (default 5)",
         ));
     }
     if s.backoff_base_secs > s.backoff_max_secs {
         out.push(Problem::new(
             "sync.backoff_max_secs",
             format!(
-                "{} is below sync.backoff_base_secs ({}); expected backoff_base_secs <= backoff_max_secs",
+                "{} is below sync.backoff_base_secs ({}); set backoff_max_secs to at least backoff_base_secs",
                 s.backoff_max_secs, s.backoff_base_secs
             ),
         ));
@@ -356,23 +356,6 @@ fn bizproc(c: &Config, out: &mut Vec<Problem>) {
     }
 }
 
-/// Parses a cron expression with seconds, explaining the usual mistakes.
-pub(crate) fn parse_schedule(expr: &str) -> Result<cron::Schedule, String> {
-    let fields = expr.split_whitespace().count();
-    if fields == 5 {
-        return Err(format!(
-            "`{expr}` has 5 fields; add a seconds field in front, e.g. `0 */5 * * * *` (sec min \
-             hour day month weekday)"
-        ));
-    }
-    cron::Schedule::from_str(expr.trim()).map_err(|e| {
-        format!(
-            "`{expr}` is not a cron expression ({e}); expected 6 or 7 fields with seconds, e.g. \
-             `0 * * * * *` for every minute"
-        )
-    })
-}
-
 fn rate(key: &str, value: f64, out: &mut Vec<Problem>) {
     if !value.is_finite() || value < 0.0 {
         out.push(Problem::new(
@@ -386,7 +369,7 @@ fn timeout(key: &str, value: u64, out: &mut Vec<Problem>) {
     if value < 1 {
         out.push(Problem::new(
             key,
-            "is 0; expected a timeout of at least 1 second",
+            "is 0; set a timeout of at least 1 second",
         ));
     }
 }

@@ -183,6 +183,10 @@ pub async fn run(
     let server = daemon.bind_server().await?;
     let server_task = server.map(|s| tokio::spawn(s.run(shutdown.clone())));
     let worker_task = tokio::spawn(daemon.worker.clone().run(shutdown.clone()));
+    let quota_task = tokio::spawn(crate::metrics::watch_chat2desk_quota(
+        services.chat2desk.clone(),
+        shutdown.clone(),
+    ));
     let poller_task = tokio::spawn(
         daemon
             .poller
@@ -230,6 +234,7 @@ pub async fn run(
         let _ = task.await;
     }
     let _ = poller_task.await;
+    let _ = quota_task.await;
     let _ = worker_task.await;
     tracing::info!(synced = services.stats.synced(), "Stopped");
     Ok(())

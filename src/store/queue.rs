@@ -16,8 +16,8 @@ pub(super) const SAVE_STEPS: &str =
      WHERE id = ?4 AND state = 'running'";
 
 const INSERT_JOB: &str = "INSERT INTO jobs \
-     (kind, job_key, state, next_attempt_at, intake, created_at, updated_at) \
-     VALUES (?1, ?2, 'pending', ?3, ?4, ?3, ?3) \
+     (kind, job_key, state, next_attempt_at, intake, created_at, updated_at, chain) \
+     VALUES (?1, ?2, 'pending', ?3, ?4, ?3, ?3, ?5) \
      ON CONFLICT (kind, job_key) DO NOTHING";
 
 /// Inserts a pending job per key (due now) on `conn`, leaving existing ones untouched;
@@ -28,6 +28,17 @@ pub(super) async fn insert_jobs(
     keys: &[i64],
     intake: Intake,
 ) -> Result<u64, sqlx::Error> {
+    insert_chained(conn, kind, keys, intake, None).await
+}
+
+/// [`insert_jobs`] into `chain` (see [`Store::enqueue_in_chain`]).
+pub(super) async fn insert_chained(
+    conn: &mut SqliteConnection,
+    kind: JobKind,
+    keys: &[i64],
+    intake: Intake,
+    chain: Option<&str>,
+) -> Result<u64, sqlx::Error> {
     let now = to_millis(Utc::now());
     let mut inserted = 0;
     for &key in keys {
@@ -36,6 +47,7 @@ pub(super) async fn insert_jobs(
             .bind(key)
             .bind(now)
             .bind(intake.as_str())
+            .bind(chain)
             .execute(&mut *conn)
             .await?
             .rows_affected();
@@ -64,6 +76,23 @@ impl Store {
         Ok(inserted == 1)
     }
 
+    /// Adds a pending job due now to `chain`: it runs after every earlier job of the chain
+    /// has finished (done or dead). True when the row is new.
+    pub async fn enqueue_in_chain(
+        &self,
+        kind: JobKind,
+        key: i64,
+        intake: Intake,
+        chain: &str,
+    ) -> Result<bool, StoreError> {
+        let fail = self.err_of("enqueue in chain");
+        let mut conn = self.pool.acquire().await.map_err(&fail)?;
+        let inserted = insert_chained(&mut conn, kind, &[key], intake, Some(chain))
+            .await
+            .map_err(&fail)?;
+        Ok(inserted == 1)
+    }
+
     /// Enqueues every key in one transaction (all or nothing); returns the rows inserted.
     pub async fn enqueue_many(
         &self,
@@ -86,7 +115,8 @@ impl Store {
 
     /// Atomically takes up to `limit` jobs that are due at `now`: pending ones whose
     /// `next_attempt_at <= now`, and running ones whose lease ended before `now` (their worker
-    /// crashed). Earliest due first. They become running with `lease_until = now + lease` and
+    /// crashed), skipping a job while an earlier job of its chain is unfinished. Earliest due
+    /// first. They become running with `lease_until = now + lease` and
     /// `runs + 1`.
     pub async fn claim(
         &self,
@@ -101,9 +131,12 @@ impl Store {
         let rows = sqlx::query(
             "UPDATE jobs SET state = 'running', lease_until = ?1, runs = runs + 1, updated_at = ?2 \
              WHERE id IN ( \
-                 SELECT id FROM jobs \
-                 WHERE (state = 'pending' AND next_attempt_at <= ?3) \
-                    OR (state = 'running' AND lease_until < ?3) \
+                 SELECT id FROM jobs AS j \
+                 WHERE ((state = 'pending' AND next_attempt_at <= ?3) \
+                    OR (state = 'running' AND lease_until < ?3)) \
+                   AND (chain IS NULL OR NOT EXISTS ( \
+                       SELECT 1 FROM jobs AS e WHERE e.chain = j.chain AND e.id < j.id \
+                         AND e.state IN ('pending', 'running'))) \
                  ORDER BY CASE state WHEN 'pending' THEN next_attempt_at ELSE lease_until END, id \
                  LIMIT ?4) \
              RETURNING *",

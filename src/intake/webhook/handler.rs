@@ -4,7 +4,7 @@
 
 use super::{parse_delivery, Cidr, Delivery, GroupCommit, ServerSettings};
 use crate::bizproc::constant_time_eq;
-use crate::metrics::{global, render, Exposition, HealthProbe};
+use crate::metrics::{global, render, HealthProbe};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -99,7 +99,7 @@ impl Ctx {
         let mut answer = Response::new(Full::new(Bytes::from(render(&self.probe).await)));
         answer.headers_mut().insert(
             CONTENT_TYPE,
-            HeaderValue::from_static(Exposition::CONTENT_TYPE),
+            HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
         );
         answer
     }

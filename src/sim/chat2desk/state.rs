@@ -137,6 +137,8 @@ pub(super) struct State {
     pub rate_limit_status: u16,
     pub bucket: Option<Bucket>,
     pub webhook_retry_scale: f64,
+    /// Authenticated API calls answered: what `api_info` reports as `requests_this_month`.
+    pub api_calls: u64,
     /// `api_info.write_first_option`: may the company message clients who never wrote.
     pub write_first: bool,
     /// Texts the next `POST /messages` calls are refused with (400), in order.
@@ -170,6 +172,7 @@ impl State {
             rate_limit_status: 429,
             bucket: None,
             webhook_retry_scale: 1.0,
+            api_calls: 0,
             write_first: true,
             message_refusals: std::collections::VecDeque::new(),
             writes: Vec::new(),
