@@ -39,8 +39,12 @@ pub async fn status(store: &Store) -> anyhow::Result<()> {
     if !errors.is_empty() {
         println!("Last errors:");
         for job in errors {
+            let what = match job.kind {
+                crate::store::JobKind::Transcript => "request",
+                crate::store::JobKind::Send => "send",
+            };
             println!(
-                "  request {} ({}, {} failed attempt(s), {}): {}",
+                "  {what} {} ({}, {} failed attempt(s), {}): {}",
                 job.key,
                 job.state,
                 job.attempts,
