@@ -65,9 +65,15 @@ pub async fn check(path: &Path, offline: bool) -> bool {
 }
 
 async fn check_database(config: &Config, report: &mut Report) {
-    let path = &config.database.path;
+    let location = config.database.location();
+    let mysql = config.database.url.is_some();
+    let key = if mysql {
+        "database.url"
+    } else {
+        "database.path"
+    };
     let result = async {
-        let store = Store::open(path).await?;
+        let store = Store::connect(&location, &config.node.name).await?;
         store.ping().await?;
         store
             .set_meta("check.last_run_at", &chrono::Utc::now().to_rfc3339())
@@ -75,9 +81,10 @@ async fn check_database(config: &Config, report: &mut Report) {
     }
     .await;
     match result {
-        Ok(()) => report.pass("database.path", format!("{} is writable", path.display())),
+        Ok(()) => report.pass(key, format!("{} is writable", location.display())),
+        Err(e) if mysql => report.fail(key, format!("{e} — {}", e.hint())),
         Err(e) => report.fail(
-            "database.path",
+            key,
             format!("{e} — the service user needs write access to the file and its directory"),
         ),
     }

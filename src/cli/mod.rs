@@ -8,6 +8,7 @@ mod docs;
 mod retry;
 mod sim;
 mod status;
+mod store;
 mod webhook;
 
 pub use backfill::backfill;
@@ -18,6 +19,7 @@ pub use docs::{gen_completions, gen_man};
 pub use retry::retry;
 pub use sim::sim;
 pub use status::status;
+pub use store::store_migrate;
 pub use webhook::{webhook_set, webhook_show, WEBHOOK_EVENTS, WEBHOOK_NAME};
 
 use crate::config::DEFAULT_CONFIG_PATH;
@@ -50,8 +52,15 @@ pub enum Command {
         #[arg(long)]
         offline: bool,
     },
-    /// Queue counts, last poll, oldest pending job and the last errors.
+    /// Queue counts, last poll, oldest pending job, the last errors, and the nodes sharing
+    /// the database (who leads, last heartbeats).
     Status,
+    /// Work on the state database itself.
+    Store {
+        /// What to do.
+        #[command(subcommand)]
+        action: StoreAction,
+    },
     /// Queue a request again (done or dead), or every dead one.
     Retry {
         /// Chat2Desk request id.
@@ -102,6 +111,19 @@ pub enum Command {
     GenCompletions {
         /// Output directory.
         dir: PathBuf,
+    },
+}
+
+/// `store` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// Copy this host's SQLite state ([database] path: queue, watermarks, candidates, client
+    /// claims and records) into an empty MySQL/MariaDB database, for two or more nodes. Stop
+    /// the daemon first.
+    Migrate {
+        /// The target, `mysql://user:password@host:3306/database` (an empty database).
+        #[arg(long)]
+        to: String,
     },
 }
 

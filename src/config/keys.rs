@@ -9,6 +9,7 @@ pub(crate) const SECRET_KEYS: &[(&str, &str)] = &[
     ("chat2desk", "token"),
     ("bitrix24", "webhook_url"),
     ("server", "webhook_secret"),
+    ("database", "url"),
 ];
 
 /// How an environment value for a key is read.
@@ -32,7 +33,9 @@ impl KeyTable {
         template.chat2desk.web_url = Some(String::new());
         template.bitrix24.ca_file = Some(PathBuf::new());
         template.server.metrics_listen = Some(String::new());
-        let mut keys = Vec::new();
+        template.database.url = Some(super::Secret::new("mysql://u@h/d"));
+        // The dump shows one of `path` and `url`; both are keys.
+        let mut keys = vec![("database".to_string(), "path".to_string(), KeyKind::Text)];
         if let Ok(Value::Dict(_, sections)) = Value::serialize(&template) {
             for (section, value) in sections {
                 let Value::Dict(_, fields) = value else {

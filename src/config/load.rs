@@ -75,6 +75,7 @@ fn pipeline(text: &str, env: &[(String, String)], source: &str) -> Result<Loaded
     let mut problems = Vec::new();
     resolve_secret_files(&mut toml_layer, "", &mut problems);
     resolve_secret_files(&mut env_dict, " (from the environment)", &mut problems);
+    one_database(&[&toml_layer, &env_dict], &mut problems);
     if !problems.is_empty() {
         return Err(ConfigError { problems });
     }
@@ -162,6 +163,25 @@ fn resolve_secret_files(layer: &mut Dict, origin: &str, problems: &mut Vec<Probl
                 ),
             )),
         }
+    }
+}
+
+/// `[database] path` and `url` (or `url_file`) are exclusive: SQLite on this host, or a
+/// MySQL/MariaDB database shared by several nodes. Both set, in any layer, is an error.
+fn one_database(layers: &[&Dict], problems: &mut Vec<Problem>) {
+    let set = |key: &str| {
+        layers.iter().any(|layer| match layer.get("database") {
+            Some(Value::Dict(_, fields)) => fields.contains_key(key),
+            _ => false,
+        })
+    };
+    if set("path") && set("url") {
+        problems.push(Problem::new(
+            "database.url",
+            "both database.path and database.url (or url_file) are set; keep exactly one: path \
+             for a SQLite file on this host, url for a MySQL/MariaDB database shared by several \
+             nodes (copy the SQLite state over with `chat2desk-b24 store migrate --to <url>`)",
+        ));
     }
 }
 

@@ -21,6 +21,33 @@ pub async fn render(probe: &HealthProbe) -> String {
         f64::from(u8::from(health.is_healthy())),
     );
 
+    let store = &services.store;
+    let node = store.node();
+    let info = format!("{P}_node_info");
+    e.family(
+        &info,
+        "gauge",
+        "Always 1; labels: this node's [node] name and the database backend.",
+    );
+    e.sample(
+        &info,
+        &[("node", node), ("backend", store.backend().as_str())],
+        1.0,
+    );
+    if let Ok(holder) = store
+        .lease_holder(crate::store::LEADER, chrono::Utc::now())
+        .await
+    {
+        let name = format!("{P}_leader");
+        e.family(
+            &name,
+            "gauge",
+            "1 while this node holds the leader lease (runs the poller).",
+        );
+        let leads = holder.is_some_and(|(holder, _, _)| holder == node);
+        e.sample(&name, &[("node", node)], f64::from(u8::from(leads)));
+    }
+
     if let Ok(c) = services.store.counts().await {
         let name = format!("{P}_queue_jobs");
         e.family(&name, "gauge", "Jobs in the queue by state.");

@@ -192,7 +192,16 @@ impl Worker {
         let rules = self.rules.borrow().clone();
         let started = std::time::Instant::now();
         let request_id = job.key;
-        let result = sync_request(&self.services, &rules, &job, self.settings.lease).await;
+        let work = sync_request(&self.services, &rules, &job, self.settings.lease);
+        let result = tokio::select! {
+            result = work => result,
+            () = self.keep_lease(job.id) => {
+                // Like a crash at this point: the new holder re-checks the portal before it
+                // writes, so nothing is written twice.
+                tracing::warn!(request_id, job_id = job.id, "Lost the job's lease (another node took it over): stopped working on it");
+                return;
+            }
+        };
         let store = &self.services.store;
         let stats = &self.services.stats;
         let outcome = match result {
@@ -237,6 +246,25 @@ impl Worker {
         if let Err(e) = outcome {
             // The lease expires and the job runs again; its saved steps keep it exactly-once.
             tracing::error!(request_id, error = %e, "Cannot record the job's outcome in the state database");
+        }
+    }
+}
+
+impl Worker {
+    /// Renews the lease of running job `id` every third of the lease while its work goes
+    /// on; returns only when the job is no longer this node's.
+    async fn keep_lease(&self, id: i64) {
+        let lease = self.settings.lease;
+        loop {
+            tokio::time::sleep(lease / 3).await;
+            let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
+            match self.services.store.extend_lease(id, until).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    tracing::warn!(job_id = id, error = %e, "Cannot renew a job's lease; trying again")
+                }
+            }
         }
     }
 }
