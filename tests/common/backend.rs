@@ -45,6 +45,31 @@ impl Fixture {
         }
     }
 
+    /// A fresh, empty store of the same backend (on MariaDB: another database on the same
+    /// server).
+    pub async fn sibling(&self) -> Fixture {
+        match &self.location {
+            Location::Sqlite(_) => Fixture::sqlite().await,
+            Location::MySql(url) => {
+                let mut parsed = url::Url::parse(url.expose()).unwrap();
+                let name = format!("{}_{}", parsed.path().trim_matches('/'), rand::random::<u32>());
+                let mut conn = sqlx::mysql::MySqlConnectOptions::from_str(url.expose())
+                    .unwrap()
+                    .connect()
+                    .await
+                    .unwrap();
+                sqlx::raw_sql(&format!("CREATE DATABASE `{name}`"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                conn.close().await.unwrap();
+                parsed.set_path(&format!("/{name}"));
+                let location = Location::MySql(Secret::new(parsed.to_string()));
+                Fixture::at(location, tempfile::tempdir().unwrap()).await
+            }
+        }
+    }
+
     /// The backend under test.
     pub fn backend(&self) -> Backend {
         self.store.backend()
