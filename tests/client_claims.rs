@@ -304,8 +304,12 @@ async fn two_nodes_racing_for_one_client_never_both_get_it(db: Fixture) {
     let t0 = Utc::now() + ChronoDuration::seconds(1);
     for round in 0..20i64 {
         let key_a = 10_000 + 2 * round;
-        a.enqueue(JobKind::Transcript, key_a, Intake::Poll).await.unwrap();
-        b.enqueue(JobKind::Transcript, key_a + 1, Intake::Poll).await.unwrap();
+        a.enqueue(JobKind::Transcript, key_a, Intake::Poll)
+            .await
+            .unwrap();
+        b.enqueue(JobKind::Transcript, key_a + 1, Intake::Poll)
+            .await
+            .unwrap();
         let ja = a.claim(t0, LEASE, 1).await.unwrap().remove(0).id;
         let jb = b.claim(t0, LEASE, 1).await.unwrap().remove(0).id;
         // A new phone each round: the first claim on a key that does not exist yet.

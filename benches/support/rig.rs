@@ -3,10 +3,11 @@
 //! exactly-once checks. Shared by `tests/chaos.rs` and the benches (`#[path]` include).
 #![allow(dead_code)]
 
+use chat2desk_b24::config::Secret;
 use chat2desk_b24::sim::bitrix24::PortalSim;
 use chat2desk_b24::sim::chat2desk::Chat2DeskSim;
 use chat2desk_b24::sim::scenario::{self, Scenario};
-use chat2desk_b24::store::{JobKind, JobState, QueueCounts, Store};
+use chat2desk_b24::store::{JobKind, JobState, Location, QueueCounts, Store};
 use chat2desk_b24::transcript::find_marker;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -54,6 +55,8 @@ pub struct Rig {
     pub clients: Vec<RigClient>,
     /// Scratch directory (database, config, logs).
     pub dir: TempDir,
+    /// A MySQL/MariaDB database shared by the nodes, instead of the SQLite file.
+    pub shared_db: Option<String>,
 }
 
 impl Rig {
@@ -103,7 +106,23 @@ impl Rig {
             s,
             clients,
             dir: tempfile::tempdir().expect("tempdir"),
+            shared_db: None,
         }
+    }
+
+    /// Where the state is: the shared MySQL/MariaDB database, else the SQLite file.
+    pub fn location(&self) -> Location {
+        match &self.shared_db {
+            Some(url) => Location::MySql(Secret::new(url.clone())),
+            None => Location::Sqlite(self.db()),
+        }
+    }
+
+    /// A store handle for reading the state while the daemons run.
+    pub async fn store(&self) -> Store {
+        Store::connect(&self.location(), "rig")
+            .await
+            .expect("store opens")
     }
 
     /// The state database.
@@ -119,6 +138,26 @@ impl Rig {
     /// Writes the config file: `strategy`, `workers`, short timeouts and backoff, plus `extra`
     /// lines for the `[bitrix24]` section.
     pub fn write_config(&self, strategy: &str, workers: usize, bitrix_extra: &str) -> PathBuf {
+        self.write_node_config(None, strategy, workers, bitrix_extra)
+    }
+
+    /// As [`Rig::write_config`], for the node `node` (its own `[node] name`, a leader lease
+    /// of 3 s, its own file); with [`Rig::shared_db`] set, `[database] url` instead of the
+    /// SQLite path.
+    pub fn write_node_config(
+        &self,
+        node: Option<&str>,
+        strategy: &str,
+        workers: usize,
+        bitrix_extra: &str,
+    ) -> PathBuf {
+        let database = match &self.shared_db {
+            Some(url) => format!("url = \"{url}\""),
+            None => format!("path = \"{}\"", self.db().display()),
+        };
+        let node_section = node
+            .map(|n| format!("[node]\nname = \"{n}\"\nlease_secs = 3\n"))
+            .unwrap_or_default();
         let text = format!(
             r#"
 [chat2desk]
@@ -151,8 +190,9 @@ backoff_max_secs = 2
 lease_secs = 30
 
 [database]
-path = "{db}"
+{database}
 
+{node_section}
 [server]
 # A free port per run: tests run in parallel.
 listen = "127.0.0.1:0"
@@ -163,9 +203,11 @@ listen = "127.0.0.1:0"
             default = self.s.user_default,
             op_maria = self.s.op_maria,
             user_maria = self.s.user_maria,
-            db = self.db().display(),
         );
-        let path = self.dir.path().join("config.toml");
+        let path = match node {
+            Some(n) => self.dir.path().join(format!("config-{n}.toml")),
+            None => self.dir.path().join("config.toml"),
+        };
         std::fs::write(&path, text).expect("write config");
         path
     }
@@ -190,7 +232,7 @@ listen = "127.0.0.1:0"
     pub async fn wait_first_poll(&self, timeout: Duration) {
         let start = Instant::now();
         loop {
-            if let Ok(store) = Store::open(&self.db()).await {
+            if let Ok(store) = Store::connect(&self.location(), "rig").await {
                 let polled = store
                     .meta(chat2desk_b24::intake::LAST_POLL_KEY)
                     .await
@@ -212,7 +254,7 @@ listen = "127.0.0.1:0"
 
     /// Queue counts, read while the daemon runs (WAL).
     pub async fn counts(&self) -> QueueCounts {
-        let store = Store::open(&self.db()).await.expect("store opens");
+        let store = self.store().await;
         let counts = store.counts().await.expect("counts");
         store.close().await;
         counts
@@ -249,7 +291,7 @@ listen = "127.0.0.1:0"
         &self,
         requests: &[(i64, i64, DateTime<Utc>)],
     ) -> HashMap<i64, DateTime<Utc>> {
-        let store = Store::open(&self.db()).await.expect("store opens");
+        let store = self.store().await;
         let counts = store.counts().await.unwrap();
         assert_eq!(counts.pending, 0, "nothing pending: {counts:?}");
         assert_eq!(counts.running, 0, "nothing running: {counts:?}");

@@ -52,7 +52,11 @@ impl Fixture {
             Location::Sqlite(_) => Fixture::sqlite().await,
             Location::MySql(url) => {
                 let mut parsed = url::Url::parse(url.expose()).unwrap();
-                let name = format!("{}_{}", parsed.path().trim_matches('/'), rand::random::<u32>());
+                let name = format!(
+                    "{}_{}",
+                    parsed.path().trim_matches('/'),
+                    rand::random::<u32>()
+                );
                 let mut conn = sqlx::mysql::MySqlConnectOptions::from_str(url.expose())
                     .unwrap()
                     .connect()
