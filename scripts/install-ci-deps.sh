@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the tools the packaging and booted-container tests need (idempotent, root).
 #
-#   apt:   systemd-container debootstrap lintian rpm rpmlint nginx
+#   apt:   systemd-container debootstrap lintian rpm rpmlint nginx mariadb-server
+#          (the MariaDB tests start their own mariadbd in a temporary directory; the package's
+#          service is never used)
 #   cargo: cargo-deb, cargo-generate-rpm at pinned versions, installed only when missing
 #
 # Neither cargo tool has a Debian package, so they are built from crates.io
@@ -10,7 +12,7 @@ set -euo pipefail
 
 CARGO_DEB_VERSION="3.8.0"
 CARGO_GENERATE_RPM_VERSION="0.21.1"
-APT_PACKAGES=(systemd-container debootstrap lintian rpm rpmlint nginx)
+APT_PACKAGES=(systemd-container debootstrap lintian rpm rpmlint nginx mariadb-server)
 
 banner() { printf '\n==== %s ====\n' "$*"; }
 
