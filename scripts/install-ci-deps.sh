@@ -5,6 +5,7 @@
 #          (the MariaDB tests start their own mariadbd in a temporary directory; the package's
 #          service is never used)
 #   cargo: cargo-deb, cargo-generate-rpm at pinned versions, installed only when missing
+#   pip:   b24pysdk (pinned), for the conformance test of the portal simulator
 #
 # Neither cargo tool has a Debian package, so they are built from crates.io
 # (about 3 min on a fresh 2-core machine; a no-op when the pinned version is present).
@@ -42,6 +43,14 @@ cargo_tool() {
         cargo install --locked --version "$version" "$crate"
     fi
 }
+
+banner "python: b24pysdk (the official Bitrix24 SDK checks the portal simulator)"
+B24PYSDK_VERSION="1.3.2"
+if python3 -c "import b24pysdk, sys; sys.exit(b24pysdk.__version__ != '$B24PYSDK_VERSION')" 2>/dev/null; then
+    echo "b24pysdk $B24PYSDK_VERSION present."
+else
+    python3 -m pip install --quiet --root-user-action=ignore "b24pysdk==$B24PYSDK_VERSION"
+fi
 
 banner "cargo tools"
 cargo_tool cargo-deb "$CARGO_DEB_VERSION" deb

@@ -301,7 +301,6 @@ async fn interleavings_of_two_jobs_hold(db: Fixture) {
 async fn two_nodes_racing_for_one_client_never_both_get_it(db: Fixture) {
     let a = db.store.clone();
     let b = db.reopen_as("node-b").await;
-    let t0 = Utc::now() + ChronoDuration::seconds(1);
     for round in 0..20i64 {
         let key_a = 10_000 + 2 * round;
         a.enqueue(JobKind::Transcript, key_a, Intake::Poll)
@@ -310,6 +309,7 @@ async fn two_nodes_racing_for_one_client_never_both_get_it(db: Fixture) {
         b.enqueue(JobKind::Transcript, key_a + 1, Intake::Poll)
             .await
             .unwrap();
+        let t0 = Utc::now() + ChronoDuration::seconds(1);
         let ja = a.claim(t0, LEASE, 1).await.unwrap().remove(0).id;
         let jb = b.claim(t0, LEASE, 1).await.unwrap().remove(0).id;
         // A new phone each round: the first claim on a key that does not exist yet.
@@ -336,10 +336,51 @@ async fn two_nodes_racing_for_one_client_never_both_get_it(db: Fixture) {
     }
 }
 
+async fn jobs_of_one_chain_run_one_at_a_time_in_the_order_queued(db: Fixture) {
+    let store = db.store.clone();
+    for (key, chain) in [(1, "chat:7"), (2, "chat:7"), (3, "chat:8"), (4, "chat:7")] {
+        assert!(store
+            .enqueue_in_chain(JobKind::Transcript, key, Intake::Webhook, chain)
+            .await
+            .unwrap());
+    }
+    store
+        .enqueue(JobKind::Transcript, 5, Intake::Poll)
+        .await
+        .unwrap();
+    let t = Utc::now() + ChronoDuration::seconds(1);
+    let keys = |jobs: Vec<chat2desk_b24::store::Job>| {
+        let mut k: Vec<i64> = jobs.iter().map(|j| j.key).collect();
+        k.sort_unstable();
+        k
+    };
+    // One head per chain, plus the unchained job; a second node finds nothing more.
+    let first = store.claim(t, LEASE, 10).await.unwrap();
+    let ids: Vec<i64> = first.iter().map(|j| j.id).collect();
+    assert_eq!(keys(first), vec![1, 3, 5]);
+    assert!(store.claim(t, LEASE, 10).await.unwrap().is_empty());
+    let other = db.reopen_as("node-b").await;
+    assert!(other.claim(t, LEASE, 10).await.unwrap().is_empty());
+    // The head fails: the chain waits for its retry, it does not skip ahead.
+    store.fail(ids[0], "portal down", t).await.unwrap();
+    assert_eq!(keys(store.claim(t, LEASE, 10).await.unwrap()), vec![1]);
+    let head = store.job(JobKind::Transcript, 1).await.unwrap().unwrap();
+    store
+        .complete(head.id, &serde_json::json!({}))
+        .await
+        .unwrap();
+    assert_eq!(keys(store.claim(t, LEASE, 10).await.unwrap()), vec![2]);
+    // A dead head does not block the chain forever.
+    let second = store.job(JobKind::Transcript, 2).await.unwrap().unwrap();
+    store.bury(second.id, "refused").await.unwrap();
+    assert_eq!(keys(store.claim(t, LEASE, 10).await.unwrap()), vec![4]);
+}
+
 on_both_backends!(client_claims_on_mariadb:
     a_claim_is_all_or_nothing_and_blocks_only_while_its_job_runs,
     a_restart_hands_back_the_dead_process_claims_at_once,
     records_are_saved_with_the_checkpoint_and_read_newest_first,
     two_nodes_racing_for_one_client_never_both_get_it,
     interleavings_of_two_jobs_hold,
+    jobs_of_one_chain_run_one_at_a_time_in_the_order_queued,
 );

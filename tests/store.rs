@@ -657,6 +657,67 @@ async fn heartbeats_and_restarts_show_in_the_node_list(db: Fixture) {
     assert_eq!(again.leads_until, None);
 }
 
+async fn the_app_grant_rotates_once_when_two_nodes_refresh_at_once(db: Fixture) {
+    use chat2desk_b24::config::Secret;
+    use chat2desk_b24::store::{Grant, RefreshFailure, Rotated, Rotation};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let a = db.store.clone();
+    let b = db.reopen_as("node-b").await;
+    let grant = Grant {
+        access_token: Secret::new("access-1"),
+        refresh_token: Secret::new("refresh-1"),
+        expires_at: now(),
+        member_id: "m1".into(),
+        user_id: 1,
+        user_name: "Админ".into(),
+        scopes: vec!["imconnector".into(), "imopenlines".into()],
+        authorized_at: now(),
+        refreshed_at: None,
+        revoked: None,
+    };
+    a.save_grant(&grant).await.unwrap();
+    assert_eq!(b.grant().await.unwrap(), Some(grant.clone()));
+    let refreshes = AtomicUsize::new(0);
+    let refresh = |old: Secret| {
+        let refreshes = &refreshes;
+        async move {
+            assert_eq!(old.expose(), "refresh-1");
+            refreshes.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            Ok::<_, RefreshFailure<()>>(Rotated {
+                access_token: Secret::new("access-2"),
+                refresh_token: Secret::new("refresh-2"),
+                expires_at: later(3600),
+            })
+        }
+    };
+    let failed = Secret::new("access-1");
+    let (ra, rb) = tokio::join!(
+        a.rotate_grant(&failed, refresh),
+        b.rotate_grant(&failed, refresh)
+    );
+    let outcomes = [ra.unwrap().unwrap().unwrap(), rb.unwrap().unwrap().unwrap()];
+    assert_eq!(
+        refreshes.load(Ordering::SeqCst),
+        1,
+        "one refresh for both nodes"
+    );
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, Rotation::AlreadyRotated(_)))
+            .count(),
+        1
+    );
+    let stored = a.grant().await.unwrap().unwrap();
+    assert_eq!(stored.refresh_token.expose(), "refresh-2");
+    assert!(stored.refreshed_at.is_some());
+    // One-use authorisation states.
+    a.add_oauth_state("st-1").await.unwrap();
+    assert!(b.take_oauth_state("st-1", later(-60)).await.unwrap());
+    assert!(!a.take_oauth_state("st-1", later(-60)).await.unwrap());
+}
+
 on_both_backends!(store_suite_on_mariadb:
     enqueue_is_idempotent_and_leaves_existing_jobs_alone,
     enqueue_many_counts_new_rows_and_is_all_or_nothing,
@@ -675,6 +736,7 @@ on_both_backends!(store_suite_on_mariadb:
     a_node_cannot_write_to_a_job_another_node_holds,
     the_leader_lease_has_one_holder_and_passes_on_when_it_ends,
     heartbeats_and_restarts_show_in_the_node_list,
+    the_app_grant_rotates_once_when_two_nodes_refresh_at_once,
 );
 
 /// MariaDB only: several nodes starting on one fresh database at once all migrate it, and

@@ -5,14 +5,18 @@
 //! is never repeated when its fate is unknown. The webhook URL (whose path is the secret)
 //! appears in no error, log line or `Debug` output.
 
+mod app;
 mod batcher;
 mod client;
 mod error;
 mod methods;
+pub mod oauth;
 pub mod query;
 mod transport;
 mod types;
 
+pub use app::{not_connected, AppClient, BoxFuture, TokenKeeper};
 pub use client::{Bitrix24, Bitrix24Options};
 pub use error::{BitrixError, ErrorKind};
+pub use oauth::{OAuthClient, OAuthError, TokenSet};
 pub use types::{Comment, Contact, Deal, EntityType, Lead, ListPage, Profile, StatusItem, User};

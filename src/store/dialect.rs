@@ -3,13 +3,18 @@
 //!
 //! The differences: upserts (`ON CONFLICT … DO UPDATE SET x = excluded.x` against
 //! `ON DUPLICATE KEY UPDATE x = VALUES(x)`), inserts that keep an existing row
-//! (`ON CONFLICT DO NOTHING` against `INSERT IGNORE`), and `meta.key`, a reserved word in
-//! MySQL. The claim differs in shape, not only in text (see [`super::queue`]).
+//! (`ON CONFLICT DO NOTHING` against `INSERT IGNORE`, `INSERT OR REPLACE` against
+//! `REPLACE`), row locks (`FOR UPDATE`, which SQLite has no need for: its write transaction
+//! locks the file), and `meta.key`, a reserved word in MySQL. The claim differs in shape, not only in text (see [`super::queue`]).
 
 /// One backend's statements.
 pub(crate) struct Sql {
-    /// New pending job, existing one untouched: kind, key, now, intake, now, now.
+    /// New pending job, existing one untouched: kind, key, now, intake, now, now, chain.
     pub insert_job: &'static str,
+    /// Store the app grant, replacing any old one: the twelve columns after `id`.
+    pub replace_grant: &'static str,
+    /// Read the app grant inside the rotating transaction (MySQL: and lock its row).
+    pub select_grant_for_rotation: &'static str,
     /// Set a meta value: key, value, now.
     pub upsert_meta: &'static str,
     /// Get a meta value: key.
@@ -31,9 +36,13 @@ pub(crate) struct Sql {
 /// SQLite.
 pub(crate) const SQLITE: Sql = Sql {
     insert_job: "INSERT INTO jobs \
-         (kind, job_key, state, next_attempt_at, intake, steps, created_at, updated_at) \
-         VALUES (?, ?, 'pending', ?, ?, '{}', ?, ?) \
+         (kind, job_key, state, next_attempt_at, intake, steps, created_at, updated_at, chain) \
+         VALUES (?, ?, 'pending', ?, ?, '{}', ?, ?, ?) \
          ON CONFLICT (kind, job_key) DO NOTHING",
+    replace_grant: "INSERT OR REPLACE INTO app_grant (id, access_token, refresh_token, \
+         expires_at, member_id, user_id, user_name, scopes, authorized_at, refreshed_at, \
+         revoked_at, revoked_why) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
+    select_grant_for_rotation: "SELECT * FROM app_grant WHERE id = 1",
     upsert_meta: "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) \
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
     select_meta: "SELECT value FROM meta WHERE key = ?",
@@ -62,8 +71,12 @@ pub(crate) const SQLITE: Sql = Sql {
 /// both.)
 pub(crate) const MYSQL: Sql = Sql {
     insert_job: "INSERT IGNORE INTO jobs \
-         (kind, job_key, state, next_attempt_at, intake, steps, created_at, updated_at) \
-         VALUES (?, ?, 'pending', ?, ?, '{}', ?, ?)",
+         (kind, job_key, state, next_attempt_at, intake, steps, created_at, updated_at, chain) \
+         VALUES (?, ?, 'pending', ?, ?, '{}', ?, ?, ?)",
+    replace_grant: "REPLACE INTO app_grant (id, access_token, refresh_token, \
+         expires_at, member_id, user_id, user_name, scopes, authorized_at, refreshed_at, \
+         revoked_at, revoked_why) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
+    select_grant_for_rotation: "SELECT * FROM app_grant WHERE id = 1 FOR UPDATE",
     upsert_meta: "INSERT INTO meta (`key`, value, updated_at) VALUES (?, ?, ?) \
          ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = VALUES(updated_at)",
     select_meta: "SELECT value FROM meta WHERE `key` = ?",

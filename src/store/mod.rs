@@ -43,6 +43,7 @@ mod connect;
 mod copy;
 mod dialect;
 mod error;
+mod grant;
 mod job;
 mod nodes;
 mod queue;
@@ -56,6 +57,7 @@ pub use claims::{ClaimAttempt, ClientKey, ClientRecord, StoredRecord};
 pub use connect::{default_node_name, Location};
 pub use copy::CopyReport;
 pub use error::{Backend, Cause, StoreError};
+pub use grant::{Grant, RefreshFailure, Rotated, Rotation};
 pub use job::{Intake, Job, JobKind, JobState, QueueCounts};
 pub use nodes::{NodeInfo, LEADER};
 

@@ -18,9 +18,13 @@ pub(super) const SAVE_STEPS: &str = "UPDATE jobs SET steps = ?, lease_until = ?,
      WHERE id = ? AND state = 'running' AND node = ?";
 
 /// Inserts a pending job per key (due now) on the connection `$conn` with the dialect
-/// `$sql`, leaving existing ones untouched; evaluates to how many were new.
+/// `$sql`, in `$chain` (an `Option<&str>`, see [`Store::enqueue_in_chain`]), leaving existing
+/// ones untouched; evaluates to how many were new.
 macro_rules! insert_jobs {
     ($conn:expr, $sql:expr, $kind:expr, $keys:expr, $intake:expr) => {
+        insert_jobs!($conn, $sql, $kind, $keys, $intake, None::<&str>)
+    };
+    ($conn:expr, $sql:expr, $kind:expr, $keys:expr, $intake:expr, $chain:expr) => {
         async {
             let now = $crate::store::job::to_millis(chrono::Utc::now());
             let mut inserted: u64 = 0;
@@ -32,6 +36,7 @@ macro_rules! insert_jobs {
                     .bind($intake.as_str())
                     .bind(now)
                     .bind(now)
+                    .bind($chain)
                     .execute(&mut *$conn)
                     .await?
                     .rows_affected();
@@ -41,6 +46,10 @@ macro_rules! insert_jobs {
     };
 }
 pub(super) use insert_jobs;
+
+/// A job `j` that is not waiting for an earlier, unfinished job of its chain.
+const CHAIN_HEAD: &str = "(j.chain IS NULL OR NOT EXISTS (SELECT 1 FROM jobs AS e \
+     WHERE e.chain = j.chain AND e.id < j.id AND e.state IN ('pending', 'running')))";
 
 /// A `LIMIT` bind value.
 fn limit_param(limit: usize) -> i64 {
@@ -70,6 +79,24 @@ impl Store {
         Ok(inserted == 1)
     }
 
+    /// Adds a pending job due now to `chain`: it runs after every earlier job of the chain
+    /// has finished (done or dead). True when the row is new.
+    pub async fn enqueue_in_chain(
+        &self,
+        kind: JobKind,
+        key: i64,
+        intake: Intake,
+        chain: &str,
+    ) -> Result<bool, StoreError> {
+        let fail = self.err_of("enqueue in chain");
+        let inserted = with_pool!(self, pool, sql => {
+            let mut conn = pool.acquire().await.map_err(&fail)?;
+            insert_jobs!(conn, sql, kind, &[key], intake, Some(chain)).await
+        })
+        .map_err(&fail)?;
+        Ok(inserted == 1)
+    }
+
     /// Enqueues every key in one transaction (all or nothing); returns the rows inserted.
     pub async fn enqueue_many(
         &self,
@@ -90,7 +117,8 @@ impl Store {
 
     /// Atomically takes up to `limit` jobs that are due at `now` for this node: pending ones
     /// whose `next_attempt_at <= now`, and running ones whose lease ended before `now` (their
-    /// worker or node died). Earliest due first. They become running on this node with
+    /// worker or node died), skipping a job while an earlier job of its chain is unfinished.
+    /// Earliest due first. They become running on this node with
     /// `lease_until = now + lease` and `runs + 1`. Jobs another node is claiming at the same
     /// moment are skipped, never shared.
     pub async fn claim(
@@ -107,17 +135,18 @@ impl Store {
         let fail = self.err_of("claim");
         let mut jobs = match &self.pool {
             super::Pool::Sqlite(pool) => {
-                let rows = sqlx::query(
+                let rows = sqlx::query(&format!(
                     "UPDATE jobs SET state = 'running', lease_until = ?, runs = runs + 1, \
                          node = ?, updated_at = ? \
                      WHERE id IN ( \
-                         SELECT id FROM jobs \
-                         WHERE (state = 'pending' AND next_attempt_at <= ?) \
-                            OR (state = 'running' AND lease_until < ?) \
+                         SELECT id FROM jobs AS j \
+                         WHERE ((state = 'pending' AND next_attempt_at <= ?) \
+                            OR (state = 'running' AND lease_until < ?)) \
+                           AND {CHAIN_HEAD} \
                          ORDER BY CASE state WHEN 'pending' THEN next_attempt_at ELSE lease_until END, id \
                          LIMIT ?) \
-                     RETURNING *",
-                )
+                     RETURNING *"
+                ))
                 .bind(lease_until)
                 .bind(self.node())
                 .bind(to_millis(Utc::now()))
@@ -132,22 +161,24 @@ impl Store {
             super::Pool::MySql(pool) => {
                 let mut tx = pool.begin().await.map_err(&fail)?;
                 // Two index-ordered scans (no filesort), so each locks only the rows it
-                // returns; rows locked by another node's claim are skipped.
-                let mut due: Vec<(i64, i64)> = sqlx::query_as(
-                    "SELECT next_attempt_at, id FROM jobs \
-                     WHERE state = 'pending' AND next_attempt_at <= ? \
-                     ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED",
-                )
+                // returns; rows locked by another node's claim are skipped. The chain test
+                // reads committed rows without locking them: a chain's head that another
+                // node is claiming still counts as unfinished.
+                let mut due: Vec<(i64, i64)> = sqlx::query_as(&format!(
+                    "SELECT next_attempt_at, id FROM jobs AS j \
+                     WHERE state = 'pending' AND next_attempt_at <= ? AND {CHAIN_HEAD} \
+                     ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED"
+                ))
                 .bind(to_millis(now))
                 .bind(limit_param(limit))
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(&fail)?;
-                let expired: Vec<(i64, i64)> = sqlx::query_as(
-                    "SELECT lease_until, id FROM jobs \
-                     WHERE state = 'running' AND lease_until < ? \
-                     ORDER BY lease_until, id LIMIT ? FOR UPDATE SKIP LOCKED",
-                )
+                let expired: Vec<(i64, i64)> = sqlx::query_as(&format!(
+                    "SELECT lease_until, id FROM jobs AS j \
+                     WHERE state = 'running' AND lease_until < ? AND {CHAIN_HEAD} \
+                     ORDER BY lease_until, id LIMIT ? FOR UPDATE SKIP LOCKED"
+                ))
                 .bind(to_millis(now))
                 .bind(limit_param(limit))
                 .fetch_all(&mut *tx)

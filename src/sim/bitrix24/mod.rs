@@ -6,12 +6,15 @@
 //! query parameters otherwise, body over query.
 
 mod batch;
+mod connector;
 mod crm;
 mod listing;
+mod oauth;
 mod people;
 mod state;
 mod values;
 
+pub use connector::LineMessage;
 pub use state::SimComment;
 
 use super::faults::Faults;
@@ -80,7 +83,7 @@ fn scope_of(method: &str) -> Option<Option<&'static str>> {
         | "crm.duplicate.findbycomm"
         | "crm.timeline.comment.add"
         | "crm.timeline.comment.list" => Some("crm"),
-        m if m.starts_with("event.") || m.starts_with("placement.") => None,
+        m if m.starts_with("event.") || m.starts_with("placement.") || m == "events" => None,
         m if m.starts_with("imconnector.") => None,
         m => {
             crm::Kind::from_method(m)?;
@@ -138,6 +141,15 @@ pub(crate) fn execute(state: &mut State, method: &str, params: &Value) -> Result
         "crm.duplicate.findbycomm" => crm::find_by_comm(state, params),
         "crm.timeline.comment.add" => people::comment_add(state, params),
         "crm.timeline.comment.list" => people::comment_list(state, params),
+        m if m.starts_with("imconnector.") => connector::imconnector(state, m, params),
+        m if m.starts_with("event.offline.") => {
+            let admin = oauth::is_admin(state, state.caller);
+            connector::offline(state, m, params, admin)
+        }
+        m if m.starts_with("event.") || m == "events" => {
+            let admin = oauth::is_admin(state, state.caller);
+            connector::events(state, m, params, admin)
+        }
         m if m.starts_with("event.")
             || m.starts_with("placement.")
             || m.starts_with("imconnector.") =>
@@ -161,7 +173,7 @@ pub(crate) fn execute(state: &mut State, method: &str, params: &Value) -> Result
 }
 
 /// What `methods` lists.
-const METHODS: [&str; 25] = [
+const METHODS: &[&str] = &[
     "batch",
     "profile",
     "scope",
@@ -187,9 +199,25 @@ const METHODS: [&str; 25] = [
     "crm.deal.get",
     "crm.deal.list",
     "crm.deal.update",
+    "imconnector.register",
+    "imconnector.unregister",
+    "imconnector.activate",
+    "imconnector.connector.data.set",
+    "imconnector.status",
+    "imconnector.send.messages",
+    "imconnector.send.status.delivery",
+    "imconnector.send.status.reading",
+    "event.bind",
+    "event.unbind",
+    "event.get",
+    "events",
+    "event.offline.get",
+    "event.offline.clear",
+    "event.offline.error",
+    "event.offline.list",
 ];
 
-fn not_found(method: &str) -> ApiError {
+pub(crate) fn not_found(method: &str) -> ApiError {
     ApiError::new(
         404,
         "ERROR_METHOD_NOT_FOUND",
@@ -213,6 +241,8 @@ pub(crate) fn time_json(started: Instant) -> Value {
 /// The portal behind the HTTP layer.
 struct Portal {
     state: Mutex<State>,
+    /// `http://127.0.0.1:<port>`, known once the server is bound.
+    base_url: Mutex<String>,
 }
 
 impl Portal {
@@ -264,6 +294,15 @@ fn split_path(path: &str) -> Option<(String, String, String)> {
     Some((user.to_string(), secret.to_string(), method))
 }
 
+/// The method of an application's call `/rest/<method>[.json][/]`.
+fn app_method(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/rest/")?.trim_end_matches('/');
+    if rest.is_empty() || rest.contains('/') {
+        return None;
+    }
+    Some(rest.strip_suffix(".json").unwrap_or(rest).to_lowercase())
+}
+
 /// True when the body is JSON: `Content-Type` exactly `application/json`, parameters ignored.
 fn is_json(req: &SimRequest) -> bool {
     req.header("content-type")
@@ -308,21 +347,71 @@ impl SimService for Portal {
                 return self.rate_limited();
             }
         }
-        let Some((user, secret, method)) = split_path(&req.path) else {
-            return not_found("").response();
+        let path = req.path.trim_end_matches('/');
+        if path == "/oauth/authorize" {
+            let host = req.header("host").unwrap_or("127.0.0.1").to_string();
+            return match state.oauth.authorize(&req.query_pairs(), &host) {
+                oauth::AuthorizeAnswer::Redirect(to) => {
+                    let mut answer = SimResponse::text(302, "text/html; charset=utf-8", "");
+                    answer.headers.push(("location", to));
+                    answer
+                }
+                oauth::AuthorizeAnswer::Page(text) => {
+                    SimResponse::text(200, "text/html; charset=utf-8", text)
+                }
+            };
+        }
+        if path == "/oauth/token" {
+            let portal = self.base_url.lock().expect("base url").clone();
+            return match state.oauth.token(&params_of(&req), &portal) {
+                Ok(tokens) => SimResponse::json(200, &tokens),
+                Err(e) => e.response(),
+            };
+        }
+        let (method, params) = match split_path(&req.path) {
+            Some((user, secret, method)) => {
+                if scope_of(&method).is_none() {
+                    return not_found(&method).response();
+                }
+                if user != state::WEBHOOK_USER.to_string() || secret != state.secret {
+                    return ApiError::new(
+                        state.auth_status,
+                        "INVALID_CREDENTIALS",
+                        "Invalid request credentials",
+                    )
+                    .response();
+                }
+                if oauth::app_only(&method) {
+                    return ApiError::new(
+                        403,
+                        "WRONG_AUTH_TYPE",
+                        "Current authorization type is denied for this method Application context required",
+                    )
+                    .response();
+                }
+                state.caller = state::WEBHOOK_USER;
+                (method, params_of(&req))
+            }
+            None => {
+                // An application's call: /rest/<method>[.json] with its access token.
+                let Some(method) = app_method(&req.path) else {
+                    return not_found("").response();
+                };
+                if scope_of(&method).is_none() {
+                    return not_found(&method).response();
+                }
+                let params = params_of(&req);
+                let Some(token) = oauth::access_token(&params, req.header("authorization")) else {
+                    return ApiError::new(401, "NO_AUTH_FOUND", "Wrong authorization data")
+                        .response();
+                };
+                match state.oauth.check(&token) {
+                    Ok(grant) => state.caller = grant.user_id,
+                    Err(e) => return e.response(),
+                }
+                (method, params)
+            }
         };
-        if scope_of(&method).is_none() {
-            return not_found(&method).response();
-        }
-        if user != state::WEBHOOK_USER.to_string() || secret != state.secret {
-            return ApiError::new(
-                state.auth_status,
-                "INVALID_CREDENTIALS",
-                "Invalid request credentials",
-            )
-            .response();
-        }
-        let params = params_of(&req);
         let outcome = if method == "batch" {
             *state.calls.entry(method.clone()).or_default() += 1;
             let json_body = is_json(&req).then_some(&req.body[..]);
@@ -400,9 +489,11 @@ impl PortalSim {
         let secret = secret.to_string();
         let portal = Arc::new(Portal {
             state: Mutex::new(State::new(secret)),
+            base_url: Mutex::new(String::new()),
         });
         let faults = Arc::new(Faults::default());
         let server = SimServer::start(addr, portal.clone(), faults.clone()).await?;
+        *portal.base_url.lock().expect("base url") = server.base_url();
         Ok(Self {
             server,
             portal,
@@ -451,6 +542,128 @@ impl PortalSim {
     /// duplicate index lags (lists by field still see them at once).
     pub fn set_search_lag(&self, lag: std::time::Duration) {
         self.portal.state().search_lag = lag;
+    }
+
+    /// Registers a local application ("uses API only", doc §1.1) whose handler (OAuth
+    /// `redirect_uri`) is `handler`, with `scopes`; its `(client_id, client_secret)`.
+    pub fn register_app(&self, handler: &str, scopes: &[&str]) -> (String, String) {
+        self.portal.state().oauth.register(handler, scopes)
+    }
+
+    /// The OAuth server's base URL (`<oauth_url>/oauth/token/`): this simulator.
+    pub fn oauth_url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// The portal's `member_id`.
+    pub fn member_id(&self) -> String {
+        self.portal.state().oauth.member_id.clone()
+    }
+
+    /// The user logged in in the admin's browser (who authorises the app).
+    pub fn set_browser_user(&self, user_id: i64) {
+        self.portal.state().oauth.browser_user = user_id;
+    }
+
+    /// Grants or takes the portal administrator flag.
+    pub fn set_admin(&self, user_id: i64, admin: bool) {
+        let mut state = self.portal.state();
+        if admin {
+            state.admins.insert(user_id);
+        } else {
+            state.admins.remove(&user_id);
+        }
+    }
+
+    /// Lifetime of new access tokens (default 1 h).
+    pub fn set_token_ttl(&self, ttl: std::time::Duration) {
+        self.portal.state().oauth.access_ttl = ttl;
+    }
+
+    /// Makes every access token expire now (calls answer `expired_token`).
+    pub fn expire_access_tokens(&self) {
+        self.portal.state().oauth.expire_access();
+    }
+
+    /// Revokes every grant: tokens and refresh tokens stop working.
+    pub fn revoke_grants(&self) {
+        self.portal.state().oauth.revoke();
+    }
+
+    /// Token requests answered, by `grant_type`.
+    pub fn token_grants(&self) -> BTreeMap<String, u64> {
+        self.portal.state().oauth.grants.clone()
+    }
+
+    /// Delay between `imconnector.activate` and the line's status being saved.
+    pub fn set_status_delay(&self, delay: std::time::Duration) {
+        self.portal.state().connectors.status_delay = delay;
+    }
+
+    /// Connectors registered (`imconnector.register`), by id.
+    pub fn connectors(&self) -> BTreeMap<String, Value> {
+        self.portal.state().connectors.registered.clone()
+    }
+
+    /// Lines where `connector` is active, with their `DATA`.
+    pub fn active_lines(&self, connector: &str) -> BTreeMap<i64, Value> {
+        self.portal
+            .state()
+            .connectors
+            .status
+            .iter()
+            .filter(|((c, _), _)| c == connector)
+            .map(|((_, line), s)| (*line, s.data.clone()))
+            .collect()
+    }
+
+    /// Offline bindings `(event, auth_connector)`.
+    pub fn offline_bindings(&self) -> Vec<(String, String)> {
+        self.portal
+            .state()
+            .connectors
+            .bound
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Client messages that reached Open Lines, in order.
+    pub fn line_messages(&self) -> Vec<LineMessage> {
+        self.portal.state().connectors.messages.clone()
+    }
+
+    /// An operator answers in a line's chat: queues `OnImConnectorMessageAdd` for every app
+    /// bound to it. `files`: `(name, link)`. Returns the IM message id.
+    pub fn operator_reply(
+        &self,
+        connector: &str,
+        line: i64,
+        chat_id: &str,
+        user_id: i64,
+        text: &str,
+        files: &[(String, String)],
+    ) -> i64 {
+        self.portal
+            .state()
+            .connectors
+            .operator_reply(connector, line, chat_id, user_id, text, files)
+    }
+
+    /// Offline event rows still queued (`(id, event, process_id, error)`).
+    pub fn offline_rows(&self) -> Vec<(i64, String, Option<String>, bool)> {
+        self.portal
+            .state()
+            .connectors
+            .rows
+            .iter()
+            .map(|r| (r.id, r.event.clone(), r.process_id.clone(), r.error))
+            .collect()
+    }
+
+    /// External message ids the portal got delivery statuses for.
+    pub fn delivered(&self) -> Vec<String> {
+        self.portal.state().connectors.delivered.clone()
     }
 
     /// Requests refused by the bucket.

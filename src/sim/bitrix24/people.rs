@@ -12,19 +12,20 @@ const MAX_COMMENT_BYTES: usize = 65_535;
 
 /// `profile`.
 pub(crate) fn profile(state: &mut State) -> Result<Reply, ApiError> {
-    let user = state.user(WEBHOOK_USER).cloned().unwrap_or_default();
+    let user = state.user(state.caller).cloned().unwrap_or_default();
     if !user.get("ACTIVE").is_some_and(truthy) {
         return Ok(Reply::of(json!({})));
     }
+    let admin = state.admins.contains(&state.caller);
     Ok(Reply::of(json!({
-        "ID": user["ID"], "ADMIN": true, "NAME": user["NAME"], "LAST_NAME": user["LAST_NAME"],
+        "ID": user["ID"], "ADMIN": admin, "NAME": user["NAME"], "LAST_NAME": user["LAST_NAME"],
         "PERSONAL_GENDER": "", "TIME_ZONE": "",
     })))
 }
 
 /// `user.current`.
 pub(crate) fn current(state: &mut State) -> Result<Reply, ApiError> {
-    let user = state.user(WEBHOOK_USER).cloned().unwrap_or_default();
+    let user = state.user(state.caller).cloned().unwrap_or_default();
     Ok(Reply::of(Value::Object(user)))
 }
 

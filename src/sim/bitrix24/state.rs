@@ -69,6 +69,14 @@ pub(crate) struct State {
     pub(crate) search_lag: std::time::Duration,
     /// When each record created through the API was saved (for `search_lag`).
     pub(crate) created_at: BTreeMap<i64, Instant>,
+    /// Local applications and their grants.
+    pub(crate) oauth: super::oauth::OAuth,
+    /// Open Lines connectors and offline events.
+    pub(crate) connectors: super::connector::Connectors,
+    /// Users with the portal administrator flag.
+    pub(crate) admins: std::collections::BTreeSet<i64>,
+    /// The user the current call runs as (the webhook's owner, or an app token's user).
+    pub(crate) caller: i64,
 }
 
 /// The webhook's owner.
@@ -113,6 +121,10 @@ impl State {
             rejections: 0,
             search_lag: std::time::Duration::ZERO,
             created_at: BTreeMap::new(),
+            oauth: super::oauth::OAuth::default(),
+            connectors: super::connector::Connectors::default(),
+            admins: [WEBHOOK_USER].into_iter().collect(),
+            caller: WEBHOOK_USER,
         };
         state.add_user("Admin", "Adminov", "admin@portal.example", true);
         for (id, name, semantics) in [

@@ -1,0 +1,14 @@
+//! The Open Lines bridge (`bitrix24-apps.md` §2–§3): Chat2Desk channels in Bitrix24 Open
+//! Lines through a custom connector of the local application. Client messages go to a line
+//! with `imconnector.send.messages`; operators' replies come back as offline events.
+//!
+//! This part holds what the flows share: the connector's setup on the portal, the payload of
+//! a client message, and the operator's text as a messenger shows it.
+
+mod connector;
+mod payload;
+mod reply_text;
+
+pub use connector::{ensure_connector, ConnectorSpec, LineSetup, LineSpec, SetupError};
+pub use payload::{chat_key, client_message, ClientSide};
+pub use reply_text::{plain_text, Signature};

@@ -1,0 +1,690 @@
+//! Open Lines connectors and offline events (`bitrix24-apps.md` §2, §3): `imconnector.*`,
+//! `event.bind/get/unbind`, `event.offline.get/clear/error/list`, and the operator's side of
+//! a line (a reply becomes an `OnImConnectorMessageAdd` offline event).
+//!
+//! Traps the doc names are reproduced: `register` answers a nested result and fails with
+//! HTTP 200; a line's status is saved a moment after `activate`; rows reserved by
+//! `event.offline.get` with `clear=0` stay invisible to a plain `get` until cleared or
+//! marked with an error; identical payloads merge under one MD5 `MESSAGE_ID`.
+
+use super::state::State;
+use super::values::{int, items, param, text, truthy};
+use super::{ApiError, Reply};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Events a connector app may bind (upper-case, as the portal stores them).
+const CONNECTOR_EVENTS: [&str; 5] = [
+    "ONIMCONNECTORMESSAGEADD",
+    "ONIMCONNECTORMESSAGEUPDATE",
+    "ONIMCONNECTORMESSAGEDELETE",
+    "ONIMCONNECTORLINEDELETE",
+    "ONIMCONNECTORSTATUSDELETE",
+];
+
+/// A connector's status on one line.
+#[derive(Debug, Clone)]
+pub(crate) struct LineStatus {
+    pub(crate) data: Value,
+    /// When the background job saves the status (doc §2.2 trap 2).
+    pub(crate) saved_at: Instant,
+}
+
+/// One offline event row.
+#[derive(Debug, Clone)]
+pub(crate) struct OfflineRow {
+    pub(crate) id: i64,
+    pub(crate) event: String,
+    pub(crate) data: Value,
+    pub(crate) user_id: i64,
+    pub(crate) message_id: String,
+    pub(crate) auth_connector: String,
+    pub(crate) process_id: Option<String>,
+    pub(crate) error: bool,
+    pub(crate) at: String,
+}
+
+/// A message that reached a line (client → operator), for tests.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LineMessage {
+    /// The Open Line.
+    pub line: i64,
+    /// The `chat.id` it was sent with.
+    pub chat_id: String,
+    /// The `user.id`.
+    pub user_id: String,
+    /// `message.id` (the external id).
+    pub message_id: String,
+    /// The text.
+    pub text: String,
+    /// `files[].url`.
+    pub files: Vec<String>,
+}
+
+/// Everything connector-related the portal keeps.
+#[derive(Debug, Default)]
+pub(crate) struct Connectors {
+    pub(crate) registered: BTreeMap<String, Value>,
+    pub(crate) status: BTreeMap<(String, i64), LineStatus>,
+    /// `(event, auth_connector)` offline bindings.
+    pub(crate) bound: BTreeSet<(String, String)>,
+    pub(crate) rows: Vec<OfflineRow>,
+    next_row: i64,
+    pub(crate) messages: Vec<LineMessage>,
+    /// `(line, external chat id)` → IM chat id.
+    chats: BTreeMap<(i64, String), i64>,
+    next_im_message: i64,
+    /// `message.id` values of delivery statuses received.
+    pub(crate) delivered: Vec<String>,
+    /// Delay before a line's status is saved.
+    pub(crate) status_delay: Duration,
+}
+
+fn arg_error(name: &str) -> ApiError {
+    ApiError::new(
+        400,
+        "ERROR_ARGUMENT",
+        &format!("Argument '{name}' is null or empty"),
+    )
+}
+
+fn upper(params: &Value, name: &str) -> Option<Value> {
+    let Value::Object(map) = params else {
+        return None;
+    };
+    map.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+}
+
+fn connector_and_line(params: &Value) -> Result<(String, i64), ApiError> {
+    let connector = upper(params, "CONNECTOR")
+        .and_then(|v| text(&v))
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| arg_error("CONNECTOR"))?
+        .to_lowercase();
+    let line = upper(params, "LINE")
+        .and_then(|v| int(&v))
+        .filter(|l| *l > 0)
+        .ok_or_else(|| arg_error("LINE"))?;
+    Ok((connector, line))
+}
+
+/// `imconnector.*`.
+pub(crate) fn imconnector(
+    state: &mut State,
+    method: &str,
+    params: &Value,
+) -> Result<Reply, ApiError> {
+    match method {
+        "imconnector.register" => register(state, params),
+        "imconnector.unregister" => {
+            let id = upper(params, "ID")
+                .and_then(|v| text(&v))
+                .unwrap_or_default();
+            let c = &mut state.connectors;
+            let existed = c.registered.remove(&id.to_lowercase()).is_some();
+            c.status.retain(|(conn, _), _| *conn != id.to_lowercase());
+            Ok(Reply::of(json!({ "result": existed })))
+        }
+        "imconnector.activate" => {
+            let (connector, line) = connector_and_line(params)?;
+            let active = upper(params, "ACTIVE").is_some_and(|v| truthy(&v));
+            let c = &mut state.connectors;
+            if active {
+                let saved_at = Instant::now() + c.status_delay;
+                c.status
+                    .entry((connector, line))
+                    .and_modify(|s| s.saved_at = saved_at)
+                    .or_insert(LineStatus {
+                        data: json!([]),
+                        saved_at,
+                    });
+                Ok(Reply::of(json!(true)))
+            } else {
+                Ok(Reply::of(json!(c
+                    .status
+                    .remove(&(connector, line))
+                    .is_some())))
+            }
+        }
+        "imconnector.connector.data.set" => {
+            let (connector, line) = connector_and_line(params)?;
+            let data = upper(params, "DATA").unwrap_or(Value::Null);
+            let c = &mut state.connectors;
+            let delay = c.status_delay;
+            c.status
+                .entry((connector, line))
+                .or_insert(LineStatus {
+                    data: json!([]),
+                    saved_at: Instant::now() + delay,
+                })
+                .data = data;
+            Ok(Reply::of(json!(true)))
+        }
+        "imconnector.status" => {
+            let (connector, line) = connector_and_line(params)?;
+            let configured = state
+                .connectors
+                .status
+                .get(&(connector.clone(), line))
+                .is_some_and(|s| s.saved_at <= Instant::now());
+            Ok(Reply::of(json!({
+                "LINE": line, "CONNECTOR": connector, "ERROR": false,
+                "CONFIGURED": configured, "STATUS": configured,
+            })))
+        }
+        "imconnector.send.messages" => send_messages(state, params),
+        "imconnector.send.status.delivery" | "imconnector.send.status.reading" => {
+            let (connector, line) = connector_and_line(params)?;
+            let messages = upper(params, "MESSAGES")
+                .map(|m| items(&m))
+                .unwrap_or_default();
+            if messages.is_empty() {
+                return Err(arg_error("MESSAGES"));
+            }
+            if !active(state, &connector, line) {
+                return Err(not_active());
+            }
+            if method.ends_with("delivery") {
+                for m in messages {
+                    for id in m.pointer("/message/id").map(items).unwrap_or_default() {
+                        if let Some(id) = text(&id) {
+                            state.connectors.delivered.push(id);
+                        }
+                    }
+                }
+            }
+            Ok(Reply::of(json!({"SUCCESS": true, "DATA": []})))
+        }
+        _ => Err(super::not_found(method)),
+    }
+}
+
+fn not_active() -> ApiError {
+    ApiError::new(
+        400,
+        "NOT_ACTIVE_LINE",
+        "The line is not active for this connector",
+    )
+}
+
+fn active(state: &State, connector: &str, line: i64) -> bool {
+    state.connectors.registered.contains_key(connector)
+        && state
+            .connectors
+            .status
+            .contains_key(&(connector.to_string(), line))
+}
+
+/// `imconnector.register`: nested `{"result": …}`; failures are HTTP 200 (doc §2.1).
+fn register(state: &mut State, params: &Value) -> Result<Reply, ApiError> {
+    let fail = |code: &str, text: &str| {
+        Ok(Reply::of(
+            json!({"result": false, "error": code, "error_description": text}),
+        ))
+    };
+    let Some(id) = upper(params, "ID")
+        .and_then(|v| text(&v))
+        .filter(|s| !s.is_empty())
+    else {
+        return fail("CONNECTOR_ID_REQUIRED", "Connector ID is required");
+    };
+    let id = id.to_lowercase();
+    if id.contains('.') || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return fail(
+            "APPLICATION_REGISTRATION_ERROR_POINT",
+            "Connector ID must not contain a dot",
+        );
+    }
+    if upper(params, "NAME").and_then(|v| text(&v)).is_none() {
+        return fail("NAME_REQUIRED", "Connector name is required");
+    }
+    let icon_ok = upper(params, "ICON")
+        .and_then(|i| i.get("DATA_IMAGE").cloned())
+        .and_then(|v| text(&v))
+        .is_some_and(|d| d.starts_with("data:image/"));
+    if !icon_ok {
+        return fail("ICON_REQUIRED", "Connector icon is required");
+    }
+    let Some(handler) = upper(params, "PLACEMENT_HANDLER").and_then(|v| text(&v)) else {
+        return fail("NO_PLACEMENT_HANDLER", "Placement handler is required");
+    };
+    state.connectors.registered.insert(
+        id,
+        json!({"NAME": upper(params, "NAME"), "PLACEMENT_HANDLER": handler}),
+    );
+    Ok(Reply::of(json!({"result": true})))
+}
+
+/// `imconnector.send.messages`: per-message `SUCCESS` (doc §2.3).
+fn send_messages(state: &mut State, params: &Value) -> Result<Reply, ApiError> {
+    let (connector, line) = connector_and_line(params)?;
+    let messages = upper(params, "MESSAGES")
+        .map(|m| items(&m))
+        .unwrap_or_default();
+    if messages.is_empty() {
+        return Err(ApiError::new(
+            400,
+            "ERROR_ARGUMENT",
+            "MESSAGES must be an array of messages",
+        ));
+    }
+    if !active(state, &connector, line) {
+        return Err(not_active());
+    }
+    let mut results = Vec::new();
+    for m in messages {
+        let user_id = m.pointer("/user/id").and_then(text);
+        let chat_id = m.pointer("/chat/id").and_then(text);
+        let body = m.get("message");
+        let message_text = body.and_then(|b| b.get("text")).and_then(text);
+        let files: Vec<String> = body
+            .and_then(|b| b.get("files"))
+            .map(items)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|f| f.get("url").and_then(text))
+            .collect();
+        let (Some(user_id), Some(chat_id), Some(_)) = (user_id, chat_id, body) else {
+            results.push(json!({"SUCCESS": false, "ERRORS": [{
+                "code": "ERROR_ARGUMENT",
+                "message": "The incorrect structure of a message"}]}));
+            continue;
+        };
+        if message_text.is_none() && files.is_empty() {
+            results.push(json!({"SUCCESS": false, "ERRORS": [{
+                "code": "EMPTY_MESSAGE", "message": "The message is empty"}]}));
+            continue;
+        }
+        let c = &mut state.connectors;
+        let next_chat = 1700 + c.chats.len() as i64;
+        let im_chat = *c.chats.entry((line, chat_id.clone())).or_insert(next_chat);
+        let message_id = body
+            .and_then(|b| b.get("id"))
+            .and_then(text)
+            .unwrap_or_default();
+        c.messages.push(LineMessage {
+            line,
+            chat_id: chat_id.clone(),
+            user_id: user_id.clone(),
+            message_id: message_id.clone(),
+            text: message_text.clone().unwrap_or_default(),
+            files: files.clone(),
+        });
+        c.next_im_message += 1;
+        results.push(json!({
+            "user": (500 + c.chats.len()).to_string(),
+            "message": {"id": message_id, "date": {}, "text": message_text,
+                        "files": (0..files.len()).map(|i| 1234 + i).collect::<Vec<_>>()},
+            "chat": {"id": chat_id}, "extra": {"disable_tracker": "Y"}, "SUCCESS": true,
+            "session": {"ID": (300 + im_chat).to_string(), "CHAT_ID": im_chat.to_string()},
+        }));
+    }
+    Ok(Reply::of(
+        json!({"SUCCESS": true, "DATA": {"RESULT": results}}),
+    ))
+}
+
+/// `event.bind`, `event.unbind`, `event.get`, `events`.
+pub(crate) fn events(
+    state: &mut State,
+    method: &str,
+    params: &Value,
+    admin: bool,
+) -> Result<Reply, ApiError> {
+    let event = param(params, &["event", "EVENT"])
+        .and_then(text)
+        .unwrap_or_default()
+        .to_uppercase();
+    let offline = param(params, &["event_type", "EVENT_TYPE"])
+        .and_then(text)
+        .is_some_and(|t| t.eq_ignore_ascii_case("offline"));
+    let connector = param(params, &["auth_connector"])
+        .and_then(text)
+        .unwrap_or_default();
+    match method {
+        "events" => Ok(Reply::of(json!(CONNECTOR_EVENTS))),
+        "event.get" => Ok(Reply::of(json!(state
+            .connectors
+            .bound
+            .iter()
+            .map(|(e, c)| json!({"event": e, "connector_id": c, "offline": 1}))
+            .collect::<Vec<_>>()))),
+        "event.bind" | "event.unbind" => {
+            if !CONNECTOR_EVENTS.contains(&event.as_str()) {
+                return Err(ApiError::new(
+                    400,
+                    "ERROR_EVENT_NOT_FOUND",
+                    "Event not found",
+                ));
+            }
+            if !offline {
+                // Online handlers need the cloud queue: not simulated.
+                return Err(ApiError::new(
+                    400,
+                    "ERROR_ARGUMENT",
+                    "Only offline events are simulated",
+                ));
+            }
+            if !admin {
+                return Err(ApiError::new(
+                    403,
+                    "ACCESS_DENIED",
+                    "Access denied! Offline events binding requires administrator access rights",
+                ));
+            }
+            let key = (event, connector);
+            let bound = &mut state.connectors.bound;
+            if method == "event.unbind" {
+                return Ok(Reply::of(json!({"count": u8::from(bound.remove(&key))})));
+            }
+            if !bound.insert(key) {
+                return Err(ApiError::new(
+                    400,
+                    "ERROR_CORE",
+                    "Unable to set event handler: Handler already binded",
+                ));
+            }
+            Ok(Reply::of(json!(true)))
+        }
+        _ => Err(super::not_found(method)),
+    }
+}
+
+/// `event.offline.*` (admin only, doc §3.5).
+pub(crate) fn offline(
+    state: &mut State,
+    method: &str,
+    params: &Value,
+    admin: bool,
+) -> Result<Reply, ApiError> {
+    if !admin {
+        return Err(ApiError::new(403, "ACCESS_DENIED", "Access denied!"));
+    }
+    let connector = param(params, &["auth_connector"])
+        .and_then(text)
+        .unwrap_or_default();
+    let rows = &mut state.connectors.rows;
+    match method {
+        "event.offline.get" => {
+            let limit = param(params, &["limit"])
+                .and_then(int)
+                .unwrap_or(50)
+                .clamp(1, 1000) as usize;
+            let clear = param(params, &["clear"]).is_none_or(truthy);
+            let want_error = param(params, &["error"]).is_some_and(truthy);
+            let given = param(params, &["process_id"]).and_then(text);
+            let visible = |r: &OfflineRow| {
+                r.auth_connector == connector
+                    && r.error == want_error
+                    && match &given {
+                        Some(p) => r.process_id.as_deref() == Some(p.as_str()),
+                        None => r.process_id.is_none(),
+                    }
+            };
+            let picked: Vec<usize> = rows
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| visible(r))
+                .map(|(i, _)| i)
+                .take(limit)
+                .collect();
+            let events: Vec<Value> = picked.iter().map(|i| row_json(&rows[*i], false)).collect();
+            let process_id = if clear {
+                let ids: BTreeSet<i64> = picked.iter().map(|i| rows[*i].id).collect();
+                rows.retain(|r| !ids.contains(&r.id));
+                Value::Null
+            } else {
+                let process = given.unwrap_or_else(|| super::oauth::random(32));
+                for i in &picked {
+                    rows[*i].process_id = Some(process.clone());
+                }
+                json!(process)
+            };
+            Ok(Reply::of(
+                json!({"process_id": process_id, "events": events}),
+            ))
+        }
+        "event.offline.clear" | "event.offline.error" => {
+            let process = param(params, &["process_id"])
+                .and_then(text)
+                .ok_or_else(|| arg_error("process_id"))?;
+            let message_ids: BTreeSet<String> = param(params, &["message_id"])
+                .map(items)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(text)
+                .collect();
+            let ids: BTreeSet<i64> = param(params, &["id"])
+                .map(items)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(int)
+                .collect();
+            if method == "event.offline.error" && message_ids.is_empty() {
+                return Err(arg_error("message_id"));
+            }
+            let selected = |r: &OfflineRow| {
+                r.process_id.as_deref() == Some(process.as_str())
+                    && if !message_ids.is_empty() {
+                        message_ids.contains(&r.message_id)
+                    } else if !ids.is_empty() {
+                        ids.contains(&r.id)
+                    } else {
+                        true
+                    }
+            };
+            if method == "event.offline.clear" {
+                rows.retain(|r| !selected(r));
+            } else {
+                for r in rows.iter_mut().filter(|r| selected(r)) {
+                    r.error = true;
+                    r.process_id = None;
+                }
+            }
+            Ok(Reply::of(json!(true)))
+        }
+        "event.offline.list" => {
+            let listed: Vec<Value> = rows
+                .iter()
+                .filter(|r| r.auth_connector == connector)
+                .map(|r| row_json(r, true))
+                .collect();
+            Ok(Reply {
+                total: Some(listed.len() as u64),
+                result: json!(listed),
+                next: None,
+            })
+        }
+        _ => Err(super::not_found(method)),
+    }
+}
+
+fn row_json(r: &OfflineRow, list: bool) -> Value {
+    let mut row = json!({
+        "ID": r.id.to_string(), "TIMESTAMP_X": r.at, "EVENT_NAME": r.event,
+        "EVENT_DATA": r.data, "EVENT_ADDITIONAL": {"user_id": r.user_id.to_string()},
+        "MESSAGE_ID": r.message_id,
+    });
+    if list {
+        row["PROCESS_ID"] = json!(r.process_id.clone().unwrap_or_default());
+        row["ERROR"] = json!(if r.error { "1" } else { "0" });
+    }
+    row
+}
+
+impl Connectors {
+    /// Queues an offline event for every `auth_connector` bound to it (identical payloads
+    /// merge into one row, doc §3.5).
+    pub(crate) fn raise(&mut self, event: &str, data: Value, user_id: i64) {
+        let listeners: Vec<String> = self
+            .bound
+            .iter()
+            .filter(|(e, _)| e == event)
+            .map(|(_, c)| c.clone())
+            .collect();
+        let digest = format!("{:x}", md5_of(&format!("{event}|{data}")));
+        for connector in listeners {
+            if self
+                .rows
+                .iter()
+                .any(|r| r.message_id == digest && r.auth_connector == connector)
+            {
+                continue;
+            }
+            self.next_row += 1;
+            self.rows.push(OfflineRow {
+                id: self.next_row,
+                event: event.to_string(),
+                data: data.clone(),
+                user_id,
+                message_id: digest.clone(),
+                auth_connector: connector,
+                process_id: None,
+                error: false,
+                at: super::state::now_iso(),
+            });
+        }
+    }
+
+    /// An operator answers in the line's chat `chat_id` (the external id the connector sent):
+    /// the `OnImConnectorMessageAdd` payload of doc §3.2. The IM message id.
+    pub(crate) fn operator_reply(
+        &mut self,
+        connector: &str,
+        line: i64,
+        chat_id: &str,
+        user_id: i64,
+        text: &str,
+        files: &[(String, String)],
+    ) -> i64 {
+        let next_chat = 1700 + self.chats.len() as i64;
+        let im_chat = *self
+            .chats
+            .entry((line, chat_id.to_string()))
+            .or_insert(next_chat);
+        self.next_im_message += 1;
+        let im_message = 86_000 + self.next_im_message;
+        let files: Vec<Value> = files
+            .iter()
+            .map(|(name, link)| json!({"name": name, "type": "file", "link": link, "size": 1024}))
+            .collect();
+        let data = json!({
+            "CONNECTOR": connector, "LINE": line.to_string(),
+            "MESSAGES": [{
+                "im": {"chat_id": im_chat.to_string(), "message_id": im_message},
+                "message": {"user_id": user_id.to_string(), "text": text, "files": files,
+                            "attachments": [], "params": {}},
+                "chat": {"id": chat_id},
+                "attachments_old": [],
+            }],
+        });
+        self.raise("ONIMCONNECTORMESSAGEADD", data, user_id);
+        im_message
+    }
+}
+
+/// A small MD5 (RFC 1321) for `MESSAGE_ID`: the portal's own digest of the payload.
+fn md5_of(input: &str) -> u128 {
+    let s: [u32; 64] = [
+        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5,
+        9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10,
+        15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
+    ];
+    let k: Vec<u32> = (0..64)
+        .map(|i| ((i as f64 + 1.0).sin().abs() * 4_294_967_296.0) as u32)
+        .collect();
+    let mut msg = input.as_bytes().to_vec();
+    let bits = (msg.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bits.to_le_bytes());
+    let (mut a0, mut b0, mut c0, mut d0) = (
+        0x6745_2301u32,
+        0xefcd_ab89u32,
+        0x98ba_dcfeu32,
+        0x1032_5476u32,
+    );
+    for chunk in msg.chunks(64) {
+        let m: Vec<u32> = chunk
+            .chunks(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            .collect();
+        let (mut a, mut b, mut c, mut d) = (a0, b0, c0, d0);
+        for i in 0..64 {
+            let (f, g) = match i / 16 {
+                0 => ((b & c) | (!b & d), i),
+                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
+                2 => (b ^ c ^ d, (3 * i + 5) % 16),
+                _ => (c ^ (b | !d), (7 * i) % 16),
+            };
+            let f = f.wrapping_add(a).wrapping_add(k[i]).wrapping_add(m[g]);
+            a = d;
+            d = c;
+            c = b;
+            b = b.wrapping_add(f.rotate_left(s[i]));
+        }
+        a0 = a0.wrapping_add(a);
+        b0 = b0.wrapping_add(b);
+        c0 = c0.wrapping_add(c);
+        d0 = d0.wrapping_add(d);
+    }
+    let mut out = [0u8; 16];
+    for (i, word) in [a0, b0, c0, d0].iter().enumerate() {
+        out[i * 4..i * 4 + 4].copy_from_slice(&word.to_le_bytes());
+    }
+    u128::from_be_bytes(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn md5_matches_the_rfc_vectors() {
+        assert_eq!(
+            format!("{:032x}", md5_of("")),
+            "d41d8cd98f00b204e9800998ecf8427e"
+        );
+        assert_eq!(
+            format!("{:032x}", md5_of("message digest")),
+            "f96b697d7cb7938d525a2f31aaf161d0"
+        );
+    }
+
+    #[test]
+    fn reserved_rows_are_hidden_from_a_plain_get() {
+        let mut state = State::new("s".into());
+        state
+            .connectors
+            .bound
+            .insert(("ONIMCONNECTORMESSAGEADD".into(), "c2d".into()));
+        state
+            .connectors
+            .raise("ONIMCONNECTORMESSAGEADD", json!({"a": 1}), 27);
+        state
+            .connectors
+            .raise("ONIMCONNECTORMESSAGEADD", json!({"a": 1}), 27);
+        assert_eq!(state.connectors.rows.len(), 1, "identical payloads merge");
+        let get = |state: &mut State, p: Value| {
+            offline(state, "event.offline.get", &p, true)
+                .unwrap()
+                .result
+        };
+        let first = get(&mut state, json!({"clear": 0, "auth_connector": "c2d"}));
+        let process = first["process_id"].as_str().unwrap().to_string();
+        assert_eq!(first["events"].as_array().unwrap().len(), 1);
+        let again = get(&mut state, json!({"clear": 0, "auth_connector": "c2d"}));
+        assert!(again["events"].as_array().unwrap().is_empty());
+        let mine = get(
+            &mut state,
+            json!({"clear": 0, "auth_connector": "c2d", "process_id": process}),
+        );
+        assert_eq!(mine["events"].as_array().unwrap().len(), 1);
+    }
+}
