@@ -254,11 +254,19 @@ pub async fn soak_two_nodes(binary: &Path, opts: &Soak, url: &str) -> TwoNodeRep
                 .is_some_and(|at| traffic_start.elapsed() >= *at)
         {
             kill_at.pop();
-            let holder = store
-                .lease_holder(LEADER, chrono::Utc::now())
-                .await
-                .ok()
-                .flatten();
+            // Who leads right now (a loaded machine may be between two leases for a moment).
+            let mut holder = None;
+            for _ in 0..100 {
+                holder = store
+                    .lease_holder(LEADER, chrono::Utc::now())
+                    .await
+                    .ok()
+                    .flatten();
+                if holder.is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
             let leader = holder.and_then(|(h, _, _)| names.iter().position(|n| *n == h));
             // Even kills hit the leader, odd ones the other node.
             let victim = match leader {

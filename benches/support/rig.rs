@@ -455,6 +455,8 @@ impl Daemon {
     }
 
     /// SIGKILL: no drain, no cleanup.
+    ///
+    /// (Dropping a `Daemon` also kills it, so a failing test leaves no daemon behind.)
     pub fn kill9(mut self) {
         self.child.kill().expect("kill");
         self.child.wait().expect("reaped");
@@ -473,6 +475,15 @@ impl Daemon {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }
