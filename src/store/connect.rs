@@ -96,14 +96,14 @@ impl Store {
 
     /// Applies the embedded migrations of this backend. Two nodes (or the daemon and
     /// `status`) starting on a fresh database at once may race: SQLite's loser rolls back and
-    /// finds the migration applied on a second look; MySQL's migrator holds an advisory lock
-    /// (`GET_LOCK`) while it works.
+    /// finds the migration applied on a second look; on MySQL one node at a time migrates
+    /// under an advisory lock (see [`migrate_mysql`]).
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut attempt = 0;
         loop {
             let result = match &self.pool {
                 Pool::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
-                Pool::MySql(pool) => sqlx::migrate!("./migrations/mysql").run(pool).await,
+                Pool::MySql(pool) => migrate_mysql(pool).await,
             };
             match result {
                 Ok(()) => return Ok(()),
@@ -115,6 +115,37 @@ impl Store {
             }
         }
     }
+}
+
+/// The advisory lock held while a node migrates a MySQL database (per server, so two
+/// databases on one server migrate one after the other; that costs nothing).
+const MIGRATE_LOCK: &str = "chat2desk_b24.migrate";
+/// How long a starting node waits for another one's migration.
+const MIGRATE_LOCK_SECS: i64 = 120;
+
+/// Runs the MySQL migrations on one connection while it holds [`MIGRATE_LOCK`]. MySQL's DDL
+/// is not transactional, so two nodes must never apply one migration at once. sqlx's own
+/// lock (`GET_LOCK(…, -1)`) does not check that it got the lock (and MariaDB documents no
+/// negative timeout); two nodes starting together on MariaDB did see "migration 5 is
+/// partially applied". So the lock is taken here, with a timeout, and its result checked.
+async fn migrate_mysql(pool: &sqlx::MySqlPool) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut conn = pool.acquire().await?;
+    let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
+        .bind(MIGRATE_LOCK)
+        .bind(MIGRATE_LOCK_SECS)
+        .fetch_one(&mut *conn)
+        .await?;
+    if locked != Some(1) {
+        return Err(sqlx::migrate::MigrateError::Execute(sqlx::Error::Protocol(
+            format!("another node held the migration lock for {MIGRATE_LOCK_SECS} s"),
+        )));
+    }
+    let result = sqlx::migrate!("./migrations/mysql").run(&mut *conn).await;
+    let _ = sqlx::query("SELECT RELEASE_LOCK(?)")
+        .bind(MIGRATE_LOCK)
+        .execute(&mut *conn)
+        .await;
+    result
 }
 
 async fn sqlite_pool(path: &Path, name: &str) -> Result<sqlx::SqlitePool, StoreError> {

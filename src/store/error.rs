@@ -208,8 +208,8 @@ impl StoreError {
                 "a job row was edited by hand or damaged; fix or delete that row with sqlite3"
             }
             Cause::WrongState { .. } => {
-                "the job changed under the worker (lease ran out?); raise [sync] lease_secs if \
-                 requests take longer than the lease"
+                "the job changed under the worker: its lease ran out while the process was \
+                 stalled (leases are renewed every third of [sync] lease_secs); it runs again"
             }
             Cause::Sql(sqlx::Error::PoolTimedOut) => {
                 "the database stayed busy; look for a second daemon or a long sqlite3 session on \
