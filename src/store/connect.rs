@@ -140,7 +140,9 @@ async fn migrate_mysql(pool: &sqlx::MySqlPool) -> Result<(), sqlx::migrate::Migr
             format!("another node held the migration lock for {MIGRATE_LOCK_SECS} s"),
         )));
     }
-    let result = sqlx::migrate!("./migrations/mysql").run(&mut *conn).await;
+    let result = sqlx::migrate!("./migrations/mysql")
+        .run_direct(&mut *conn)
+        .await;
     let _ = sqlx::query("SELECT RELEASE_LOCK(?)")
         .bind(MIGRATE_LOCK)
         .execute(&mut *conn)
