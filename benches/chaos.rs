@@ -9,7 +9,6 @@ mod rig;
 mod chaos;
 
 use chaos::{soak, Soak};
-use std::path::PathBuf;
 use std::time::Duration;
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -37,8 +36,7 @@ fn main() {
         per_tick: 50,
         settle_timeout: Duration::from_secs(1_800),
     };
-    let binary = PathBuf::from(env!("CARGO_BIN_EXE_chat2desk-b24"));
-    let r = runtime.block_on(soak(&binary, &opts));
+    let r = runtime.block_on(soak(&opts));
     println!("chaos soak (messages strategy, 16 workers, 10% faults of every kind on both sides)");
     println!("  requests closed       {}", r.requests);
     println!("  clients               {}", r.clients);

@@ -21,7 +21,6 @@ mod mariadb;
 use chat2desk_b24::config::Secret;
 use chat2desk_b24::store::{Intake, JobKind, Location, Store, LEADER};
 use rig::{Daemon, Mix, Rig};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -29,10 +28,6 @@ fn env_or(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_chat2desk-b24"))
 }
 
 const NAMES: [&str; 2] = ["node-a", "node-b"];
@@ -46,7 +41,7 @@ async fn throughput(n: usize, nodes: usize, shared: Option<String>) -> f64 {
         .map(|name| rig.write_node_config(Some(name), "messages", 16, ""))
         .collect();
     // Prime: the first poll sets the cursor, so the backlog below is new traffic.
-    let mut first = Daemon::spawn(&binary(), &configs[0], &rig.log(), "warn");
+    let mut first = Daemon::spawn(&configs[0], &rig.log(), "warn");
     first.wait_ready(Duration::from_secs(30));
     rig.wait_first_poll(Duration::from_secs(30)).await;
     first.stop();
@@ -56,7 +51,7 @@ async fn throughput(n: usize, nodes: usize, shared: Option<String>) -> f64 {
     let start = Instant::now();
     let daemons: Vec<Daemon> = configs
         .iter()
-        .map(|c| Daemon::spawn(&binary(), c, &rig.log(), "warn"))
+        .map(|c| Daemon::spawn(c, &rig.log(), "warn"))
         .collect();
     rig.wait_settled(n, Duration::from_secs(600)).await;
     let elapsed = start.elapsed();
@@ -124,7 +119,7 @@ async fn takeovers(url: &str, rounds: usize) -> Vec<(Duration, Duration)> {
         .map(|name| rig.write_node_config(Some(name), "messages", 4, ""))
         .collect();
     let spawn = |i: usize| {
-        let mut d = Daemon::spawn(&binary(), &configs[i], &rig.log(), "warn");
+        let mut d = Daemon::spawn(&configs[i], &rig.log(), "warn");
         d.wait_ready(Duration::from_secs(30));
         d
     };

@@ -18,7 +18,7 @@ mod rig;
 
 use chrono::{DateTime, Utc};
 use rig::{Daemon, Mix, Rig};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -26,10 +26,6 @@ fn env_or(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_chat2desk-b24"))
 }
 
 /// One scenario's numbers.
@@ -51,7 +47,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// Starts the daemon, waits for its first poll and stops it: the messages cursor is set, so
 /// everything closed afterwards is new traffic.
 async fn prime(rig: &Rig, config: &Path) {
-    let mut d = Daemon::spawn(&binary(), config, &rig.log(), "warn");
+    let mut d = Daemon::spawn(config, &rig.log(), "warn");
     d.wait_ready(Duration::from_secs(30));
     rig.wait_first_poll(Duration::from_secs(30)).await;
     d.stop();
@@ -92,7 +88,7 @@ async fn backlog(
         })
         .collect();
     let calls_before = rig.portal.http_requests();
-    let mut d = Daemon::spawn(&binary(), &config, &rig.log(), "warn");
+    let mut d = Daemon::spawn(&config, &rig.log(), "warn");
     let start = Instant::now();
     d.wait_ready(Duration::from_secs(30));
     rig.wait_settled(n, Duration::from_secs(3_600)).await;
@@ -152,7 +148,7 @@ async fn idle() -> String {
     let mut readiness = Vec::new();
     let mut rss = 0;
     for _ in 0..3 {
-        let mut d = Daemon::spawn(&binary(), &config, &rig.log(), "warn");
+        let mut d = Daemon::spawn(&config, &rig.log(), "warn");
         readiness.push(d.wait_ready(Duration::from_secs(30)));
         rig.wait_first_poll(Duration::from_secs(30)).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -160,7 +156,9 @@ async fn idle() -> String {
         d.stop();
     }
     readiness.sort();
-    let size = std::fs::metadata(binary()).map(|m| m.len()).unwrap_or(0);
+    let size = std::fs::metadata(rig::fixture::binary())
+        .map(|m| m.len())
+        .unwrap_or(0);
     format!(
         "d. idle RSS after start and polls: {:.1} MiB (VmRSS); binary {:.1} MiB ({size} B); start→READY=1 median {:.0} ms (runs: {:?}; first start migrates the database)",
         rss as f64 / 1024.0,

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs the tools the packaging and booted-container tests need (idempotent, root).
 #
-#   apt:   systemd-container debootstrap lintian rpm rpmlint nginx mariadb-server
-#          (the MariaDB tests start their own mariadbd in a temporary directory; the package's
-#          service is never used)
+#   apt:   systemd-container debootstrap lintian rpm rpmlint nginx prometheus, and php-cli
+#          php-mbstring python3-pip for the PHP activity test and its b24pysdk conformance check
+#          (prometheus: promtool and a server for tests/monitoring.rs, which starts its own on a
+#          free loopback port; the package's own service is kept from starting and stopped),
+#          and mariadb-server (the MariaDB tests start their own mariadbd in a temporary
+#          directory; the package's service is never used)
 #   cargo: cargo-deb, cargo-generate-rpm at pinned versions, installed only when missing
-#   pip:   b24pysdk (pinned), for the conformance test of the portal simulator
+#   pip:   b24pysdk (pinned), for the conformance tests of the portal simulator and of the
+#          bodies the PHP activity sends
 #
 # Neither cargo tool has a Debian package, so they are built from crates.io
 # (about 3 min on a fresh 2-core machine; a no-op when the pinned version is present).
@@ -13,7 +17,7 @@ set -euo pipefail
 
 CARGO_DEB_VERSION="3.8.0"
 CARGO_GENERATE_RPM_VERSION="0.21.1"
-APT_PACKAGES=(systemd-container debootstrap lintian rpm rpmlint nginx mariadb-server)
+APT_PACKAGES=(systemd-container debootstrap lintian rpm rpmlint nginx prometheus php-cli php-mbstring python3-pip mariadb-server)
 
 banner() { printf '\n==== %s ====\n' "$*"; }
 
@@ -27,9 +31,22 @@ done
 if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
+    # Services of the packages (nginx, prometheus on :9090) must not start on install: the
+    # tests run their own. A policy-rc.d that refuses is put in place only for this install.
+    policy=/usr/sbin/policy-rc.d
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        trap 'rm -f "$policy"' EXIT
+    fi
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
     echo "All present."
+fi
+# Where systemd runs, a package's service may still have been enabled: keep Debian's
+# prometheus from running (and holding :9090) next to the tests.
+if [[ -d /run/systemd/system ]] && systemctl is-active --quiet prometheus 2>/dev/null; then
+    systemctl disable --now prometheus
 fi
 
 # Installs crate $1 at version $2 unless `cargo $3 --version` already reports that version.

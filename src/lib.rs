@@ -5,6 +5,7 @@
 //! CRM routing ([`crm`]) → transcript ([`transcript`]) → portal ([`bitrix24`]).
 
 pub mod bitrix24;
+pub mod bizproc;
 pub mod chat2desk;
 pub mod cli;
 pub mod config;

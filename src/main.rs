@@ -3,7 +3,7 @@
 use anyhow::Context;
 use chat2desk_b24::bitrix24::{Bitrix24, Bitrix24Options};
 use chat2desk_b24::chat2desk::{Chat2Desk, Chat2DeskOptions};
-use chat2desk_b24::cli::{self, Cli, Command, StoreAction, WebhookAction};
+use chat2desk_b24::cli::{self, BizprocAction, Cli, Command, StoreAction, WebhookAction};
 use chat2desk_b24::config::{self, Config};
 use chat2desk_b24::service;
 use chat2desk_b24::store::Store;
@@ -39,6 +39,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             });
         }
+        Command::Setup { answers } => {
+            let ok = cli::setup(&cli.config, answers.as_deref()).await?;
+            return Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
         Command::Demo => {
             service::init_logging("warn");
             cli::demo().await?;
@@ -57,6 +65,39 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             service::run(daemon, &cli.config, signals, log).await?;
         }
         Command::Config => print!("{}", load(&cli.config)?.dump()),
+        Command::Send {
+            channel,
+            phone,
+            text,
+            files,
+            transport,
+        } => {
+            let config = load(&cli.config)?;
+            service::init_logging(&config.log.level);
+            let args = cli::SendArgs {
+                channel,
+                phone,
+                text,
+                files,
+                transport,
+            };
+            if !cli::send(config, args).await? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Bizproc { action } => match action {
+            BizprocAction::Install {
+                docroot,
+                url,
+                owner,
+            } => cli::bizproc::install(
+                &load(&cli.config)?,
+                &docroot,
+                url.as_deref(),
+                owner.as_deref(),
+            )?,
+            BizprocAction::Uninstall { docroot } => cli::bizproc::uninstall(&docroot)?,
+        },
         Command::Status => cli::status(&open_store(&load(&cli.config)?).await?).await?,
         Command::Store {
             action: StoreAction::Migrate { to },

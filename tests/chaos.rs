@@ -10,28 +10,20 @@ mod rig;
 mod chaos;
 
 use chaos::{soak, Soak};
-use std::path::PathBuf;
 use std::time::Duration;
-
-fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_chat2desk-b24"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_with_messages_strategy_survives_faults_and_sigkills() {
-    let report = soak(
-        &binary(),
-        &Soak {
-            requests: 500,
-            returning: 50,
-            kills: 5,
-            strategy: "messages",
-            workers: 16,
-            fault_rate: 0.1,
-            per_tick: 10,
-            settle_timeout: Duration::from_secs(45),
-        },
-    )
+    let report = soak(&Soak {
+        requests: 500,
+        returning: 50,
+        kills: 5,
+        strategy: "messages",
+        workers: 16,
+        fault_rate: 0.1,
+        per_tick: 10,
+        settle_timeout: Duration::from_secs(120),
+    })
     .await;
     println!("{report:?}");
     assert_eq!(report.kills, 5);
@@ -40,19 +32,16 @@ async fn soak_with_messages_strategy_survives_faults_and_sigkills() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_with_dialogs_strategy_survives_faults_and_sigkills() {
-    let report = soak(
-        &binary(),
-        &Soak {
-            requests: 150,
-            returning: 0,
-            kills: 3,
-            strategy: "dialogs",
-            workers: 16,
-            fault_rate: 0.1,
-            per_tick: 10,
-            settle_timeout: Duration::from_secs(30),
-        },
-    )
+    let report = soak(&Soak {
+        requests: 150,
+        returning: 0,
+        kills: 3,
+        strategy: "dialogs",
+        workers: 16,
+        fault_rate: 0.1,
+        per_tick: 10,
+        settle_timeout: Duration::from_secs(90),
+    })
     .await;
     println!("{report:?}");
     assert_eq!(report.counts.done as usize, report.requests);
@@ -74,7 +63,6 @@ async fn two_nodes_on_mariadb_survive_faults_and_sigkills_of_either_node() {
     };
     let url = server.create_database();
     let report = chaos::soak_two_nodes(
-        &binary(),
         &Soak {
             requests: 800,
             returning: 80,

@@ -3,23 +3,12 @@
 
 mod common;
 
-use common::{binary, Env};
+use common::Env;
 use std::path::Path;
-use std::process::Command;
 
 /// Runs the binary with `-c config args…`; returns (success, stdout + stderr).
 fn run(config: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(binary())
-        .arg("-c")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("binary runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (out, text) = common::output(common::command(config, args));
     (out.status.success(), text)
 }
 
@@ -174,18 +163,26 @@ async fn backfill_status_retry_operators_channels() {
 
 #[test]
 fn demo_prints_the_portal_entities_and_transcripts() {
-    let out = Command::new(binary())
-        .arg("demo")
-        .output()
-        .expect("demo runs");
+    let mut demo = std::process::Command::new(common::binary());
+    demo.arg("demo");
+    let (out, all) = common::output(demo);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{all}");
     assert!(text.contains("Queue: 4 done, 0 pending, 0 dead"), "{text}");
-    assert_eq!(text.matches("──── Комментарий").count(), 4, "{text}");
+    // Four transcripts, then the refused business-process send's comment.
+    assert_eq!(text.matches("──── Комментарий").count(), 5, "{text}");
+    assert!(
+        text.contains(r#"RETURN_VALUES: {"error":"","message_id":"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#""sent":"Y"}"#) && text.contains(r#""sent":"N"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("сообщение на номер +79995551234 не отправлено"),
+        "{text}"
+    );
     assert!(
         text.contains("«Анна, ипотека» статус NEW"),
         "closed lead reopened: {text}"

@@ -245,7 +245,15 @@ fn secret_file_problems_name_the_key() {
         token.path().display()
     );
     let e = err(&toml, &[]);
-    assert_eq!(keys(&e), ["chat2desk.token_file"]);
+    // Every problem at once: the double secret and the two keys the file lacks.
+    assert_eq!(
+        keys(&e),
+        [
+            "chat2desk.token_file",
+            "bitrix24.webhook_url",
+            "crm.default_responsibles"
+        ]
+    );
     assert!(e.problems[0].message.contains("only one"), "{e}");
     assert!(!e.to_string().contains(TOKEN));
 }
@@ -283,7 +291,11 @@ fn wrong_types_name_the_key_and_the_expected_type() {
         &[],
     );
     assert_eq!(keys(&e), ["bitrix24.burst"]);
-    assert!(e.problems[0].message.contains("expected u32"), "{e}");
+    assert_eq!(
+        e.problems[0].message,
+        "the text \"many\" is not a whole number, at least 1; write it (without quotes) like \
+         burst = 50"
+    );
 
     let e = err(&minimal(), &[("CHAT2DESK_B24_SYNC__WORKERS", "lots")]);
     assert_eq!(keys(&e), ["sync.workers"]);
@@ -608,8 +620,72 @@ fn dump_reads_back_as_the_same_config() {
 #[test]
 fn misplaced_values_are_not_echoed() {
     let e = err(&format!("chat2desk = \"{TOKEN}\"\n"), &[]);
-    assert_eq!(keys(&e), ["chat2desk"]);
+    assert_eq!(
+        keys(&e),
+        [
+            "chat2desk",
+            "bitrix24.webhook_url",
+            "crm.default_responsibles"
+        ]
+    );
     assert!(!e.to_string().contains(TOKEN), "{e}");
+}
+
+#[test]
+fn bizproc_section_keys_secret_file_and_errors_name_the_key() {
+    let file = secret_file("bizproc-secret-from-a-file\n");
+    let toml = format!(
+        "{}[bizproc]\nsecret_file = \"{}\"\nwrite_first_daily_limit = 0\nfiles = \"links\"\n\
+         daemon_url = \"http://10.0.0.5:8089\"\nwait_timeout_secs = 600\n",
+        minimal(),
+        file.path().display()
+    );
+    let c = ok(&toml, &[]).config;
+    assert_eq!(c.bizproc.secret.expose(), "bizproc-secret-from-a-file");
+    assert_eq!(c.bizproc.write_first_daily_limit, 0);
+    assert_eq!(c.bizproc.files, chat2desk_b24::config::FileMode::Links);
+    assert!(!format!("{:?}", c).contains("bizproc-secret-from-a-file"));
+    // From the environment too.
+    let c = ok(
+        &minimal(),
+        &[("CHAT2DESK_B24_BIZPROC__SECRET", "0123456789abcdefXYZ")],
+    )
+    .config;
+    assert_eq!(c.bizproc.secret.expose(), "0123456789abcdefXYZ");
+    assert_eq!(
+        c.bizproc.write_first_daily_limit, 20,
+        "the seed's advice is the default"
+    );
+
+    let e = err(
+        &format!(
+            "{}[bizproc]\nsecret = \"short\"\nwait_timeout_secs = 1\n",
+            minimal()
+        ),
+        &[],
+    );
+    assert_eq!(keys(&e), ["bizproc.secret", "bizproc.wait_timeout_secs"]);
+    assert!(
+        !e.to_string().contains("short\""),
+        "the secret is not shown: {e}"
+    );
+    let e = err(
+        &format!("{}[bizproc]\nwrite_first_daly_limit = 5\n", minimal()),
+        &[],
+    );
+    assert!(
+        e.to_string()
+            .contains("did you mean `write_first_daily_limit`"),
+        "{e}"
+    );
+    let e = err(
+        &format!(
+            "{}[server]\nlisten = \"\"\n[bizproc]\nsecret = \"0123456789abcdef\"\n",
+            minimal()
+        ),
+        &[],
+    );
+    assert_eq!(keys(&e), ["server.listen"]);
 }
 
 const DB_PASSWORD: &str = "db-Pa55-secret";

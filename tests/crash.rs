@@ -3,80 +3,14 @@
 
 mod common;
 
-use chat2desk_b24::store::{JobKind, JobState, Store};
-use common::{binary, field, Env};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-fn start(config: &Path) -> Child {
-    Command::new(binary())
-        .args(["-c", config.to_str().unwrap(), "run"])
-        .env("RUST_LOG", "chat2desk_b24=debug")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts")
-}
-
-fn kill9(child: &mut Child) {
-    // SIGKILL: no drain, no cleanup.
-    child.kill().expect("kill");
-    child.wait().expect("reaped");
-}
-
-async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn wait_all_done(db: &Path, requests: &[i64]) {
-    let store = Store::open(db).await.unwrap();
-    let start = Instant::now();
-    loop {
-        let mut done = 0;
-        for r in requests {
-            if let Some(job) = store.job(JobKind::Transcript, *r).await.unwrap() {
-                assert_ne!(
-                    job.state,
-                    JobState::Dead,
-                    "request {r}: {:?}",
-                    job.last_error
-                );
-                if job.state == JobState::Done {
-                    done += 1;
-                }
-            }
-        }
-        if done == requests.len() {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "requests not synced after restart"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use common::{field, wait_for, Env};
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_after_entity_creation_and_between_parts_writes_nothing_twice() {
     let env = Env::new().await;
     // Slow portal answers leave room to kill between two calls.
     env.portal.faults().set_latency(Duration::from_millis(60));
-    let config = env.write_config("lead", "");
-    let config_text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace(
-            "integration = \"lead\"",
-            "integration = \"lead\"\nmax_comment_bytes = 6000",
-        )
-        .replace("[sync]", "[sync]\npoll_strategy = \"dialogs\"");
-    std::fs::write(&config, config_text).unwrap();
-
     // A long dialog for a new client (several parts) plus the demo conversations.
     let long_client = env
         .c2d
@@ -91,8 +25,10 @@ async fn sigkill_after_entity_creation_and_between_parts_writes_nothing_twice() 
     requests.push(env.c2d.close_request(long_client));
 
     // Kill 1: right after the first lead was created.
-    let mut child = start(&config);
-    wait_for("crm.lead.add", Duration::from_secs(30), || {
+    let mut daemon = env
+        .spawn_daemon("[crm]\nmax_comment_bytes = 6000\n[sync]\npoll_strategy = \"dialogs\"")
+        .await;
+    wait_for("crm.lead.add", || {
         env.portal
             .calls_by_method()
             .get("crm.lead.add")
@@ -101,30 +37,24 @@ async fn sigkill_after_entity_creation_and_between_parts_writes_nothing_twice() 
             >= 1
     })
     .await;
-    kill9(&mut child);
+    daemon.kill9();
 
     // Kill 2: right after a comment was written (the long transcript has several parts).
-    let mut child = start(&config);
+    daemon.restart().await;
     let before = env.portal.comments().len();
-    wait_for("a comment", Duration::from_secs(30), || {
-        env.portal.comments().len() > before
-    })
-    .await;
-    kill9(&mut child);
+    wait_for("a comment", || env.portal.comments().len() > before).await;
+    daemon.kill9();
 
     // Kill 3: in the middle of the long transcript's parts.
-    let mut child = start(&config);
+    daemon.restart().await;
     let before = env.portal.comments().len();
-    wait_for("another comment", Duration::from_secs(30), || {
-        env.portal.comments().len() > before
-    })
-    .await;
-    kill9(&mut child);
+    wait_for("another comment", || env.portal.comments().len() > before).await;
+    daemon.kill9();
 
     env.portal.faults().set_latency(Duration::ZERO);
-    let mut child = start(&config);
-    wait_all_done(&env.db(), &requests).await;
-    kill9(&mut child);
+    daemon.restart().await;
+    env.wait_all_done(&requests).await;
+    daemon.kill9();
 
     for r in &requests {
         let comments = env.comments_for(*r);

@@ -7,7 +7,7 @@ mod common;
 use chat2desk_b24::config::{Integration, PollStrategy, Secret};
 use chat2desk_b24::intake::webhook::{ServerSettings, WebhookServer};
 use chat2desk_b24::service::build;
-use common::Env;
+use common::{free_port, Env};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,14 +25,6 @@ impl Drop for Nginx {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
@@ -131,28 +123,24 @@ fn start_nginx(dir: &Path, site: &str) -> Nginx {
         site = temp("site.conf"),
     );
     std::fs::write(dir.join("nginx.conf"), main).unwrap();
-    let check = Command::new(NGINX)
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(dir.join("nginx.conf"))
-        .arg("-e")
-        .arg(dir.join("error.log"))
-        .arg("-t")
-        .output()
-        .unwrap();
+    let nginx = || {
+        let mut command = Command::new(NGINX);
+        command
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .arg("-e")
+            .arg(dir.join("error.log"));
+        command
+    };
+    let check = nginx().arg("-t").output().unwrap();
     assert!(
         check.status.success(),
         "nginx -t: {}",
         String::from_utf8_lossy(&check.stderr)
     );
-    let child = Command::new(NGINX)
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(dir.join("nginx.conf"))
-        .arg("-e")
-        .arg(dir.join("error.log"))
+    let child = nginx()
         .args(["-g", "daemon off;"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

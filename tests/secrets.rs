@@ -2,13 +2,13 @@
 //! binary: not from `run` at trace level (with every kind of fault), not from `check`,
 //! `status` or `config`, and not when the portal or Chat2Desk refuses the credentials.
 
-use chat2desk_b24::sim::bitrix24::PortalSim;
-use chat2desk_b24::sim::chat2desk::Chat2DeskSim;
+mod common;
+
 use chat2desk_b24::sim::faults::FaultKind;
-use chat2desk_b24::sim::scenario::{self, Scenario};
-use std::net::SocketAddr;
+use chat2desk_b24::sim::scenario;
+use common::Env;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "tok-SECRET-1f2e3d";
@@ -16,86 +16,27 @@ const WEBHOOK_SECRET: &str = "whsec-SECRET-9a8b7c";
 /// Tails of both secrets: a secret cut short in a message still leaks.
 const FRAGMENTS: [&str; 4] = [TOKEN, WEBHOOK_SECRET, "1f2e3d", "9a8b7c"];
 
-fn loopback() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 0))
-}
-
-fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_chat2desk-b24"))
-}
-
-/// Both simulators; each accepts `accepted_*`, which may differ from what the config holds.
-async fn sims(accepted_token: &str, accepted_secret: &str) -> (Chat2DeskSim, PortalSim, Scenario) {
-    let c2d = Chat2DeskSim::start_with_token(loopback(), accepted_token)
-        .await
-        .unwrap();
-    let portal = PortalSim::start_with_secret(loopback(), accepted_secret)
-        .await
-        .unwrap();
-    let s = scenario::seed(&c2d, &portal);
-    (c2d, portal, s)
-}
-
-/// A config holding the distinctive token and secret.
-fn write_config(dir: &Path, c2d: &Chat2DeskSim, portal: &PortalSim, s: &Scenario) -> PathBuf {
-    let text = format!(
-        r#"
-[chat2desk]
-api_url = "{c2d}"
-token = "{TOKEN}"
-requests_per_second = 0
-timeout_secs = 2
-
-[bitrix24]
-webhook_url = "{portal}/rest/1/{WEBHOOK_SECRET}/"
-requests_per_second = 0
-timeout_secs = 2
-
-[crm]
-integration = "lead"
-default_responsibles = [{default}]
-
-[sync]
-schedule = "*/1 * * * * *"
-poll_strategy = "dialogs"
-workers = 4
-max_attempts = 50
-backoff_base_secs = 1
-backoff_max_secs = 1
-
-[database]
-path = "{db}"
-
-[server]
-# A free port per run: tests run in parallel.
-listen = "127.0.0.1:0"
-"#,
-        c2d = c2d.url(),
-        portal = portal.base_url(),
-        default = s.user_default,
-        db = dir.join("state.db").display(),
-    );
-    let path = dir.join("config.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+/// A config holding the distinctive token and secret, whatever the simulators accept.
+fn write_config(env: &Env) -> PathBuf {
+    env.config_file()
+        .set("chat2desk.token", TOKEN)
+        .set("chat2desk.timeout_secs", 2)
+        .set(
+            "bitrix24.webhook_url",
+            format!("{}/rest/1/{WEBHOOK_SECRET}/", env.portal.base_url()),
+        )
+        .set("bitrix24.timeout_secs", 2)
+        .set("sync.poll_strategy", "dialogs")
+        .set("sync.max_attempts", 50)
+        .set("sync.backoff_max_secs", 1)
+        .write()
 }
 
 /// Runs a short command of the binary at trace level; its stdout and stderr together.
 fn run_cmd(config: &Path, args: &[&str]) -> (Output, String) {
-    let out = Command::new(binary())
-        .arg("-c")
-        .arg(config)
-        .args(args)
-        .env("RUST_LOG", "trace")
-        .env_remove("JOURNAL_STREAM")
-        .output()
-        .expect("binary runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out, text)
+    let mut command = common::command(config, args);
+    command.env("RUST_LOG", "trace");
+    common::output(command)
 }
 
 /// Runs the daemon at trace level until `done` (or `limit`), stops it with SIGTERM and
@@ -108,13 +49,8 @@ async fn run_daemon(
 ) -> String {
     let out_path = dir.join("run.out");
     let err_path = dir.join("run.err");
-    let mut child = Command::new(binary())
-        .arg("-c")
-        .arg(config)
-        .arg("run")
+    let mut child = common::run_command(config)
         .env("RUST_LOG", "trace")
-        .env_remove("JOURNAL_STREAM")
-        .env_remove("NOTIFY_SOCKET")
         .stdout(Stdio::from(std::fs::File::create(&out_path).unwrap()))
         .stderr(Stdio::from(std::fs::File::create(&err_path).unwrap()))
         .spawn()
@@ -123,7 +59,7 @@ async fn run_daemon(
     while !done() && start.elapsed() < limit {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let status = Command::new("kill")
+    let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .expect("kill runs");
@@ -157,9 +93,9 @@ fn assert_no_secret(what: &str, text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_appear_in_output_of_run_check_status_and_config() {
-    let dir = tempfile::tempdir().unwrap();
-    let (c2d, portal, s) = sims(TOKEN, WEBHOOK_SECRET).await;
-    let config = write_config(dir.path(), &c2d, &portal, &s);
+    let env = Env::with_credentials(TOKEN, WEBHOOK_SECRET).await;
+    let (c2d, portal, s, dir) = (&env.c2d, &env.portal, &env.s, &env.dir);
+    let config = write_config(&env);
 
     let (out, text) = run_cmd(&config, &["check"]);
     assert!(
@@ -179,7 +115,7 @@ async fn secrets_never_appear_in_output_of_run_check_status_and_config() {
         faults.set_slow(Duration::from_millis(50));
         faults.set_random(0.2, &FaultKind::ALL);
     }
-    let requests = scenario::converse(&c2d, &s);
+    let requests = scenario::converse(c2d, s);
     let text = run_daemon(&config, dir.path(), Duration::from_secs(40), || {
         requests.iter().all(|r| {
             portal.comments().iter().any(|c| {
@@ -212,10 +148,10 @@ async fn secrets_never_appear_in_output_of_run_check_status_and_config() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_credentials_and_server_errors_do_not_leak_secrets() {
-    let dir = tempfile::tempdir().unwrap();
     // Both services expect other credentials than the config holds.
-    let (c2d, portal, s) = sims("tok-other-000000", "whsec-other-000000").await;
-    let config = write_config(dir.path(), &c2d, &portal, &s);
+    let env = Env::with_credentials("tok-other-000000", "whsec-other-000000").await;
+    let (c2d, s, dir) = (&env.c2d, &env.s, &env.dir);
+    let config = write_config(&env);
 
     let (out, text) = run_cmd(&config, &["check"]);
     assert!(
@@ -232,15 +168,15 @@ async fn refused_credentials_and_server_errors_do_not_leak_secrets() {
     }
 
     // The daemon keeps running and keeps logging its auth errors.
-    scenario::converse(&c2d, &s);
+    scenario::converse(c2d, s);
     let text = run_daemon(&config, dir.path(), Duration::from_secs(3), || false).await;
     assert!(text.lines().count() > 5, "{text}");
     assert_no_secret("run (wrong credentials)", &text);
 
     // Right credentials, but the portal answers 500 and HTML 502 for a while.
-    let dir = tempfile::tempdir().unwrap();
-    let (c2d, portal, s) = sims(TOKEN, WEBHOOK_SECRET).await;
-    let config = write_config(dir.path(), &c2d, &portal, &s);
+    let env = Env::with_credentials(TOKEN, WEBHOOK_SECRET).await;
+    let (c2d, portal, s, dir) = (&env.c2d, &env.portal, &env.s, &env.dir);
+    let config = write_config(&env);
     portal.faults().script([
         FaultKind::ServerError,
         FaultKind::BadGateway,
@@ -251,7 +187,7 @@ async fn refused_credentials_and_server_errors_do_not_leak_secrets() {
     portal
         .faults()
         .set_random(1.0, &[FaultKind::ServerError, FaultKind::BadGateway]);
-    scenario::converse(&c2d, &s);
+    scenario::converse(c2d, s);
     let text = run_daemon(&config, dir.path(), Duration::from_secs(4), || false).await;
     assert!(text.lines().count() > 5, "{text}");
     assert_no_secret("run (server errors)", &text);

@@ -6,12 +6,11 @@
 mod common;
 
 use chat2desk_b24::config::Integration;
-use chat2desk_b24::store::{JobKind, JobState, Store};
 use common::{binary, field, Env, KillOnDrop};
 use rand::Rng;
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Clients with two dialogs each.
 const PEOPLE: usize = 8;
@@ -147,33 +146,6 @@ async fn openlines_two_dialogs_closed_together_make_one_lead() {
     in_process(Integration::OpenlinesLead, Duration::from_secs(60)).await;
 }
 
-async fn wait_all_done(db: &std::path::Path, requests: &[i64], timeout: Duration) {
-    let store = Store::open(db).await.unwrap();
-    let start = Instant::now();
-    loop {
-        let mut done = 0;
-        for r in requests {
-            if let Some(job) = store.job(JobKind::Transcript, *r).await.unwrap() {
-                assert_ne!(
-                    job.state,
-                    JobState::Dead,
-                    "request {r}: {:?}",
-                    job.last_error
-                );
-                done += usize::from(job.state == JobState::Done);
-            }
-        }
-        if done == requests.len() {
-            return;
-        }
-        assert!(
-            start.elapsed() < timeout,
-            "requests not synced: {done} done"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn sigkilled_binary(integration: &str, expect: Integration) {
     let env = Env::new().await;
     // Slow answers and a lagging search: kills land between the calls of the two jobs.
@@ -204,7 +176,8 @@ async fn sigkilled_binary(integration: &str, expect: Integration) {
         kills += 1;
     }
     let _child = start();
-    wait_all_done(&env.db(), &requests, Duration::from_secs(90)).await;
+    env.wait_all_done_within(&requests, Duration::from_secs(90))
+        .await;
     assert_eq!(kills, 4);
     assert_one_entity_per_person(&env, expect, &phones, &requests);
     let adds: BTreeMap<String, u64> = env

@@ -718,6 +718,62 @@ async fn the_app_grant_rotates_once_when_two_nodes_refresh_at_once(db: Fixture) 
     assert!(!a.take_oauth_state("st-1", later(-60)).await.unwrap());
 }
 
+async fn sends_are_queued_once_and_the_write_first_budget_holds_across_nodes(db: Fixture) {
+    let a = db.store.clone();
+    let b = db.reopen_as("node-b").await;
+    let payload = json!({"channel": 1, "text": "Здравствуйте"});
+    let first = a
+        .enqueue_send("tok-1", &payload, Intake::Bizproc)
+        .await
+        .unwrap();
+    let again = b
+        .enqueue_send("tok-1", &payload, Intake::Bizproc)
+        .await
+        .unwrap();
+    assert!(first.new && !again.new);
+    assert_eq!(first.send_id, again.send_id);
+    assert_eq!(b.send_payload(first.send_id).await.unwrap(), Some(payload));
+    let job = b
+        .claim_one(JobKind::Send, first.send_id, LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.node.as_deref(), Some("node-b"));
+    assert!(a
+        .claim_one(JobKind::Send, first.send_id, LEASE)
+        .await
+        .unwrap()
+        .is_none());
+    // Two places a day; four sends on two nodes race for them.
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(
+            a.enqueue_send(&format!("race-{i}"), &json!({}), Intake::Bizproc)
+                .await
+                .unwrap()
+                .send_id,
+        );
+    }
+    let (r0, r1, r2, r3) = tokio::join!(
+        a.take_write_first(ids[0], "2026-12-01", 2),
+        b.take_write_first(ids[1], "2026-12-01", 2),
+        a.take_write_first(ids[2], "2026-12-01", 2),
+        b.take_write_first(ids[3], "2026-12-01", 2)
+    );
+    let taken = [r0, r1, r2, r3]
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap())
+        .count();
+    assert_eq!(taken, 2, "never more than the day's budget");
+    // A send that holds a place keeps it.
+    let holder = ids[0];
+    let held = a.take_write_first(holder, "2026-12-01", 2).await.unwrap();
+    assert_eq!(
+        held,
+        b.take_write_first(holder, "2026-12-01", 2).await.unwrap()
+    );
+}
+
 on_both_backends!(store_suite_on_mariadb:
     enqueue_is_idempotent_and_leaves_existing_jobs_alone,
     enqueue_many_counts_new_rows_and_is_all_or_nothing,
@@ -737,6 +793,7 @@ on_both_backends!(store_suite_on_mariadb:
     the_leader_lease_has_one_holder_and_passes_on_when_it_ends,
     heartbeats_and_restarts_show_in_the_node_list,
     the_app_grant_rotates_once_when_two_nodes_refresh_at_once,
+    sends_are_queued_once_and_the_write_first_budget_holds_across_nodes,
 );
 
 /// MariaDB only: several nodes starting on one fresh database at once all migrate it, and

@@ -5,16 +5,16 @@
 //! The portal simulator speaks plain HTTP; a small TLS-terminating proxy (tokio-rustls, ring)
 //! in front of it serves the generated certificate.
 
+mod common;
+
 use chat2desk_b24::bitrix24::{Bitrix24, Bitrix24Options};
 use chat2desk_b24::config::Secret;
 use chat2desk_b24::http::Backoff;
 use chat2desk_b24::sim::bitrix24::PortalSim;
-use chat2desk_b24::sim::chat2desk::Chat2DeskSim;
-use chat2desk_b24::sim::scenario;
+use common::Env;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -120,18 +120,30 @@ async fn portal_addr(portal: &PortalSim) -> SocketAddr {
         .unwrap()
 }
 
+/// A TLS proxy in front of a portal simulator, its certificate for `hosts` signed by a private
+/// CA whose PEM is in `ca_file`.
+struct Tls {
+    port: u16,
+    ca_file: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+async fn tls_in_front_of(portal: &PortalSim, hosts: &[&str]) -> Tls {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = new_ca("Portal Test CA");
+    let port = tls_proxy(server_config(&ca, hosts), portal_addr(portal).await).await;
+    let ca_file = write_pem(dir.path(), "ca.pem", &ca.pem);
+    Tls { port, ca_file, dir }
+}
+
 #[tokio::test]
 async fn a_private_ca_in_ca_file_is_trusted() {
-    let dir = tempfile::tempdir().unwrap();
     let portal = PortalSim::start().await.unwrap();
-    let ca = new_ca("Portal Test CA");
-    let port = tls_proxy(
-        server_config(&ca, &["localhost"]),
-        portal_addr(&portal).await,
-    )
-    .await;
-    let ca_file = write_pem(dir.path(), "ca.pem", &ca.pem);
-    let b24 = client(https_webhook(&portal, "localhost", port), Some(ca_file));
+    let tls = tls_in_front_of(&portal, &["localhost"]).await;
+    let b24 = client(
+        https_webhook(&portal, "localhost", tls.port),
+        Some(tls.ca_file),
+    );
     let profile = b24.profile().await.expect("the portal answers over TLS");
     assert_eq!(profile.id, 1);
     assert!(b24.portal_url().starts_with("https://localhost:"));
@@ -139,16 +151,10 @@ async fn a_private_ca_in_ca_file_is_trusted() {
 
 #[tokio::test]
 async fn unknown_ca_is_refused_with_a_certificate_error() {
-    let dir = tempfile::tempdir().unwrap();
     let portal = PortalSim::start().await.unwrap();
-    let ca = new_ca("Portal Test CA");
-    let port = tls_proxy(
-        server_config(&ca, &["localhost"]),
-        portal_addr(&portal).await,
-    )
-    .await;
-    let url = https_webhook(&portal, "localhost", port);
-    let other = write_pem(dir.path(), "other.pem", &new_ca("Some Other CA").pem);
+    let tls = tls_in_front_of(&portal, &["localhost"]).await;
+    let url = https_webhook(&portal, "localhost", tls.port);
+    let other = write_pem(tls.dir.path(), "other.pem", &new_ca("Some Other CA").pem);
     for ca_file in [None, Some(other)] {
         let err = client(url.clone(), ca_file.clone())
             .profile()
@@ -169,19 +175,15 @@ async fn unknown_ca_is_refused_with_a_certificate_error() {
 
 #[tokio::test]
 async fn a_certificate_for_another_host_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
     let portal = PortalSim::start().await.unwrap();
-    let ca = new_ca("Portal Test CA");
-    let port = tls_proxy(
-        server_config(&ca, &["portal.example.ru"]),
-        portal_addr(&portal).await,
+    let tls = tls_in_front_of(&portal, &["portal.example.ru"]).await;
+    let err = client(
+        https_webhook(&portal, "localhost", tls.port),
+        Some(tls.ca_file),
     )
-    .await;
-    let ca_file = write_pem(dir.path(), "ca.pem", &ca.pem);
-    let err = client(https_webhook(&portal, "localhost", port), Some(ca_file))
-        .profile()
-        .await
-        .expect_err("a certificate for another name is refused");
+    .profile()
+    .await
+    .expect_err("a certificate for another name is refused");
     let text = err.to_string();
     assert!(text.contains("certificate"), "{text}");
     assert!(
@@ -206,70 +208,31 @@ async fn a_ca_file_that_is_not_pem_is_a_config_error() {
 /// problem without it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_uses_ca_file_and_names_the_certificate_problem() {
-    let dir = tempfile::tempdir().unwrap();
-    let c2d = Chat2DeskSim::start().await.unwrap();
-    let portal = PortalSim::start().await.unwrap();
-    let s = scenario::seed(&c2d, &portal);
-    let ca = new_ca("Portal Test CA");
-    let port = tls_proxy(
-        server_config(&ca, &["localhost"]),
-        portal_addr(&portal).await,
-    )
-    .await;
-    let ca_file = write_pem(dir.path(), "ca.pem", &ca.pem);
-    let config = |ca_line: &str| {
-        let text = format!(
-            r#"
-[chat2desk]
-api_url = "{c2d}"
-token = "{token}"
-requests_per_second = 0
-
-[bitrix24]
-webhook_url = "{webhook}"
-requests_per_second = 0
-timeout_secs = 3
-{ca_line}
-
-[crm]
-default_responsibles = [{default}]
-
-[database]
-path = "{db}"
-"#,
-            c2d = c2d.url(),
-            token = c2d.token(),
-            webhook = https_webhook(&portal, "localhost", port),
-            default = s.user_default,
-            db = dir.path().join("state.db").display(),
-        );
-        let path = dir.path().join("config.toml");
-        std::fs::write(&path, text).unwrap();
-        path
-    };
-    let run = |path: &Path| {
-        let out = Command::new(env!("CARGO_BIN_EXE_chat2desk-b24"))
-            .arg("-c")
-            .arg(path)
-            .arg("check")
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+    let env = Env::new().await;
+    let tls = tls_in_front_of(&env.portal, &["localhost"]).await;
+    let config = env
+        .config_file()
+        .set(
+            "bitrix24.webhook_url",
+            https_webhook(&env.portal, "localhost", tls.port),
+        )
+        .set("bitrix24.timeout_secs", 3);
+    let run = |path: PathBuf| {
+        let (out, text) = common::output(common::command(&path, &["check"]));
         (out.status.success(), text)
     };
 
-    let with_ca = config(&format!("ca_file = \"{}\"", ca_file.display()));
-    let (ok, text) = tokio::task::spawn_blocking(move || run(&with_ca))
+    let with_ca = config
+        .clone()
+        .set("bitrix24.ca_file", tls.ca_file.display().to_string())
+        .write();
+    let (ok, text) = tokio::task::spawn_blocking(move || run(with_ca))
         .await
         .unwrap();
     assert!(ok, "check passes over TLS with ca_file:\n{text}");
 
-    let without = config("");
-    let (ok, text) = tokio::task::spawn_blocking(move || run(&without))
+    let without = config.write();
+    let (ok, text) = tokio::task::spawn_blocking(move || run(without))
         .await
         .unwrap();
     assert!(!ok, "check fails without ca_file:\n{text}");

@@ -8,11 +8,11 @@ use chat2desk_b24::config::{Config, Integration, PollStrategy, Secret};
 use chat2desk_b24::intake::webhook::{ServerSettings, WebhookServer};
 use chat2desk_b24::service::{build, Daemon};
 use chat2desk_b24::store::{Intake, JobKind, JobState, Store};
-use common::{binary, Env};
+use common::{wait_for, Env};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
@@ -124,17 +124,6 @@ impl Running {
     }
 }
 
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 async fn post(client: &reqwest::Client, url: &str, body: serde_json::Value) -> u16 {
     client
         .post(url)
@@ -172,7 +161,7 @@ async fn chat2desk_close_events_become_one_comment_each_despite_repeats() {
 
     // The simulator delivers close_request and close_dialog for each closing.
     let requests = chat2desk_b24::sim::scenario::converse(&env.c2d, &env.s);
-    wait_until("one comment per request", || {
+    wait_for("one comment per request", || {
         requests.iter().all(|r| env.comments_for(*r).len() == 1)
     })
     .await;
@@ -225,7 +214,7 @@ async fn poll_and_webhook_together_still_write_one_comment_per_request() {
     .await
     .unwrap();
     let requests = chat2desk_b24::sim::scenario::converse(&env.c2d, &env.s);
-    wait_until("one comment per request", || {
+    wait_for("one comment per request", || {
         requests.iter().all(|r| env.comments_for(*r).len() == 1)
     })
     .await;
@@ -257,7 +246,7 @@ async fn close_dialog_without_a_request_id_is_resolved_over_the_api() {
     let body =
         serde_json::json!({"hook_type": "close_dialog", "dialog_id": info.dialog_id.unwrap()});
     assert_eq!(post(&reqwest::Client::new(), &run.hook(), body).await, 200);
-    wait_until("the dialog's request synced", || {
+    wait_for("the dialog's request synced", || {
         env.comments_for(request).len() == 1
     })
     .await;
@@ -356,7 +345,7 @@ async fn bad_input_gets_its_status_and_a_log_line_and_leaves_the_queue_alone() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     // Headers that never finish: the connection is closed after the header timeout.
     raw(run.addr, b"POST /webhook/").await;
-    wait_until("the slow-connection log line", || {
+    wait_for("the slow-connection log line", || {
         log_text().contains("Closed a slow connection")
     })
     .await;
@@ -459,7 +448,7 @@ async fn health_and_metrics_answer_on_their_own_listener() {
     let http = reqwest::Client::new();
     let metrics_url = |path: &str| format!("http://{}{path}", run.metrics);
     assert_ne!(run.metrics, run.addr);
-    wait_until("the worker loop", || {
+    wait_for("the worker loop", || {
         run.daemon.services().stats.since_tick_ms().is_some()
     })
     .await;
@@ -497,12 +486,12 @@ async fn health_and_metrics_answer_on_their_own_listener() {
         .await,
         200
     );
-    wait_until("synced", || env.comments_for(request).len() == 1).await;
+    wait_for("synced", || env.comments_for(request).len() == 1).await;
     let page = http.get(metrics_url("/metrics")).send().await.unwrap();
     assert!(page.headers()["content-type"]
         .to_str()
         .unwrap()
-        .starts_with("text/plain; version=0.0.4"));
+        .starts_with("application/openmetrics-text; version=1.0.0"));
     let page = page.text().await.unwrap();
     for line in [
         "chat2desk_b24_healthy 1",
@@ -514,7 +503,7 @@ async fn health_and_metrics_answer_on_their_own_listener() {
         "chat2desk_b24_webhook_events_total{type=\"new_client\",outcome=\"ignored\"}",
         "chat2desk_b24_remote_calls_total{service=\"chat2desk\",method=\"GET /v1/requests/{id}\",outcome=\"ok\"}",
         "chat2desk_b24_remote_calls_total{service=\"bitrix24\"",
-        "chat2desk_b24_remote_call_duration_seconds_bucket{service=\"bitrix24\"",
+        "chat2desk_b24_remote_call_duration_seconds_bucket{le=\"+Inf\",service=\"bitrix24\"",
         "chat2desk_b24_webhook_ack_duration_seconds_count",
     ] {
         assert!(page.contains(line), "metrics page has `{line}`:\n{page}");
@@ -532,38 +521,6 @@ async fn health_and_metrics_answer_on_their_own_listener() {
     run.stop().await;
 }
 
-/// A free loopback port (the binary binds it right after).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_binary(config: &std::path::Path) -> std::process::Child {
-    std::process::Command::new(binary())
-        .args(["-c", config.to_str().unwrap(), "run"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("binary starts")
-}
-
-async fn wait_ready(http: &reqwest::Client, url: &str) {
-    let start = Instant::now();
-    loop {
-        if http.get(url).send().await.is_ok() {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "daemon did not start listening"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_right_after_acknowledging_a_burst_loses_nothing() {
     let env = Env::new().await;
@@ -579,23 +536,12 @@ async fn sigkill_right_after_acknowledging_a_burst_loses_nothing() {
         env.c2d.client_says(c, "Добрый день");
         requests.push(env.c2d.close_request(c));
     }
-    let port = free_port();
-    let config = env.write_config(
-        "lead",
-        &format!("\n[server]\nlisten = \"127.0.0.1:{port}\"\nwebhook_secret = \"{SECRET}\"\n"),
-    );
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("[sync]", "[sync]\npoll_strategy = \"off\"");
-    std::fs::write(&config, text).unwrap();
     // A slow portal keeps most jobs unfinished at the kill.
     env.portal.faults().set_latency(Duration::from_millis(30));
-    let mut child = start_binary(&config);
+    let mut daemon = env.spawn_daemon("[sync]\npoll_strategy = \"off\"").await;
     let http = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    wait_ready(&http, &format!("{base}/healthz")).await;
     // 200 deliveries (each request four times), 16 at once.
-    let hook = format!("{base}/webhook/{SECRET}");
+    let hook = daemon.webhook_url();
     let bodies: Vec<serde_json::Value> = (0..4)
         .flat_map(|round| {
             requests.iter().map(move |r| {
@@ -630,38 +576,22 @@ async fn sigkill_right_after_acknowledging_a_burst_loses_nothing() {
     for s in senders {
         s.await.unwrap();
     }
-    child.kill().expect("SIGKILL");
-    child.wait().unwrap();
+    daemon.kill9();
     let mut acked = acked.lock().unwrap().clone();
     acked.sort_unstable();
     acked.dedup();
     assert_eq!(acked.len(), requests.len());
+    let store = Store::open(&env.db()).await.unwrap();
+    for r in &acked {
+        let job = store.job(JobKind::Transcript, *r).await.unwrap();
+        assert!(job.is_some(), "acknowledged request {r} is in the queue");
+    }
+    store.close().await;
 
     env.portal.faults().set_latency(Duration::ZERO);
-    let mut child = start_binary(&config);
-    let store = Store::open(&env.db()).await.unwrap();
-    let start = Instant::now();
-    loop {
-        let mut done = 0;
-        for r in &acked {
-            let job = store.job(JobKind::Transcript, *r).await.unwrap();
-            let job = job.unwrap_or_else(|| panic!("acknowledged request {r} is in the queue"));
-            if job.state == JobState::Done {
-                done += 1;
-            }
-        }
-        if done == acked.len() {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "{done}/{} synced",
-            acked.len()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    daemon.restart().await;
+    env.wait_all_done(&acked).await;
+    daemon.kill9();
     for r in &acked {
         assert_eq!(
             env.comments_for(*r).len(),

@@ -7,7 +7,6 @@ use crate::rig::{Daemon, Mix, Rig};
 use chat2desk_b24::sim::faults::FaultKind;
 use chat2desk_b24::store::QueueCounts;
 use rand::Rng;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Size and shape of one soak.
@@ -55,7 +54,7 @@ pub struct SoakReport {
 }
 
 /// Runs one soak and checks every invariant (panics on a violation).
-pub async fn soak(binary: &Path, opts: &Soak) -> SoakReport {
+pub async fn soak(opts: &Soak) -> SoakReport {
     let started = Instant::now();
     let second = opts.returning.min(opts.requests / 2);
     let rig = Rig::new(opts.requests - second, Mix::Mixed).await;
@@ -68,7 +67,7 @@ pub async fn soak(binary: &Path, opts: &Soak) -> SoakReport {
     // A busy portal: the duplicate search sees a new lead only a moment after it is saved.
     rig.portal.set_search_lag(Duration::from_secs(1));
     let log_filter = "chat2desk_b24=info";
-    let mut daemon = Daemon::spawn(binary, &config, &rig.log(), log_filter);
+    let mut daemon = Daemon::spawn(&config, &rig.log(), log_filter);
     rig.wait_first_poll(Duration::from_secs(60)).await;
 
     // The order of conversations: every client once, then a tenth of them again.
@@ -109,7 +108,7 @@ pub async fn soak(binary: &Path, opts: &Soak) -> SoakReport {
             kills += 1;
             let pause = rand::thread_rng().gen_range(0..150);
             tokio::time::sleep(Duration::from_millis(pause)).await;
-            daemon = Daemon::spawn(binary, &config, &rig.log(), log_filter);
+            daemon = Daemon::spawn(&config, &rig.log(), log_filter);
         }
         if generated_all && kill_at.is_empty() {
             break;
@@ -153,7 +152,7 @@ pub struct TwoNodeReport {
 /// failing `fault_rate` of their calls, SIGKILLs alternating between the leader and the
 /// other node (a killed node comes back under its name after a short pause, or, once, only
 /// after the other node has taken its poller over). Checks every invariant.
-pub async fn soak_two_nodes(binary: &Path, opts: &Soak, url: &str) -> TwoNodeReport {
+pub async fn soak_two_nodes(opts: &Soak, url: &str) -> TwoNodeReport {
     use chat2desk_b24::store::LEADER;
     let started = Instant::now();
     let second = opts.returning.min(opts.requests / 2);
@@ -171,7 +170,7 @@ pub async fn soak_two_nodes(binary: &Path, opts: &Soak, url: &str) -> TwoNodeRep
     }
     rig.portal.set_search_lag(Duration::from_secs(1));
     let log_filter = "chat2desk_b24=info";
-    let spawn = |i: usize| Daemon::spawn(binary, &configs[i], &rig.log(), log_filter);
+    let spawn = |i: usize| Daemon::spawn(&configs[i], &rig.log(), log_filter);
     let mut nodes: Vec<Option<Daemon>> = vec![Some(spawn(0)), Some(spawn(1))];
     rig.wait_first_poll(Duration::from_secs(60)).await;
     let store = rig.store().await;

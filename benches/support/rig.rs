@@ -1,21 +1,22 @@
 //! A rig for soak and performance runs of the REAL binary: both simulators in this process,
 //! many clients, conversations closed while the daemon runs, SIGKILL/restart, and the final
-//! exactly-once checks. Shared by `tests/chaos.rs` and the benches (`#[path]` include).
+//! exactly-once checks. Shared by `tests/chaos.rs` and the benches (`#[path]` include); the
+//! simulators, scratch directory and config file are the tests' one fixture.
 #![allow(dead_code)]
 
+#[path = "../../tests/common/fixture.rs"]
+pub mod fixture;
+
 use chat2desk_b24::config::Secret;
-use chat2desk_b24::sim::bitrix24::PortalSim;
-use chat2desk_b24::sim::chat2desk::Chat2DeskSim;
-use chat2desk_b24::sim::scenario::{self, Scenario};
 use chat2desk_b24::store::{JobKind, JobState, Location, QueueCounts, Store};
 use chat2desk_b24::transcript::find_marker;
 use chrono::{DateTime, Utc};
+pub use fixture::Env;
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
-use tempfile::TempDir;
 
 /// Which clients the rig creates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,28 +44,29 @@ pub struct RigClient {
     pub person: usize,
 }
 
-/// Simulators, clients, a scratch directory and the config file of one run.
+/// The fixture (simulators, demo company, scratch directory) plus the rig's clients.
 pub struct Rig {
-    /// Chat2Desk simulator.
-    pub c2d: Chat2DeskSim,
-    /// Portal simulator.
-    pub portal: PortalSim,
-    /// Demo company (operators, users, channel).
-    pub s: Scenario,
+    /// Simulators, demo company and scratch directory.
+    pub env: Env,
     /// Clients created by the rig.
     pub clients: Vec<RigClient>,
-    /// Scratch directory (database, config, logs).
-    pub dir: TempDir,
     /// A MySQL/MariaDB database shared by the nodes, instead of the SQLite file.
     pub shared_db: Option<String>,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = Env;
+
+    fn deref(&self) -> &Env {
+        &self.env
+    }
 }
 
 impl Rig {
     /// Starts both simulators and creates `clients` clients of the given mix.
     pub async fn new(clients: usize, mix: Mix) -> Rig {
-        let c2d = Chat2DeskSim::start().await.expect("chat2desk sim");
-        let portal = PortalSim::start().await.expect("portal sim");
-        let s = scenario::seed(&c2d, &portal);
+        let env = Env::new().await;
+        let (c2d, portal, s) = (&env.c2d, &env.portal, &env.s);
         let clients = (0..clients)
             .map(|i| {
                 let kind = match mix {
@@ -101,11 +103,8 @@ impl Rig {
             })
             .collect();
         Rig {
-            c2d,
-            portal,
-            s,
+            env,
             clients,
-            dir: tempfile::tempdir().expect("tempdir"),
             shared_db: None,
         }
     }
@@ -125,18 +124,13 @@ impl Rig {
             .expect("store opens")
     }
 
-    /// The state database.
-    pub fn db(&self) -> PathBuf {
-        self.dir.path().join("state.db")
-    }
-
     /// Where the daemon's stderr goes (appended across restarts).
     pub fn log(&self) -> PathBuf {
         self.dir.path().join("daemon.log")
     }
 
     /// Writes the config file: `strategy`, `workers`, short timeouts and backoff, plus `extra`
-    /// lines for the `[bitrix24]` section.
+    /// TOML lines for the `[bitrix24]` section.
     pub fn write_config(&self, strategy: &str, workers: usize, bitrix_extra: &str) -> PathBuf {
         self.write_node_config(None, strategy, workers, bitrix_extra)
     }
@@ -151,65 +145,26 @@ impl Rig {
         workers: usize,
         bitrix_extra: &str,
     ) -> PathBuf {
-        let database = match &self.shared_db {
-            Some(url) => format!("url = \"{url}\""),
-            None => format!("path = \"{}\"", self.db().display()),
-        };
-        let node_section = node
-            .map(|n| format!("[node]\nname = \"{n}\"\nlease_secs = 3\n"))
-            .unwrap_or_default();
-        let text = format!(
-            r#"
-[chat2desk]
-api_url = "{c2d}"
-token = "{token}"
-requests_per_second = 0
-timeout_secs = 2
-
-[bitrix24]
-webhook_url = "{portal}"
-requests_per_second = 0
-timeout_secs = 2
-{bitrix_extra}
-
-[crm]
-integration = "lead"
-default_responsibles = [{default}]
-
-[[crm.operators]]
-chat2desk = {op_maria}
-bitrix24 = {user_maria}
-
-[sync]
-schedule = "*/1 * * * * *"
-poll_strategy = "{strategy}"
-workers = {workers}
-max_attempts = 1000
-backoff_base_secs = 1
-backoff_max_secs = 2
-lease_secs = 30
-
-[database]
-{database}
-
-{node_section}
-[server]
-# A free port per run: tests run in parallel.
-listen = "127.0.0.1:0"
-"#,
-            c2d = self.c2d.url(),
-            token = self.c2d.token(),
-            portal = self.portal.webhook_url(),
-            default = self.s.user_default,
-            op_maria = self.s.op_maria,
-            user_maria = self.s.user_maria,
-        );
-        let path = match node {
-            Some(n) => self.dir.path().join(format!("config-{n}.toml")),
-            None => self.dir.path().join("config.toml"),
-        };
-        std::fs::write(&path, text).expect("write config");
-        path
+        let mut file = self
+            .config_file()
+            .set("chat2desk.timeout_secs", 2)
+            .set("bitrix24.timeout_secs", 2)
+            .set("sync.poll_strategy", strategy)
+            .set("sync.workers", workers as i64)
+            .set("sync.max_attempts", 1000)
+            .merge(&format!("[bitrix24]\n{bitrix_extra}"));
+        if let Some(url) = &self.shared_db {
+            file = file
+                .remove("database.path")
+                .set("database.url", url.as_str());
+        }
+        match node {
+            Some(name) => file
+                .set("node.name", name)
+                .set("node.lease_secs", 3)
+                .write_as(&format!("config-{name}.toml")),
+            None => file.write(),
+        }
     }
 
     /// One conversation of `client` (client, operator, client again), closed. The request
@@ -279,9 +234,7 @@ listen = "127.0.0.1:0"
 
     /// The last lines of the daemon log.
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(self.log()).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
+        fixture::tail(&self.log())
     }
 
     /// Checks exactly-once: every request done with each part of its transcript once, one
@@ -392,27 +345,16 @@ pub struct Daemon {
 
 impl Daemon {
     /// Spawns `chat2desk-b24 -c config run`, stderr appended to `log`.
-    pub fn spawn(binary: &Path, config: &Path, log: &Path, rust_log: &str) -> Daemon {
+    pub fn spawn(config: &Path, log: &Path, rust_log: &str) -> Daemon {
         let socket_path = log.with_extension(format!("notify-{}", rand::random::<u32>()));
         let notify = UnixDatagram::bind(&socket_path).expect("notify socket");
         notify
             .set_read_timeout(Some(Duration::from_millis(100)))
             .unwrap();
-        let err = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .expect("log file");
-        let child = Command::new(binary)
-            .arg("-c")
-            .arg(config)
-            .arg("run")
+        let child = fixture::run_command(config)
             .env("RUST_LOG", rust_log)
             .env("NOTIFY_SOCKET", &socket_path)
-            .env_remove("JOURNAL_STREAM")
-            .env_remove("WATCHDOG_USEC")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(err))
+            .stderr(fixture::append(log))
             .spawn()
             .expect("binary starts");
         Daemon {
@@ -454,9 +396,8 @@ impl Daemon {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
-    /// SIGKILL: no drain, no cleanup.
-    ///
-    /// (Dropping a `Daemon` also kills it, so a failing test leaves no daemon behind.)
+    /// SIGKILL: no drain, no cleanup. (Dropping a `Daemon` kills it too, so a failing test
+    /// leaves no daemon behind.)
     pub fn kill9(mut self) {
         self.child.kill().expect("kill");
         self.child.wait().expect("reaped");

@@ -193,6 +193,35 @@ impl Bitrix24 {
         .map(drop)
     }
 
+    /// The responsible (`ASSIGNED_BY_ID`) of a CRM entity (`crm.<type>.get`); `None` when
+    /// the field is empty.
+    pub async fn responsible_of(
+        &self,
+        entity: EntityType,
+        id: i64,
+    ) -> Result<Option<i64>, BitrixError> {
+        let method = format!("crm.{}.get", entity.timeline_name());
+        let record: Value = self.call(&method, json!({"id": id})).await?;
+        Ok(record.get("ASSIGNED_BY_ID").and_then(id_from_value))
+    }
+
+    /// `bizproc.event.send`: completes the activity waiting on `event_token` with
+    /// `return_values` (kept as given: the activity whitelists them) and writes
+    /// `log_message` into the workflow's log.
+    pub async fn event_send(
+        &self,
+        event_token: &str,
+        return_values: Value,
+        log_message: &str,
+    ) -> Result<(), BitrixError> {
+        self.call::<Value>(
+            "bizproc.event.send",
+            json!({"EVENT_TOKEN": event_token, "RETURN_VALUES": return_values, "LOG_MESSAGE": log_message}),
+        )
+        .await
+        .map(drop)
+    }
+
     /// `user.get` by id; `None` when there is no such user.
     pub async fn user(&self, id: i64) -> Result<Option<User>, BitrixError> {
         let users: Vec<User> = self.users("user.get", json!({"ID": id})).await?;
@@ -203,6 +232,27 @@ impl Bitrix24 {
     pub async fn users_by_email(&self, email: &str) -> Result<Vec<User>, BitrixError> {
         self.users("user.get", json!({"EMAIL": email, "ACTIVE": true}))
             .await
+    }
+
+    /// Every active user (`user.get`, all pages), e.g. to choose responsibles from.
+    pub async fn active_users(&self) -> Result<Vec<User>, BitrixError> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        loop {
+            let page = self
+                .call_list(
+                    "user.get",
+                    json!({"FILTER": {"ACTIVE": true}, "SORT": "ID", "ORDER": "ASC", "start": start}),
+                )
+                .await?;
+            let rows: Vec<User> = decode("user.get", Value::Array(page.items))?;
+            let empty = rows.is_empty();
+            out.extend(rows);
+            match page.next {
+                Some(next) if !empty && next > start => start = next,
+                _ => return Ok(out),
+            }
+        }
     }
 
     async fn users(&self, method: &str, filter: Value) -> Result<Vec<User>, BitrixError> {

@@ -110,10 +110,15 @@ impl Chat2Desk {
         self.inner.calls.load(Ordering::Relaxed)
     }
 
-    /// `GET /v1/companies/api_info`: the cheapest token check.
+    /// `GET /v1/companies/api_info`: the cheapest token check; its `requests_this_month` goes
+    /// to the metrics.
     pub async fn api_info(&self) -> Result<ApiInfo, Chat2DeskError> {
         let v = self.get("/companies/api_info", &[]).await?;
-        Ok(ApiInfo::from_json(&data(&v)))
+        let info = ApiInfo::from_json(&data(&v));
+        if let Some(calls) = info.requests_this_month {
+            metrics::global().record_chat2desk_requests_this_month(calls);
+        }
+        Ok(info)
     }
 
     /// `GET /v1/requests/{id}`.
@@ -329,7 +334,7 @@ impl Chat2Desk {
     }
 
     /// Sends one call with the budget, retries and classification.
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -430,7 +435,7 @@ impl<T> Page<T> {
 }
 
 /// The `data` of an envelope, or the whole body when it is bare.
-fn data(v: &Value) -> Value {
+pub(super) fn data(v: &Value) -> Value {
     match v {
         Value::Object(map) if map.contains_key("data") => map["data"].clone(),
         other => other.clone(),
@@ -438,14 +443,14 @@ fn data(v: &Value) -> Value {
 }
 
 /// The object in `data` (the first element when the API wraps it in a list).
-fn object(v: &Value) -> Value {
+pub(super) fn object(v: &Value) -> Value {
     match data(v) {
         Value::Array(mut items) if !items.is_empty() => items.swap_remove(0),
         other => other,
     }
 }
 
-fn unexpected(path: &str, detail: &str) -> Chat2DeskError {
+pub(super) fn unexpected(path: &str, detail: &str) -> Chat2DeskError {
     Chat2DeskError::Unexpected {
         endpoint: format!("/v1{path}"),
         detail: detail.to_string(),

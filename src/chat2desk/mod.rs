@@ -6,6 +6,7 @@ mod error;
 mod lenient;
 mod models;
 mod options;
+mod outbound;
 pub mod time;
 
 pub use client::Chat2Desk;
@@ -16,4 +17,5 @@ pub use models::{
     WebhookEvent,
 };
 pub use options::{Chat2DeskOptions, DEFAULT_MAX_RETRIES};
+pub use outbound::{NewMessage, SentMessage};
 pub use time::parse_time;

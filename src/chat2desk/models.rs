@@ -132,6 +132,8 @@ pub struct Message {
     pub attachments: Vec<Attachment>,
     /// Location as text (`"lat,lon"` when sent as an object or array).
     pub coordinates: Option<String>,
+    /// The `external_id` the sender gave (`POST /messages`), when the API echoes it.
+    pub external_id: Option<String>,
 }
 
 impl Message {
@@ -154,6 +156,7 @@ impl Message {
             read: flag(v.get("read")),
             attachments: attachments_of(v),
             coordinates: coordinates_of(v.get("coordinates")),
+            external_id: text(v.get("external_id")),
         })
     }
 }
@@ -265,6 +268,9 @@ pub struct Client {
     pub client_phone: Option<String>,
     /// E-mail.
     pub email: Option<String>,
+    /// Channels the client is reachable on, with their transports (`GET /clients/{id}`
+    /// carries them, PL); empty when not sent.
+    pub channels: Vec<Channel>,
 }
 
 impl Client {
@@ -277,7 +283,19 @@ impl Client {
             phone: text(v.get("phone")),
             client_phone: text(v.get("client_phone")),
             email: text(v.get("email")),
+            channels: match v.get("channels") {
+                Some(Value::Array(items)) => items.iter().filter_map(Channel::from_json).collect(),
+                _ => Vec::new(),
+            },
         })
+    }
+
+    /// The client's transports on `channel_id`, as the API listed them.
+    pub fn transports_on(&self, channel_id: i64) -> &[String] {
+        self.channels
+            .iter()
+            .find(|c| c.id == channel_id)
+            .map_or(&[], |c| c.transports.as_slice())
     }
 
     /// The name to show: `assigned_name` (set by operators), else `name`.

@@ -1,5 +1,6 @@
 //! `demo`: the real pipeline against both simulators, then what the portal holds.
 
+use crate::config::Secret;
 use crate::service::build;
 use crate::sim::bitrix24::PortalSim;
 use crate::sim::chat2desk::Chat2DeskSim;
@@ -12,7 +13,9 @@ pub async fn demo() -> anyhow::Result<()> {
     let portal = PortalSim::start().await?;
     let dir = tempfile_dir()?;
     let s = scenario::seed(&c2d, &portal);
-    let config = scenario::config(&c2d, &portal, &s, &dir.join("state.db"));
+    let mut config = scenario::config(&c2d, &portal, &s, &dir.join("state.db"));
+    config.server.listen = "127.0.0.1:0".into();
+    config.bizproc.secret = Secret::new(DEMO_SECRET);
     println!(
         "Chat2Desk simulator: {}   portal simulator: {}",
         c2d.url(),
@@ -40,8 +43,149 @@ pub async fn demo() -> anyhow::Result<()> {
         portal.http_requests()
     );
     print_portal(&portal);
+    bizproc(&daemon, &c2d, &portal, &s).await?;
     std::fs::remove_dir_all(&dir).ok();
     Ok(())
+}
+
+/// The `[bizproc] secret` of the demo.
+const DEMO_SECRET: &str = "demo-bizproc-secret-0123";
+
+/// The business-process action: a send to a known client, then a refused "write first"
+/// with its comment and notification, with the timings of each.
+async fn bizproc(
+    daemon: &crate::service::Daemon,
+    c2d: &Chat2DeskSim,
+    portal: &PortalSim,
+    s: &scenario::Scenario,
+) -> anyhow::Result<()> {
+    let server = daemon
+        .bind_server()
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the demo's listener is off"))?;
+    let url = format!(
+        "http://{}",
+        server
+            .webhook_addr()
+            .ok_or_else(|| anyhow::anyhow!("no listener"))?
+    );
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let tasks = [
+        tokio::spawn(server.run(shutdown.clone())),
+        tokio::spawn(daemon.worker.clone().run(shutdown.clone())),
+    ];
+    println!("\n════ Бизнес-процесс «Написать сообщение на номер» ════");
+    let lead = format!("LEAD_{}", s.lead_existing);
+    let doc = ["crm", "CCrmDocumentLead", lead.as_str()];
+    let channel = s.channel.to_string();
+    let text = "Никита, добрый день! Высылаем планировку, ждём вас на просмотр.";
+    let files = ["https://files.example.com/c2d/planirovka-1k.jpg"];
+    let (returned, timings) = workflow(
+        portal,
+        c2d,
+        &url,
+        &doc,
+        &channel,
+        "+7 (960) 794-04-01",
+        text,
+        &files,
+    )
+    .await?;
+    println!(
+        "POST /bizproc/send лида #{} на +79607940401, канал {channel}",
+        s.lead_existing
+    );
+    if let Some(post) = c2d.message_posts().last() {
+        println!("Chat2Desk POST /messages: {post}");
+    }
+    println!("bizproc.event.send RETURN_VALUES: {returned}");
+    println!("{timings}");
+
+    c2d.set_write_first(false);
+    let comments = portal.comments().len();
+    let notes = portal.notifications().len();
+    let (returned, timings) = workflow(
+        portal,
+        c2d,
+        &url,
+        &doc,
+        &channel,
+        "+7 999 555-12-34",
+        "Здравствуйте! Вы оставляли заявку на сайте.",
+        &[],
+    )
+    .await?;
+    println!("\nPOST /bizproc/send на +79995551234 (клиент не писал, «Писать первым» выключено)");
+    println!("bizproc.event.send RETURN_VALUES: {returned}");
+    println!("{timings}");
+    for c in &portal.comments()[comments..] {
+        println!(
+            "\n──── Комментарий #{} в таймлайне {} #{} ────\n{}",
+            c.id, c.entity_type, c.entity_id, c.text
+        );
+    }
+    for (user, message) in &portal.notifications()[notes..] {
+        println!("\n──── Уведомление пользователю {user} ────\n{message}");
+    }
+    shutdown.cancel();
+    for task in tasks {
+        let _ = task.await;
+    }
+    Ok(())
+}
+
+/// Runs one workflow through the daemon; its RETURN_VALUES and the timings.
+#[allow(clippy::too_many_arguments)]
+async fn workflow(
+    portal: &PortalSim,
+    c2d: &Chat2DeskSim,
+    url: &str,
+    doc: &[&str],
+    channel: &str,
+    phone: &str,
+    text: &str,
+    files: &[&str],
+) -> anyhow::Result<(Value, String)> {
+    let posts = c2d.message_posts().len();
+    let started = std::time::Instant::now();
+    let (wf, status, body) = portal
+        .run_workflow(
+            url,
+            DEMO_SECRET,
+            doc,
+            &[("channel_id", channel), ("phone", phone), ("text", text)],
+            files,
+        )
+        .await;
+    let accepted = started.elapsed();
+    if status != 202 {
+        anyhow::bail!("the daemon answered {status}: {body}");
+    }
+    let mut message = None;
+    loop {
+        if message.is_none() && c2d.message_posts().len() > posts {
+            message = Some(started.elapsed());
+        }
+        let done = portal
+            .workflows()
+            .into_iter()
+            .find(|w| w.event_token == wf.event_token)
+            .and_then(|w| w.completed);
+        if let Some(done) = done {
+            let ms = |d: std::time::Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+            let timings = format!(
+                "Время: 202 через {}, POST /messages через {}, bizproc.event.send через {}",
+                ms(accepted),
+                message.map_or("—".into(), ms),
+                ms(started.elapsed())
+            );
+            return Ok((done["RETURN_VALUES"].clone(), timings));
+        }
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            anyhow::bail!("the workflow was not completed within 30 s");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
 }
 
 fn print_portal(portal: &PortalSim) {

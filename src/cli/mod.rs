@@ -1,11 +1,14 @@
 //! The command line: clap definitions and one thin function per subcommand.
 
 mod backfill;
+pub mod bizproc;
 mod check;
 mod demo;
 mod directory;
 mod docs;
 mod retry;
+mod send;
+mod setup;
 mod sim;
 mod status;
 mod store;
@@ -17,6 +20,8 @@ pub use demo::demo;
 pub use directory::{channels, operators};
 pub use docs::{gen_completions, gen_man};
 pub use retry::retry;
+pub use send::{send, SendArgs};
+pub use setup::setup;
 pub use sim::sim;
 pub use status::status;
 pub use store::store_migrate;
@@ -52,6 +57,15 @@ pub enum Command {
         #[arg(long)]
         offline: bool,
     },
+    /// Guided first configuration on a terminal: the token, the webhook, then integration type,
+    /// source, default responsibles and operator mapping chosen from what the two services
+    /// list; edits the config file in place (comments kept), then runs `check`.
+    Setup {
+        /// Take the answers from this TOML file instead of asking (automation): api_url, token,
+        /// webhook_url, integration, source, default_responsibles, operators, secrets_in_files.
+        #[arg(long, value_name = "FILE")]
+        answers: Option<PathBuf>,
+    },
     /// Queue counts, last poll, oldest pending job, the last errors, and the nodes sharing
     /// the database (who leads, last heartbeats).
     Status,
@@ -85,6 +99,32 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: WebhookAction,
+    },
+    /// Send one message through the business-process path (queue, Chat2Desk), printing the
+    /// result: a sysadmin's first test of `[bizproc]`.
+    Send {
+        /// Chat2Desk channel id (`chat2desk-b24 channels` lists them).
+        #[arg(long)]
+        channel: i64,
+        /// The client's phone, e.g. +79161234567.
+        #[arg(long)]
+        phone: String,
+        /// Message text.
+        #[arg(long, default_value = "")]
+        text: String,
+        /// A direct link to a file (repeat for several).
+        #[arg(long = "file")]
+        files: Vec<String>,
+        /// Transport (whatsapp, viber, telegram…); default: the client's, else the channel's first.
+        #[arg(long)]
+        transport: Option<String>,
+    },
+    /// Install or remove the business-process action «Написать сообщение на номер» in the
+    /// portal's document root.
+    Bizproc {
+        /// What to do.
+        #[command(subcommand)]
+        action: BizprocAction,
     },
     /// Print the effective config (secrets as ***).
     Config,
@@ -124,6 +164,31 @@ pub enum StoreAction {
         /// The target, `mysql://user:password@host:3306/database` (an empty database).
         #[arg(long)]
         to: String,
+    },
+}
+
+/// `bizproc` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BizprocAction {
+    /// Copy the activity into DIR/local/activities/custom/chat2desksend/ with its settings
+    /// (daemon URL, [bizproc] secret) readable only by the web server; re-run to upgrade.
+    Install {
+        /// The portal's document root (the folder holding bitrix/), e.g. /home/bitrix/www.
+        #[arg(long)]
+        docroot: PathBuf,
+        /// The daemon's URL as the portal's web server reaches it (default: [bizproc]
+        /// daemon_url, else http://[server] listen).
+        #[arg(long)]
+        url: Option<String>,
+        /// Owner of the settings file, `user[:group]` (default: the owner of DIR/bitrix).
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// Remove the activity (and the folders its install created).
+    Uninstall {
+        /// The portal's document root.
+        #[arg(long)]
+        docroot: PathBuf,
     },
 }
 

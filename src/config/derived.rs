@@ -1,6 +1,6 @@
 //! Values derived from a validated [`Config`]: the parsed time zone and schedule, and a dump.
 
-use super::validate::parse_schedule;
+use super::schedule::parse_schedule;
 use super::Config;
 
 impl Config {

@@ -7,6 +7,7 @@
 use super::keys::{suggest, KeyKind, KeyTable};
 use super::Problem;
 use figment::value::{Dict, Value};
+use std::collections::BTreeMap;
 
 /// Prefix of every configuration environment variable.
 pub const ENV_PREFIX: &str = "CHAT2DESK_B24_";
@@ -20,12 +21,15 @@ pub(crate) struct EnvLayer {
     pub dict: Dict,
     /// Unknown or unreadable `CHAT2DESK_B24_*` variables.
     pub warnings: Vec<Problem>,
+    /// The variable that set each `section.key`, as it was spelt.
+    pub vars: BTreeMap<String, String>,
 }
 
 /// Builds the environment layer from `(name, value)` pairs; names without the prefix are ignored.
 pub(crate) fn env_layer(env: &[(String, String)], keys: &KeyTable) -> EnvLayer {
     let mut dict = Dict::new();
     let mut warnings = Vec::new();
+    let mut vars = BTreeMap::new();
     for (name, raw) in env {
         let Some(rest) = strip_prefix(name) else {
             continue;
@@ -60,8 +64,13 @@ pub(crate) fn env_layer(env: &[(String, String)], keys: &KeyTable) -> EnvLayer {
         if let Value::Dict(_, d) = section {
             d.insert(path[1].to_string(), value);
         }
+        vars.insert(format!("{}.{}", path[0], path[1]), name.clone());
     }
-    EnvLayer { dict, warnings }
+    EnvLayer {
+        dict,
+        warnings,
+        vars,
+    }
 }
 
 /// A warning for a `CHAT2DESK_B24_*` variable whose value is not UTF-8 (the value is not shown).

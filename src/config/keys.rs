@@ -10,6 +10,7 @@ pub(crate) const SECRET_KEYS: &[(&str, &str)] = &[
     ("bitrix24", "webhook_url"),
     ("server", "webhook_secret"),
     ("database", "url"),
+    ("bizproc", "secret"),
 ];
 
 /// How an environment value for a key is read.
@@ -62,6 +63,26 @@ impl KeyTable {
             .iter()
             .find(|(s, k, _)| s == section && k == key)
             .map(|(_, _, kind)| *kind)
+    }
+
+    /// The section names, in file order.
+    pub(crate) fn sections(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for (s, _, _) in &self.keys {
+            if !out.contains(&s.as_str()) {
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    /// The keys of one section.
+    pub(crate) fn keys_of(&self, section: &str) -> Vec<&str> {
+        self.keys
+            .iter()
+            .filter(|(s, _, _)| s == section)
+            .map(|(_, k, _)| k.as_str())
+            .collect()
     }
 
     /// All keys as `section.key`.

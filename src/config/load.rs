@@ -2,14 +2,18 @@
 //!
 //! Each layer is read into a figment value tree first, so `token_file` / `webhook_url_file`
 //! (and their `CHAT2DESK_B24_*__*_FILE` forms) can be resolved inside their own layer (an
-//! environment token still beats a `token_file` in the TOML) while every other unknown key
-//! stays an error through `deny_unknown_fields`.
+//! environment token still beats a `token_file` in the TOML). Loading never stops at the first
+//! problem: syntax errors, unknown keys, wrong types and choices (per key, per layer) and the
+//! semantic checks are all collected, each naming its key (and the variable, for a value from
+//! the environment).
 
 use super::env::{env_layer, non_utf8_var};
-use super::keys::{suggest, KeyTable, SECRET_KEYS};
+use super::expect::describe;
+use super::keys::{KeyTable, SECRET_KEYS};
+use super::syntax;
+use super::typecheck::{check_layer, Origin};
 use super::validate::{validate, warnings};
 use super::{Config, ConfigError, Problem};
-use figment::error::{Actual, Kind};
 use figment::providers::Serialized;
 use figment::value::{Dict, Value};
 use figment::Figment;
@@ -69,26 +73,63 @@ pub fn load_from_str(toml: &str, env: &[(String, String)]) -> Result<Loaded, Con
 
 fn pipeline(text: &str, env: &[(String, String)], source: &str) -> Result<Loaded, ConfigError> {
     let keys = KeyTable::new();
-    let mut toml_layer = parse_toml(text, source)?;
+    let parsed = syntax::parse(text, source);
+    let mut problems = parsed.problems;
+    let mut toml_layer = parsed.dict;
     let env = env_layer(env, &keys);
     let mut env_dict = env.dict;
-    let mut problems = Vec::new();
-    resolve_secret_files(&mut toml_layer, "", &mut problems);
-    resolve_secret_files(&mut env_dict, " (from the environment)", &mut problems);
+    let env_origin = Origin::Env(&env.vars);
+    resolve_secret_files(&mut toml_layer, &Origin::File, &mut problems);
+    resolve_secret_files(&mut env_dict, &env_origin, &mut problems);
     one_database(&[&toml_layer, &env_dict], &mut problems);
-    if !problems.is_empty() {
-        return Err(ConfigError { problems });
-    }
-    let mut config: Config = Figment::from(Serialized::defaults(Config::default()))
+    // Keys already named by a problem: a semantic problem about them would repeat it, unless
+    // the environment sets them anew.
+    let mut reported: Vec<String> = parsed.skipped;
+    let file = check_layer(&mut toml_layer, &Origin::File, &keys);
+    let environment = check_layer(&mut env_dict, &env_origin, &keys);
+    reported.extend(file.suggested);
+    reported.extend(problems.iter().map(|p| p.key.clone()));
+    reported.extend(file.problems.iter().map(|p| p.key.clone()));
+    reported.retain(|k| !env.vars.contains_key(base_key(k)));
+    reported.extend(environment.suggested);
+    reported.extend(environment.problems.iter().map(|p| p.key.clone()));
+    problems.extend(file.problems);
+    problems.extend(environment.problems);
+    let extracted = Figment::from(Serialized::defaults(Config::default()))
         .merge(Serialized::defaults(toml_layer))
         .merge(Serialized::defaults(env_dict))
-        .extract()
-        .map_err(|e| ConfigError {
-            problems: e.into_iter().map(translate).collect(),
-        })?;
+        .extract::<Config>();
+    let mut config = match extracted {
+        Ok(config) => config,
+        Err(e) => {
+            // Every key passed on its own; a combination that still fails is reported plainly.
+            problems.extend(e.into_iter().map(|e| {
+                Problem::new(
+                    e.path.join("."),
+                    "this value cannot be used together with the others; compare it with \
+                     config.example.toml",
+                )
+            }));
+            return Err(ConfigError { problems });
+        }
+    };
     let mut warned = env.warnings;
     normalize(&mut config, &mut warned);
-    let problems = validate(&config);
+    for mut p in validate(&config) {
+        let base = base_key(&p.key);
+        let already = reported
+            .iter()
+            .any(|r| base == base_key(r) || base.starts_with(&format!("{r}.")));
+        if already {
+            continue;
+        }
+        if let Some(var) = env.vars.get(base) {
+            p.message.push_str(&format!(
+                " [the value comes from the environment variable {var}]"
+            ));
+        }
+        problems.push(p);
+    }
     if !problems.is_empty() {
         return Err(ConfigError { problems });
     }
@@ -99,31 +140,13 @@ fn pipeline(text: &str, env: &[(String, String)], source: &str) -> Result<Loaded
     })
 }
 
-fn parse_toml(text: &str, source: &str) -> Result<Dict, ConfigError> {
-    toml::from_str::<Dict>(text).map_err(|e| {
-        // The message only, never the snippet: the offending line may hold a secret.
-        let at = e
-            .span()
-            .map(|span| {
-                let before = &text[..span.start.min(text.len())];
-                let line = before.matches('\n').count() + 1;
-                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-                format!(" at line {line}, column {column}")
-            })
-            .unwrap_or_default();
-        ConfigError::single(
-            source,
-            format!(
-                "not valid TOML{at}: {}; expected `key = value` lines under [section] headers, \
-                 see config.example.toml",
-                e.message().trim().replace('\n', "; ")
-            ),
-        )
-    })
+/// `crm.operators[0].bitrix24` → `crm.operators`.
+fn base_key(key: &str) -> &str {
+    key.split('[').next().unwrap_or(key)
 }
 
 /// Replaces `<secret>_file` in one layer by the trimmed contents of the named file.
-fn resolve_secret_files(layer: &mut Dict, origin: &str, problems: &mut Vec<Problem>) {
+fn resolve_secret_files(layer: &mut Dict, origin: &Origin, problems: &mut Vec<Problem>) {
     for (section, key) in SECRET_KEYS {
         let Some(Value::Dict(_, fields)) = layer.get_mut(*section) else {
             continue;
@@ -133,10 +156,21 @@ fn resolve_secret_files(layer: &mut Dict, origin: &str, problems: &mut Vec<Probl
             continue;
         };
         let dotted = format!("{section}.{file_key}");
+        let named = match origin {
+            Origin::Env(vars) => vars
+                .get(&dotted)
+                .map(|v| format!(" (set by the environment variable {v})"))
+                .unwrap_or_default(),
+            Origin::File => String::new(),
+        };
         let Some(path) = value.as_str().map(str::to_owned) else {
             problems.push(Problem::new(
                 dotted,
-                format!("wrong type{origin}: expected a file path string"),
+                format!(
+                    "{}{named} is not a file path in quotes; write it like {file_key} = \
+                     \"/etc/chat2desk-b24/{key}\"",
+                    describe(&value, false)
+                ),
             ));
             continue;
         };
@@ -147,7 +181,7 @@ fn resolve_secret_files(layer: &mut Dict, origin: &str, problems: &mut Vec<Probl
         if inline_set {
             problems.push(Problem::new(
                 dotted,
-                format!("both {section}.{key} and {file_key} are set{origin}; keep only one"),
+                format!("both {section}.{key} and {file_key} are set{named}; keep only one"),
             ));
             continue;
         }
@@ -158,11 +192,22 @@ fn resolve_secret_files(layer: &mut Dict, origin: &str, problems: &mut Vec<Probl
             Err(e) => problems.push(Problem::new(
                 dotted,
                 format!(
-                    "cannot read `{path}`{origin} ({e}); expected a file holding {section}.{key}, \
-                     readable by the service user"
+                    "cannot read `{path}`{named} ({}); expected a file holding {section}.{key}, \
+                     readable by the service user",
+                    io_words(&e)
                 ),
             )),
         }
+    }
+}
+
+/// An I/O error in words, without the OS error code.
+fn io_words(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file",
+        std::io::ErrorKind::PermissionDenied => "permission denied",
+        std::io::ErrorKind::IsADirectory => "it is a directory",
+        _ => "it cannot be read",
     }
 }
 
@@ -216,103 +261,5 @@ fn normalize(c: &mut Config, warned: &mut Vec<Problem>) {
         c.bitrix24.webhook_url = super::Secret::new(format!("{hook}/"));
     } else if hook.len() != c.bitrix24.webhook_url.expose().len() {
         c.bitrix24.webhook_url = super::Secret::new(hook);
-    }
-}
-
-fn is_secret_key(key: &str) -> bool {
-    SECRET_KEYS
-        .iter()
-        .any(|(section, name)| key == format!("{section}.{name}"))
-}
-
-/// A figment error as a problem naming the key (never showing a secret's value).
-fn translate(e: figment::Error) -> Problem {
-    let mut key = render_path(&e.path);
-    // A value that landed on a whole section may be a misplaced secret: show its kind only.
-    let secret = is_secret_key(&key) || e.path.len() < 2;
-    let found = |actual: &Actual| {
-        if secret {
-            kind_of(actual).to_string()
-        } else {
-            actual.to_string()
-        }
-    };
-    let message = match &e.kind {
-        Kind::UnknownField(name, expected) => {
-            let mut m = "unknown key".to_string();
-            if let Some(best) = suggest(name, expected.iter().copied()) {
-                m.push_str(&format!("; did you mean `{best}`?"));
-            }
-            m.push_str(&format!("; expected one of: {}", expected.join(", ")));
-            m
-        }
-        Kind::InvalidType(actual, expected) => {
-            format!("wrong type: expected {expected}, found {}", found(actual))
-        }
-        Kind::InvalidValue(actual, expected) => {
-            format!("invalid value {}: expected {expected}", found(actual))
-        }
-        Kind::InvalidLength(len, expected) => format!("{len} items: expected {expected}"),
-        Kind::UnknownVariant(name, expected) => format!(
-            "`{name}` is not a valid choice; expected one of: {}",
-            expected.join(", ")
-        ),
-        Kind::MissingField(field) => {
-            key = join_key(&key, field);
-            "missing; this key is required here".to_string()
-        }
-        Kind::DuplicateField(field) => {
-            key = join_key(&key, field);
-            "set twice; keep one".to_string()
-        }
-        Kind::Message(m) if m.contains("untagged enum OperatorRef") => {
-            "wrong type: expected a Chat2Desk operator id (number) or e-mail (string)".to_string()
-        }
-        _ if secret => "invalid value: expected a string".to_string(),
-        other => other.to_string(),
-    };
-    Problem::new(
-        if key.is_empty() {
-            "configuration".into()
-        } else {
-            key
-        },
-        message,
-    )
-}
-
-fn join_key(base: &str, field: &str) -> String {
-    if base.is_empty() {
-        field.to_string()
-    } else {
-        format!("{base}.{field}")
-    }
-}
-
-/// `["crm", "operators", "0", "bitrix24"]` → `crm.operators[0].bitrix24`.
-fn render_path(path: &[String]) -> String {
-    let mut out = String::new();
-    for part in path {
-        if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
-            out.push_str(&format!("[{part}]"));
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(part);
-        }
-    }
-    out
-}
-
-fn kind_of(actual: &Actual) -> &'static str {
-    match actual {
-        Actual::Bool(_) => "a boolean",
-        Actual::Unsigned(_) | Actual::Signed(_) => "an integer",
-        Actual::Float(_) => "a float",
-        Actual::Char(_) | Actual::Str(_) => "a string",
-        Actual::Seq => "an array",
-        Actual::Map => "a table",
-        _ => "another type",
     }
 }

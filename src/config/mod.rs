@@ -5,10 +5,14 @@
 
 mod derived;
 mod env;
+mod expect;
 mod keys;
 mod load;
 mod problem;
+mod schedule;
 mod secret;
+mod syntax;
+mod typecheck;
 mod urls;
 mod validate;
 
@@ -45,6 +49,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[server]`: the webhook, health and metrics HTTP server.
     pub server: ServerConfig,
+    /// `[bizproc]`: the business-process action «Написать сообщение на номер».
+    pub bizproc: BizprocConfig,
 }
 
 /// `[chat2desk]`
@@ -342,6 +348,50 @@ impl Default for ServerConfig {
             trusted_proxies: vec!["127.0.0.1/32".into(), "::1/128".into()],
             allow_from: Vec::new(),
             health_max_poll_age_secs: 0,
+        }
+    }
+}
+
+/// How the file links of a business-process send reach the client.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FileMode {
+    /// The first image goes as the message's `attachment` and the first PDF as its `pdf`
+    /// (the two media `POST /messages` takes); other links go into the text.
+    #[default]
+    Attach,
+    /// Every link goes into the text (for channels that refuse media by URL).
+    Links,
+}
+
+/// `[bizproc]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BizprocConfig {
+    /// Shared secret of the portal's activity (`auth[application_token]`), at least 16
+    /// characters. Secret; empty = `POST /bizproc/send` is off.
+    pub secret: Secret,
+    /// New clients (who never wrote) messaged per day at most; 0 = no limit. The seed's
+    /// advice against WhatsApp spam bans is 20.
+    pub write_first_daily_limit: u32,
+    /// How file links are sent.
+    pub files: FileMode,
+    /// The daemon's address as the portal's web server reaches it, e.g.
+    /// `http://10.0.0.5:8089`; `""` = `http://` + `[server] listen`. Written into the
+    /// activity's settings by `bizproc install`.
+    pub daemon_url: String,
+    /// How long the activity waits for the result before it fails, in seconds.
+    pub wait_timeout_secs: u64,
+}
+
+impl Default for BizprocConfig {
+    fn default() -> Self {
+        Self {
+            secret: Secret::default(),
+            write_first_daily_limit: 20,
+            files: FileMode::Attach,
+            daemon_url: String::new(),
+            wait_timeout_secs: 3600,
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Offline semantic checks of a loaded [`Config`]: every problem at once, each naming its key.
 
+use super::schedule::parse_schedule;
 use super::urls::{database_url, http_url, plain_http_warning, webhook_shape};
 use super::{Config, OperatorRef, Problem};
-use std::str::FromStr;
 
 /// Checks everything that can be checked without the network and returns ALL problems found
 /// (empty when the configuration is usable).
@@ -13,6 +13,7 @@ pub fn validate(c: &Config) -> Vec<Problem> {
     crm(c, &mut out);
     sync(c, &mut out);
     server(c, &mut out);
+    bizproc(c, &mut out);
     database(c, &mut out);
     node(c, &mut out);
     let level = c.log.level.trim();
@@ -110,7 +111,7 @@ fn bitrix24(c: &Config, out: &mut Vec<Problem>) {
     if s.burst < 1 {
         out.push(Problem::new(
             "bitrix24.burst",
-            "is 0; expected at least 1 (default 50)",
+            "is 0; set a whole number, at least 1 (default 50)",
         ));
     }
     timeout("bitrix24.timeout_secs", s.timeout_secs, out);
@@ -169,7 +170,7 @@ fn crm(c: &Config, out: &mut Vec<Problem>) {
         out.push(Problem::new(
             "crm.max_comment_bytes",
             format!(
-                "{} is out of range; expected {min}..=60000 (default 10000; the portal stores at most 64 KiB)",
+                "{} is out of range; set a whole number from {min} to 60000 (default 10000; the portal stores at most 64 KiB)",
                 s.max_comment_bytes
             ),
         ));
@@ -230,7 +231,7 @@ fn sync(c: &Config, out: &mut Vec<Problem>) {
         out.push(Problem::new(
             "sync.workers",
             format!(
-                "{} is out of range; expected 1..=256 (default 8)",
+                "{} is out of range; set a whole number from 1 to 256 (default 8)",
                 s.workers
             ),
         ));
@@ -238,14 +239,14 @@ fn sync(c: &Config, out: &mut Vec<Problem>) {
     if s.max_attempts < 1 {
         out.push(Problem::new(
             "sync.max_attempts",
-            "is 0; expected at least 1 (default 30)",
+            "is 0; set a whole number, at least 1 (default 30)",
         ));
     }
     if s.lease_secs < 30 {
         out.push(Problem::new(
             "sync.lease_secs",
             format!(
-                "{} is too short; expected at least 30 seconds (default 30)",
+                "{} is too short; set at least 30 seconds (default 30)",
                 s.lease_secs
             ),
         ));
@@ -253,14 +254,14 @@ fn sync(c: &Config, out: &mut Vec<Problem>) {
     if s.backoff_base_secs < 1 {
         out.push(Problem::new(
             "sync.backoff_base_secs",
-            "is 0; expected at least 1 second (default 5)",
+            "is 0; set at least 1 second (default 5)",
         ));
     }
     if s.backoff_base_secs > s.backoff_max_secs {
         out.push(Problem::new(
             "sync.backoff_max_secs",
             format!(
-                "{} is below sync.backoff_base_secs ({}); expected backoff_base_secs <= backoff_max_secs",
+                "{} is below sync.backoff_base_secs ({}); set backoff_max_secs to at least backoff_base_secs",
                 s.backoff_max_secs, s.backoff_base_secs
             ),
         ));
@@ -362,21 +363,37 @@ fn node(c: &Config, out: &mut Vec<Problem>) {
     }
 }
 
-/// Parses a cron expression with seconds, explaining the usual mistakes.
-pub(crate) fn parse_schedule(expr: &str) -> Result<cron::Schedule, String> {
-    let fields = expr.split_whitespace().count();
-    if fields == 5 {
-        return Err(format!(
-            "`{expr}` has 5 fields; add a seconds field in front, e.g. `0 */5 * * * *` (sec min \
-             hour day month weekday)"
+fn bizproc(c: &Config, out: &mut Vec<Problem>) {
+    let s = &c.bizproc;
+    let secret = s.secret.expose();
+    if !secret.is_empty() && (secret.chars().count() < 16 || secret.trim() != secret) {
+        out.push(Problem::new(
+            "bizproc.secret",
+            "too short; expected at least 16 characters without surrounding spaces (e.g. the \
+             output of `openssl rand -hex 24`), the same value `bizproc install` writes into \
+             the portal's activity settings",
         ));
     }
-    cron::Schedule::from_str(expr.trim()).map_err(|e| {
-        format!(
-            "`{expr}` is not a cron expression ({e}); expected 6 or 7 fields with seconds, e.g. \
-             `0 * * * * *` for every minute"
-        )
-    })
+    let url = s.daemon_url.trim();
+    if !url.is_empty() {
+        http_url("bizproc.daemon_url", url, false, out);
+    }
+    if !(10..=86_400 * 30).contains(&s.wait_timeout_secs) {
+        out.push(Problem::new(
+            "bizproc.wait_timeout_secs",
+            format!(
+                "{} is out of range; expected 10..=2592000 seconds (default 3600)",
+                s.wait_timeout_secs
+            ),
+        ));
+    }
+    if !secret.is_empty() && c.server.listen.trim().is_empty() {
+        out.push(Problem::new(
+            "server.listen",
+            "empty while bizproc.secret is set; the portal's activity posts to this listener, \
+             so set an address the portal's web server reaches, e.g. 0.0.0.0:8089",
+        ));
+    }
 }
 
 fn rate(key: &str, value: f64, out: &mut Vec<Problem>) {
@@ -392,7 +409,7 @@ fn timeout(key: &str, value: u64, out: &mut Vec<Problem>) {
     if value < 1 {
         out.push(Problem::new(
             key,
-            "is 0; expected a timeout of at least 1 second",
+            "is 0; set a timeout of at least 1 second",
         ));
     }
 }

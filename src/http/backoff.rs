@@ -1,4 +1,6 @@
-//! Exponential backoff with full jitter.
+//! Exponential backoff with jitter, kept ours rather than `backon` or `backoff`: those drive a
+//! retry loop through a stateful iterator, while the queue computes a job's next attempt from
+//! the attempt count stored in SQLite, a pure function of `attempt` in under 20 lines here.
 
 use rand::Rng;
 use std::time::Duration;

@@ -1,52 +1,72 @@
-//! A token bucket shared by every task that calls one remote service.
+//! The request budget shared by every task that calls one remote service: `governor`'s GCRA
+//! (a token bucket) for the steady rate and burst, plus the one thing it lacks, ours: a pause
+//! for everyone after the remote side said "too many requests".
 
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::Quota;
+use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Token bucket: `rate` tokens per second, at most `burst` saved up. A rate of 0 means
-/// unlimited. [`RateLimiter::pause_until`] holds every caller back after the remote side
-/// said "too many requests".
+type Bucket = governor::RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
+
+/// `rate` requests per second, at most `burst` at once; a rate of 0 means unlimited.
+/// [`RateLimiter::pause_until`] holds every caller back after a "too many requests".
 #[derive(Debug)]
 pub struct RateLimiter {
-    rate: f64,
-    burst: f64,
-    state: Mutex<State>,
+    bucket: Option<Bucket>,
+    paused_until: Mutex<Option<Instant>>,
 }
 
-#[derive(Debug)]
-struct State {
-    tokens: f64,
-    updated: Instant,
-    paused_until: Option<Instant>,
+/// tokio's clock for governor, so paused-time tests see the limiter wait.
+#[derive(Debug, Clone)]
+struct TokioClock(Instant);
+
+impl Clock for TokioClock {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        self.0.elapsed()
+    }
 }
 
 impl RateLimiter {
     /// A limiter of `rate` requests per second with bursts of `burst` (at least 1).
     pub fn new(rate: f64, burst: u32) -> Self {
-        let burst = f64::from(burst.max(1));
+        let bucket = (rate > 0.0).then(|| {
+            let period = Duration::from_secs_f64(1.0 / rate).max(Duration::from_nanos(1));
+            let burst = NonZeroU32::new(burst.max(1)).expect("at least 1");
+            let quota = Quota::with_period(period)
+                .expect("a positive period")
+                .allow_burst(burst);
+            Bucket::direct_with_clock(quota, TokioClock(Instant::now()))
+        });
         Self {
-            rate: rate.max(0.0),
-            burst,
-            state: Mutex::new(State {
-                tokens: burst,
-                updated: Instant::now(),
-                paused_until: None,
-            }),
+            bucket,
+            paused_until: Mutex::new(None),
         }
     }
 
     /// True when the limiter never waits (rate 0).
     pub fn is_unlimited(&self) -> bool {
-        self.rate == 0.0
+        self.bucket.is_none()
     }
 
     /// Waits until a request may be sent, then takes one token.
     pub async fn acquire(&self) {
         loop {
-            match self.try_take(Instant::now()) {
-                None => return,
-                Some(wait) => tokio::time::sleep(wait).await,
+            let paused = *self.paused_until.lock().expect("rate limiter lock");
+            if let Some(until) = paused.filter(|u| *u > Instant::now()) {
+                tokio::time::sleep_until(until).await;
+                continue;
+            }
+            let Some(bucket) = &self.bucket else { return };
+            match bucket.check() {
+                Ok(()) => return,
+                Err(later) => tokio::time::sleep(later.wait_time_from(bucket.clock().now())).await,
             }
         }
     }
@@ -54,34 +74,11 @@ impl RateLimiter {
     /// Makes every caller wait until `until` (the remote side asked us to slow down);
     /// the saved-up burst is dropped.
     pub fn pause_until(&self, until: Instant) {
-        let mut s = self.state.lock().expect("rate limiter lock");
-        if s.paused_until.is_none_or(|p| p < until) {
-            s.paused_until = Some(until);
+        let mut paused = self.paused_until.lock().expect("rate limiter lock");
+        if paused.is_none_or(|p| p < until) {
+            *paused = Some(until);
         }
-        s.tokens = s.tokens.min(1.0);
-    }
-
-    /// Takes a token now, or says how long to wait before trying again.
-    fn try_take(&self, now: Instant) -> Option<Duration> {
-        let mut s = self.state.lock().expect("rate limiter lock");
-        if let Some(until) = s.paused_until {
-            if now < until {
-                return Some(until - now);
-            }
-            s.paused_until = None;
-        }
-        if self.is_unlimited() {
-            return None;
-        }
-        let elapsed = now.saturating_duration_since(s.updated).as_secs_f64();
-        s.tokens = (s.tokens + elapsed * self.rate).min(self.burst);
-        s.updated = now;
-        if s.tokens >= 1.0 {
-            s.tokens -= 1.0;
-            None
-        } else {
-            Some(Duration::from_secs_f64((1.0 - s.tokens) / self.rate))
-        }
+        while self.bucket.as_ref().is_some_and(|b| b.check().is_ok()) {}
     }
 }
 

@@ -1,15 +1,19 @@
-//! Metrics and health: counters and latency histograms recorded by the API clients and the
-//! webhook intake, the health probe behind `/healthz`, and the Prometheus text format behind
-//! `/metrics` (written by hand: a few counters do not need a crate).
+//! Metrics and health: counters and histograms recorded by the API clients, the webhook intake
+//! and the worker, the health probe behind `/healthz`, and the page behind `/metrics`.
+//!
+//! The metrics are `prometheus-client`, the Prometheus project's own Rust client, rather than
+//! the `metrics` facade with its exporter: we serve `/metrics` from our own listener and read
+//! the queue at scrape time, which prometheus-client does by encoding a registry into our
+//! response (the facade's exporter wants its own listener or a global recorder handle); its
+//! label sets are typed structs, so a label cannot be misspelt; and it writes OpenMetrics, the
+//! format Prometheus asks for first.
 
 mod health;
-mod histogram;
+mod quota;
 mod registry;
 mod render;
-mod text;
 
 pub use health::{Health, HealthProbe};
-pub use histogram::Histogram;
+pub use quota::watch_chat2desk_quota;
 pub use registry::{global, Outcome, Registry, Remote};
-pub use render::render;
-pub use text::Exposition;
+pub use render::{render, CONTENT_TYPE};

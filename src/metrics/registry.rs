@@ -1,12 +1,18 @@
-//! The process-wide registry: remote calls by service, method and outcome with latency
-//! histograms, and webhook deliveries by event type and outcome.
+//! The process-wide metrics: remote calls by service, method and outcome with latency
+//! histograms, webhook deliveries by event type and outcome, close → comment latency and
+//! Chat2Desk's count of this month's calls. Ours here: the bounded label values (event
+//! types, `{id}` in paths); prometheus-client does the rest.
 //!
 //! One registry per process (as Prometheus clients do): the API clients record into it
 //! without being handed anything, and `/metrics` reads it.
 
-use super::Histogram;
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use std::sync::atomic::Ordering;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 /// The remote API a call went to.
@@ -76,21 +82,52 @@ const KNOWN_EVENTS: &[&str] = &[
     "imported_message",
 ];
 
-#[derive(Debug, Default)]
-struct CallStats {
-    outcomes: BTreeMap<Outcome, u64>,
-    latency: Histogram,
+/// Upper bounds of the latency buckets of one HTTP attempt or webhook answer, in seconds.
+const CALL_BUCKETS: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0,
+];
+
+/// Upper bounds of the close → comment buckets, in seconds: a webhook takes seconds, a poll
+/// up to its period, retries minutes to hours.
+const SYNC_BUCKETS: [f64; 12] = [
+    1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 21600.0,
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct CallLabels {
+    service: &'static str,
+    method: String,
+    outcome: &'static str,
 }
 
-/// Counters and histograms, safe to share between tasks.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct MethodLabels {
+    service: &'static str,
+    method: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct WebhookLabels {
+    r#type: &'static str,
+    outcome: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// The process-wide counters, histograms and gauges (prometheus-client metrics share their
+/// values between clones, so a scrape registers clones of them).
 #[derive(Debug)]
 pub struct Registry {
-    calls: Mutex<BTreeMap<(Remote, String), CallStats>>,
-    webhooks: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
-    acks: Mutex<Histogram>,
+    calls: Family<CallLabels, Counter>,
+    latency: HistogramFamily<MethodLabels>,
+    webhooks: Family<WebhookLabels, Counter>,
+    acks: Histogram,
+    close_to_comment: Histogram,
+    chat2desk_month: Gauge,
+    chat2desk_month_known: std::sync::atomic::AtomicBool,
 }
 
-static GLOBAL: Registry = Registry::new();
+static GLOBAL: LazyLock<Registry> = LazyLock::new(Registry::new);
 
 /// The process-wide registry.
 pub fn global() -> &'static Registry {
@@ -105,22 +142,32 @@ impl Default for Registry {
 
 impl Registry {
     /// An empty registry.
-    pub const fn new() -> Self {
+    pub fn new() -> Self {
         Self {
-            calls: Mutex::new(BTreeMap::new()),
-            webhooks: Mutex::new(BTreeMap::new()),
-            acks: Mutex::new(Histogram::ZERO),
+            calls: Family::default(),
+            latency: Family::new_with_constructor(|| Histogram::new(CALL_BUCKETS)),
+            webhooks: Family::default(),
+            acks: Histogram::new(CALL_BUCKETS),
+            close_to_comment: Histogram::new(SYNC_BUCKETS),
+            chat2desk_month: Gauge::default(),
+            chat2desk_month_known: false.into(),
         }
     }
 
     /// Records one HTTP attempt. `method` is a portal method (`crm.lead.add`) or an endpoint
     /// (`GET /v1/requests/123`); numeric path segments become `{id}`.
     pub fn record_call(&self, remote: Remote, method: &str, outcome: Outcome, elapsed: Duration) {
-        let method = normalise_method(method);
-        let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
-        let stats = calls.entry((remote, method)).or_default();
-        *stats.outcomes.entry(outcome).or_default() += 1;
-        stats.latency.observe(elapsed);
+        let (service, method) = (remote.as_str(), normalise_method(method));
+        let labels = MethodLabels { service, method };
+        self.latency
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+        let labels = CallLabels {
+            service,
+            method: labels.method,
+            outcome: outcome.as_str(),
+        };
+        self.calls.get_or_create(&labels).inc();
     }
 
     /// Records one webhook delivery (`outcome`: `enqueued`, `ignored`, `rejected`,
@@ -131,50 +178,63 @@ impl Registry {
             .copied()
             .find(|known| *known == event)
             .unwrap_or(if event.is_empty() { "unknown" } else { "other" });
-        let mut hooks = self.webhooks.lock().unwrap_or_else(|e| e.into_inner());
-        *hooks.entry((event, outcome)).or_default() += 1;
+        let labels = WebhookLabels {
+            r#type: event,
+            outcome,
+        };
+        self.webhooks.get_or_create(&labels).inc();
     }
 
     /// Records how long a webhook took from its headers to its durable answer.
     pub fn record_ack(&self, elapsed: Duration) {
-        self.acks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .observe(elapsed);
+        self.acks.observe(elapsed.as_secs_f64());
     }
 
-    /// `(service, method, outcome, count)` of every call counter.
-    pub fn call_counts(&self) -> Vec<(Remote, String, Outcome, u64)> {
-        let calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
-        calls
-            .iter()
-            .flat_map(|((remote, method), stats)| {
-                stats
-                    .outcomes
-                    .iter()
-                    .map(move |(o, n)| (*remote, method.clone(), *o, *n))
-            })
-            .collect()
+    /// Records how long a request took from its close in Chat2Desk to its last comment.
+    pub fn record_close_to_comment(&self, elapsed: Duration) {
+        self.close_to_comment.observe(elapsed.as_secs_f64());
     }
 
-    /// `(service, method, latency)` of every call histogram.
-    pub fn call_latencies(&self) -> Vec<(Remote, String, Histogram)> {
-        let calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
-        calls
-            .iter()
-            .map(|((remote, method), stats)| (*remote, method.clone(), stats.latency.clone()))
-            .collect()
+    /// Records Chat2Desk's own count of this month's API calls (`companies/api_info`).
+    pub fn record_chat2desk_requests_this_month(&self, calls: i64) {
+        self.chat2desk_month.set(calls);
+        self.chat2desk_month_known.store(true, Ordering::Relaxed);
     }
 
-    /// `(event type, outcome, count)` of every webhook counter.
-    pub fn webhook_counts(&self) -> Vec<(&'static str, &'static str, u64)> {
-        let hooks = self.webhooks.lock().unwrap_or_else(|e| e.into_inner());
-        hooks.iter().map(|((t, o), n)| (*t, *o, *n)).collect()
-    }
-
-    /// The webhook acknowledgement latency.
-    pub fn ack_latency(&self) -> Histogram {
-        self.acks.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    /// Registers clones of every metric into `registry` (names without the prefix).
+    pub fn register_into(&self, registry: &mut prometheus_client::registry::Registry) {
+        registry.register(
+            "remote_calls",
+            "HTTP attempts to Chat2Desk and the portal by method and outcome",
+            self.calls.clone(),
+        );
+        registry.register(
+            "remote_call_duration_seconds",
+            "Latency of HTTP attempts to Chat2Desk and the portal",
+            self.latency.clone(),
+        );
+        registry.register(
+            "webhook_events",
+            "Webhook deliveries by event type and outcome",
+            self.webhooks.clone(),
+        );
+        registry.register(
+            "webhook_ack_duration_seconds",
+            "Time from a webhook's headers to its durable answer",
+            self.acks.clone(),
+        );
+        registry.register(
+            "close_to_comment_seconds",
+            "Time from a request's close in Chat2Desk to its transcript on the portal",
+            self.close_to_comment.clone(),
+        );
+        if self.chat2desk_month_known.load(Ordering::Relaxed) {
+            registry.register(
+                "chat2desk_requests_this_month",
+                "API calls this month as Chat2Desk counts them (companies/api_info)",
+                self.chat2desk_month.clone(),
+            );
+        }
     }
 }
 
@@ -197,6 +257,14 @@ fn normalise_method(method: &str) -> String {
 mod tests {
     use super::*;
 
+    fn page(r: &Registry) -> String {
+        let mut registry = prometheus_client::registry::Registry::default();
+        r.register_into(&mut registry);
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
+        out
+    }
+
     #[test]
     fn counts_by_normalised_method_and_bounded_event_type() {
         let r = Registry::new();
@@ -212,17 +280,28 @@ mod tests {
             Outcome::Transient,
             Duration::ZERO,
         );
-        let counts = r.call_counts();
-        assert_eq!(counts.len(), 2);
-        assert!(counts
-            .iter()
-            .all(|(_, m, _, n)| m == "GET /v1/dialogs/{id}" && *n == 1));
         r.record_webhook("close_request", "enqueued");
         r.record_webhook("x-evil-label-flood-123", "ignored");
         r.record_webhook("x-evil-label-flood-456", "ignored");
-        assert_eq!(
-            r.webhook_counts(),
-            vec![("close_request", "enqueued", 1), ("other", "ignored", 2)]
+        let text = page(&r);
+        let samples: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("remote_calls_total") || l.starts_with("webhook_events"))
+            .collect();
+        assert_eq!(samples.len(), 4, "{text}");
+        for line in [
+            r#"remote_calls_total{service="chat2desk",method="GET /v1/dialogs/{id}",outcome="ok"} 1"#,
+            r#"remote_calls_total{service="chat2desk",method="GET /v1/dialogs/{id}",outcome="transient"} 1"#,
+            r#"webhook_events_total{type="close_request",outcome="enqueued"} 1"#,
+            r#"webhook_events_total{type="other",outcome="ignored"} 2"#,
+        ] {
+            assert!(samples.contains(&line), "{line} in\n{text}");
+        }
+        assert!(text.contains(r#"remote_call_duration_seconds_bucket{le="0.005",service="chat2desk",method="GET /v1/dialogs/{id}"} 2"#)
+            || text.contains(r#"remote_call_duration_seconds_bucket{service="chat2desk",method="GET /v1/dialogs/{id}",le="0.005"} 2"#), "{text}");
+        assert!(
+            !text.contains("chat2desk_requests_this_month"),
+            "unknown until read"
         );
     }
 }

@@ -1,131 +1,117 @@
-//! The `/metrics` page: queue depth, worker totals, remote calls, webhook deliveries.
+//! The `/metrics` page: the daemon's own state read at scrape time (health, queue depth, worker
+//! totals, last poll and worker round) plus the process-wide metrics, as OpenMetrics text.
 
-use super::{global, Exposition, HealthProbe};
+use super::{global, HealthProbe};
+use crate::intake::LAST_POLL_KEY;
+use chrono::{DateTime, Utc};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::registry::Registry;
 
-/// Prefix of every metric name.
-const P: &str = "chat2desk_b24";
+/// The `Content-Type` of the page (Prometheus asks for it first and parses it natively).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct StateLabel {
+    state: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct NodeLabels {
+    node: String,
+    backend: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct NodeLabel {
+    node: String,
+}
 
 /// Renders the whole page (reads the queue counts and runs the health checks).
 pub async fn render(probe: &HealthProbe) -> String {
-    let mut e = Exposition::default();
+    let mut r = Registry::with_prefix("chat2desk_b24");
     let services = probe.services();
-    let health = probe.check().await;
-    e.family(
-        &format!("{P}_healthy"),
-        "gauge",
-        "1 when /healthz answers 200.",
-    );
-    e.sample(
-        &format!("{P}_healthy"),
-        &[],
-        f64::from(u8::from(health.is_healthy())),
-    );
+    let healthy = probe.check().await.is_healthy();
+    let help = "1 when /healthz answers 200";
+    r.register("healthy", help, ConstGauge::new(i64::from(healthy)));
 
     let store = &services.store;
-    let node = store.node();
-    let info = format!("{P}_node_info");
-    e.family(
-        &info,
-        "gauge",
-        "Always 1; labels: this node's [node] name and the database backend.",
-    );
-    e.sample(
-        &info,
-        &[("node", node), ("backend", store.backend().as_str())],
-        1.0,
-    );
-    if let Ok(holder) = store
-        .lease_holder(crate::store::LEADER, chrono::Utc::now())
-        .await
-    {
-        let name = format!("{P}_leader");
-        e.family(
-            &name,
-            "gauge",
-            "1 while this node holds the leader lease (runs the poller).",
-        );
+    let node = store.node().to_string();
+    let info = Family::<NodeLabels, Gauge>::default();
+    info.get_or_create(&NodeLabels {
+        node: node.clone(),
+        backend: store.backend().as_str(),
+    })
+    .set(1);
+    let help = "Always 1; labels: this node's [node] name and the database backend";
+    r.register("node_info", help, info);
+    if let Ok(holder) = store.lease_holder(crate::store::LEADER, Utc::now()).await {
         let leads = holder.is_some_and(|(holder, _, _)| holder == node);
-        e.sample(&name, &[("node", node)], f64::from(u8::from(leads)));
+        let leader = Family::<NodeLabel, Gauge>::default();
+        leader
+            .get_or_create(&NodeLabel { node })
+            .set(i64::from(leads));
+        let help = "1 while this node holds the leader lease (runs the poller)";
+        r.register("leader", help, leader);
     }
 
     if let Ok(c) = services.store.counts().await {
-        let name = format!("{P}_queue_jobs");
-        e.family(&name, "gauge", "Jobs in the queue by state.");
+        let jobs = Family::<StateLabel, Gauge>::default();
         for (state, n) in [
             ("pending", c.pending),
             ("running", c.running),
             ("done", c.done),
             ("dead", c.dead),
         ] {
-            e.sample(&name, &[("state", state)], n as f64);
+            jobs.get_or_create(&StateLabel { state }).set(n as i64);
         }
+        r.register("queue_jobs", "Jobs in the queue by state", jobs);
     }
     let stats = &services.stats;
     for (name, help, value) in [
         (
-            "requests_synced_total",
-            "Requests synced to the portal since start.",
+            "requests_synced",
+            "Requests synced to the portal since start",
             stats.synced(),
         ),
         (
-            "requests_failed_total",
-            "Requests given up (dead) since start.",
+            "requests_failed",
+            "Requests given up (dead) since start",
             stats.dead(),
         ),
         (
-            "job_retries_total",
-            "Failed attempts scheduled again since start.",
+            "job_retries",
+            "Failed attempts scheduled again since start",
             stats.retried(),
         ),
     ] {
-        let name = format!("{P}_{name}");
-        e.family(&name, "counter", help);
-        e.sample(&name, &[], value as f64);
+        r.register(name, help, ConstCounter::new(value));
     }
 
-    let registry = global();
-    let name = format!("{P}_remote_calls_total");
-    e.family(
-        &name,
-        "counter",
-        "HTTP attempts to Chat2Desk and the portal by method and outcome.",
-    );
-    for (remote, method, outcome, n) in registry.call_counts() {
-        let labels = [
-            ("service", remote.as_str()),
-            ("method", method.as_str()),
-            ("outcome", outcome.as_str()),
-        ];
-        e.sample(&name, &labels, n as f64);
-    }
-    let name = format!("{P}_remote_call_duration_seconds");
-    e.family(
-        &name,
-        "histogram",
-        "Latency of HTTP attempts to Chat2Desk and the portal.",
-    );
-    for (remote, method, h) in registry.call_latencies() {
-        e.histogram(
-            &name,
-            &[("service", remote.as_str()), ("method", method.as_str())],
-            &h,
+    let last_poll = services.store.meta(LAST_POLL_KEY).await.ok().flatten();
+    if let Some(t) = last_poll.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()) {
+        let help = "When the last Chat2Desk poll succeeded (unix seconds)";
+        let seconds = t.timestamp_millis() as f64 / 1000.0;
+        r.register(
+            "last_poll_success_timestamp_seconds",
+            help,
+            ConstGauge::new(seconds),
         );
     }
-    let name = format!("{P}_webhook_events_total");
-    e.family(
-        &name,
-        "counter",
-        "Webhook deliveries by event type and outcome.",
-    );
-    for (event, outcome, n) in registry.webhook_counts() {
-        e.sample(&name, &[("type", event), ("outcome", outcome)], n as f64);
+    if let Some(ms) = stats.since_tick_ms() {
+        let help = "When the worker loop last went round (unix seconds)";
+        let seconds = (Utc::now().timestamp_millis() - ms) as f64 / 1000.0;
+        r.register(
+            "worker_last_tick_timestamp_seconds",
+            help,
+            ConstGauge::new(seconds),
+        );
     }
-    let name = format!("{P}_webhook_ack_duration_seconds");
-    e.family(
-        &name,
-        "histogram",
-        "Time from a webhook's headers to its durable answer.",
-    );
-    e.histogram(&name, &[], &registry.ack_latency());
-    e.finish()
+
+    global().register_into(&mut r);
+    let mut page = String::new();
+    prometheus_client::encoding::text::encode(&mut page, &r).expect("writing to a String");
+    page
 }

@@ -89,6 +89,7 @@ mod tests {
                 url: "https://files.example/abc.jpg".into(),
             }],
             coordinates: None,
+            external_id: None,
         };
         let client = ClientSide {
             client_id: 5512,

@@ -10,7 +10,7 @@ use crate::intake::webhook::{ServerSettings, WebhookServer};
 use crate::intake::Poller;
 use crate::metrics::HealthProbe;
 use crate::store::Store;
-use crate::sync::{Directory, Rules, Services, Stats, Worker, WorkerSettings};
+use crate::sync::{Directory, Rules, SendRules, Services, Stats, Worker, WorkerSettings};
 use anyhow::Context;
 use std::path::Path;
 use std::sync::Arc;
@@ -56,7 +56,8 @@ impl Daemon {
     /// Binds the webhook/metrics server of `[server]`; `None` when `listen` and
     /// `metrics_listen` are both empty.
     pub async fn bind_server(&self) -> anyhow::Result<Option<WebhookServer>> {
-        let settings = ServerSettings::from_config(&self.config.server)?;
+        let mut settings = ServerSettings::from_config(&self.config.server)?;
+        settings.bizproc_secret = self.config.bizproc.secret.clone();
         if settings.listen.is_none() && settings.metrics_listen.is_none() {
             return Ok(None);
         }
@@ -76,17 +77,37 @@ pub fn rules(config: &Config) -> Rules {
         router: Router::new(&config.crm),
         timezone: config.timezone(),
         max_comment_bytes: config.crm.max_comment_bytes,
+        send: SendRules {
+            write_first_daily_limit: config.bizproc.write_first_daily_limit,
+            files: config.bizproc.files,
+            timezone: config.timezone(),
+        },
     }
 }
 
-/// Opens the database, builds the clients, the worker and the poller.
+/// Opens the database, makes jobs left running by a dead process due again, builds the
+/// clients, the worker and the poller.
 pub async fn build(config: Config) -> anyhow::Result<Daemon> {
+    build_with(config, true).await
+}
+
+/// [`build`] for a command running next to the daemon (`send`): jobs the daemon is running
+/// are left alone, and the command does not count as a node.
+pub async fn build_beside(config: Config) -> anyhow::Result<Daemon> {
+    build_with(config, false).await
+}
+
+async fn build_with(config: Config, node: bool) -> anyhow::Result<Daemon> {
     let store = open_store(&config).await?;
-    store
-        .register_node(env!("CARGO_PKG_VERSION"))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e} ({})", e.hint()))?;
-    let recovered = store.recover_running().await?;
+    let recovered = if node {
+        store
+            .register_node(env!("CARGO_PKG_VERSION"))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e} ({})", e.hint()))?;
+        store.recover_running().await?
+    } else {
+        0
+    };
     if recovered > 0 {
         tracing::warn!(
             node = store.node(),
@@ -211,6 +232,10 @@ async fn serve(
             .run(leader_tx, shutdown.clone())
             .in_current_span(),
     );
+    let quota_task = tokio::spawn(
+        crate::metrics::watch_chat2desk_quota(services.chat2desk.clone(), shutdown.clone())
+            .in_current_span(),
+    );
     let poller_task = tokio::spawn(
         daemon
             .poller
@@ -260,6 +285,7 @@ async fn serve(
     }
     let _ = poller_task.await;
     let _ = leader_task.await;
+    let _ = quota_task.await;
     let _ = worker_task.await;
     tracing::info!(synced = services.stats.synced(), "Stopped");
     Ok(())
@@ -319,6 +345,10 @@ async fn reload(daemon: &Daemon, current: Config, path: &Path, log: &LogHandle) 
         ("[node]", current.node != new.node),
         ("[server]", current.server != new.server),
         (
+            "[bizproc] secret",
+            current.bizproc.secret != new.bizproc.secret,
+        ),
+        (
             "[sync] workers/max_attempts/backoff/lease/poll_strategy",
             current.sync.workers != new.sync.workers
                 || current.sync.max_attempts != new.sync.max_attempts
@@ -345,6 +375,10 @@ async fn reload(daemon: &Daemon, current: Config, path: &Path, log: &LogHandle) 
     Config {
         crm: new.crm,
         log: new.log,
+        bizproc: crate::config::BizprocConfig {
+            secret: current.bizproc.secret.clone(),
+            ..new.bizproc
+        },
         sync: crate::config::SyncConfig {
             schedule: new.sync.schedule,
             ..current.sync

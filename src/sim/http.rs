@@ -65,6 +65,9 @@ pub struct SimResponse {
     pub headers: Vec<(&'static str, String)>,
     /// Body bytes.
     pub body: Vec<u8>,
+    /// How long the answer is held back after the service acted (the "the write landed but
+    /// the answer is late" window a crash test kills the client in).
+    pub hold: std::time::Duration,
 }
 
 impl SimResponse {
@@ -75,6 +78,7 @@ impl SimResponse {
             content_type: "application/json; charset=utf-8",
             headers: Vec::new(),
             body: serde_json::to_vec(value).expect("JSON value serialises"),
+            hold: std::time::Duration::ZERO,
         }
     }
 
@@ -85,6 +89,7 @@ impl SimResponse {
             content_type,
             headers: Vec::new(),
             body: body.into(),
+            hold: std::time::Duration::ZERO,
         }
     }
 }
@@ -250,6 +255,9 @@ async fn serve_one<S: SimService>(
             service.handle(sim_req)
         }
     };
+    if !answer.hold.is_zero() {
+        tokio::time::sleep(answer.hold).await;
+    }
     Ok(build_response(answer, fault == Some(FaultKind::Truncated)))
 }
 

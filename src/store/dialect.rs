@@ -25,6 +25,8 @@ pub(crate) struct Sql {
     pub upsert_client_claim: &'static str,
     /// Remember a record under a client key: key, scope, record id, now.
     pub upsert_client_record: &'static str,
+    /// Store a business-process call, an existing token untouched: token, payload, now.
+    pub insert_send: &'static str,
     /// Register a starting node (a restart under the same name starts afresh): name,
     /// version, now, now.
     pub upsert_node: &'static str,
@@ -59,6 +61,8 @@ pub(crate) const SQLITE: Sql = Sql {
          VALUES (?, ?, ?, ?) \
          ON CONFLICT (client_key, scope) DO UPDATE \
          SET record_id = excluded.record_id, updated_at = excluded.updated_at",
+    insert_send: "INSERT INTO sends (event_token, payload, created_at) VALUES (?, ?, ?) \
+         ON CONFLICT (event_token) DO NOTHING",
     upsert_node: "INSERT INTO nodes (name, version, started_at, heartbeat_at) VALUES (?, ?, ?, ?) \
          ON CONFLICT (name) DO UPDATE SET version = excluded.version, \
              started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at",
@@ -90,6 +94,7 @@ pub(crate) const MYSQL: Sql = Sql {
     upsert_client_record: "INSERT INTO client_records (client_key, scope, record_id, updated_at) \
          VALUES (?, ?, ?, ?) \
          ON DUPLICATE KEY UPDATE record_id = VALUES(record_id), updated_at = VALUES(updated_at)",
+    insert_send: "INSERT IGNORE INTO sends (event_token, payload, created_at) VALUES (?, ?, ?)",
     upsert_node: "INSERT INTO nodes (name, version, started_at, heartbeat_at) VALUES (?, ?, ?, ?) \
          ON DUPLICATE KEY UPDATE version = VALUES(version), started_at = VALUES(started_at), \
              heartbeat_at = VALUES(heartbeat_at)",

@@ -48,6 +48,8 @@ text_enum! {
     JobKind {
         /// Write the transcript of a closed Chat2Desk request; the key is the request id.
         Transcript => "transcript",
+        /// Send a message from a business process; the key is the `sends` row id.
+        Send => "send",
     }
 }
 
@@ -76,6 +78,8 @@ text_enum! {
         Backfill => "backfill",
         /// An operator, by hand.
         Manual => "manual",
+        /// The portal's business-process action (`POST /bizproc/send`).
+        Bizproc => "bizproc",
     }
 }
 
@@ -86,7 +90,8 @@ pub struct Job {
     pub id: i64,
     /// What to do.
     pub kind: JobKind,
-    /// Identity within the kind: the Chat2Desk request id for transcripts.
+    /// Identity within the kind: the Chat2Desk request id for transcripts, the `sends` row
+    /// id for sends.
     pub key: i64,
     /// Current state.
     pub state: JobState,

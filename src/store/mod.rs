@@ -48,6 +48,7 @@ mod job;
 mod nodes;
 mod queue;
 mod scan;
+mod sends;
 
 use std::sync::Arc;
 
@@ -60,6 +61,7 @@ pub use error::{Backend, Cause, StoreError};
 pub use grant::{Grant, RefreshFailure, Rotated, Rotation};
 pub use job::{Intake, Job, JobKind, JobState, QueueCounts};
 pub use nodes::{NodeInfo, LEADER};
+pub use sends::Enqueued;
 
 /// The connection pool of one backend.
 #[derive(Clone)]

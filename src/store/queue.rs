@@ -223,6 +223,86 @@ impl Store {
         Ok(jobs)
     }
 
+    /// Takes the job `kind`/`key` when it is due (pending and due, or running with an
+    /// expired lease), like [`Store::claim`] for one job; `None` when it is not claimable
+    /// (another worker holds it, it is done or dead, or it backs off).
+    pub async fn claim_one(
+        &self,
+        kind: JobKind,
+        key: i64,
+        lease: Duration,
+    ) -> Result<Option<Job>, StoreError> {
+        let now = Utc::now();
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let lease_until = now
+            .checked_add_signed(lease)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let (lease_until, now) = (to_millis(lease_until), to_millis(now));
+        let fail = self.err_of("claim_one");
+        let row = match &self.pool {
+            super::Pool::Sqlite(pool) => sqlx::query(
+                "UPDATE jobs SET state = 'running', lease_until = ?, runs = runs + 1, node = ?, \
+                     updated_at = ? \
+                 WHERE kind = ? AND job_key = ? \
+                   AND ((state = 'pending' AND next_attempt_at <= ?) \
+                     OR (state = 'running' AND lease_until < ?)) \
+                 RETURNING *",
+            )
+            .bind(lease_until)
+            .bind(self.node())
+            .bind(now)
+            .bind(kind.as_str())
+            .bind(key)
+            .bind(now)
+            .bind(now)
+            .fetch_optional(pool)
+            .await
+            .map_err(&fail)?
+            .map(|row| Job::from_row(&row))
+            .transpose()
+            .map_err(self.err_of("claim_one"))?,
+            super::Pool::MySql(pool) => {
+                let mut tx = pool.begin().await.map_err(&fail)?;
+                let id: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM jobs WHERE kind = ? AND job_key = ? \
+                       AND ((state = 'pending' AND next_attempt_at <= ?) \
+                         OR (state = 'running' AND lease_until < ?)) \
+                     FOR UPDATE SKIP LOCKED",
+                )
+                .bind(kind.as_str())
+                .bind(key)
+                .bind(now)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(&fail)?;
+                let mut job = None;
+                if let Some(id) = id {
+                    sqlx::query(
+                        "UPDATE jobs SET state = 'running', lease_until = ?, runs = runs + 1, \
+                             node = ?, updated_at = ? WHERE id = ?",
+                    )
+                    .bind(lease_until)
+                    .bind(self.node())
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(&fail)?;
+                    let row = sqlx::query("SELECT * FROM jobs WHERE id = ?")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(&fail)?;
+                    job = Some(Job::from_row(&row).map_err(self.err_of("claim_one"))?);
+                }
+                tx.commit().await.map_err(&fail)?;
+                job
+            }
+        };
+        Ok(row)
+    }
+
     /// Checkpoints a running job's progress and extends its lease to `lease_until`.
     pub async fn save_steps(
         &self,

@@ -1,11 +1,14 @@
-//! The worker: claims due jobs from the queue and turns each closed request into a timeline
-//! transcript on the right CRM entity, exactly once.
+//! The worker: claims due jobs from the queue and runs each to the end, exactly once: a
+//! closed request becomes a timeline transcript on the right CRM entity ([`sync_request`]),
+//! a business-process call becomes a Chat2Desk message ([`send_message`]).
 
 mod directory;
 mod error;
 mod fetch;
 mod progress;
 mod request;
+mod send;
+mod send_progress;
 pub mod single_flight;
 mod stats;
 mod worker;
@@ -14,5 +17,7 @@ pub use directory::{Directory, DEFAULT_WEB_URL};
 pub use error::JobError;
 pub use progress::Progress;
 pub use request::sync_request;
+pub use send::{send_message, SendRules};
+pub use send_progress::{Outcome, SendProgress};
 pub use stats::Stats;
 pub use worker::{Rules, Services, Worker, WorkerSettings, IDLE_POLL};

@@ -123,6 +123,9 @@ pub async fn sync_request(
         present.insert(part);
         checkpoint(services, job, &progress, lease).await?;
     }
+    let closed = request.closed.unwrap_or(job.created_at);
+    let latency = (chrono::Utc::now() - closed).to_std().unwrap_or_default();
+    crate::metrics::global().record_close_to_comment(latency);
     Ok(progress)
 }
 

@@ -1,12 +1,15 @@
 //! The worker loop: bounded concurrency over due jobs, retries with capped backoff, dead jobs
 //! with a reason.
 
-use super::{single_flight, sync_request, Directory, JobError, Progress, Stats};
+use super::{
+    send_message, single_flight, sync_request, Directory, JobError, Outcome, Progress, SendRules,
+    Stats,
+};
 use crate::bitrix24::Bitrix24;
 use crate::chat2desk::Chat2Desk;
 use crate::crm::Router;
 use crate::http::Backoff;
-use crate::store::{Job, Store};
+use crate::store::{Job, JobKind, Store};
 use chrono::Utc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +32,7 @@ pub struct Services {
     pub stats: Stats,
 }
 
-/// What can change on reload: routing rules and how transcripts are printed.
+/// What can change on reload: routing rules, how transcripts are printed, how sends go.
 #[derive(Debug)]
 pub struct Rules {
     /// CRM routing (integration type, source, responsibles).
@@ -38,6 +41,8 @@ pub struct Rules {
     pub timezone: chrono_tz::Tz,
     /// Largest comment before a transcript is split.
     pub max_comment_bytes: usize,
+    /// Business-process sends.
+    pub send: SendRules,
 }
 
 /// Worker limits.
@@ -153,6 +158,11 @@ impl Worker {
         }
     }
 
+    /// Runs one claimed job now, in this task (for `chat2desk-b24 send`).
+    pub async fn run_job(&self, job: Job) {
+        self.process(job).await;
+    }
+
     async fn idle_wait(&self, idle: bool) -> Duration {
         if !idle {
             return IDLE_POLL;
@@ -191,33 +201,65 @@ impl Worker {
     async fn process(&self, job: Job) {
         let rules = self.rules.borrow().clone();
         let started = std::time::Instant::now();
-        let request_id = job.key;
-        let work = sync_request(&self.services, &rules, &job, self.settings.lease);
+        let lease = self.settings.lease;
+        let services = &self.services;
+        let work = async {
+            match job.kind {
+                JobKind::Transcript => {
+                    sync_request(services, &rules, &job, lease)
+                        .await
+                        .map(|progress| {
+                            log_synced(job.key, &progress, started.elapsed());
+                            progress.to_steps()
+                        })
+                }
+                JobKind::Send => {
+                    send_message(services, &rules.send, &job, lease)
+                        .await
+                        .map(|progress| {
+                            let sent = matches!(progress.outcome, Some(Outcome::Sent { .. }));
+                            tracing::info!(
+                                send_id = job.key,
+                                sent,
+                                reported = progress.reported,
+                                duration_ms = started.elapsed().as_millis() as u64,
+                                "Finished a business-process send"
+                            );
+                            progress.to_steps()
+                        })
+                }
+            }
+        };
         let result = tokio::select! {
             result = work => result,
             () = self.keep_lease(job.id) => {
-                // Like a crash at this point: the new holder re-checks the portal before it
-                // writes, so nothing is written twice.
-                tracing::warn!(request_id, job_id = job.id, "Lost the job's lease (another node took it over): stopped working on it");
+                // Like a crash at this point: the new holder re-checks before it writes, so
+                // nothing is written twice.
+                tracing::warn!(kind = %job.kind, key = job.key, job_id = job.id, "Lost the job's lease (another node took it over): stopped working on it");
                 return;
             }
         };
-        let store = &self.services.store;
-        let stats = &self.services.stats;
+        let store = &services.store;
+        let stats = &services.stats;
+        let what = match job.kind {
+            JobKind::Transcript => "Request",
+            JobKind::Send => "Send",
+        };
+        // `request_id` for transcripts, `send_id` for sends (the fields their other lines use).
+        let request_id = (job.kind == JobKind::Transcript).then_some(job.key);
+        let send_id = (job.kind == JobKind::Send).then_some(job.key);
         let outcome = match result {
-            Ok(progress) => {
-                let saved = store.complete(job.id, &progress.to_steps()).await;
-                log_synced(request_id, &progress, started.elapsed());
+            Ok(steps) => {
                 stats.record_synced();
-                saved
+                store.complete(job.id, &steps).await
             }
             Err(JobError::Permanent(reason)) => {
-                tracing::error!(request_id, attempt = job.attempts + 1, reason = %reason, "Request moved to dead: permanent error");
+                tracing::error!(request_id, send_id, attempt = job.attempts + 1, reason = %reason, "{what} moved to dead: permanent error");
                 stats.record_dead();
                 store.bury(job.id, &reason).await
             }
             Err(JobError::Busy(reason)) => {
-                tracing::info!(request_id, reason = %reason, "Request deferred: its client is busy");
+                tracing::info!(request_id, send_id, reason = %reason, "{what} deferred: its client is busy");
                 store
                     .defer(job.id, &reason, Utc::now() + single_flight::DEFER)
                     .await
@@ -225,7 +267,7 @@ impl Worker {
             Err(JobError::Transient(reason)) => {
                 let attempt = job.attempts + 1;
                 if attempt >= self.settings.max_attempts {
-                    tracing::error!(request_id, attempt, reason = %reason, "Request moved to dead: out of attempts");
+                    tracing::error!(request_id, send_id, attempt, reason = %reason, "{what} moved to dead: out of attempts");
                     stats.record_dead();
                     store
                         .bury(
@@ -235,7 +277,7 @@ impl Worker {
                         .await
                 } else {
                     let delay = self.settings.backoff.delay(job.attempts);
-                    tracing::warn!(request_id, attempt, retry_in_secs = delay.as_secs(), reason = %reason, "Request failed, will retry");
+                    tracing::warn!(request_id, send_id, attempt, retry_in_secs = delay.as_secs(), reason = %reason, "{what} failed, will retry");
                     stats.record_retry();
                     let next = Utc::now()
                         + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero());
@@ -245,7 +287,7 @@ impl Worker {
         };
         if let Err(e) = outcome {
             // The lease expires and the job runs again; its saved steps keep it exactly-once.
-            tracing::error!(request_id, error = %e, "Cannot record the job's outcome in the state database");
+            tracing::error!(request_id, send_id, error = %e, "Cannot record the job's outcome in the state database");
         }
     }
 }

@@ -1,16 +1,14 @@
 //! IP networks (`10.0.0.0/8`, `::1/128`, or a bare address) for `trusted_proxies` and
-//! `allow_from`.
+//! `allow_from`: `ipnet` does the parsing and matching; ours are the bare-address form, the
+//! IPv4-mapped match and the error text that the config check puts after the key.
 
-use std::fmt;
+use ipnet::IpNet;
 use std::net::IpAddr;
 use std::str::FromStr;
 
 /// An IP network: an address and a prefix length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
-}
+pub struct Cidr(IpNet);
 
 /// Why a network does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,21 +22,7 @@ impl Cidr {
     /// True when `ip` is inside the network. An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`,
     /// what a dual-stack socket reports) matches IPv4 networks.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                masked(u128::from(u32::from(net)), 32, self.prefix)
-                    == masked(u128::from(u32::from(ip)), 32, self.prefix)
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                masked(u128::from(net), 128, self.prefix)
-                    == masked(u128::from(ip), 128, self.prefix)
-            }
-            _ => false,
-        }
+        self.0.contains(&ip.to_canonical())
     }
 
     /// True when any of `networks` contains `ip`.
@@ -50,15 +34,6 @@ impl Cidr {
     pub fn parse_all<S: AsRef<str>>(texts: &[S]) -> Result<Vec<Cidr>, CidrError> {
         texts.iter().map(|t| t.as_ref().parse()).collect()
     }
-}
-
-/// The top `prefix` bits of a `width`-bit address.
-fn masked(value: u128, width: u8, prefix: u8) -> u128 {
-    if prefix == 0 {
-        return 0;
-    }
-    let shift = u32::from(width - prefix);
-    (value >> shift) << shift
 }
 
 impl FromStr for Cidr {
@@ -77,22 +52,21 @@ impl FromStr for Cidr {
         let addr: IpAddr = addr
             .parse()
             .map_err(|_| fail("expected an address such as 10.0.0.0/8 or ::1"))?;
-        let width = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => width,
+        match prefix {
+            None => Ok(Cidr(addr.into())),
             Some(p) => p
-                .parse::<u8>()
+                .parse()
                 .ok()
-                .filter(|p| *p <= width)
-                .ok_or_else(|| fail("the prefix length must be 0..=32 (IPv4) or 0..=128 (IPv6)"))?,
-        };
-        Ok(Cidr { addr, prefix })
+                .and_then(|p| IpNet::new(addr, p).ok())
+                .map(Cidr)
+                .ok_or_else(|| fail("the prefix length must be 0..=32 (IPv4) or 0..=128 (IPv6)")),
+        }
     }
 }
 
-impl fmt::Display for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
     }
 }
 
@@ -130,5 +104,15 @@ mod tests {
         ] {
             assert!(bad.parse::<Cidr>().is_err(), "{bad}");
         }
+        assert_eq!(
+            "10.0.0.0/33".parse::<Cidr>().unwrap_err().to_string(),
+            "`10.0.0.0/33` is not an IP address or network: the prefix length must be 0..=32 \
+             (IPv4) or 0..=128 (IPv6)"
+        );
+        assert_eq!(
+            "example.com".parse::<Cidr>().unwrap_err().to_string(),
+            "`example.com` is not an IP address or network: expected an address such as \
+             10.0.0.0/8 or ::1"
+        );
     }
 }

@@ -3,14 +3,17 @@
 //! Nothing here logs the request path or query: they carry the secret.
 
 use super::{parse_delivery, Cidr, Delivery, GroupCommit, ServerSettings};
-use crate::metrics::{global, render, Exposition, HealthProbe};
+use crate::bizproc::constant_time_eq;
+use crate::metrics::{global, render, HealthProbe};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 /// What a listener serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,21 +30,29 @@ pub(super) enum Role {
 #[derive(Debug)]
 pub(super) struct Ctx {
     pub(super) settings: ServerSettings,
-    probe: HealthProbe,
+    pub(super) probe: HealthProbe,
     commit: GroupCommit,
+    /// Poked when a send was queued.
+    pub(super) wake: Arc<Notify>,
 }
 
-type Answer = Response<Full<Bytes>>;
+pub(super) type Answer = Response<Full<Bytes>>;
 
 /// Attempts at resolving a closed dialog to its request.
 const LOOKUP_ATTEMPTS: u32 = 3;
 
 impl Ctx {
-    pub(super) fn new(settings: ServerSettings, probe: HealthProbe, commit: GroupCommit) -> Self {
+    pub(super) fn new(
+        settings: ServerSettings,
+        probe: HealthProbe,
+        commit: GroupCommit,
+        wake: Arc<Notify>,
+    ) -> Self {
         Self {
             settings,
             probe,
             commit,
+            wake,
         }
     }
 
@@ -61,6 +72,9 @@ impl Ctx {
         }
         if role != Role::Metrics && (path == "/webhook" || path.starts_with("/webhook/")) {
             return self.webhook(req, peer).await;
+        }
+        if role != Role::Metrics && path.starts_with("/bizproc/") {
+            return self.bizproc(req, peer).await;
         }
         not_found()
     }
@@ -85,7 +99,7 @@ impl Ctx {
         let mut answer = Response::new(Full::new(Bytes::from(render(&self.probe).await)));
         answer.headers_mut().insert(
             CONTENT_TYPE,
-            HeaderValue::from_static(Exposition::CONTENT_TYPE),
+            HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
         );
         answer
     }
@@ -113,36 +127,9 @@ impl Ctx {
             refuse(client, StatusCode::METHOD_NOT_ALLOWED, "method is not POST");
             return not_allowed("POST");
         }
-        let declared = req
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > s.max_body as u64) {
-            return refuse(
-                client,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body over the size limit",
-            );
-        }
-        let body = Limited::new(req.into_body(), s.max_body).collect();
-        let body = match tokio::time::timeout(s.body_timeout, body).await {
-            Err(_) => {
-                return refuse(
-                    client,
-                    StatusCode::REQUEST_TIMEOUT,
-                    "body not received in time",
-                )
-            }
-            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-                return refuse(
-                    client,
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body over the size limit",
-                )
-            }
-            Ok(Err(_)) => return refuse(client, StatusCode::BAD_REQUEST, "body cut off"),
-            Ok(Ok(collected)) => collected.to_bytes(),
+        let body = match read_body(req, s).await {
+            Ok(body) => body,
+            Err((status, reason)) => return refuse(client, status, reason),
         };
         let delivery = match parse_delivery(&body) {
             Ok(d) => d,
@@ -221,6 +208,31 @@ impl Ctx {
     }
 }
 
+/// Reads a whole body within the size limit (`max_body`, 413 above, checked against
+/// `Content-Length` first) and the body timeout (408); the error is the status and reason.
+pub(super) async fn read_body(
+    req: Request<Incoming>,
+    s: &ServerSettings,
+) -> Result<Bytes, (StatusCode, &'static str)> {
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > s.max_body as u64) {
+        return Err((StatusCode::PAYLOAD_TOO_LARGE, "body over the size limit"));
+    }
+    let body = Limited::new(req.into_body(), s.max_body).collect();
+    match tokio::time::timeout(s.body_timeout, body).await {
+        Err(_) => Err((StatusCode::REQUEST_TIMEOUT, "body not received in time")),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            Err((StatusCode::PAYLOAD_TOO_LARGE, "body over the size limit"))
+        }
+        Ok(Err(_)) => Err((StatusCode::BAD_REQUEST, "body cut off")),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+    }
+}
+
 /// Looks up the request of a closed dialog and enqueues it.
 async fn resolve_dialog(
     chat2desk: crate::chat2desk::Chat2Desk,
@@ -259,7 +271,7 @@ async fn resolve_dialog(
 
 /// The client's address: the peer, or, when the peer is a trusted proxy, the last
 /// `X-Forwarded-For` hop that is not itself a trusted proxy.
-fn client_ip(peer: IpAddr, req: &Request<Incoming>, trusted: &[Cidr]) -> IpAddr {
+pub(super) fn client_ip(peer: IpAddr, req: &Request<Incoming>, trusted: &[Cidr]) -> IpAddr {
     if !Cidr::any_contains(trusted, peer) {
         return peer;
     }
@@ -277,15 +289,6 @@ fn client_ip(peer: IpAddr, req: &Request<Incoming>, trusted: &[Cidr]) -> IpAddr 
         .or(hops.first())
         .copied()
         .unwrap_or(peer)
-}
-
-/// Compares without an early exit, so the time taken does not tell how much matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = u8::from(a.len() != b.len());
-    for i in 0..a.len().max(b.len()) {
-        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff);
-    }
-    diff == 0
 }
 
 /// Logs a refused delivery (address and reason; never the path) and answers `status`.
@@ -308,11 +311,11 @@ fn ok() -> Answer {
     answer
 }
 
-fn not_found() -> Answer {
+pub(super) fn not_found() -> Answer {
     text(StatusCode::NOT_FOUND, "Not Found\n")
 }
 
-fn not_allowed(allow: &'static str) -> Answer {
+pub(super) fn not_allowed(allow: &'static str) -> Answer {
     let mut answer = text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
     answer
         .headers_mut()

@@ -49,11 +49,11 @@ impl WebhookServer {
         }
         let commit = GroupCommit::spawn(
             probe.services().store.clone(),
-            wake,
+            wake.clone(),
             settings.batch_window,
             settings.batch_max,
         );
-        let ctx = Arc::new(Ctx::new(settings, probe, commit));
+        let ctx = Arc::new(Ctx::new(settings, probe, commit, wake));
         Ok(Self {
             listeners,
             ctx,

@@ -14,6 +14,9 @@ pub struct ServerSettings {
     pub metrics_listen: Option<SocketAddr>,
     /// The URL secret; empty = every delivery is refused.
     pub secret: Secret,
+    /// `[bizproc] secret` of `POST /bizproc/send` and `GET /bizproc/channels`; empty = both
+    /// answer 404.
+    pub bizproc_secret: Secret,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<Cidr>,
     /// Networks allowed to post webhooks; empty = any.
@@ -56,6 +59,7 @@ impl ServerSettings {
             listen: addr("listen", &c.listen)?,
             metrics_listen: addr("metrics_listen", c.metrics_listen.as_deref().unwrap_or(""))?,
             secret: c.webhook_secret.clone(),
+            bizproc_secret: Secret::default(),
             trusted_proxies: nets("trusted_proxies", &c.trusted_proxies)?,
             allow_from: nets("allow_from", &c.allow_from)?,
             max_body: 1 << 20,

@@ -6,6 +6,7 @@
 //! query parameters otherwise, body over query.
 
 mod batch;
+mod bizproc;
 mod connector;
 mod crm;
 mod listing;
@@ -14,6 +15,7 @@ mod people;
 mod state;
 mod values;
 
+pub use bizproc::{SimEventSend, SimWorkflow};
 pub use connector::LineMessage;
 pub use state::SimComment;
 
@@ -66,9 +68,14 @@ impl ApiError {
     }
 
     fn response(&self) -> SimResponse {
+        // Newer boxes answer some codes as integers (`"error": 404`, bitrix24-apps.md §5).
+        let code = match self.code.parse::<i64>() {
+            Ok(number) => json!(number),
+            Err(_) => json!(self.code),
+        };
         SimResponse::json(
             self.status,
-            &json!({"error": self.code, "error_description": self.description}),
+            &json!({"error": code, "error_description": self.description}),
         )
     }
 }
@@ -79,6 +86,7 @@ fn scope_of(method: &str) -> Option<Option<&'static str>> {
         "profile" | "scope" | "methods" | "batch" | "app.info" => None,
         "user.get" | "user.current" => Some("user"),
         "im.notify.system.add" | "im.notify.personal.add" => Some("im"),
+        "bizproc.event.send" => Some("bizproc"),
         "crm.status.list"
         | "crm.duplicate.findbycomm"
         | "crm.timeline.comment.add"
@@ -141,6 +149,7 @@ pub(crate) fn execute(state: &mut State, method: &str, params: &Value) -> Result
         "crm.duplicate.findbycomm" => crm::find_by_comm(state, params),
         "crm.timeline.comment.add" => people::comment_add(state, params),
         "crm.timeline.comment.list" => people::comment_list(state, params),
+        "bizproc.event.send" => bizproc::event_send(state, params),
         m if m.starts_with("imconnector.") => connector::imconnector(state, m, params),
         m if m.starts_with("event.offline.") => {
             let admin = oauth::is_admin(state, state.caller);
@@ -187,6 +196,7 @@ const METHODS: &[&str] = &[
     "crm.duplicate.findbycomm",
     "crm.timeline.comment.add",
     "crm.timeline.comment.list",
+    "bizproc.event.send",
     "crm.lead.add",
     "crm.lead.get",
     "crm.lead.list",
@@ -261,11 +271,16 @@ impl Portal {
     /// `GET /_sim/state`: everything the portal holds, for tests that run the simulator as
     /// a separate process (no credentials needed; the real portal has no such route).
     fn snapshot(&self) -> Value {
-        let (comments, notifications) = {
+        let (comments, notifications, workflows, event_sends) = {
             let state = self.state();
             let comments: Vec<SimComment> =
                 state.comments.iter().map(|c| c.comment.clone()).collect();
-            (comments, state.notifications.clone())
+            (
+                comments,
+                state.notifications.clone(),
+                state.workflows.clone(),
+                state.event_sends.clone(),
+            )
         };
         json!({
             "leads": self.records(|s| &s.leads),
@@ -276,7 +291,45 @@ impl Portal {
                 .into_iter()
                 .map(|(user, message)| json!({"user_id": user, "message": message}))
                 .collect::<Vec<_>>(),
+            "workflows": workflows,
+            "event_sends": event_sends,
         })
+    }
+
+    /// `POST /_sim/bizproc/wait`: the portal runtime signed `event_token` (`saved=0`: from
+    /// now on `bizproc.event.send` answers "not found" rather than `ACCESS_DENIED`) or saved
+    /// the workflow whose activity waits under it (the PHP activity test's stand-in runtime
+    /// calls it).
+    fn wait(&self, req: &SimRequest) -> SimResponse {
+        let params = params_of(req);
+        let Some(token) = params.get("event_token").and_then(values::text) else {
+            return ApiError::new(400, "ERROR_ARGUMENT", "event_token is required").response();
+        };
+        let document_id = match params.get("document_id") {
+            Some(Value::Array(items)) => items.iter().filter_map(values::text).collect(),
+            _ => Vec::new(),
+        };
+        let workflow_id = params
+            .get("workflow_id")
+            .and_then(values::text)
+            .unwrap_or_default();
+        // `saved=0`: the token was just signed (valid, but its workflow is not saved yet).
+        let saved = params
+            .get("saved")
+            .and_then(values::text)
+            .is_none_or(|s| s != "0");
+        let mut state = self.state();
+        match state.workflows.iter_mut().find(|w| w.event_token == token) {
+            Some(w) => w.saved |= saved,
+            None => state.workflows.push(SimWorkflow {
+                event_token: token,
+                workflow_id,
+                document_id,
+                saved,
+                completed: None,
+            }),
+        }
+        SimResponse::json(200, &json!({"result": true}))
     }
 }
 
@@ -338,6 +391,9 @@ impl SimService for Portal {
     fn handle(&self, req: SimRequest) -> SimResponse {
         if req.path == "/_sim/state" {
             return SimResponse::json(200, &self.snapshot());
+        }
+        if req.path == "/_sim/bizproc/wait" {
+            return self.wait(&req);
         }
         let started = Instant::now();
         let mut state = self.state();
@@ -697,7 +753,10 @@ impl PortalSim {
         let mut state = self.portal.state();
         let reply = execute(&mut state, method, &json!({"fields": fields}))
             .unwrap_or_else(|e| panic!("{method} in the simulator failed: {}", e.description));
-        values::int(&reply.result).expect("the simulator returns the new id")
+        let id = values::int(&reply.result).expect("the simulator returns the new id");
+        // A seeded record is as old as the company: the search lag applies to new ones only.
+        state.created_at.remove(&id);
+        id
     }
 
     /// Adds a lead; its id.
@@ -772,6 +831,119 @@ impl PortalSim {
     /// Notifications sent: (user, message).
     pub fn notifications(&self) -> Vec<(i64, String)> {
         self.portal.state().notifications.clone()
+    }
+
+    /// A workflow of `document_id` (e.g. `["crm", "CCrmDocumentLead", "LEAD_5"]`) whose
+    /// activity is about to call the daemon: its token is known but, until
+    /// [`PortalSim::save_workflow`], `bizproc.event.send` answers "not found".
+    pub fn issue_workflow(&self, document_id: &[&str]) -> SimWorkflow {
+        let workflow_id = format!(
+            "{:x}.{:08}",
+            rand::random::<u64>() >> 8,
+            rand::random::<u32>() % 100_000_000
+        );
+        let (event_token, _) = bizproc::new_token(&workflow_id);
+        let workflow = SimWorkflow {
+            event_token,
+            workflow_id,
+            document_id: document_id.iter().map(|d| d.to_string()).collect(),
+            saved: false,
+            completed: None,
+        };
+        self.portal.state().workflows.push(workflow.clone());
+        workflow
+    }
+
+    /// The hit that started the workflow saved it: its activity can be completed.
+    pub fn save_workflow(&self, event_token: &str) {
+        if let Some(w) = self
+            .portal
+            .state()
+            .workflows
+            .iter_mut()
+            .find(|w| w.event_token == event_token)
+        {
+            w.saved = true;
+        }
+    }
+
+    /// Runs a workflow the way the PHP activity does: issues it, POSTs the call in the
+    /// REST-activity form shape to `daemon_url/bizproc/send` over HTTP/1.0 (as the 2021
+    /// `HttpClient` speaks), then saves it, as the hit ends. `properties` are
+    /// `properties[...]` fields; `files` go as `properties[files][i]`. Returns the workflow
+    /// and the daemon's status and body.
+    pub async fn run_workflow(
+        &self,
+        daemon_url: &str,
+        secret: &str,
+        document_id: &[&str],
+        properties: &[(&str, &str)],
+        files: &[&str],
+    ) -> (SimWorkflow, u16, String) {
+        let workflow = self.issue_workflow(document_id);
+        let mut props = Map::new();
+        for (key, value) in properties {
+            props.insert(key.to_string(), json!(value));
+        }
+        props.insert("files".into(), json!(files));
+        let kind = document_id
+            .get(2)
+            .and_then(|d| d.rsplit_once('_'))
+            .map_or("", |(k, _)| k);
+        let body = json!({
+            "workflow_id": workflow.workflow_id,
+            "code": crate::bizproc::CODE,
+            "document_id": document_id,
+            "document_type": [document_id.first().copied().unwrap_or("crm"), document_id.get(1).copied().unwrap_or(""), kind],
+            "event_token": workflow.event_token,
+            "properties": props,
+            "use_subscription": "Y",
+            "timeout_duration": 3600,
+            "ts": chrono::Utc::now().timestamp(),
+            "auth": {"application_token": secret},
+        });
+        let answer = reqwest::Client::new()
+            .post(format!("{}/bizproc/send", daemon_url.trim_end_matches('/')))
+            .version(reqwest::Version::HTTP_10)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(query::encode(&body))
+            .send()
+            .await;
+        let (status, text) = match answer {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                (status, r.text().await.unwrap_or_default())
+            }
+            Err(e) => (0, e.to_string()),
+        };
+        if status == 202 {
+            self.save_workflow(&workflow.event_token);
+        }
+        (workflow, status, text)
+    }
+
+    /// The workflows the portal knows, with what completed them.
+    pub fn workflows(&self) -> Vec<SimWorkflow> {
+        self.portal.state().workflows.clone()
+    }
+
+    /// Every `bizproc.event.send` received, in order.
+    pub fn event_sends(&self) -> Vec<SimEventSend> {
+        self.portal.state().event_sends.clone()
+    }
+
+    /// The next `bizproc.event.send` calls fail with these codes, in order: `"404"` or
+    /// `"423"` (answered as integers, newer boxes) or `"ERROR_CORE"` (older).
+    pub fn fail_event_sends(&self, codes: &[&str]) {
+        self.portal
+            .state()
+            .event_send_failures
+            .extend(codes.iter().map(|c| c.to_string()));
+    }
+
+    /// Drops the scripted `bizproc.event.send` failures not used yet.
+    pub fn clear_event_send_failures(&self) {
+        self.portal.state().event_send_failures.clear();
     }
 
     /// Method calls executed, sub-calls of batches included, per method.

@@ -64,6 +64,9 @@ pub(crate) struct State {
     pub(crate) calls: BTreeMap<String, u64>,
     pub(crate) bucket: Option<Bucket>,
     pub(crate) rejections: u64,
+    pub(crate) workflows: Vec<super::bizproc::SimWorkflow>,
+    pub(crate) event_sends: Vec<super::bizproc::SimEventSend>,
+    pub(crate) event_send_failures: std::collections::VecDeque<String>,
     /// How long a new lead or contact stays invisible to `crm.duplicate.findbycomm` (a busy
     /// portal's duplicate index is rebuilt by an agent, after the record is saved).
     pub(crate) search_lag: std::time::Duration,
@@ -119,6 +122,9 @@ impl State {
             calls: BTreeMap::new(),
             bucket: None,
             rejections: 0,
+            workflows: Vec::new(),
+            event_sends: Vec::new(),
+            event_send_failures: std::collections::VecDeque::new(),
             search_lag: std::time::Duration::ZERO,
             created_at: BTreeMap::new(),
             oauth: super::oauth::OAuth::default(),

@@ -63,6 +63,11 @@ impl Service {
                 }
                 ok(json!({"id": id}))
             }
+            (&Method::POST, "/_sim/write_first") => {
+                let enabled = p.text("enabled").is_none_or(|v| v == "1" || v == "true");
+                self.state().write_first = enabled;
+                ok(json!({"write_first": enabled}))
+            }
             (&Method::POST, "/_sim/scenario/close") => {
                 let Some(client) = p.int("client_id") else {
                     return field_error(400, "Validation failed", "client_id", "required");
@@ -86,6 +91,10 @@ impl Service {
                 .map(|r| r.id).collect::<Vec<_>>(),
             "messages": s.messages.len(), "webhooks": s.hooks.len(),
             "webhook_deliveries": self.deliveries().len(),
+            "message_posts": s.writes.iter().filter(|(p, _)| p == "/messages")
+                .map(|(_, v)| v.clone()).collect::<Vec<_>>(),
+            "client_posts": s.writes.iter().filter(|(p, _)| p == "/clients")
+                .map(|(_, v)| v.clone()).collect::<Vec<_>>(),
         })
     }
 }

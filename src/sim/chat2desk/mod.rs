@@ -6,6 +6,7 @@
 //! `send_file`) panic on a client id the simulator never issued: that is a bug in the test.
 
 mod control;
+mod outbound;
 mod params;
 mod render;
 mod routes;
@@ -154,6 +155,58 @@ impl Chat2DeskSim {
     /// Scales the webhook retry delays (10 s, 5 min, 2 h); e.g. `0.001` for tests.
     pub fn set_webhook_retry_scale(&self, scale: f64) {
         self.svc().state().webhook_retry_scale = scale;
+    }
+
+    /// `api_info.write_first_option` (default true): when false, `POST /messages` to a
+    /// client who never wrote is refused.
+    pub fn set_write_first(&self, enabled: bool) {
+        self.svc().state().write_first = enabled;
+    }
+
+    /// The next `POST /messages` calls are refused (400) with these texts, in order.
+    pub fn refuse_messages(&self, texts: &[&str]) {
+        self.svc()
+            .state()
+            .message_refusals
+            .extend(texts.iter().map(|t| t.to_string()));
+    }
+
+    /// Holds every successful `POST /messages` answer back this long after the message
+    /// exists (a crash test kills the daemon in that window).
+    pub fn hold_message_answers(&self, hold: std::time::Duration) {
+        self.svc().state().message_answer_hold = hold;
+    }
+
+    /// The parameters of every `POST /v1/messages` received (refused ones included), in
+    /// order.
+    pub fn message_posts(&self) -> Vec<serde_json::Value> {
+        self.writes("/messages")
+    }
+
+    /// The parameters of every `POST /v1/clients` received, in order.
+    pub fn client_posts(&self) -> Vec<serde_json::Value> {
+        self.writes("/clients")
+    }
+
+    fn writes(&self, path: &str) -> Vec<serde_json::Value> {
+        self.svc()
+            .state()
+            .writes
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// The client with this phone (digits compared), if any.
+    pub fn client_by_phone(&self, phone: &str) -> Option<i64> {
+        let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+        self.svc()
+            .state()
+            .clients
+            .values()
+            .find(|c| c.phone == digits)
+            .map(|c| c.id)
     }
 
     /// Every webhook delivery attempt so far: `(url, HTTP status or 0)`.

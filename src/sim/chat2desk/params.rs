@@ -5,7 +5,7 @@ use crate::sim::http::SimRequest;
 use serde_json::{Map, Value};
 
 /// Merged parameters: query first, body on top.
-pub(super) struct Params(Map<String, Value>);
+pub(super) struct Params(pub(super) Map<String, Value>);
 
 impl Params {
     pub fn of(req: &SimRequest) -> Self {

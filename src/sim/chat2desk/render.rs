@@ -48,6 +48,7 @@ impl State {
             "attachments": m.attachments.iter()
                 .map(|(name, link)| json!({"name": name, "link": link})).collect::<Vec<_>>(),
             "remote_id": null, "recipient_status": null, "is_new": false,
+            "external_id": m.external_id,
             "extra_data": {}, "ai_tips": null,
         })
     }

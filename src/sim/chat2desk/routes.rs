@@ -19,6 +19,7 @@ impl Service {
         let id = |i: usize| segments.get(i).and_then(|s| s.parse::<i64>().ok());
         let m = &req.method;
         let mut s = self.state();
+        s.api_calls += 1;
         match (segments.as_slice(), m) {
             (["companies", "api_info"], &Method::GET) => api_info(&s),
             (["requests", _], &Method::GET) if !s.request_endpoint => not_found(),
@@ -34,6 +35,14 @@ impl Service {
                 _ => not_found(),
             },
             (["clients"], &Method::GET) => clients(&s, &p),
+            (["clients"], &Method::POST) => {
+                drop(s);
+                self.create_client(&p)
+            }
+            (["messages"], &Method::POST) => {
+                drop(s);
+                self.send_message(&p)
+            }
             (["clients", _], &Method::GET) => match id(1).and_then(|i| s.clients.get(&i)) {
                 Some(c) => success(s.client_json(c)),
                 None => not_found(),
@@ -106,9 +115,9 @@ impl Service {
 fn api_info(s: &State) -> SimResponse {
     success(json!({
         "mode": "premium", "hook": null, "chat_close_web_hook": null,
-        "current_version": "1.0", "requests_this_month": 0,
+        "current_version": "1.0", "requests_this_month": s.api_calls,
         "channels": s.channels.len(), "company_name": "Simulated Company",
-        "write_first_option": true, "domain_urls": [s.web_domain],
+        "write_first_option": s.write_first, "domain_urls": [s.web_domain],
     }))
 }
 

@@ -69,6 +69,8 @@ pub(super) struct MessageRec {
     pub media: Option<(&'static str, String)>,
     /// `(name, link)` entries of `attachments`.
     pub attachments: Vec<(String, String)>,
+    /// The sender's `external_id` (`POST /messages`).
+    pub external_id: Option<String>,
 }
 
 pub(super) struct HookRec {
@@ -135,6 +137,17 @@ pub(super) struct State {
     pub rate_limit_status: u16,
     pub bucket: Option<Bucket>,
     pub webhook_retry_scale: f64,
+    /// Authenticated API calls answered: what `api_info` reports as `requests_this_month`.
+    pub api_calls: u64,
+    /// `api_info.write_first_option`: may the company message clients who never wrote.
+    pub write_first: bool,
+    /// Texts the next `POST /messages` calls are refused with (400), in order.
+    pub message_refusals: std::collections::VecDeque<String>,
+    /// The parameters of every `POST /messages` and `POST /clients` received, in order:
+    /// `(path, params)`.
+    pub writes: Vec<(String, Value)>,
+    /// How long a successful `POST /messages` answer is held back after the message exists.
+    pub message_answer_hold: std::time::Duration,
     next_id: i64,
 }
 
@@ -159,6 +172,11 @@ impl State {
             rate_limit_status: 429,
             bucket: None,
             webhook_retry_scale: 1.0,
+            api_calls: 0,
+            write_first: true,
+            message_refusals: std::collections::VecDeque::new(),
+            writes: Vec::new(),
+            message_answer_hold: std::time::Duration::ZERO,
             next_id: 0,
         }
     }
@@ -254,11 +272,37 @@ impl State {
         media: Option<(&'static str, String)>,
         attachments: Vec<(String, String)>,
     ) -> Option<(i64, Vec<Event>)> {
-        let now = Utc::now().trunc_subsecs(0);
-        let (channel_id, transport) = {
+        let route = {
             let c = self.clients.get(&client_id)?;
             (c.channel_id, c.transport.clone())
         };
+        self.post_via(
+            client_id,
+            route,
+            kind,
+            text,
+            operator_id,
+            media,
+            attachments,
+            None,
+        )
+    }
+
+    /// [`State::post`] on a given `(channel, transport)` with an optional `external_id`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn post_via(
+        &mut self,
+        client_id: i64,
+        (channel_id, transport): (i64, String),
+        kind: &'static str,
+        text: Option<&str>,
+        operator_id: Option<i64>,
+        media: Option<(&'static str, String)>,
+        attachments: Vec<(String, String)>,
+        external_id: Option<String>,
+    ) -> Option<(i64, Vec<Event>)> {
+        let now = Utc::now().trunc_subsecs(0);
+        self.clients.get(&client_id)?;
         let mut events = Vec::new();
         let dialog_id = match self
             .dialogs
@@ -341,6 +385,7 @@ impl State {
                 channel_id,
                 media,
                 attachments,
+                external_id,
             },
         );
         let hook_type = match kind {

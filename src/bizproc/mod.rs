@@ -1,0 +1,17 @@
+//! The business-process action «Написать сообщение на номер»: the call the portal's activity
+//! makes (`POST /bizproc/send`, in the shape Bitrix uses for a REST activity), and the PHP
+//! activity itself, embedded in the binary for `bizproc install`.
+//!
+//! A boxed portal never calls an application's handler itself (its pushes go through
+//! Bitrix's cloud), so a small PHP activity posts the call to the daemon over the LAN; the
+//! daemon sends the message durably and completes the activity with `bizproc.event.send`
+//! through the inbound webhook (`bitrix24-apps.md` §4, §5).
+
+mod activity;
+mod call;
+
+pub use activity::{
+    install, uninstall, ActivityFile, ActivitySettings, InstallReport, ACTIVITY_CODE, FILES,
+};
+pub(crate) use call::constant_time_eq;
+pub use call::{CallError, SendCall, CODE};

@@ -1,0 +1,121 @@
+//! `send`: one message through the business-process path (queue, steps, Chat2Desk), for a
+//! sysadmin's first test; prints the result.
+
+use crate::bizproc::SendCall;
+use crate::config::Config;
+use crate::service::build_beside;
+use crate::store::{Intake, JobKind, JobState};
+use crate::sync::{Outcome, SendProgress};
+use std::time::{Duration, Instant};
+
+/// How long `send` waits for the result.
+const WAIT: Duration = Duration::from_secs(120);
+
+/// What to send.
+#[derive(Debug, Clone)]
+pub struct SendArgs {
+    /// Chat2Desk channel id.
+    pub channel: i64,
+    /// The client's phone.
+    pub phone: String,
+    /// Text.
+    pub text: String,
+    /// File links.
+    pub files: Vec<String>,
+    /// Transport (`whatsapp`, ...), else the client's or the channel's first.
+    pub transport: Option<String>,
+}
+
+/// Queues the send and runs it here (or waits for the running daemon to); true when the
+/// message went out.
+pub async fn send(config: Config, args: SendArgs) -> anyhow::Result<bool> {
+    if args.text.trim().is_empty() && args.files.is_empty() {
+        anyhow::bail!("--text is empty and no --file given: nothing to send");
+    }
+    let daemon = build_beside(config).await?;
+    let store = daemon.services().store.clone();
+    let call = SendCall {
+        event_token: None,
+        workflow_id: None,
+        document_id: Vec::new(),
+        document_type: Vec::new(),
+        channel_id: args.channel,
+        phone: args.phone,
+        text: args.text,
+        files: args.files,
+        transport: args.transport,
+        ts: Some(chrono::Utc::now().timestamp()),
+    };
+    let identity = format!(
+        "cli:{}:{:016x}",
+        chrono::Utc::now().timestamp_millis(),
+        rand::random::<u64>()
+    );
+    let started = Instant::now();
+    let queued = store
+        .enqueue_send(&identity, &call.to_value(), Intake::Manual)
+        .await?;
+    println!(
+        "Queued send {} (channel {}, phone {})",
+        queued.send_id, call.channel_id, call.phone
+    );
+    let lease = Duration::from_secs(daemon.config.sync.lease_secs);
+    let mut shown_error: Option<String> = None;
+    loop {
+        if let Some(job) = store
+            .claim_one(JobKind::Send, queued.send_id, lease)
+            .await?
+        {
+            daemon.worker.run_job(job).await;
+        }
+        let job = store
+            .job(JobKind::Send, queued.send_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("send {} vanished from the queue", queued.send_id))?;
+        match job.state {
+            JobState::Done => {
+                let progress = SendProgress::from_steps(&job.steps);
+                let ms = started.elapsed().as_millis();
+                return Ok(match progress.outcome {
+                    Some(Outcome::Sent { message_id }) => {
+                        println!(
+                            "Sent: Chat2Desk message {message_id} to client {} in {ms} ms",
+                            progress.client_id.unwrap_or(0)
+                        );
+                        true
+                    }
+                    Some(Outcome::Refused { error }) => {
+                        println!("Not sent: {error}");
+                        false
+                    }
+                    None => false,
+                });
+            }
+            JobState::Dead => {
+                println!(
+                    "Not sent: {} (see `chat2desk-b24 status`)",
+                    job.last_error.unwrap_or_default()
+                );
+                return Ok(false);
+            }
+            JobState::Pending | JobState::Running => {
+                if started.elapsed() > WAIT {
+                    println!(
+                        "No result within {} s; the send stays queued (last error: {}). `chat2desk-b24 status` shows it.",
+                        WAIT.as_secs(),
+                        job.last_error.as_deref().unwrap_or("none")
+                    );
+                    return Ok(false);
+                }
+                if job.last_error.is_some() && job.last_error != shown_error {
+                    println!(
+                        "Retrying after: {}",
+                        job.last_error.as_deref().unwrap_or("")
+                    );
+                    shown_error = job.last_error.clone();
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! `POST /bizproc/send` and `GET /bizproc/channels`: the portal's business-process action.
+//!
+//! The call is answered 202 as soon as its send job is committed (the activity waits inside
+//! a portal hit; the work happens after), 401 for a wrong or missing
+//! `auth[application_token]` (nothing queued), 400 naming the bad field, 413 over the body
+//! limit. Nothing here logs the body or the secret.
+
+use super::handler::{client_ip, not_allowed, not_found, read_body, Answer, Ctx};
+use crate::bitrix24::query;
+use crate::bizproc::{constant_time_eq, CallError, SendCall};
+use crate::store::Intake;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{json, Value};
+use std::net::{IpAddr, SocketAddr};
+
+impl Ctx {
+    /// Routes `/bizproc/...`; 404 while `[bizproc] secret` is empty (the action is off).
+    pub(super) async fn bizproc(&self, req: Request<Incoming>, peer: SocketAddr) -> Answer {
+        if self.settings.bizproc_secret.is_empty() {
+            return not_found();
+        }
+        let client = client_ip(peer.ip(), &req, &self.settings.trusted_proxies);
+        match (req.uri().path(), req.method()) {
+            ("/bizproc/send", &Method::POST) => self.bizproc_send(req, client).await,
+            ("/bizproc/send", _) => not_allowed("POST"),
+            ("/bizproc/channels", &Method::GET) => self.bizproc_channels(&req, client).await,
+            ("/bizproc/channels", _) => not_allowed("GET"),
+            _ => not_found(),
+        }
+    }
+
+    async fn bizproc_send(&self, req: Request<Incoming>, client: IpAddr) -> Answer {
+        let body = match read_body(req, &self.settings).await {
+            Ok(body) => body,
+            Err((status, reason)) => return refuse(client, status, None, reason),
+        };
+        let Ok(text) = std::str::from_utf8(&body) else {
+            return refuse(
+                client,
+                StatusCode::BAD_REQUEST,
+                None,
+                "body is not UTF-8 form data",
+            );
+        };
+        let call = match SendCall::from_form(&query::decode(text), &self.settings.bizproc_secret)
+        {
+            Ok(call) => call,
+            Err(CallError::Unauthorized) => {
+                return refuse(
+                    client,
+                    StatusCode::UNAUTHORIZED,
+                    Some("auth[application_token]"),
+                    "wrong or missing auth[application_token]: use [bizproc] secret (`chat2desk-b24 bizproc install` writes it into the activity)",
+                )
+            }
+            Err(CallError::Field { field, problem }) => {
+                return refuse(client, StatusCode::BAD_REQUEST, Some(&field), &problem)
+            }
+        };
+        let token = call.event_token.clone().unwrap_or_default();
+        let store = &self.probe.services().store;
+        match store
+            .enqueue_send(&token, &call.to_value(), Intake::Bizproc)
+            .await
+        {
+            Ok(queued) => {
+                if queued.new {
+                    self.wake.notify_one();
+                }
+                tracing::info!(
+                    send_id = queued.send_id,
+                    workflow_id = call.workflow_id.as_deref().unwrap_or(""),
+                    channel_id = call.channel_id,
+                    repeated = !queued.new,
+                    client = %client,
+                    "Queued a business-process send"
+                );
+                answer(
+                    StatusCode::ACCEPTED,
+                    &json!({"accepted": true, "job": queued.send_id}),
+                )
+            }
+            Err(e) => {
+                tracing::warn!(client = %client, error = %e, hint = e.hint(), "Business-process send not queued; answered 503");
+                answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &json!({"accepted": false, "error": "state database unavailable, retry later"}),
+                )
+            }
+        }
+    }
+
+    /// The company's channels for the activity's settings dialog. The secret comes as
+    /// `Authorization: Bearer <secret>` or `?auth[application_token]=<secret>`.
+    async fn bizproc_channels(&self, req: &Request<Incoming>, client: IpAddr) -> Answer {
+        let bearer = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_string);
+        let presented = bearer.or_else(|| {
+            let form = query::decode(req.uri().query().unwrap_or(""));
+            form.get("auth")
+                .and_then(|a| a.get("application_token"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
+        let expected = self.settings.bizproc_secret.expose().as_bytes();
+        if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), expected)) {
+            return refuse(
+                client,
+                StatusCode::UNAUTHORIZED,
+                Some("auth[application_token]"),
+                "wrong or missing secret",
+            );
+        }
+        match self.probe.services().chat2desk.channels().await {
+            Ok(channels) => answer(
+                StatusCode::OK,
+                &json!({"channels": channels.iter().map(|c| json!({
+                    "id": c.id, "name": c.name, "phone": c.phone, "transports": c.transports,
+                })).collect::<Vec<_>>()}),
+            ),
+            Err(e) => {
+                tracing::warn!(endpoint = "GET /v1/channels", error = %e, hint = e.hint(), "Cannot list channels for the business-process dialog");
+                answer(
+                    StatusCode::BAD_GATEWAY,
+                    &json!({"error": format!("Chat2Desk: {e}")}),
+                )
+            }
+        }
+    }
+}
+
+/// Logs a refused call (address, status, field and reason; never the body) and answers it.
+fn refuse(client: IpAddr, status: StatusCode, field: Option<&str>, reason: &str) -> Answer {
+    tracing::warn!(client = %client, status = status.as_u16(), field = field.unwrap_or(""), reason, "Refused a business-process call");
+    let mut body = json!({"accepted": false, "error": match field {
+        Some(f) if status == StatusCode::BAD_REQUEST => format!("{f}: {reason}"),
+        _ => reason.to_string(),
+    }});
+    if let Some(field) = field {
+        body["field"] = json!(field);
+    }
+    answer(status, &body)
+}
+
+fn answer(status: StatusCode, body: &Value) -> Answer {
+    let mut answer = Response::new(Full::new(Bytes::from(body.to_string())));
+    *answer.status_mut() = status;
+    answer.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    answer
+}
