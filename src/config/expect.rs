@@ -120,6 +120,12 @@ const TABLE: &[(&str, Expect)] = &[
     ("server.trusted_proxies", NETWORKS),
     ("server.allow_from", NETWORKS),
     ("server.health_max_poll_age_secs", e("a whole number of seconds (0 = automatic)", "0")),
+    ("bizproc.secret", e("a secret of at least 16 characters in quotes", "\"…\"")),
+    ("bizproc.secret_file", PATH),
+    ("bizproc.write_first_daily_limit", e("a whole number of new clients a day (0 = no limit)", "20")),
+    ("bizproc.files", e("\"attach\" or \"links\" in quotes", "\"attach\"")),
+    ("bizproc.daemon_url", e("a URL in quotes (\"\" = from server.listen)", "\"http://10.0.0.5:8089\"")),
+    ("bizproc.wait_timeout_secs", e("a whole number of seconds from 10 to 2592000", "3600")),
 ];
 
 /// The expectation of `section.key`; `default` (the key's default value, when known) gives

@@ -21,3 +21,18 @@ pub use send::{send_message, SendRules};
 pub use send_progress::{Outcome, SendProgress};
 pub use stats::Stats;
 pub use worker::{Rules, Services, Worker, WorkerSettings, IDLE_POLL};
+
+/// Saves a running job's progress after a remote write and extends its lease.
+async fn checkpoint(
+    services: &Services,
+    job: &crate::store::Job,
+    steps: &serde_json::Value,
+    lease: std::time::Duration,
+) -> Result<(), JobError> {
+    let lease_until = chrono::Utc::now() + lease;
+    services
+        .store
+        .save_steps(job.id, steps, lease_until)
+        .await?;
+    Ok(())
+}

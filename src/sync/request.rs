@@ -3,7 +3,7 @@
 
 use super::fetch::{fetch_request, Fetched};
 use super::single_flight::{self, client_keys};
-use super::{JobError, Progress, Rules, Services};
+use super::{checkpoint, JobError, Progress, Rules, Services};
 use crate::bitrix24::EntityType;
 use crate::chat2desk::{AttachmentKind, Message, MessageKind, Operator};
 use crate::crm::{phone::normalize_phone, ClientFacts, EntityRef, Known, Reopen};
@@ -83,7 +83,7 @@ pub async fn sync_request(
     if let (Some(reopen), false) = (&progress.reopen, progress.notified) {
         notify_reopen(services, reopen, request_id, client.display_name()).await?;
         progress.notified = true;
-        checkpoint(services, job, &progress, lease).await?;
+        checkpoint(services, job, &progress.to_steps(), lease).await?;
     }
 
     let dialog_id = request
@@ -121,7 +121,7 @@ pub async fn sync_request(
         progress.parts_written.push(part);
         progress.comment_ids.push(id);
         present.insert(part);
-        checkpoint(services, job, &progress, lease).await?;
+        checkpoint(services, job, &progress.to_steps(), lease).await?;
     }
     let closed = request.closed.unwrap_or(job.created_at);
     let latency = (chrono::Utc::now() - closed).to_std().unwrap_or_default();
@@ -196,20 +196,6 @@ async fn route(
         )
         .await?;
     Ok(routed.entity)
-}
-
-async fn checkpoint(
-    services: &Services,
-    job: &Job,
-    progress: &Progress,
-    lease: Duration,
-) -> Result<(), JobError> {
-    let lease_until = chrono::Utc::now() + lease;
-    services
-        .store
-        .save_steps(job.id, &progress.to_steps(), lease_until)
-        .await?;
-    Ok(())
 }
 
 /// Parts of this request's transcript already on the entity's timeline.

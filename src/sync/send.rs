@@ -6,7 +6,7 @@
 
 use super::send_progress::{Outcome, SendProgress};
 use super::single_flight::{self, client_keys};
-use super::{JobError, Services};
+use super::{checkpoint, JobError, Services};
 use crate::bitrix24::BitrixError;
 use crate::bizproc::SendCall;
 use crate::chat2desk::{Channel, Chat2DeskError, MessageKind, MessageQuery, NewMessage, Order};
@@ -83,19 +83,19 @@ pub async fn send_message(
         };
         log_outcome(send_id, &call, &outcome);
         progress.outcome = Some(outcome);
-        checkpoint(services, job, &progress, lease).await?;
+        checkpoint(services, job, &progress.to_steps(), lease).await?;
     }
     if let Some(Outcome::Refused { error }) = progress.outcome.clone() {
         if let Some(entity) = call.entity() {
             if progress.comment_id.is_none() {
                 progress.comment_id =
                     Some(comment_refusal(services, job, &call, entity, &error).await?);
-                checkpoint(services, job, &progress, lease).await?;
+                checkpoint(services, job, &progress.to_steps(), lease).await?;
             }
             if !progress.notified {
                 notify_refusal(services, send_id, &call, entity, &error).await?;
                 progress.notified = true;
-                checkpoint(services, job, &progress, lease).await?;
+                checkpoint(services, job, &progress.to_steps(), lease).await?;
             }
         } else {
             tracing::warn!(send_id, document = ?call.document_id, "Refused send has no CRM entity to comment on or responsible to notify");
@@ -105,7 +105,7 @@ pub async fn send_message(
         let outcome = progress.outcome.clone().expect("set above");
         progress.report_error = report(services, send_id, token, &call, &outcome).await?;
         progress.reported = true;
-        checkpoint(services, job, &progress, lease).await?;
+        checkpoint(services, job, &progress.to_steps(), lease).await?;
     }
     Ok(progress)
 }
@@ -142,7 +142,7 @@ async fn deliver(
             .await?;
             let id = found.map_err(Stop::Refused)?;
             progress.client_id = Some(id);
-            checkpoint(services, job, progress, lease).await?;
+            checkpoint(services, job, &progress.to_steps(), lease).await?;
             id
         }
     };
@@ -164,7 +164,7 @@ async fn deliver(
     }
     progress.intent_at = Some(chrono::Utc::now().timestamp_millis());
     progress.client_transports = Some(transports);
-    checkpoint(services, job, progress, lease).await?;
+    checkpoint(services, job, &progress.to_steps(), lease).await?;
     match services.chat2desk.send_message(&message).await {
         Ok(sent) => Ok(sent.message_id),
         Err(e @ Chat2DeskError::Api { .. }) => Err(Stop::Refused(format!(
@@ -566,18 +566,4 @@ fn log_outcome(send_id: i64, call: &SendCall, outcome: &Outcome) {
             "Business-process message not sent"
         ),
     }
-}
-
-async fn checkpoint(
-    services: &Services,
-    job: &Job,
-    progress: &SendProgress,
-    lease: Duration,
-) -> Result<(), JobError> {
-    let lease_until = chrono::Utc::now() + lease;
-    services
-        .store
-        .save_steps(job.id, &progress.to_steps(), lease_until)
-        .await?;
-    Ok(())
 }
