@@ -35,13 +35,16 @@ impl KeyTable {
         template.bitrix24.ca_file = Some(PathBuf::new());
         template.server.metrics_listen = Some(String::new());
         template.database.url = Some(super::Secret::new("mysql://u@h/d"));
-        // The dump shows one of `path` and `url`; both are keys.
-        let mut keys = vec![("database".to_string(), "path".to_string(), KeyKind::Text)];
+        let mut keys = Vec::new();
         if let Ok(Value::Dict(_, sections)) = Value::serialize(&template) {
             for (section, value) in sections {
                 let Value::Dict(_, fields) = value else {
                     continue;
                 };
+                if section == "database" {
+                    // The dump shows one of `path` and `url`; both are keys.
+                    keys.push((section.clone(), "path".to_string(), KeyKind::Text));
+                }
                 for (key, value) in fields {
                     let kind = match value {
                         Value::String(..) => KeyKind::Text,
