@@ -4,7 +4,9 @@
 #   apt:   systemd-container debootstrap lintian rpm rpmlint nginx prometheus, and php-cli
 #          php-mbstring python3-pip for the PHP activity test and its b24pysdk conformance check
 #          (prometheus: promtool and a server for tests/monitoring.rs, which starts its own on a
-#          free loopback port; the package's own service is kept from starting and stopped)
+#          free loopback port; the package's own service is kept from starting and stopped),
+#          and mariadb-server (the MariaDB tests start their own mariadbd in a temporary
+#          directory; the package's service is never used)
 #   cargo: cargo-deb, cargo-generate-rpm at pinned versions, installed only when missing
 #   pip:   b24pysdk (pinned), for the conformance tests of the portal simulator and of the
 #          bodies the PHP activity sends
@@ -15,7 +17,7 @@ set -euo pipefail
 
 CARGO_DEB_VERSION="3.8.0"
 CARGO_GENERATE_RPM_VERSION="0.21.1"
-APT_PACKAGES=(systemd-container debootstrap lintian rpm rpmlint nginx prometheus php-cli php-mbstring python3-pip)
+APT_PACKAGES=(systemd-container debootstrap lintian rpm rpmlint nginx prometheus php-cli php-mbstring python3-pip mariadb-server)
 
 banner() { printf '\n==== %s ====\n' "$*"; }
 

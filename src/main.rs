@@ -3,7 +3,7 @@
 use anyhow::Context;
 use chat2desk_b24::bitrix24::{Bitrix24, Bitrix24Options};
 use chat2desk_b24::chat2desk::{Chat2Desk, Chat2DeskOptions};
-use chat2desk_b24::cli::{self, BizprocAction, Cli, Command, WebhookAction};
+use chat2desk_b24::cli::{self, BizprocAction, Cli, Command, StoreAction, WebhookAction};
 use chat2desk_b24::config::{self, Config};
 use chat2desk_b24::service;
 use chat2desk_b24::store::Store;
@@ -99,6 +99,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             BizprocAction::Uninstall { docroot } => cli::bizproc::uninstall(&docroot)?,
         },
         Command::Status => cli::status(&open_store(&load(&cli.config)?).await?).await?,
+        Command::Store {
+            action: StoreAction::Migrate { to },
+        } => cli::store_migrate(&load(&cli.config)?, &to).await?,
         Command::Retry { request_id, dead } => {
             cli::retry(&open_store(&load(&cli.config)?).await?, request_id, dead).await?
         }
@@ -137,9 +140,7 @@ fn load(path: &Path) -> anyhow::Result<Config> {
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Store::open(&config.database.path)
-        .await
-        .with_context(|| format!("[database] path = {:?}", config.database.path))
+    service::open_store(config).await
 }
 
 fn chat2desk(config: &Config) -> anyhow::Result<Chat2Desk> {

@@ -1,21 +1,19 @@
-//! Single flight per client at the store level, on a real SQLite file: a claim is all or
-//! nothing, in force only while its job runs with a live lease, and random interleavings of
-//! two jobs of one person never let both hold the client.
+//! Single flight per client at the store level, on both backends (a real SQLite file, a real
+//! MariaDB server): a claim is all or nothing, in force only while its job runs with a live
+//! lease, random interleavings of two jobs of one person never let both hold the client, and
+//! two nodes racing for one client's keys never both get it.
 
+#[path = "common/backend.rs"]
+mod backend;
+
+use backend::Fixture;
 use chat2desk_b24::store::{ClaimAttempt, ClientKey, ClientRecord, Intake, JobKind, Store};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use proptest::prelude::*;
 use std::sync::OnceLock;
 use std::time::Duration;
-use tempfile::TempDir;
 
 const LEASE: Duration = Duration::from_secs(30);
-
-async fn fresh() -> (TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("state.db")).await.unwrap();
-    (dir, store)
-}
 
 fn at(base: DateTime<Utc>, secs: i64) -> DateTime<Utc> {
     base + ChronoDuration::seconds(secs)
@@ -40,9 +38,8 @@ fn person(client: i64) -> Vec<ClientKey> {
     ]
 }
 
-#[tokio::test]
-async fn a_claim_is_all_or_nothing_and_blocks_only_while_its_job_runs() {
-    let (_dir, store) = fresh().await;
+async fn a_claim_is_all_or_nothing_and_blocks_only_while_its_job_runs(db: Fixture) {
+    let store = db.store.clone();
     let t0 = Utc::now() + ChronoDuration::seconds(1);
     let ids = running_jobs(&store, 3, t0).await;
     let (a, b, c) = (ids[0], ids[1], ids[2]);
@@ -88,9 +85,8 @@ async fn a_claim_is_all_or_nothing_and_blocks_only_while_its_job_runs() {
     );
 }
 
-#[tokio::test]
-async fn a_restart_hands_back_the_dead_process_claims_at_once() {
-    let (_dir, store) = fresh().await;
+async fn a_restart_hands_back_the_dead_process_claims_at_once(db: Fixture) {
+    let store = db.store.clone();
     let t0 = Utc::now() + ChronoDuration::seconds(1);
     let ids = running_jobs(&store, 2, t0).await;
     store
@@ -119,9 +115,8 @@ async fn a_restart_hands_back_the_dead_process_claims_at_once() {
     );
 }
 
-#[tokio::test]
-async fn records_are_saved_with_the_checkpoint_and_read_newest_first() {
-    let (_dir, store) = fresh().await;
+async fn records_are_saved_with_the_checkpoint_and_read_newest_first(db: Fixture) {
+    let store = db.store.clone();
     let t0 = Utc::now() + ChronoDuration::seconds(1);
     let ids = running_jobs(&store, 1, t0).await;
     let keys = person(5);
@@ -201,8 +196,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     RT.get_or_init(|| tokio::runtime::Runtime::new().unwrap())
 }
 
-async fn interleave(steps: Vec<Step>) -> Result<(), TestCaseError> {
-    let (_dir, store) = fresh().await;
+async fn interleave(store: &Store, steps: Vec<Step>) -> Result<(), TestCaseError> {
     let base = Utc::now() + ChronoDuration::seconds(1);
     for key in [1, 2] {
         store
@@ -280,13 +274,70 @@ proptest! {
     fn two_jobs_of_one_person_never_hold_the_client_together(
         steps in proptest::collection::vec(step(), 1..40)
     ) {
-        runtime().block_on(interleave(steps))?;
+        runtime().block_on(async {
+            let db = Fixture::sqlite().await;
+            interleave(&db.store, steps).await
+        })?;
     }
 }
 
-#[tokio::test]
-async fn jobs_of_one_chain_run_one_at_a_time_in_the_order_queued() {
-    let (_dir, store) = fresh().await;
+/// The same property on each backend, a dozen generated cases (no shrinking), each on a
+/// fresh database.
+async fn interleavings_of_two_jobs_hold(db: Fixture) {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = proptest::collection::vec(step(), 1..40);
+    for _ in 0..12 {
+        let steps = strategy.new_tree(&mut runner).unwrap().current();
+        let fresh = db.sibling().await;
+        if let Err(e) = interleave(&fresh.store, steps.clone()).await {
+            panic!("{e} for {steps:?}");
+        }
+    }
+}
+
+/// Two nodes (two pools, two node names) race for the keys of one person many times: each
+/// time exactly one of them gets the client.
+async fn two_nodes_racing_for_one_client_never_both_get_it(db: Fixture) {
+    let a = db.store.clone();
+    let b = db.reopen_as("node-b").await;
+    for round in 0..20i64 {
+        let key_a = 10_000 + 2 * round;
+        a.enqueue(JobKind::Transcript, key_a, Intake::Poll)
+            .await
+            .unwrap();
+        b.enqueue(JobKind::Transcript, key_a + 1, Intake::Poll)
+            .await
+            .unwrap();
+        let t0 = Utc::now() + ChronoDuration::seconds(1);
+        let ja = a.claim(t0, LEASE, 1).await.unwrap().remove(0).id;
+        let jb = b.claim(t0, LEASE, 1).await.unwrap().remove(0).id;
+        // A new phone each round: the first claim on a key that does not exist yet.
+        let phone = format!("+7916{round:07}");
+        let keys_a = vec![ClientKey::phone(&phone), ClientKey::chat2desk(round)];
+        let keys_b = vec![ClientKey::chat2desk(1000 + round), ClientKey::phone(&phone)];
+        let (ra, rb) = tokio::join!(
+            a.try_claim_clients(ja, &keys_a, t0),
+            b.try_claim_clients(jb, &keys_b, t0)
+        );
+        let outcomes = (ra.unwrap(), rb.unwrap());
+        assert!(
+            matches!(
+                outcomes,
+                (ClaimAttempt::Taken, ClaimAttempt::HeldBy(h)) if h == ja
+            ) || matches!(
+                outcomes,
+                (ClaimAttempt::HeldBy(h), ClaimAttempt::Taken) if h == jb
+            ),
+            "round {round}: exactly one node gets the client: {outcomes:?}"
+        );
+        a.complete(ja, &serde_json::json!({})).await.unwrap();
+        b.complete(jb, &serde_json::json!({})).await.unwrap();
+    }
+}
+
+async fn jobs_of_one_chain_run_one_at_a_time_in_the_order_queued(db: Fixture) {
+    let store = db.store.clone();
     for (key, chain) in [(1, "chat:7"), (2, "chat:7"), (3, "chat:8"), (4, "chat:7")] {
         assert!(store
             .enqueue_in_chain(JobKind::Transcript, key, Intake::Webhook, chain)
@@ -303,11 +354,13 @@ async fn jobs_of_one_chain_run_one_at_a_time_in_the_order_queued() {
         k.sort_unstable();
         k
     };
-    // One head per chain, plus the unchained job.
+    // One head per chain, plus the unchained job; a second node finds nothing more.
     let first = store.claim(t, LEASE, 10).await.unwrap();
     let ids: Vec<i64> = first.iter().map(|j| j.id).collect();
     assert_eq!(keys(first), vec![1, 3, 5]);
     assert!(store.claim(t, LEASE, 10).await.unwrap().is_empty());
+    let other = db.reopen_as("node-b").await;
+    assert!(other.claim(t, LEASE, 10).await.unwrap().is_empty());
     // The head fails: the chain waits for its retry, it does not skip ahead.
     store.fail(ids[0], "portal down", t).await.unwrap();
     assert_eq!(keys(store.claim(t, LEASE, 10).await.unwrap()), vec![1]);
@@ -322,3 +375,12 @@ async fn jobs_of_one_chain_run_one_at_a_time_in_the_order_queued() {
     store.bury(second.id, "refused").await.unwrap();
     assert_eq!(keys(store.claim(t, LEASE, 10).await.unwrap()), vec![4]);
 }
+
+on_both_backends!(client_claims_on_mariadb:
+    a_claim_is_all_or_nothing_and_blocks_only_while_its_job_runs,
+    a_restart_hands_back_the_dead_process_claims_at_once,
+    records_are_saved_with_the_checkpoint_and_read_newest_first,
+    two_nodes_racing_for_one_client_never_both_get_it,
+    interleavings_of_two_jobs_hold,
+    jobs_of_one_chain_run_one_at_a_time_in_the_order_queued,
+);

@@ -687,3 +687,115 @@ fn bizproc_section_keys_secret_file_and_errors_name_the_key() {
     );
     assert_eq!(keys(&e), ["server.listen"]);
 }
+
+const DB_PASSWORD: &str = "db-Pa55-secret";
+
+fn db_url() -> String {
+    format!("mysql://chat2desk:{DB_PASSWORD}@db.example.local:3306/chat2desk_b24")
+}
+
+#[test]
+fn database_url_replaces_path_and_its_password_never_shows() {
+    let c = ok(
+        &format!("{}[database]\nurl = \"{}\"\n", minimal(), db_url()),
+        &[],
+    )
+    .config;
+    assert_eq!(
+        c.database.url.as_ref().map(|u| u.expose().to_string()),
+        Some(db_url())
+    );
+    let dump = c.dump();
+    assert!(
+        dump.contains("url = \"mysql://chat2desk:***@db.example.local:3306/chat2desk_b24\""),
+        "{dump}"
+    );
+    assert!(
+        !dump.contains(DB_PASSWORD) && !dump.contains("path ="),
+        "{dump}"
+    );
+    assert!(!format!("{c:?}").contains(DB_PASSWORD));
+    assert!(!format!("{:?}", c.database.location()).contains(DB_PASSWORD));
+    // From a file, or the environment.
+    let file = secret_file(&format!("{}\n", db_url()));
+    let c = ok(
+        &format!(
+            "{}[database]\nurl_file = \"{}\"\n",
+            minimal(),
+            file.path().display()
+        ),
+        &[],
+    )
+    .config;
+    assert_eq!(c.database.url.unwrap().expose(), db_url());
+    let c = ok(&minimal(), &[("CHAT2DESK_B24_DATABASE__URL", &db_url())]).config;
+    assert_eq!(c.database.url.unwrap().expose(), db_url());
+}
+
+#[test]
+fn database_path_and_url_are_exclusive() {
+    let e = err(
+        &format!(
+            "{}[database]\npath = \"/tmp/state.db\"\nurl = \"{}\"\n",
+            minimal(),
+            db_url()
+        ),
+        &[],
+    );
+    assert_eq!(keys(&e), vec!["database.url"]);
+    let text = e.to_string();
+    assert!(
+        text.contains("database.path") && text.contains("exactly one"),
+        "{text}"
+    );
+    assert!(!text.contains(DB_PASSWORD));
+    // Across layers too.
+    let e = err(
+        &format!("{}[database]\npath = \"/tmp/state.db\"\n", minimal()),
+        &[("CHAT2DESK_B24_DATABASE__URL", &db_url())],
+    );
+    assert_eq!(keys(&e), vec!["database.url"]);
+}
+
+#[test]
+fn a_database_url_that_is_not_mysql_names_the_key_without_the_password() {
+    for bad in [
+        format!("postgres://u:{DB_PASSWORD}@h/db"),
+        format!("mysql://u:{DB_PASSWORD}@h:3306/"),
+        format!("mysql://:{DB_PASSWORD}@h/db"),
+        "not a url".to_string(),
+    ] {
+        let e = err(&format!("{}[database]\nurl = \"{bad}\"\n", minimal()), &[]);
+        assert_eq!(keys(&e), vec!["database.url"], "{bad}");
+        let text = e.to_string();
+        assert!(
+            text.contains("mysql://user:password@host:3306/database"),
+            "{text}"
+        );
+        assert!(!text.contains(DB_PASSWORD), "{text}");
+    }
+}
+
+#[test]
+fn node_name_defaults_to_the_host_name_and_is_checked() {
+    let c = ok(&minimal(), &[]).config;
+    assert_eq!(c.node.name, chat2desk_b24::store::default_node_name());
+    assert!(!c.node.name.is_empty());
+    assert_eq!((c.node.lease_secs, c.sync.lease_secs), (15, 30));
+    let c = ok(
+        &format!("{}[node]\nname = \"c2d-node-2\"\n", minimal()),
+        &[],
+    )
+    .config;
+    assert_eq!(c.node.name, "c2d-node-2");
+    let e = err(
+        &format!(
+            "{}[node]\nname = \"two words\"\nlease_secs = 1\n",
+            minimal()
+        ),
+        &[],
+    );
+    assert_eq!(keys(&e), vec!["node.name", "node.lease_secs"]);
+    let e = err(&format!("{}[node]\nnames = \"x\"\n", minimal()), &[]);
+    assert!(e.to_string().contains("did you mean `name`"), "{e}");
+}

@@ -55,6 +55,14 @@ fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
+/// A loopback port nothing listens on.
+fn dead_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
 /// The shipped example with only the values marked CHANGE-ME replaced.
 fn site_config(https: u16, http: u16, daemon: u16, cert: &Path, key: &Path, logs: &Path) -> String {
     let shipped = std::fs::read_to_string(
@@ -74,8 +82,14 @@ fn site_config(https: u16, http: u16, daemon: u16, cert: &Path, key: &Path, logs
         ),
         ("/var/log/nginx/", format!("{}/", logs.display())),
         (
-            "http://127.0.0.1:8089",
-            format!("http://127.0.0.1:{daemon}"),
+            "server 127.0.0.1:8089",
+            format!("server 127.0.0.1:{daemon}"),
+        ),
+        // The second node is down (nothing listens there): nginx hands its share of the
+        // deliveries to the first.
+        (
+            "server 192.0.2.12:8089",
+            format!("server 127.0.0.1:{}", dead_port()),
         ),
     ];
     let mut text = shipped;

@@ -57,6 +57,8 @@ struct Running {
     metrics: SocketAddr,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// This test's node leads (the poller runs) while the sender lives.
+    _leader: tokio::sync::watch::Sender<bool>,
 }
 
 impl Running {
@@ -78,18 +80,19 @@ impl Running {
         let addr = server.webhook_addr().unwrap();
         let metrics = server.metrics_addr().unwrap();
         let shutdown = CancellationToken::new();
+        // The only node: it leads.
+        let (leader_tx, leader) = tokio::sync::watch::channel(true);
         let mut tasks = vec![
             tokio::spawn(server.run(shutdown.clone())),
             tokio::spawn(daemon.worker.clone().run(shutdown.clone())),
         ];
         if daemon.config.sync.poll_strategy != PollStrategy::Off {
             daemon.poller.poll_once().await.expect("first poll");
-            tasks.push(tokio::spawn(
-                daemon
-                    .poller
-                    .clone()
-                    .run(daemon.schedule.subscribe(), shutdown.clone()),
-            ));
+            tasks.push(tokio::spawn(daemon.poller.clone().run(
+                daemon.schedule.subscribe(),
+                leader,
+                shutdown.clone(),
+            )));
         }
         Running {
             daemon,
@@ -97,6 +100,7 @@ impl Running {
             metrics,
             shutdown,
             tasks,
+            _leader: leader_tx,
         }
     }
 

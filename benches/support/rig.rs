@@ -7,7 +7,8 @@
 #[path = "../../tests/common/fixture.rs"]
 pub mod fixture;
 
-use chat2desk_b24::store::{JobKind, JobState, QueueCounts, Store};
+use chat2desk_b24::config::Secret;
+use chat2desk_b24::store::{JobKind, JobState, Location, QueueCounts, Store};
 use chat2desk_b24::transcript::find_marker;
 use chrono::{DateTime, Utc};
 pub use fixture::Env;
@@ -49,6 +50,8 @@ pub struct Rig {
     pub env: Env,
     /// Clients created by the rig.
     pub clients: Vec<RigClient>,
+    /// A MySQL/MariaDB database shared by the nodes, instead of the SQLite file.
+    pub shared_db: Option<String>,
 }
 
 impl std::ops::Deref for Rig {
@@ -99,7 +102,26 @@ impl Rig {
                 }
             })
             .collect();
-        Rig { env, clients }
+        Rig {
+            env,
+            clients,
+            shared_db: None,
+        }
+    }
+
+    /// Where the state is: the shared MySQL/MariaDB database, else the SQLite file.
+    pub fn location(&self) -> Location {
+        match &self.shared_db {
+            Some(url) => Location::MySql(Secret::new(url.clone())),
+            None => Location::Sqlite(self.db()),
+        }
+    }
+
+    /// A store handle for reading the state while the daemons run.
+    pub async fn store(&self) -> Store {
+        Store::connect(&self.location(), "rig")
+            .await
+            .expect("store opens")
     }
 
     /// Where the daemon's stderr goes (appended across restarts).
@@ -110,14 +132,39 @@ impl Rig {
     /// Writes the config file: `strategy`, `workers`, short timeouts and backoff, plus `extra`
     /// TOML lines for the `[bitrix24]` section.
     pub fn write_config(&self, strategy: &str, workers: usize, bitrix_extra: &str) -> PathBuf {
-        self.config_file()
+        self.write_node_config(None, strategy, workers, bitrix_extra)
+    }
+
+    /// As [`Rig::write_config`], for the node `node` (its own `[node] name`, a leader lease
+    /// of 3 s, its own file); with [`Rig::shared_db`] set, `[database] url` instead of the
+    /// SQLite path.
+    pub fn write_node_config(
+        &self,
+        node: Option<&str>,
+        strategy: &str,
+        workers: usize,
+        bitrix_extra: &str,
+    ) -> PathBuf {
+        let mut file = self
+            .config_file()
             .set("chat2desk.timeout_secs", 2)
             .set("bitrix24.timeout_secs", 2)
             .set("sync.poll_strategy", strategy)
             .set("sync.workers", workers as i64)
             .set("sync.max_attempts", 1000)
-            .merge(&format!("[bitrix24]\n{bitrix_extra}"))
-            .write()
+            .merge(&format!("[bitrix24]\n{bitrix_extra}"));
+        if let Some(url) = &self.shared_db {
+            file = file
+                .remove("database.path")
+                .set("database.url", url.as_str());
+        }
+        match node {
+            Some(name) => file
+                .set("node.name", name)
+                .set("node.lease_secs", 3)
+                .write_as(&format!("config-{name}.toml")),
+            None => file.write(),
+        }
     }
 
     /// One conversation of `client` (client, operator, client again), closed. The request
@@ -140,7 +187,7 @@ impl Rig {
     pub async fn wait_first_poll(&self, timeout: Duration) {
         let start = Instant::now();
         loop {
-            if let Ok(store) = Store::open(&self.db()).await {
+            if let Ok(store) = Store::connect(&self.location(), "rig").await {
                 let polled = store
                     .meta(chat2desk_b24::intake::LAST_POLL_KEY)
                     .await
@@ -162,7 +209,7 @@ impl Rig {
 
     /// Queue counts, read while the daemon runs (WAL).
     pub async fn counts(&self) -> QueueCounts {
-        let store = Store::open(&self.db()).await.expect("store opens");
+        let store = self.store().await;
         let counts = store.counts().await.expect("counts");
         store.close().await;
         counts
@@ -197,7 +244,7 @@ impl Rig {
         &self,
         requests: &[(i64, i64, DateTime<Utc>)],
     ) -> HashMap<i64, DateTime<Utc>> {
-        let store = Store::open(&self.db()).await.expect("store opens");
+        let store = self.store().await;
         let counts = store.counts().await.unwrap();
         assert_eq!(counts.pending, 0, "nothing pending: {counts:?}");
         assert_eq!(counts.running, 0, "nothing running: {counts:?}");
@@ -349,7 +396,8 @@ impl Daemon {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
-    /// SIGKILL: no drain, no cleanup.
+    /// SIGKILL: no drain, no cleanup. (Dropping a `Daemon` kills it too, so a failing test
+    /// leaves no daemon behind.)
     pub fn kill9(mut self) {
         self.child.kill().expect("kill");
         self.child.wait().expect("reaped");
@@ -368,6 +416,15 @@ impl Daemon {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }

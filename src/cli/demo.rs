@@ -21,7 +21,7 @@ pub async fn demo() -> anyhow::Result<()> {
         c2d.url(),
         portal.base_url()
     );
-    println!("State database: {}\n", config.database.path.display());
+    println!("State database: {:?}\n", config.database.location());
 
     let daemon = build(config).await?;
     // The daemon is running before the conversations happen, as in real life.

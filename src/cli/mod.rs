@@ -11,6 +11,7 @@ mod send;
 mod setup;
 mod sim;
 mod status;
+mod store;
 mod webhook;
 
 pub use backfill::backfill;
@@ -23,6 +24,7 @@ pub use send::{send, SendArgs};
 pub use setup::setup;
 pub use sim::sim;
 pub use status::status;
+pub use store::store_migrate;
 pub use webhook::{webhook_set, webhook_show, WEBHOOK_EVENTS, WEBHOOK_NAME};
 
 use crate::config::DEFAULT_CONFIG_PATH;
@@ -64,8 +66,15 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         answers: Option<PathBuf>,
     },
-    /// Queue counts, last poll, oldest pending job and the last errors.
+    /// Queue counts, last poll, oldest pending job, the last errors, and the nodes sharing
+    /// the database (who leads, last heartbeats).
     Status,
+    /// Work on the state database itself.
+    Store {
+        /// What to do.
+        #[command(subcommand)]
+        action: StoreAction,
+    },
     /// Queue a request again (done or dead), or every dead one.
     Retry {
         /// Chat2Desk request id.
@@ -142,6 +151,19 @@ pub enum Command {
     GenCompletions {
         /// Output directory.
         dir: PathBuf,
+    },
+}
+
+/// `store` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// Copy this host's SQLite state ([database] path: queue, watermarks, candidates, client
+    /// claims and records) into an empty MySQL/MariaDB database, for two or more nodes. Stop
+    /// the daemon first.
+    Migrate {
+        /// The target, `mysql://user:password@host:3306/database` (an empty database).
+        #[arg(long)]
+        to: String,
     },
 }
 

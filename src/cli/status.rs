@@ -1,11 +1,12 @@
-//! `status`: what the queue holds and how the last poll went.
+//! `status`: what the queue holds, how the last poll went, and the nodes on the database.
 
 use crate::intake::{LAST_POLL_ERROR_KEY, LAST_POLL_KEY};
 use crate::store::Store;
 use chrono::{DateTime, Utc};
 
-/// Prints queue counts, last poll, oldest pending job and the last errors.
+/// Prints queue counts, last poll, oldest pending job, the last errors and the nodes.
 pub async fn status(store: &Store) -> anyhow::Result<()> {
+    println!("Database: {}", store.name());
     let c = store.counts().await?;
     println!(
         "Queue: {} pending, {} running, {} done, {} dead",
@@ -55,6 +56,36 @@ pub async fn status(store: &Store) -> anyhow::Result<()> {
         if c.dead > 0 {
             println!("Fix the cause, then `chat2desk-b24 retry --dead`.");
         }
+    }
+    nodes(store).await
+}
+
+/// One line per node: name, leader or not, last heartbeat, start, version.
+async fn nodes(store: &Store) -> anyhow::Result<()> {
+    let nodes = store.nodes().await?;
+    if nodes.is_empty() {
+        println!("Nodes: none has started on this database yet");
+        return Ok(());
+    }
+    let leader = nodes.iter().find(|n| n.leads_until.is_some());
+    match leader {
+        Some(n) => println!("Leader: {} (runs the poller)", n.name),
+        None => println!("Leader: none (no node holds the leader lease)"),
+    }
+    println!("Nodes:");
+    for n in &nodes {
+        let role = match n.leads_until {
+            Some(until) => format!("leader until {}", until.format("%H:%M:%S UTC")),
+            None => "follower".to_string(),
+        };
+        println!(
+            "  {:<20} {role:<24} last heartbeat {} ({}), started {}, version {}",
+            n.name,
+            n.heartbeat_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            ago(n.heartbeat_at),
+            n.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            n.version
+        );
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ pub(crate) const SECRET_KEYS: &[(&str, &str)] = &[
     ("chat2desk", "token"),
     ("bitrix24", "webhook_url"),
     ("server", "webhook_secret"),
+    ("database", "url"),
     ("bizproc", "secret"),
 ];
 
@@ -33,12 +34,17 @@ impl KeyTable {
         template.chat2desk.web_url = Some(String::new());
         template.bitrix24.ca_file = Some(PathBuf::new());
         template.server.metrics_listen = Some(String::new());
+        template.database.url = Some(super::Secret::new("mysql://u@h/d"));
         let mut keys = Vec::new();
         if let Ok(Value::Dict(_, sections)) = Value::serialize(&template) {
             for (section, value) in sections {
                 let Value::Dict(_, fields) = value else {
                     continue;
                 };
+                if section == "database" {
+                    // The dump shows one of `path` and `url`; both are keys.
+                    keys.push((section.clone(), "path".to_string(), KeyKind::Text));
+                }
                 for (key, value) in fields {
                     let kind = match value {
                         Value::String(..) => KeyKind::Text,

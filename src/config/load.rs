@@ -81,6 +81,7 @@ fn pipeline(text: &str, env: &[(String, String)], source: &str) -> Result<Loaded
     let env_origin = Origin::Env(&env.vars);
     resolve_secret_files(&mut toml_layer, &Origin::File, &mut problems);
     resolve_secret_files(&mut env_dict, &env_origin, &mut problems);
+    one_database(&[&toml_layer, &env_dict], &mut problems);
     // Keys already named by a problem: a semantic problem about them would repeat it, unless
     // the environment sets them anew.
     let mut reported: Vec<String> = parsed.skipped;
@@ -207,6 +208,25 @@ fn io_words(e: &std::io::Error) -> &'static str {
         std::io::ErrorKind::PermissionDenied => "permission denied",
         std::io::ErrorKind::IsADirectory => "it is a directory",
         _ => "it cannot be read",
+    }
+}
+
+/// `[database] path` and `url` (or `url_file`) are exclusive: SQLite on this host, or a
+/// MySQL/MariaDB database shared by several nodes. Both set, in any layer, is an error.
+fn one_database(layers: &[&Dict], problems: &mut Vec<Problem>) {
+    let set = |key: &str| {
+        layers.iter().any(|layer| match layer.get("database") {
+            Some(Value::Dict(_, fields)) => fields.contains_key(key),
+            _ => false,
+        })
+    };
+    if set("path") && set("url") {
+        problems.push(Problem::new(
+            "database.url",
+            "both database.path and database.url (or url_file) are set; keep exactly one: path \
+             for a SQLite file on this host, url for a MySQL/MariaDB database shared by several \
+             nodes (copy the SQLite state over with `chat2desk-b24 store migrate --to <url>`)",
+        ));
     }
 }
 

@@ -20,6 +20,7 @@ pub use env::{ENV_PREFIX, NON_CONFIG_ENV_VARS};
 pub use load::{load, load_from_str, Loaded};
 pub use problem::{ConfigError, Problem};
 pub use secret::Secret;
+pub use urls::{database_url_problems, mask_password};
 pub use validate::{validate, warnings};
 
 use serde::{Deserialize, Serialize};
@@ -42,6 +43,8 @@ pub struct Config {
     pub sync: SyncConfig,
     /// `[database]`: the state database.
     pub database: DatabaseConfig,
+    /// `[node]`: this daemon among several sharing one database.
+    pub node: NodeConfig,
     /// `[log]`: logging.
     pub log: LogConfig,
     /// `[server]`: the webhook, health and metrics HTTP server.
@@ -213,7 +216,8 @@ pub struct SyncConfig {
     pub backoff_base_secs: u64,
     /// Retry delay cap in seconds.
     pub backoff_max_secs: u64,
-    /// Lease of a running job in seconds: a crashed worker's job runs again after it.
+    /// Lease of a running job in seconds, renewed every third of it while the job works: a
+    /// crashed worker's (or dead node's) job runs again after it.
     pub lease_secs: u64,
 }
 
@@ -227,23 +231,73 @@ impl Default for SyncConfig {
             max_attempts: 30,
             backoff_base_secs: 5,
             backoff_max_secs: 900,
-            lease_secs: 300,
+            lease_secs: 30,
         }
     }
 }
 
-/// `[database]`
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// `[database]`: where the state lives, exactly one of `path` (SQLite, one node) and `url`
+/// (MySQL/MariaDB, shared by several nodes).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
-    /// Path of the SQLite state database.
+    /// Path of the SQLite state database (used when `url` is not set).
     pub path: PathBuf,
+    /// `mysql://user:password@host:3306/database`, TLS options as sqlx reads them
+    /// (`?ssl-mode=verify_identity&ssl-ca=/etc/ssl/db-ca.pem`). Secret (the password).
+    pub url: Option<Secret>,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {
             path: PathBuf::from("/var/lib/chat2desk-b24/state.db"),
+            url: None,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    /// Where the store is: the MySQL URL when set, else the SQLite path.
+    pub fn location(&self) -> crate::store::Location {
+        match &self.url {
+            Some(url) => crate::store::Location::MySql(url.clone()),
+            None => crate::store::Location::Sqlite(self.path.clone()),
+        }
+    }
+}
+
+/// Shows the key in use only: `url` (password as `***`) or `path`.
+impl Serialize for DatabaseConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("DatabaseConfig", 1)?;
+        match &self.url {
+            Some(url) => out.serialize_field("url", &mask_password(url.expose()))?,
+            None => out.serialize_field("path", &self.path)?,
+        }
+        out.end()
+    }
+}
+
+/// `[node]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    /// This node's name in logs, `status`, metrics and on the jobs it holds; default the
+    /// host name. Each node sharing a database needs its own, kept across restarts.
+    pub name: String,
+    /// Seconds the leader lease (the poller's) lasts without renewal; renewed every third
+    /// of it. Another node takes the singleton duties over this long after the leader
+    /// stops.
+    pub lease_secs: u64,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            name: crate::store::default_node_name(),
+            lease_secs: 15,
         }
     }
 }

@@ -139,3 +139,57 @@ fn is_loopback(url: &Url) -> bool {
         None => false,
     }
 }
+
+/// `url` with its password shown as `***` (the whole value as `***` when it does not parse),
+/// for logs, errors and the `config` dump.
+pub fn mask_password(url: &str) -> String {
+    match Url::parse(url.trim()) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "***".to_string(),
+    }
+}
+
+/// The problems of a `[database] url` value (empty when it is usable), for `store migrate
+/// --to`.
+pub fn database_url_problems(value: &str) -> Vec<Problem> {
+    let mut out = Vec::new();
+    database_url("database.url", value, &mut out);
+    out
+}
+
+/// Checks `[database] url`: a `mysql://` URL with a host, a user and a database name.
+/// Problems describe the URL with its password masked.
+pub(crate) fn database_url(key: &str, value: &str, out: &mut Vec<Problem>) {
+    let expected = "expected mysql://user:password@host:3306/database (MySQL 8 or MariaDB >= \
+                    10.6; TLS with ?ssl-mode=required or verify_identity&ssl-ca=/path/ca.pem)";
+    let url = match Url::parse(value.trim()) {
+        Ok(url) => url,
+        Err(e) => {
+            out.push(Problem::new(
+                key,
+                format!("not a valid URL ({e}); {expected}"),
+            ));
+            return;
+        }
+    };
+    let shown = mask_password(value);
+    let wrong = if url.scheme() != "mysql" {
+        Some(format!("scheme `{}:` is not supported", url.scheme()))
+    } else if url.host_str().is_none_or(str::is_empty) {
+        Some("names no host".to_string())
+    } else if url.username().is_empty() {
+        Some("names no user".to_string())
+    } else if url.path().trim_matches('/').is_empty() {
+        Some("names no database".to_string())
+    } else {
+        None
+    };
+    if let Some(wrong) = wrong {
+        out.push(Problem::new(key, format!("`{shown}` {wrong}; {expected}")));
+    }
+}

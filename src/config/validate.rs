@@ -1,7 +1,7 @@
 //! Offline semantic checks of a loaded [`Config`]: every problem at once, each naming its key.
 
 use super::schedule::parse_schedule;
-use super::urls::{http_url, plain_http_warning, webhook_shape};
+use super::urls::{database_url, http_url, plain_http_warning, webhook_shape};
 use super::{Config, OperatorRef, Problem};
 
 /// Checks everything that can be checked without the network and returns ALL problems found
@@ -14,12 +14,8 @@ pub fn validate(c: &Config) -> Vec<Problem> {
     sync(c, &mut out);
     server(c, &mut out);
     bizproc(c, &mut out);
-    if c.database.path.as_os_str().is_empty() {
-        out.push(Problem::new(
-            "database.path",
-            "empty; expected the SQLite file path, e.g. /var/lib/chat2desk-b24/state.db",
-        ));
-    }
+    database(c, &mut out);
+    node(c, &mut out);
     let level = c.log.level.trim();
     if level.is_empty() {
         out.push(Problem::new(
@@ -250,7 +246,7 @@ fn sync(c: &Config, out: &mut Vec<Problem>) {
         out.push(Problem::new(
             "sync.lease_secs",
             format!(
-                "{} is too short; set at least 30 seconds (default 300)",
+                "{} is too short; set at least 30 seconds (default 30)",
                 s.lease_secs
             ),
         ));
@@ -320,6 +316,50 @@ fn server(c: &Config, out: &mut Vec<Problem>) {
                 ));
             }
         }
+    }
+}
+
+fn database(c: &Config, out: &mut Vec<Problem>) {
+    match &c.database.url {
+        Some(url) if url.is_empty() => out.push(Problem::new(
+            "database.url",
+            "empty; expected mysql://user:password@host:3306/database, or remove the key to \
+             keep the state in the SQLite file of database.path",
+        )),
+        Some(url) => database_url("database.url", url.expose(), out),
+        None if c.database.path.as_os_str().is_empty() => out.push(Problem::new(
+            "database.path",
+            "empty; expected the SQLite file path, e.g. /var/lib/chat2desk-b24/state.db",
+        )),
+        None => {}
+    }
+}
+
+fn node(c: &Config, out: &mut Vec<Problem>) {
+    let name = &c.node.name;
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    {
+        out.push(Problem::new(
+            "node.name",
+            format!(
+                "`{name}` is not a node name; expected 1 to 64 characters of A-Z, a-z, 0-9, `.`, \
+                 `-` and `_`, different on every node (default: the host name)"
+            ),
+        ));
+    }
+    if !(3..=600).contains(&c.node.lease_secs) {
+        out.push(Problem::new(
+            "node.lease_secs",
+            format!(
+                "{} is out of range; expected 3..=600 seconds (default 15): how long the leader \
+                 may be silent before another node takes the poller over",
+                c.node.lease_secs
+            ),
+        ));
     }
 }
 

@@ -79,34 +79,58 @@ impl Poller {
         Ok(report)
     }
 
-    /// Polls on `schedule` until `shutdown`. The schedule can be replaced live (SIGHUP).
+    /// Polls on `schedule` until `shutdown`, while `leader` says this node leads (one node
+    /// of those sharing a database polls; the others wait for the lead). Polls at once when
+    /// it starts leading, so a takeover picks up where the old leader stopped. The schedule
+    /// can be replaced live (SIGHUP).
     pub async fn run(
         self,
         mut schedule: watch::Receiver<cron::Schedule>,
+        mut leader: watch::Receiver<bool>,
         shutdown: CancellationToken,
     ) {
         if self.strategy == PollStrategy::Off {
             tracing::info!("Polling is off ([sync] poll_strategy = \"off\"): webhooks only");
             return;
         }
-        // Poll once at start: the cursor is set and nothing closed after start is missed.
-        self.poll_and_record().await;
         loop {
-            let next = schedule.borrow().upcoming(Utc).next();
-            let Some(next) = next else {
-                tracing::warn!("The [sync] schedule has no future run: polling stops");
-                return;
-            };
-            let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                changed = schedule.changed() => {
-                    if changed.is_err() { return; }
-                    continue;
+            if !*leader.borrow_and_update() {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    changed = leader.changed() => {
+                        if changed.is_err() { return; }
+                        continue;
+                    }
                 }
-                _ = tokio::time::sleep(wait) => {}
             }
+            // Poll once on taking the lead: the cursor is set and nothing closed since is
+            // missed.
             self.poll_and_record().await;
+            loop {
+                let next = schedule.borrow().upcoming(Utc).next();
+                let Some(next) = next else {
+                    tracing::warn!("The [sync] schedule has no future run: polling stops");
+                    return;
+                };
+                let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    changed = schedule.changed() => {
+                        if changed.is_err() { return; }
+                        continue;
+                    }
+                    changed = leader.changed() => {
+                        if changed.is_err() { return; }
+                        if !*leader.borrow() { break; }
+                        continue;
+                    }
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                if !*leader.borrow() {
+                    break;
+                }
+                self.poll_and_record().await;
+            }
         }
     }
 

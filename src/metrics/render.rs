@@ -18,6 +18,17 @@ struct StateLabel {
     state: &'static str,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct NodeLabels {
+    node: String,
+    backend: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct NodeLabel {
+    node: String,
+}
+
 /// Renders the whole page (reads the queue counts and runs the health checks).
 pub async fn render(probe: &HealthProbe) -> String {
     let mut r = Registry::with_prefix("chat2desk_b24");
@@ -25,6 +36,26 @@ pub async fn render(probe: &HealthProbe) -> String {
     let healthy = probe.check().await.is_healthy();
     let help = "1 when /healthz answers 200";
     r.register("healthy", help, ConstGauge::new(i64::from(healthy)));
+
+    let store = &services.store;
+    let node = store.node().to_string();
+    let info = Family::<NodeLabels, Gauge>::default();
+    info.get_or_create(&NodeLabels {
+        node: node.clone(),
+        backend: store.backend().as_str(),
+    })
+    .set(1);
+    let help = "Always 1; labels: this node's [node] name and the database backend";
+    r.register("node_info", help, info);
+    if let Ok(holder) = store.lease_holder(crate::store::LEADER, Utc::now()).await {
+        let leads = holder.is_some_and(|(holder, _, _)| holder == node);
+        let leader = Family::<NodeLabel, Gauge>::default();
+        leader
+            .get_or_create(&NodeLabel { node })
+            .set(i64::from(leads));
+        let help = "1 while this node holds the leader lease (runs the poller)";
+        r.register("leader", help, leader);
+    }
 
     if let Ok(c) = services.store.counts().await {
         let jobs = Family::<StateLabel, Gauge>::default();

@@ -1,6 +1,6 @@
 //! The daemon's wiring: store, clients, worker and poller, readiness, watchdog, reload.
 
-use super::{LogHandle, Notifier, Signals};
+use super::{Leadership, LogHandle, Notifier, Signals};
 use crate::bitrix24::{Bitrix24, Bitrix24Options};
 use crate::chat2desk::{Chat2Desk, Chat2DeskOptions};
 use crate::config::Config;
@@ -16,6 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
+use tracing::Instrument;
 
 /// Meta key caching the Chat2Desk web app URL found through `api_info`.
 const WEB_URL_KEY: &str = "chat2desk.web_url";
@@ -37,6 +38,8 @@ pub struct Daemon {
     pub config: Config,
     /// Poked when jobs were queued (the worker wakes up at once).
     pub wake: Arc<Notify>,
+    /// The heartbeat and leader-lease loop of this node.
+    pub leadership: Leadership,
 }
 
 impl Daemon {
@@ -89,24 +92,27 @@ pub async fn build(config: Config) -> anyhow::Result<Daemon> {
 }
 
 /// [`build`] for a command running next to the daemon (`send`): jobs the daemon is running
-/// are left alone.
+/// are left alone, and the command does not count as a node.
 pub async fn build_beside(config: Config) -> anyhow::Result<Daemon> {
     build_with(config, false).await
 }
 
-async fn build_with(config: Config, recover: bool) -> anyhow::Result<Daemon> {
-    let store = Store::open(&config.database.path)
-        .await
-        .with_context(|| format!("[database] path = {:?}", config.database.path))?;
-    let recovered = if recover {
+async fn build_with(config: Config, node: bool) -> anyhow::Result<Daemon> {
+    let store = open_store(&config).await?;
+    let recovered = if node {
+        store
+            .register_node(env!("CARGO_PKG_VERSION"))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e} ({})", e.hint()))?;
         store.recover_running().await?
     } else {
         0
     };
     if recovered > 0 {
         tracing::warn!(
+            node = store.node(),
             jobs = recovered,
-            "Jobs left running by a previous process run again"
+            "Jobs this node left running before a restart run again"
         );
     }
     let chat2desk = Chat2Desk::new(Chat2DeskOptions::from_config(&config.chat2desk))
@@ -136,6 +142,7 @@ async fn build_with(config: Config, recover: bool) -> anyhow::Result<Daemon> {
         drain_timeout: Duration::from_secs(20),
     };
     let worker = Worker::new(services, rules_rx, settings, wake.clone());
+    let leadership = Leadership::new(store.clone(), Duration::from_secs(config.node.lease_secs));
     let poller = Poller::new(
         chat2desk,
         store,
@@ -150,7 +157,21 @@ async fn build_with(config: Config, recover: bool) -> anyhow::Result<Daemon> {
         schedule: schedule_tx,
         config,
         wake,
+        leadership,
     })
+}
+
+/// Opens the store of `[database]` for `[node] name`; the error names the key in use.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let location = config.database.location();
+    let key = if config.database.url.is_some() {
+        "[database] url"
+    } else {
+        "[database] path"
+    };
+    Store::connect(&location, &config.node.name)
+        .await
+        .map_err(|e| anyhow::anyhow!("{key} = {location:?}: {e} ({})", e.hint()))
 }
 
 /// The chat link base: config, else `api_info` (cached in the database), else the default.
@@ -169,8 +190,22 @@ async fn web_url(chat2desk: &Chat2Desk, store: &Store, configured: Option<&str>)
     }
 }
 
-/// Runs the daemon until SIGTERM/SIGINT: poller, worker, watchdog and status, reload on SIGHUP.
+/// Runs the daemon until SIGTERM/SIGINT: poller (while this node leads), worker, webhook
+/// server, heartbeat, watchdog and status, reload on SIGHUP. Every log line names the node.
 pub async fn run(
+    daemon: Daemon,
+    config_path: &Path,
+    signals: Signals,
+    log: LogHandle,
+) -> anyhow::Result<()> {
+    // journald: NODE=…; terminal: `node{node=…}:` in front of each line.
+    let span = tracing::info_span!("node", node = %daemon.services().store.node());
+    serve(daemon, config_path, signals, log)
+        .instrument(span)
+        .await
+}
+
+async fn serve(
     daemon: Daemon,
     config_path: &Path,
     mut signals: Signals,
@@ -181,17 +216,32 @@ pub async fn run(
     let services = daemon.services().clone();
     // Bound before READY=1, so systemd (and nginx behind it) only see a listening daemon.
     let server = daemon.bind_server().await?;
-    let server_task = server.map(|s| tokio::spawn(s.run(shutdown.clone())));
-    let worker_task = tokio::spawn(daemon.worker.clone().run(shutdown.clone()));
-    let quota_task = tokio::spawn(crate::metrics::watch_chat2desk_quota(
-        services.chat2desk.clone(),
-        shutdown.clone(),
-    ));
+    let server_task = server.map(|s| tokio::spawn(s.run(shutdown.clone()).in_current_span()));
+    let worker_task = tokio::spawn(
+        daemon
+            .worker
+            .clone()
+            .run(shutdown.clone())
+            .in_current_span(),
+    );
+    let (leader_tx, leader_rx) = watch::channel(false);
+    let leader_task = tokio::spawn(
+        daemon
+            .leadership
+            .clone()
+            .run(leader_tx, shutdown.clone())
+            .in_current_span(),
+    );
+    let quota_task = tokio::spawn(
+        crate::metrics::watch_chat2desk_quota(services.chat2desk.clone(), shutdown.clone())
+            .in_current_span(),
+    );
     let poller_task = tokio::spawn(
         daemon
             .poller
             .clone()
-            .run(daemon.schedule.subscribe(), shutdown.clone()),
+            .run(daemon.schedule.subscribe(), leader_rx, shutdown.clone())
+            .in_current_span(),
     );
     let status = status_line(&services).await;
     notifier.ready(&status);
@@ -234,6 +284,7 @@ pub async fn run(
         let _ = task.await;
     }
     let _ = poller_task.await;
+    let _ = leader_task.await;
     let _ = quota_task.await;
     let _ = worker_task.await;
     tracing::info!(synced = services.stats.synced(), "Stopped");
@@ -291,6 +342,7 @@ async fn reload(daemon: &Daemon, current: Config, path: &Path, log: &LogHandle) 
         ("[chat2desk]", current.chat2desk != new.chat2desk),
         ("[bitrix24]", current.bitrix24 != new.bitrix24),
         ("[database]", current.database != new.database),
+        ("[node]", current.node != new.node),
         ("[server]", current.server != new.server),
         (
             "[bizproc] secret",

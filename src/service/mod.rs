@@ -2,11 +2,13 @@
 //! status, signals (SIGTERM drains, SIGHUP reloads), and the daemon's wiring.
 
 mod daemon;
+mod leadership;
 mod logging;
 mod notify;
 mod signals;
 
-pub use daemon::{build, build_beside, run, Daemon};
+pub use daemon::{build, build_beside, open_store, run, Daemon};
+pub use leadership::Leadership;
 pub use logging::{init_logging, LogHandle};
 pub use notify::Notifier;
 pub use signals::{spawn_signal_handler, Signals};

@@ -6,11 +6,14 @@
 //! fails, or belongs to a killed process stops blocking its client when its lease does.
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
+use super::error::is_lock_conflict;
 use super::job::to_millis;
 use super::queue::SAVE_STEPS;
-use super::{Store, StoreError};
+use super::{with_pool, Cause, Store, StoreError, WritePool};
+
+/// How often a claim that lost a lock conflict (MySQL deadlock) is tried again.
+const LOCK_RETRIES: u32 = 5;
 
 /// One identity of a client: its normalised phone, or its Chat2Desk client id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -68,13 +71,39 @@ pub struct StoredRecord {
 
 /// The job holding `key` with a claim still in force at `now`, other than `job_id`.
 const HOLDER: &str = "SELECT c.job_id FROM client_claims c JOIN jobs j ON j.id = c.job_id \
-     WHERE c.client_key = ?1 AND c.job_id <> ?2 \
-       AND j.state = 'running' AND j.lease_until >= ?3";
+     WHERE c.client_key = ? AND c.job_id <> ? \
+       AND j.state = 'running' AND j.lease_until >= ?";
+
+/// Upserts every `(key, record)` pair on the connection `$conn` with the dialect `$sql`.
+macro_rules! remember_on {
+    ($conn:expr, $sql:expr, $keys:expr, $records:expr) => {
+        async {
+            let now = to_millis(Utc::now());
+            for key in $keys {
+                for record in $records {
+                    sqlx::query($sql.upsert_client_record)
+                        .bind(key.as_str())
+                        .bind(record.scope)
+                        .bind(record.id)
+                        .bind(now)
+                        .execute(&mut *$conn)
+                        .await?;
+                }
+            }
+            Ok::<(), sqlx::Error>(())
+        }
+    };
+}
 
 impl Store {
     /// Takes every key for job `job_id` in one transaction, or none of them when another
     /// running job with a live lease holds any (all or nothing, so two jobs can never wait
     /// for each other). Claims of finished or expired jobs are taken over.
+    ///
+    /// SQLite serialises the transaction (`BEGIN IMMEDIATE`). On MySQL each key's row is made
+    /// to exist and locked (`FOR UPDATE`) before its holder is looked at, so two nodes taking
+    /// one client at once serialise on the key; keys go in sorted order, and the rare
+    /// deadlock between two first claims of a new key is retried.
     pub async fn try_claim_clients(
         &self,
         job_id: i64,
@@ -82,63 +111,74 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<ClaimAttempt, StoreError> {
         let fail = self.err_of("claim client");
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(&fail)?;
-        for key in keys {
-            let holder: Option<i64> = sqlx::query_scalar(HOLDER)
-                .bind(key.as_str())
-                .bind(job_id)
-                .bind(to_millis(now))
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(&fail)?;
-            if let Some(holder) = holder {
-                tx.rollback().await.map_err(&fail)?;
-                return Ok(ClaimAttempt::HeldBy(holder));
+        let mut keys: Vec<&ClientKey> = keys.iter().collect();
+        keys.sort();
+        keys.dedup();
+        let mysql = self.backend() == super::Backend::MySql;
+        with_pool!(self, pool, sql => {
+            let mut tries = 0;
+            loop {
+                let attempt: Result<ClaimAttempt, sqlx::Error> = async {
+                    let mut tx = pool.begin_write().await?;
+                    for key in &keys {
+                        if mysql {
+                            sqlx::query(
+                                "INSERT IGNORE INTO client_claims (client_key, job_id, claimed_at) \
+                                 VALUES (?, ?, ?)",
+                            )
+                            .bind(key.as_str())
+                            .bind(job_id)
+                            .bind(to_millis(Utc::now()))
+                            .execute(&mut *tx)
+                            .await?;
+                            sqlx::query(
+                                "SELECT job_id FROM client_claims WHERE client_key = ? FOR UPDATE",
+                            )
+                            .bind(key.as_str())
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        }
+                        let holder: Option<i64> = sqlx::query_scalar(HOLDER)
+                            .bind(key.as_str())
+                            .bind(job_id)
+                            .bind(to_millis(now))
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        if let Some(holder) = holder {
+                            tx.rollback().await?;
+                            return Ok(ClaimAttempt::HeldBy(holder));
+                        }
+                    }
+                    for key in &keys {
+                        sqlx::query(sql.upsert_client_claim)
+                            .bind(key.as_str())
+                            .bind(job_id)
+                            .bind(to_millis(Utc::now()))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(ClaimAttempt::Taken)
+                }
+                .await;
+                match attempt {
+                    Err(e) if tries < LOCK_RETRIES && is_lock_conflict(&e) => tries += 1,
+                    other => return other.map_err(&fail),
+                }
             }
-        }
-        for key in keys {
-            sqlx::query(
-                "INSERT INTO client_claims (client_key, job_id, claimed_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (client_key) DO UPDATE \
-                 SET job_id = excluded.job_id, claimed_at = excluded.claimed_at",
-            )
-            .bind(key.as_str())
-            .bind(job_id)
-            .bind(to_millis(Utc::now()))
-            .execute(&mut *tx)
-            .await
-            .map_err(&fail)?;
-        }
-        tx.commit().await.map_err(&fail)?;
-        Ok(ClaimAttempt::Taken)
+        })
     }
 
     /// Lets go of every client key job `job_id` holds.
     pub async fn release_clients(&self, job_id: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM client_claims WHERE job_id = ?1")
-            .bind(job_id)
-            .execute(&self.pool)
-            .await
-            .map_err(self.err_of("release client"))?;
-        Ok(())
-    }
-
-    /// Extends a running job's lease (a job waiting for a client's claim keeps its own).
-    pub async fn extend_lease(
-        &self,
-        job_id: i64,
-        lease_until: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE jobs SET lease_until = ?1 WHERE id = ?2 AND state = 'running'")
-            .bind(to_millis(lease_until))
-            .bind(job_id)
-            .execute(&self.pool)
-            .await
-            .map_err(self.err_of("extend lease"))?;
+        let fail = self.err_of("release client");
+        with_pool!(self, pool, _sql => {
+            sqlx::query("DELETE FROM client_claims WHERE job_id = ?")
+                .bind(job_id)
+                .execute(pool)
+                .await
+                .map_err(&fail)?;
+        });
         Ok(())
     }
 
@@ -151,15 +191,17 @@ impl Store {
         let fail = self.err_of("client records");
         let mut found: Vec<(i64, StoredRecord)> = Vec::new();
         for key in keys {
-            let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-                "SELECT scope, record_id, updated_at FROM client_records \
-                 WHERE client_key = ?1 AND updated_at >= ?2",
-            )
-            .bind(key.as_str())
-            .bind(to_millis(since))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(&fail)?;
+            let rows: Vec<(String, i64, i64)> = with_pool!(self, pool, _sql => {
+                sqlx::query_as(
+                    "SELECT scope, record_id, updated_at FROM client_records \
+                     WHERE client_key = ? AND updated_at >= ?",
+                )
+                .bind(key.as_str())
+                .bind(to_millis(since))
+                .fetch_all(pool)
+                .await
+                .map_err(&fail)?
+            });
             found.extend(
                 rows.into_iter()
                     .map(|(scope, id, at)| (at, StoredRecord { scope, id })),
@@ -177,13 +219,11 @@ impl Store {
         records: &[ClientRecord<'_>],
     ) -> Result<(), StoreError> {
         let fail = self.err_of("remember client");
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(&fail)?;
-        remember_on(&mut tx, keys, records).await.map_err(&fail)?;
-        tx.commit().await.map_err(&fail)
+        with_pool!(self, pool, sql => {
+            let mut tx = pool.begin_write().await.map_err(&fail)?;
+            remember_on!(tx, sql, keys, records).await.map_err(&fail)?;
+            tx.commit().await.map_err(&fail)
+        })
     }
 
     /// In one transaction: checkpoints job `job_id` (steps and lease, as
@@ -198,58 +238,27 @@ impl Store {
         records: &[ClientRecord<'_>],
     ) -> Result<(), StoreError> {
         let fail = self.err_of("save client records");
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(&fail)?;
-        let saved = sqlx::query(SAVE_STEPS)
-            .bind(steps.to_string())
-            .bind(to_millis(lease_until))
-            .bind(to_millis(Utc::now()))
-            .bind(job_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(&fail)?;
-        if saved.rows_affected() == 0 {
-            tx.rollback().await.map_err(&fail)?;
-            return Err(StoreError::new(
-                "save client records",
-                self.path(),
-                super::Cause::WrongState {
+        with_pool!(self, pool, sql => {
+            let mut tx = pool.begin_write().await.map_err(&fail)?;
+            let saved = sqlx::query(SAVE_STEPS)
+                .bind(steps.to_string())
+                .bind(to_millis(lease_until))
+                .bind(to_millis(Utc::now()))
+                .bind(job_id)
+                .bind(self.node())
+                .execute(&mut *tx)
+                .await
+                .map_err(&fail)?;
+            if saved.rows_affected() == 0 {
+                tx.rollback().await.map_err(&fail)?;
+                return Err(self.err_of("save client records")(Cause::WrongState {
                     id: job_id,
                     expected: "running",
-                },
-            ));
-        }
-        remember_on(&mut tx, keys, records).await.map_err(&fail)?;
-        tx.commit().await.map_err(&fail)?;
-        Ok(())
+                }));
+            }
+            remember_on!(tx, sql, keys, records).await.map_err(&fail)?;
+            tx.commit().await.map_err(&fail)?;
+            Ok(())
+        })
     }
-}
-
-/// Upserts every `(key, record)` pair on `conn`.
-async fn remember_on(
-    conn: &mut SqliteConnection,
-    keys: &[ClientKey],
-    records: &[ClientRecord<'_>],
-) -> Result<(), sqlx::Error> {
-    let now = to_millis(Utc::now());
-    for key in keys {
-        for record in records {
-            sqlx::query(
-                "INSERT INTO client_records (client_key, scope, record_id, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT (client_key, scope) DO UPDATE \
-                 SET record_id = excluded.record_id, updated_at = excluded.updated_at",
-            )
-            .bind(key.as_str())
-            .bind(record.scope)
-            .bind(record.id)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-        }
-    }
-    Ok(())
 }

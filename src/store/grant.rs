@@ -3,11 +3,11 @@
 //! and the running daemon (or a second node) never race on a refresh token.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
+use sqlx::{ColumnIndex, Decode, Row, Type};
 use std::future::Future;
 
 use super::job::{from_millis, to_millis};
-use super::{Store, StoreError};
+use super::{with_pool, Store, StoreError, WritePool};
 use crate::config::Secret;
 
 /// The tokens and who they belong to.
@@ -68,7 +68,14 @@ pub enum RefreshFailure<E> {
 
 const SELECT: &str = "SELECT * FROM app_grant WHERE id = 1";
 
-fn read(row: &sqlx::sqlite::SqliteRow) -> Result<Grant, sqlx::Error> {
+/// Reads the grant row of either backend.
+fn read<R>(row: &R) -> Result<Grant, sqlx::Error>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+{
     let scopes: String = row.try_get("scopes")?;
     let revoked_at: Option<i64> = row.try_get("revoked_at")?;
     let revoked_why: Option<String> = row.try_get("revoked_why")?;
@@ -96,41 +103,42 @@ impl Store {
     /// The stored grant, if the app was ever connected.
     pub async fn grant(&self) -> Result<Option<Grant>, StoreError> {
         let fail = self.err_of("read app grant");
-        let row = sqlx::query(SELECT)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(&fail)?;
-        row.as_ref().map(read).transpose().map_err(fail)
+        with_pool!(self, pool, _sql => {
+            let row = sqlx::query(SELECT)
+                .fetch_optional(pool)
+                .await
+                .map_err(&fail)?;
+            row.as_ref().map(read).transpose().map_err(&fail)
+        })
     }
 
     /// Stores a new grant (an administrator connected the app), replacing any old one.
     pub async fn save_grant(&self, grant: &Grant) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT OR REPLACE INTO app_grant (id, access_token, refresh_token, expires_at, \
-                 member_id, user_id, user_name, scopes, authorized_at, refreshed_at, \
-                 revoked_at, revoked_why) \
-             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, NULL)",
-        )
-        .bind(grant.access_token.expose())
-        .bind(grant.refresh_token.expose())
-        .bind(to_millis(grant.expires_at))
-        .bind(&grant.member_id)
-        .bind(grant.user_id)
-        .bind(&grant.user_name)
-        .bind(grant.scopes.join(","))
-        .bind(to_millis(grant.authorized_at))
-        .execute(&self.pool)
-        .await
-        .map_err(self.err_of("save app grant"))?;
+        let fail = self.err_of("save app grant");
+        with_pool!(self, pool, sql => {
+            sqlx::query(sql.replace_grant)
+                .bind(grant.access_token.expose())
+                .bind(grant.refresh_token.expose())
+                .bind(to_millis(grant.expires_at))
+                .bind(&grant.member_id)
+                .bind(grant.user_id)
+                .bind(&grant.user_name)
+                .bind(grant.scopes.join(","))
+                .bind(to_millis(grant.authorized_at))
+                .execute(pool)
+                .await
+                .map_err(&fail)?;
+        });
         Ok(())
     }
 
     /// Refreshes the grant whose access token `failed` was refused, single flight across
-    /// processes: in one write transaction, reads the stored pair; when its access token is
-    /// no longer `failed`, another process already rotated it and the stored grant is
+    /// processes and nodes: in one write transaction (SQLite: the file's write lock; MySQL:
+    /// the row's `FOR UPDATE` lock), reads the stored pair; when its access token is no
+    /// longer `failed`, another process already rotated it and the stored grant is
     /// returned; else `refresh` is called with the refresh token and its new pair is stored
     /// before the transaction ends (a refused refresh marks the grant revoked). `refresh`
-    /// should time out well within the database's 5 s busy timeout.
+    /// should time out well within the database's 5 s busy timeout (MySQL: 10 s lock wait).
     pub async fn rotate_grant<F, Fut, E>(
         &self,
         failed: &Secret,
@@ -141,75 +149,78 @@ impl Store {
         Fut: Future<Output = Result<Rotated, RefreshFailure<E>>>,
     {
         let fail = self.err_of("refresh app grant");
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(&fail)?;
-        let Some(row) = sqlx::query(SELECT)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(&fail)?
-        else {
-            return Ok(None);
-        };
-        let stored = read(&row).map_err(&fail)?;
-        if stored.access_token != *failed || stored.revoked.is_some() {
-            tx.rollback().await.map_err(&fail)?;
-            return Ok(Some(Ok(if stored.revoked.is_some() {
-                Rotation::Revoked(stored)
-            } else {
-                Rotation::AlreadyRotated(stored)
-            })));
-        }
-        let now = Utc::now();
-        let outcome = match refresh(stored.refresh_token.clone()).await {
-            Ok(new) => {
-                sqlx::query(
-                    "UPDATE app_grant SET access_token = ?1, refresh_token = ?2, \
-                         expires_at = ?3, refreshed_at = ?4 WHERE id = 1",
-                )
-                .bind(new.access_token.expose())
-                .bind(new.refresh_token.expose())
-                .bind(to_millis(new.expires_at))
-                .bind(to_millis(now))
-                .execute(&mut *tx)
+        with_pool!(self, pool, sql => {
+            let mut tx = pool.begin_write().await.map_err(&fail)?;
+            let Some(row) = sqlx::query(sql.select_grant_for_rotation)
+                .fetch_optional(&mut *tx)
                 .await
-                .map_err(&fail)?;
-                Ok(Rotation::Rotated(Grant {
-                    access_token: new.access_token,
-                    refresh_token: new.refresh_token,
-                    expires_at: new.expires_at,
-                    refreshed_at: Some(now),
-                    ..stored
-                }))
+                .map_err(&fail)?
+            else {
+                return Ok(None);
+            };
+            let stored = read(&row).map_err(&fail)?;
+            if stored.access_token != *failed || stored.revoked.is_some() {
+                tx.rollback().await.map_err(&fail)?;
+                return Ok(Some(Ok(if stored.revoked.is_some() {
+                    Rotation::Revoked(stored)
+                } else {
+                    Rotation::AlreadyRotated(stored)
+                })));
             }
-            Err(RefreshFailure::Refused(why)) => {
-                sqlx::query("UPDATE app_grant SET revoked_at = ?1, revoked_why = ?2 WHERE id = 1")
+            let now = Utc::now();
+            let outcome = match refresh(stored.refresh_token.clone()).await {
+                Ok(new) => {
+                    sqlx::query(
+                        "UPDATE app_grant SET access_token = ?, refresh_token = ?, \
+                             expires_at = ?, refreshed_at = ? WHERE id = 1",
+                    )
+                    .bind(new.access_token.expose())
+                    .bind(new.refresh_token.expose())
+                    .bind(to_millis(new.expires_at))
+                    .bind(to_millis(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(&fail)?;
+                    Ok(Rotation::Rotated(Grant {
+                        access_token: new.access_token,
+                        refresh_token: new.refresh_token,
+                        expires_at: new.expires_at,
+                        refreshed_at: Some(now),
+                        ..stored
+                    }))
+                }
+                Err(RefreshFailure::Refused(why)) => {
+                    sqlx::query(
+                        "UPDATE app_grant SET revoked_at = ?, revoked_why = ? WHERE id = 1",
+                    )
                     .bind(to_millis(now))
                     .bind(&why)
                     .execute(&mut *tx)
                     .await
                     .map_err(&fail)?;
-                Ok(Rotation::Revoked(Grant {
-                    revoked: Some((now, why)),
-                    ..stored
-                }))
-            }
-            Err(RefreshFailure::Other(e)) => Err(e),
-        };
-        tx.commit().await.map_err(&fail)?;
-        Ok(Some(outcome))
+                    Ok(Rotation::Revoked(Grant {
+                        revoked: Some((now, why)),
+                        ..stored
+                    }))
+                }
+                Err(RefreshFailure::Other(e)) => Err(e),
+            };
+            tx.commit().await.map_err(&fail)?;
+            Ok(Some(outcome))
+        })
     }
 
     /// Records a new browser authorisation `state` (one use, see [`Store::take_oauth_state`]).
     pub async fn add_oauth_state(&self, state: &str) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO oauth_states (state, created_at) VALUES (?1, ?2)")
-            .bind(state)
-            .bind(to_millis(Utc::now()))
-            .execute(&self.pool)
-            .await
-            .map_err(self.err_of("save oauth state"))?;
+        let fail = self.err_of("save oauth state");
+        with_pool!(self, pool, _sql => {
+            sqlx::query("INSERT INTO oauth_states (state, created_at) VALUES (?, ?)")
+                .bind(state)
+                .bind(to_millis(Utc::now()))
+                .execute(pool)
+                .await
+                .map_err(&fail)?;
+        });
         Ok(())
     }
 
@@ -221,16 +232,18 @@ impl Store {
         since: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let fail = self.err_of("use oauth state");
-        sqlx::query("DELETE FROM oauth_states WHERE created_at < ?1")
-            .bind(to_millis(since))
-            .execute(&self.pool)
-            .await
-            .map_err(&fail)?;
-        let taken = sqlx::query("DELETE FROM oauth_states WHERE state = ?1")
-            .bind(state)
-            .execute(&self.pool)
-            .await
-            .map_err(&fail)?;
-        Ok(taken.rows_affected() == 1)
+        with_pool!(self, pool, _sql => {
+            sqlx::query("DELETE FROM oauth_states WHERE created_at < ?")
+                .bind(to_millis(since))
+                .execute(pool)
+                .await
+                .map_err(&fail)?;
+            let taken = sqlx::query("DELETE FROM oauth_states WHERE state = ?")
+                .bind(state)
+                .execute(pool)
+                .await
+                .map_err(&fail)?;
+            Ok(taken.rows_affected() == 1)
+        })
     }
 }

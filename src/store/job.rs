@@ -1,11 +1,10 @@
-//! Job rows: what a queued unit of work looks like, and how it is read from SQLite.
+//! Job rows: what a queued unit of work looks like, and how it is read from either backend.
 
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 
 use super::error::Cause;
 
@@ -104,6 +103,8 @@ pub struct Job {
     pub next_attempt_at: DateTime<Utc>,
     /// Until when a running job belongs to its worker.
     pub lease_until: Option<DateTime<Utc>>,
+    /// The node whose worker holds a running job (`[node] name`).
+    pub node: Option<String>,
     /// The most recent error or burial reason.
     pub last_error: Option<String>,
     /// Opaque progress written by the worker; `{}` initially.
@@ -144,8 +145,15 @@ pub(crate) fn from_millis(millis: i64) -> DateTime<Utc> {
 }
 
 impl Job {
-    /// Reads a full `jobs` row.
-    pub(crate) fn from_row(row: &SqliteRow) -> Result<Job, Cause> {
+    /// Reads a full `jobs` row of either backend.
+    pub(crate) fn from_row<R>(row: &R) -> Result<Job, Cause>
+    where
+        R: Row,
+        for<'a> &'a str: ColumnIndex<R>,
+        for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+        R::Database: Database,
+    {
         let id: i64 = row.try_get("id")?;
         let corrupt = |column: &'static str, value: String| Cause::Corrupt { id, column, value };
         let text = |column: &'static str| row.try_get::<String, _>(column);
@@ -168,6 +176,7 @@ impl Job {
             lease_until: row
                 .try_get::<Option<i64>, _>("lease_until")?
                 .map(from_millis),
+            node: row.try_get("node")?,
             last_error: row.try_get("last_error")?,
             steps: serde_json::from_str(&steps).map_err(|_| corrupt("steps", steps.clone()))?,
             intake: Intake::parse(&intake).ok_or_else(|| corrupt("intake", intake.clone()))?,

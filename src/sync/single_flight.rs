@@ -94,7 +94,11 @@ async fn claim(
             )));
         }
         if lease_renewed.elapsed() >= lease / 3 {
-            store.extend_lease(job.id, Utc::now() + lease).await?;
+            if !store.extend_lease(job.id, Utc::now() + lease).await? {
+                return Err(JobError::Busy(
+                    "the job's lease ran out while it waited for its client".into(),
+                ));
+            }
             lease_renewed = Instant::now();
         }
         tokio::time::sleep(POLL).await;

@@ -203,29 +203,40 @@ impl Worker {
         let started = std::time::Instant::now();
         let lease = self.settings.lease;
         let services = &self.services;
-        let result = match job.kind {
-            JobKind::Transcript => {
-                sync_request(services, &rules, &job, lease)
-                    .await
-                    .map(|progress| {
-                        log_synced(job.key, &progress, started.elapsed());
-                        progress.to_steps()
-                    })
+        let work = async {
+            match job.kind {
+                JobKind::Transcript => {
+                    sync_request(services, &rules, &job, lease)
+                        .await
+                        .map(|progress| {
+                            log_synced(job.key, &progress, started.elapsed());
+                            progress.to_steps()
+                        })
+                }
+                JobKind::Send => {
+                    send_message(services, &rules.send, &job, lease)
+                        .await
+                        .map(|progress| {
+                            let sent = matches!(progress.outcome, Some(Outcome::Sent { .. }));
+                            tracing::info!(
+                                send_id = job.key,
+                                sent,
+                                reported = progress.reported,
+                                duration_ms = started.elapsed().as_millis() as u64,
+                                "Finished a business-process send"
+                            );
+                            progress.to_steps()
+                        })
+                }
             }
-            JobKind::Send => {
-                send_message(services, &rules.send, &job, lease)
-                    .await
-                    .map(|progress| {
-                        let sent = matches!(progress.outcome, Some(Outcome::Sent { .. }));
-                        tracing::info!(
-                            send_id = job.key,
-                            sent,
-                            reported = progress.reported,
-                            duration_ms = started.elapsed().as_millis() as u64,
-                            "Finished a business-process send"
-                        );
-                        progress.to_steps()
-                    })
+        };
+        let result = tokio::select! {
+            result = work => result,
+            () = self.keep_lease(job.id) => {
+                // Like a crash at this point: the new holder re-checks before it writes, so
+                // nothing is written twice.
+                tracing::warn!(kind = %job.kind, key = job.key, job_id = job.id, "Lost the job's lease (another node took it over): stopped working on it");
+                return;
             }
         };
         let store = &services.store;
@@ -277,6 +288,25 @@ impl Worker {
         if let Err(e) = outcome {
             // The lease expires and the job runs again; its saved steps keep it exactly-once.
             tracing::error!(request_id, send_id, error = %e, "Cannot record the job's outcome in the state database");
+        }
+    }
+}
+
+impl Worker {
+    /// Renews the lease of running job `id` every third of the lease while its work goes
+    /// on; returns only when the job is no longer this node's.
+    async fn keep_lease(&self, id: i64) {
+        let lease = self.settings.lease;
+        loop {
+            tokio::time::sleep(lease / 3).await;
+            let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
+            match self.services.store.extend_lease(id, until).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    tracing::warn!(job_id = id, error = %e, "Cannot renew a job's lease; trying again")
+                }
+            }
         }
     }
 }

@@ -312,6 +312,13 @@ listen = "127.0.0.1:0"
         std::fs::write(&self.path, self.table.to_string()).expect("write config");
         self.path.clone()
     }
+
+    /// Writes the file `name` next to `config.toml` (one per node); its path.
+    pub fn write_as(&self, name: &str) -> PathBuf {
+        let path = self.path.with_file_name(name);
+        std::fs::write(&path, self.table.to_string()).expect("write config");
+        path
+    }
 }
 
 /// Path of the built binary.

@@ -1,4 +1,6 @@
-//! The state database, checked without the root trap: `check` run by another user than the
+//! The state database. A shared MySQL/MariaDB database (`[database] url`) is opened,
+//! migrated and written once, as any node would. A SQLite file is checked without the root
+//! trap: `check` run by another user than the
 //! service's (typically `sudo chat2desk-b24 check` as root) creates nothing: no directory, no
 //! `state.db`, no `-wal`/`-shm` owned by root that the service could then not open. It checks
 //! by the permissions instead, as the service user would meet them.
@@ -65,6 +67,9 @@ impl ServiceUser {
 
 /// The database line(s).
 pub(super) async fn check(config: &Config) -> Vec<Line> {
+    if config.database.url.is_some() {
+        return vec![shared(config).await];
+    }
     let path = &config.database.path;
     let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
         Some(d) => d.to_path_buf(),
@@ -114,6 +119,25 @@ async fn open(path: &Path) -> Line {
             KEY,
             format!("{e}; the service user needs write access to the file and its directory"),
         ),
+    }
+}
+
+/// `[database] url`: connect (migrating), answer, write; the error names the server's
+/// complaint and the fix.
+async fn shared(config: &Config) -> Line {
+    const URL_KEY: &str = "database.url";
+    let location = config.database.location();
+    let result = async {
+        let store = Store::connect(&location, &config.node.name).await?;
+        store.ping().await?;
+        store
+            .set_meta("check.last_run_at", &chrono::Utc::now().to_rfc3339())
+            .await
+    }
+    .await;
+    match result {
+        Ok(()) => Line::ok(URL_KEY, format!("{} is writable", location.display())),
+        Err(e) => Line::fail(URL_KEY, format!("{e}; {}", e.hint())),
     }
 }
 
