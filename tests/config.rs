@@ -800,7 +800,8 @@ fn node_name_defaults_to_the_host_name_and_is_checked() {
     assert!(e.to_string().contains("did you mean `name`"), "{e}");
 }
 
-const APP: &str = "[bitrix24.app]\nclient_id = \"local.abc.123\"\nclient_secret = \"app-SECRET-77\"\n\
+const APP: &str =
+    "[bitrix24.app]\nclient_id = \"local.abc.123\"\nclient_secret = \"app-SECRET-77\"\n\
      oauth_url = \"https://oauth.bitrix.info\"\ndaemon_url = \"https://c2d.corp.lan\"\n";
 
 #[test]
@@ -825,7 +826,10 @@ fn openlines_contract_keys_load() {
         c.server.public_url.as_deref(),
         Some("https://c2d.example.com")
     );
-    assert!(!c.dump().contains("app-SECRET-77"), "the dump hides the secret");
+    assert!(
+        !c.dump().contains("app-SECRET-77"),
+        "the dump hides the secret"
+    );
 }
 
 #[test]
@@ -861,7 +865,10 @@ fn openlines_mistakes_name_the_key() {
     );
     let e = err(&two_lines, &[]);
     assert_eq!(keys(&e), ["openlines.lines[1].channels"], "{e}");
-    assert!(e.to_string().contains("channel 18 is already in line 3"), "{e}");
+    assert!(
+        e.to_string().contains("channel 18 is already in line 3"),
+        "{e}"
+    );
 
     let line_twice = format!(
         "{}{APP}[[openlines.lines]]\nline = 3\nchannels = [17]\n[[openlines.lines]]\nline = 3\nchannels = [18]\n",

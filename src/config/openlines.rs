@@ -96,7 +96,10 @@ fn lines(c: &Config, out: &mut Vec<Problem>) {
         if l.line <= 0 {
             out.push(Problem::new(
                 format!("{key}.line"),
-                format!("{} is not an Open Line id; expected the id from Contact Center, e.g. line = 3", l.line),
+                format!(
+                    "{} is not an Open Line id; expected the id from Contact Center, e.g. line = 3",
+                    l.line
+                ),
             ));
         }
         if seen_lines.contains(&l.line) {

@@ -15,5 +15,5 @@ mod render;
 
 pub use health::{Health, HealthProbe};
 pub use quota::watch_chat2desk_quota;
-pub use registry::{global, Outcome, Registry, Remote};
+pub use registry::{global, Direction, Outcome, Registry, Remote};
 pub use render::{render, CONTENT_TYPE};
