@@ -49,6 +49,7 @@ mod nodes;
 mod queue;
 mod scan;
 mod sends;
+mod usage;
 
 use std::sync::Arc;
 

@@ -47,7 +47,7 @@ pub async fn sync_request(
                 "Chat2Desk request {request_id} names no client (GET /v1/requests/{request_id}): nothing to attach the transcript to"
             ))
         })?;
-    let client = c2d.client(client_id).await?;
+    let client = services.directory.client(c2d, client_id).await?;
     let operator_id = request
         .operator_id
         .or_else(|| messages.iter().rev().find_map(|m| m.operator_id));
@@ -80,6 +80,13 @@ pub async fn sync_request(
         }
     };
 
+    // The intent (`progress.reopen`) was saved with the entity before the lead is updated, so
+    // a crash anywhere here redoes the (idempotent) update and notifies once.
+    if let (Some(reopen), false) = (&progress.reopen, progress.reopen_done) {
+        rules.router.reopen(&services.portal, reopen).await?;
+        progress.reopen_done = true;
+        checkpoint(services, job, &progress.to_steps(), lease).await?;
+    }
     if let (Some(reopen), false) = (&progress.reopen, progress.notified) {
         notify_reopen(services, reopen, request_id, client.display_name()).await?;
         progress.notified = true;
