@@ -14,6 +14,6 @@ mod registry;
 mod render;
 
 pub use health::{Health, HealthProbe};
-pub use quota::watch_chat2desk_quota;
+pub use quota::{month_of, project, watch_chat2desk_quota, MonthUsage, REPORTED_KEY};
 pub use registry::{global, Outcome, Registry, Remote};
 pub use render::{render, CONTENT_TYPE};

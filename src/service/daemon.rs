@@ -149,7 +149,8 @@ async fn build_with(config: Config, node: bool) -> anyhow::Result<Daemon> {
         sync.poll_strategy,
         Duration::from_secs(sync.overlap_secs),
         wake.clone(),
-    );
+    )
+    .with_webhook_poll(Some(Duration::from_secs(sync.webhook_poll_secs)));
     Ok(Daemon {
         worker,
         poller,
@@ -233,8 +234,12 @@ async fn serve(
             .in_current_span(),
     );
     let quota_task = tokio::spawn(
-        crate::metrics::watch_chat2desk_quota(services.chat2desk.clone(), shutdown.clone())
-            .in_current_span(),
+        crate::metrics::watch_chat2desk_quota(
+            services.chat2desk.clone(),
+            services.store.clone(),
+            shutdown.clone(),
+        )
+        .in_current_span(),
     );
     let poller_task = tokio::spawn(
         daemon
