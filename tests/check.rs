@@ -206,7 +206,7 @@ fn each_misconfiguration_gives_one_line_naming_the_key_and_the_fix() {
         ("key above every section", &[("top", "workers = 2")], &[],
          "FAIL workers: unknown key here: keys go under their section header; move it below [sync]"),
         ("misspelt section", &[("database", "[crmm]\nsource = \"WEB\"")], &[],
-         "FAIL crmm: unknown section; did you mean [crm] (`crm`)?; the sections are bitrix24, bizproc, chat2desk, crm, database, log, node, server, sync"),
+         "FAIL crmm: unknown section; did you mean [crm] (`crm`)?; the sections are bitrix24, bitrix24.app, bizproc, chat2desk, crm, database, log, node, openlines, server, sync"),
         ("missing closing quote", &[("chat2desk", "web_url = \"https://web.example")], &[],
          "FAIL chat2desk.web_url: line 4 is not valid TOML: the text value has no closing quote; end it with the quote it starts with: web_url = \"…\""),
         ("header without bracket", &[("server", "[[crm.operators]\nchat2desk = 1\nbitrix24 = 2")], &[],

@@ -799,3 +799,106 @@ fn node_name_defaults_to_the_host_name_and_is_checked() {
     let e = err(&format!("{}[node]\nnames = \"x\"\n", minimal()), &[]);
     assert!(e.to_string().contains("did you mean `name`"), "{e}");
 }
+
+const APP: &str =
+    "[bitrix24.app]\nclient_id = \"local.abc.123\"\nclient_secret = \"app-SECRET-77\"\n\
+     oauth_url = \"https://oauth.bitrix.info\"\ndaemon_url = \"https://c2d.corp.lan\"\n";
+
+#[test]
+fn openlines_contract_keys_load() {
+    let toml = format!(
+        "{}{APP}[openlines]\nconnector = \"c2d_main\"\nevents_poll_ms = 500\n\
+         [[openlines.lines]]\nline = 3\nchannels = [17, 18]\n[[openlines.lines]]\nline = 5\n\
+         channels = [19]\n[server]\npublic_url = \"https://c2d.example.com\"\n",
+        minimal()
+    );
+    let c = ok(&toml, &[]).config;
+    let app = c.bitrix24.app.as_ref().expect("[bitrix24.app] read");
+    assert_eq!(app.client_id, "local.abc.123");
+    assert_eq!(app.client_secret.expose(), "app-SECRET-77");
+    assert_eq!(app.daemon_url, "https://c2d.corp.lan");
+    assert_eq!(c.openlines.connector, "c2d_main");
+    assert_eq!(c.openlines.events_poll_ms, 500);
+    assert_eq!(c.openlines.line_of(18), Some(3));
+    assert_eq!(c.openlines.line_of(19), Some(5));
+    assert_eq!(c.openlines.line_of(20), None);
+    assert_eq!(
+        c.server.public_url.as_deref(),
+        Some("https://c2d.example.com")
+    );
+    assert!(
+        !c.dump().contains("app-SECRET-77"),
+        "the dump hides the secret"
+    );
+}
+
+#[test]
+fn app_secret_from_a_file_or_the_environment() {
+    let file = secret_file("from-file-secret\n");
+    let toml = format!(
+        "{}[bitrix24.app]\nclient_id = \"local.x\"\nclient_secret_file = \"{}\"\ndaemon_url = \"https://c2d.lan\"\n",
+        minimal(),
+        file.path().display()
+    );
+    let c = ok(&toml, &[]).config;
+    assert_eq!(
+        c.bitrix24.app.unwrap().client_secret.expose(),
+        "from-file-secret"
+    );
+    let toml = format!(
+        "{}[bitrix24.app]\nclient_id = \"local.x\"\ndaemon_url = \"https://c2d.lan\"\n",
+        minimal()
+    );
+    let c = ok(
+        &toml,
+        &[("CHAT2DESK_B24_BITRIX24__APP__CLIENT_SECRET", "env-secret")],
+    )
+    .config;
+    assert_eq!(c.bitrix24.app.unwrap().client_secret.expose(), "env-secret");
+}
+
+#[test]
+fn openlines_mistakes_name_the_key() {
+    let two_lines = format!(
+        "{}{APP}[[openlines.lines]]\nline = 3\nchannels = [17, 18]\n[[openlines.lines]]\nline = 4\nchannels = [18]\n",
+        minimal()
+    );
+    let e = err(&two_lines, &[]);
+    assert_eq!(keys(&e), ["openlines.lines[1].channels"], "{e}");
+    assert!(
+        e.to_string().contains("channel 18 is already in line 3"),
+        "{e}"
+    );
+
+    let line_twice = format!(
+        "{}{APP}[[openlines.lines]]\nline = 3\nchannels = [17]\n[[openlines.lines]]\nline = 3\nchannels = [18]\n",
+        minimal()
+    );
+    let e = err(&line_twice, &[]);
+    assert_eq!(keys(&e), ["openlines.lines[1].line"], "{e}");
+
+    let no_app = format!(
+        "{}[[openlines.lines]]\nline = 3\nchannels = [17]\n",
+        minimal()
+    );
+    let e = err(&no_app, &[]);
+    assert_eq!(keys(&e), ["bitrix24.app"], "{e}");
+
+    let bad = format!(
+        "{}[bitrix24.app]\nclient_id = \"local.x\"\nclient_secret = \"s\"\nclient_sekret = 1\n\
+         [openlines]\nconnector = \"chat.2desk\"\n",
+        minimal()
+    );
+    let e = err(&bad, &[]);
+    let found = keys(&e);
+    assert!(found.contains(&"bitrix24.app.client_sekret"), "{e}");
+    assert!(found.contains(&"bitrix24.app.daemon_url"), "{e}");
+    assert!(found.contains(&"openlines.connector"), "{e}");
+
+    let wrong_type = format!(
+        "{}{APP}[[openlines.lines]]\nline = \"three\"\nchannels = [17]\n",
+        minimal()
+    );
+    let e = err(&wrong_type, &[]);
+    assert_eq!(keys(&e), ["openlines.lines[0].line"], "{e}");
+}

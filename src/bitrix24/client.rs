@@ -186,6 +186,12 @@ impl Bitrix24 {
         self.inner.portal.clone()
     }
 
+    /// The HTTP client (with the `ca_file` trust), for the local application's calls to the
+    /// same portal.
+    pub fn http(&self) -> reqwest::Client {
+        self.inner.shared.transport.http.clone()
+    }
+
     /// HTTP requests actually sent (a batch counts once, every retry counts).
     pub fn http_calls(&self) -> u64 {
         self.inner.shared.http_calls.load(Ordering::Relaxed)

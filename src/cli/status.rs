@@ -45,6 +45,8 @@ pub async fn status(store: &Store) -> anyhow::Result<()> {
             let what = match job.kind {
                 crate::store::JobKind::Transcript => "request",
                 crate::store::JobKind::Send => "send",
+                crate::store::JobKind::LineIn => "line message (client → line)",
+                crate::store::JobKind::LineOut => "line message (operator → client)",
             };
             println!(
                 "  {what} {} ({}, {} failed attempt(s), {}): {}",

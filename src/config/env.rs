@@ -42,10 +42,12 @@ pub(crate) fn env_layer(env: &[(String, String)], keys: &KeyTable) -> EnvLayer {
         }
         let rest = rest.to_ascii_lowercase();
         let path: Vec<&str> = rest.split("__").collect();
-        let kind = match path.as_slice() {
-            [section, key] => keys.kind(section, key),
-            _ => None,
+        let (section, key) = match path.as_slice() {
+            [section, key] => (section.to_string(), key.to_string()),
+            [outer, inner, key] => (format!("{outer}.{inner}"), key.to_string()),
+            _ => (String::new(), String::new()),
         };
+        let kind = keys.kind(&section, &key);
         let Some(kind) = kind else {
             warnings.push(unknown_var(name, &rest, keys));
             continue;
@@ -58,13 +60,13 @@ pub(crate) fn env_layer(env: &[(String, String)], keys: &KeyTable) -> EnvLayer {
             KeyKind::Other if !raw.is_ascii() && raw.contains('\\') => Value::from(raw.clone()),
             KeyKind::Other => raw.parse::<Value>().unwrap_or_else(|never| match never {}),
         };
-        let section = dict
-            .entry(path[0].to_string())
+        vars.insert(format!("{section}.{key}"), name.clone());
+        let table = dict
+            .entry(section)
             .or_insert_with(|| Value::from(Dict::new()));
-        if let Value::Dict(_, d) = section {
-            d.insert(path[1].to_string(), value);
+        if let Value::Dict(_, d) = table {
+            d.insert(key, value);
         }
-        vars.insert(format!("{}.{}", path[0], path[1]), name.clone());
     }
     EnvLayer {
         dict,

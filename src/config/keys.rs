@@ -11,7 +11,40 @@ pub(crate) const SECRET_KEYS: &[(&str, &str)] = &[
     ("server", "webhook_secret"),
     ("database", "url"),
     ("bizproc", "secret"),
+    ("bitrix24.app", "client_secret"),
 ];
+
+/// Tables nested in a section (`[bitrix24.app]`): each is checked as a section of its own,
+/// named `outer.inner`, and put back in place before the configuration is extracted.
+pub(crate) const SUBSECTIONS: &[(&str, &str)] = &[("bitrix24", "app")];
+
+/// Moves each nested table of `layer` to a top-level `outer.inner` entry.
+pub(crate) fn hoist(layer: &mut figment::value::Dict) {
+    for (outer, inner) in SUBSECTIONS {
+        let Some(Value::Dict(_, fields)) = layer.get_mut(*outer) else {
+            continue;
+        };
+        if matches!(fields.get(*inner), Some(Value::Dict(..))) {
+            let table = fields.remove(*inner).expect("checked above");
+            layer.insert(format!("{outer}.{inner}"), table);
+        }
+    }
+}
+
+/// Puts the tables [`hoist`] moved back where they belong.
+pub(crate) fn unhoist(layer: &mut figment::value::Dict) {
+    for (outer, inner) in SUBSECTIONS {
+        let Some(table) = layer.remove(&format!("{outer}.{inner}")) else {
+            continue;
+        };
+        let section = layer
+            .entry(outer.to_string())
+            .or_insert_with(|| Value::from(figment::value::Dict::new()));
+        if let Value::Dict(_, fields) = section {
+            fields.insert(inner.to_string(), table);
+        }
+    }
+}
 
 /// How an environment value for a key is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +68,11 @@ impl KeyTable {
         template.bitrix24.ca_file = Some(PathBuf::new());
         template.server.metrics_listen = Some(String::new());
         template.database.url = Some(super::Secret::new("mysql://u@h/d"));
+        template.bitrix24.app = Some(super::AppConfig::default());
+        template.server.public_url = Some(String::new());
         let mut keys = Vec::new();
-        if let Ok(Value::Dict(_, sections)) = Value::serialize(&template) {
+        if let Ok(Value::Dict(_, mut sections)) = Value::serialize(&template) {
+            hoist(&mut sections);
             for (section, value) in sections {
                 let Value::Dict(_, fields) = value else {
                     continue;

@@ -9,7 +9,7 @@
 
 use super::env::{env_layer, non_utf8_var};
 use super::expect::describe;
-use super::keys::{KeyTable, SECRET_KEYS};
+use super::keys::{hoist, unhoist, KeyTable, SECRET_KEYS};
 use super::syntax;
 use super::typecheck::{check_layer, Origin};
 use super::validate::{validate, warnings};
@@ -79,6 +79,8 @@ fn pipeline(text: &str, env: &[(String, String)], source: &str) -> Result<Loaded
     let env = env_layer(env, &keys);
     let mut env_dict = env.dict;
     let env_origin = Origin::Env(&env.vars);
+    hoist(&mut toml_layer);
+    hoist(&mut env_dict);
     resolve_secret_files(&mut toml_layer, &Origin::File, &mut problems);
     resolve_secret_files(&mut env_dict, &env_origin, &mut problems);
     one_database(&[&toml_layer, &env_dict], &mut problems);
@@ -95,6 +97,8 @@ fn pipeline(text: &str, env: &[(String, String)], source: &str) -> Result<Loaded
     reported.extend(environment.problems.iter().map(|p| p.key.clone()));
     problems.extend(file.problems);
     problems.extend(environment.problems);
+    unhoist(&mut toml_layer);
+    unhoist(&mut env_dict);
     let extracted = Figment::from(Serialized::defaults(Config::default()))
         .merge(Serialized::defaults(toml_layer))
         .merge(Serialized::defaults(env_dict))

@@ -8,6 +8,7 @@ mod env;
 mod expect;
 mod keys;
 mod load;
+mod openlines;
 mod problem;
 mod schedule;
 mod secret;
@@ -51,6 +52,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// `[bizproc]`: the business-process action «Написать сообщение на номер».
     pub bizproc: BizprocConfig,
+    /// `[openlines]`: Chat2Desk channels bridged into Bitrix24 Open Lines.
+    pub openlines: OpenlinesConfig,
 }
 
 /// `[chat2desk]`
@@ -100,6 +103,8 @@ pub struct Bitrix24Config {
     pub burst: u32,
     /// Per-call timeout in seconds.
     pub timeout_secs: u64,
+    /// `[bitrix24.app]`: the portal's local application (needed by `[openlines]`).
+    pub app: Option<AppConfig>,
 }
 
 impl Default for Bitrix24Config {
@@ -110,8 +115,98 @@ impl Default for Bitrix24Config {
             requests_per_second: 2.0,
             burst: 50,
             timeout_secs: 60,
+            app: None,
         }
     }
+}
+
+/// `[bitrix24.app]`: the local application a portal administrator creates once («uses API
+/// only») and authorises once at `<daemon_url>/bitrix24/connect`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppConfig {
+    /// `client_id` from the local application's form (`local.…`).
+    pub client_id: String,
+    /// `client_secret` from the same form. Secret.
+    pub client_secret: Secret,
+    /// The OAuth server; the token endpoint is `<oauth_url>/oauth/token/`.
+    pub oauth_url: String,
+    /// How administrators' browsers reach this daemon on the LAN; the application's handler
+    /// URL is `<daemon_url>/bitrix24/app`.
+    pub daemon_url: String,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self {
+            client_id: String::new(),
+            client_secret: Secret::default(),
+            oauth_url: "https://oauth.bitrix.info".into(),
+            daemon_url: String::new(),
+        }
+    }
+}
+
+/// Whether an operator's name (Bitrix's signature `[b]Name:[/b]`) is kept in the text the
+/// client gets.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatorName {
+    /// `Name: text`.
+    #[default]
+    Keep,
+    /// The text alone.
+    Drop,
+}
+
+/// `[openlines]`: the Open Lines bridge; off while `lines` is empty.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpenlinesConfig {
+    /// The `imconnector` ID (letters, digits and `_` only).
+    pub connector: String,
+    /// How often operators' replies are fetched (`event.offline.get`), in milliseconds.
+    pub events_poll_ms: u64,
+    /// The operator's name in the text the client gets.
+    pub operator_name: OperatorName,
+    /// `[[openlines.lines]]`: which Chat2Desk channels go to which line.
+    pub lines: Vec<LineConfig>,
+}
+
+impl Default for OpenlinesConfig {
+    fn default() -> Self {
+        Self {
+            connector: "chat2desk".into(),
+            events_poll_ms: 1000,
+            operator_name: OperatorName::Keep,
+            lines: Vec::new(),
+        }
+    }
+}
+
+impl OpenlinesConfig {
+    /// True when at least one line is configured.
+    pub fn enabled(&self) -> bool {
+        !self.lines.is_empty()
+    }
+
+    /// The line a Chat2Desk channel belongs to.
+    pub fn line_of(&self, channel: i64) -> Option<i64> {
+        self.lines
+            .iter()
+            .find(|l| l.channels.contains(&channel))
+            .map(|l| l.line)
+    }
+}
+
+/// One `[[openlines.lines]]` entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LineConfig {
+    /// The Open Line id (Contact Center).
+    pub line: i64,
+    /// Chat2Desk channel ids; a channel belongs to one line at most.
+    pub channels: Vec<i64>,
 }
 
 /// Which CRM entities a request lands in (the seed app's "integration type").
@@ -341,6 +436,10 @@ pub struct ServerConfig {
     /// `/healthz` fails when the last successful poll is older than this many seconds;
     /// 0 = three schedule periods plus a minute.
     pub health_max_poll_age_secs: u64,
+    /// The reverse proxy's internet address of this listener, e.g.
+    /// `https://c2d.example.com`; operators' files are re-hosted under
+    /// `<public_url>/files/<token>` for Chat2Desk to fetch. Unset = the portal's links are sent.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -352,6 +451,7 @@ impl Default for ServerConfig {
             trusted_proxies: vec!["127.0.0.1/32".into(), "::1/128".into()],
             allow_from: Vec::new(),
             health_max_poll_age_secs: 0,
+            public_url: None,
         }
     }
 }

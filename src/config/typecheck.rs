@@ -4,7 +4,7 @@
 //! default applies) so the rest still loads and is validated.
 
 use super::expect::{describe, expect, wants_text, Expect};
-use super::keys::{suggest, KeyTable, SECRET_KEYS};
+use super::keys::{suggest, unhoist, KeyTable, SECRET_KEYS};
 use super::{Config, Problem};
 use figment::error::Kind;
 use figment::providers::Serialized;
@@ -120,6 +120,7 @@ fn trial(section: &str, key: &str, value: &Value) -> Result<(), Box<figment::Err
     inner.insert(key.to_string(), value.clone());
     let mut outer = Dict::new();
     outer.insert(section.to_string(), Value::from(inner));
+    unhoist(&mut outer);
     Figment::from(Serialized::defaults(Config::default()))
         .merge(Serialized::defaults(outer))
         .extract::<Config>()
@@ -252,7 +253,7 @@ fn nested(value: &Value, path: &[&str]) -> Value {
     v
 }
 
-/// A wrong field of a `[[crm.operators]]` table.
+/// A wrong field of a `[[crm.operators]]` or `[[openlines.lines]]` table.
 fn operator_field(field: &str, found: &Value) -> String {
     let found = describe(found, false);
     match field {
@@ -263,6 +264,13 @@ fn operator_field(field: &str, found: &Value) -> String {
         "bitrix24" => format!(
             "{found} is not a Bitrix24 user id (a whole number); write it without quotes like \
              bitrix24 = 7"
+        ),
+        "line" => format!(
+            "{found} is not an Open Line id (a whole number); write it without quotes like \
+             line = 3"
+        ),
+        "channels" => format!(
+            "{found} is not a list of Chat2Desk channel ids; write it like channels = [17, 18]"
         ),
         _ => format!("{found} is not valid here"),
     }

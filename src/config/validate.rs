@@ -16,6 +16,7 @@ pub fn validate(c: &Config) -> Vec<Problem> {
     bizproc(c, &mut out);
     database(c, &mut out);
     node(c, &mut out);
+    super::openlines::validate(c, &mut out);
     let level = c.log.level.trim();
     if level.is_empty() {
         out.push(Problem::new(

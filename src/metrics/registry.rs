@@ -112,6 +112,36 @@ struct WebhookLabels {
     outcome: &'static str,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct LineLabels {
+    direction: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct DirectionLabels {
+    direction: &'static str,
+}
+
+/// Which way a message crossed the Open Lines bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// A client's message into its line (`imconnector.send.messages`).
+    ToLine,
+    /// An operator's reply to the client (`POST /messages`).
+    ToClient,
+}
+
+impl Direction {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::ToLine => "to_line",
+            Direction::ToClient => "to_client",
+        }
+    }
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// The process-wide counters, histograms and gauges (prometheus-client metrics share their
@@ -128,6 +158,9 @@ pub struct Registry {
     our_month: Gauge,
     month_projection: Gauge,
     poll_backed_off: Gauge,
+    line_messages: Family<LineLabels, Counter>,
+    line_latency: HistogramFamily<DirectionLabels>,
+    line_resent: Counter,
 }
 
 static GLOBAL: LazyLock<Registry> = LazyLock::new(Registry::new);
@@ -157,6 +190,9 @@ impl Registry {
             our_month: Gauge::default(),
             month_projection: Gauge::default(),
             poll_backed_off: Gauge::default(),
+            line_messages: Family::default(),
+            line_latency: Family::new_with_constructor(|| Histogram::new(CALL_BUCKETS)),
+            line_resent: Counter::default(),
         }
     }
 
@@ -220,6 +256,36 @@ impl Registry {
         self.poll_backed_off.set(i64::from(backed_off));
     }
 
+    /// Records a message that crossed the Open Lines bridge (`outcome`: `delivered`,
+    /// `refused`) and, when delivered, how long it took from being written to arriving.
+    pub fn record_line_message(
+        &self,
+        direction: Direction,
+        outcome: &'static str,
+        latency: Option<Duration>,
+    ) {
+        let labels = LineLabels {
+            direction: direction.as_str(),
+            outcome,
+        };
+        self.line_messages.get_or_create(&labels).inc();
+        if let Some(latency) = latency {
+            let labels = DirectionLabels {
+                direction: direction.as_str(),
+            };
+            self.line_latency
+                .get_or_create(&labels)
+                .observe(latency.as_secs_f64());
+        }
+    }
+
+    /// Records a client's message sent to its line again because an earlier attempt's fate
+    /// was unknown (`imconnector.send.messages` cannot be looked up: a rare duplicate beats
+    /// a lost message).
+    pub fn record_line_resent(&self) {
+        self.line_resent.inc();
+    }
+
     /// Registers clones of every metric into `registry` (names without the prefix).
     pub fn register_into(&self, registry: &mut prometheus_client::registry::Registry) {
         registry.register(
@@ -261,6 +327,21 @@ impl Registry {
             "poll_backed_off",
             "1 while the poller polls less often because webhooks bring the closed requests",
             self.poll_backed_off.clone(),
+        );
+        registry.register(
+            "openlines_messages",
+            "Messages across the Open Lines bridge by direction and outcome",
+            self.line_messages.clone(),
+        );
+        registry.register(
+            "openlines_message_latency_seconds",
+            "Time from a message being written to its arrival on the other side of the bridge",
+            self.line_latency.clone(),
+        );
+        registry.register(
+            "openlines_resent",
+            "Client messages sent to a line again after an attempt whose fate was unknown",
+            self.line_resent.clone(),
         );
         if self.chat2desk_month_known.load(Ordering::Relaxed) {
             registry.register(

@@ -3,12 +3,14 @@
 //! with `imconnector.send.messages`; operators' replies come back as offline events.
 //!
 //! This part holds what the flows share: the connector's setup on the portal, the payload of
-//! a client message, and the operator's text as a messenger shows it.
+//! a client message, the operator's text as a messenger shows it, and the bridge's rules.
 
 mod connector;
 mod payload;
 mod reply_text;
+mod rules;
 
 pub use connector::{ensure_connector, ConnectorSpec, LineSetup, LineSpec, SetupError};
 pub use payload::{chat_key, client_message, ClientSide};
 pub use reply_text::{plain_text, Signature};
+pub use rules::LineRules;

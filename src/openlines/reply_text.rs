@@ -3,9 +3,10 @@
 //! dropped.
 
 /// What to do with the operator's name the portal puts in front of a reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Signature {
     /// `Ольга Смирнова: Здравствуйте!`
+    #[default]
     Keep,
     /// `Здравствуйте!`
     Drop,

@@ -58,6 +58,7 @@ impl Daemon {
     pub async fn bind_server(&self) -> anyhow::Result<Option<WebhookServer>> {
         let mut settings = ServerSettings::from_config(&self.config.server)?;
         settings.bizproc_secret = self.config.bizproc.secret.clone();
+        settings.lines = crate::openlines::LineRules::new(&self.config);
         if settings.listen.is_none() && settings.metrics_listen.is_none() {
             return Ok(None);
         }
@@ -82,6 +83,7 @@ pub fn rules(config: &Config) -> Rules {
             files: config.bizproc.files,
             timezone: config.timezone(),
         },
+        lines: crate::openlines::LineRules::new(config),
     }
 }
 
@@ -120,7 +122,17 @@ async fn build_with(config: Config, node: bool) -> anyhow::Result<Daemon> {
     let portal = Bitrix24::new(Bitrix24Options::from_config(&config.bitrix24))
         .context("[bitrix24] client")?;
     let web_url = web_url(&chat2desk, &store, config.chat2desk.web_url.as_deref()).await;
+    let app = match &config.bitrix24.app {
+        Some(app) => Some(crate::localapp::app_client(
+            app,
+            &store,
+            &portal,
+            Duration::from_secs(config.bitrix24.timeout_secs),
+        )?),
+        None => None,
+    };
     let services = Arc::new(Services {
+        app,
         store: store.clone(),
         chat2desk: chat2desk.clone(),
         portal,

@@ -30,6 +30,11 @@ pub(crate) struct Sql {
     pub upsert_client_record: &'static str,
     /// Store a business-process call, an existing token untouched: token, payload, now.
     pub insert_send: &'static str,
+    /// Store a bridged message, an existing one untouched: direction, external id, payload,
+    /// now.
+    pub insert_line_message: &'static str,
+    /// Remember an offline-events reservation: process id, now.
+    pub insert_offline_batch: &'static str,
     /// Register a starting node (a restart under the same name starts afresh): name,
     /// version, now, now.
     pub upsert_node: &'static str,
@@ -70,6 +75,10 @@ pub(crate) const SQLITE: Sql = Sql {
          SET record_id = excluded.record_id, updated_at = excluded.updated_at",
     insert_send: "INSERT INTO sends (event_token, payload, created_at) VALUES (?, ?, ?) \
          ON CONFLICT (event_token) DO NOTHING",
+    insert_line_message: "INSERT INTO line_messages (direction, external_id, payload, created_at) \
+         VALUES (?, ?, ?, ?) ON CONFLICT (direction, external_id) DO NOTHING",
+    insert_offline_batch: "INSERT INTO offline_batches (process_id, created_at) VALUES (?, ?) \
+         ON CONFLICT (process_id) DO NOTHING",
     upsert_node: "INSERT INTO nodes (name, version, started_at, heartbeat_at) VALUES (?, ?, ?, ?) \
          ON CONFLICT (name) DO UPDATE SET version = excluded.version, \
              started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at",
@@ -106,6 +115,10 @@ pub(crate) const MYSQL: Sql = Sql {
          VALUES (?, ?, ?, ?) \
          ON DUPLICATE KEY UPDATE record_id = VALUES(record_id), updated_at = VALUES(updated_at)",
     insert_send: "INSERT IGNORE INTO sends (event_token, payload, created_at) VALUES (?, ?, ?)",
+    insert_line_message: "INSERT IGNORE INTO line_messages \
+         (direction, external_id, payload, created_at) VALUES (?, ?, ?, ?)",
+    insert_offline_batch: "INSERT IGNORE INTO offline_batches (process_id, created_at) \
+         VALUES (?, ?)",
     upsert_node: "INSERT INTO nodes (name, version, started_at, heartbeat_at) VALUES (?, ?, ?, ?) \
          ON DUPLICATE KEY UPDATE version = VALUES(version), started_at = VALUES(started_at), \
              heartbeat_at = VALUES(heartbeat_at)",

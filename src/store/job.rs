@@ -50,6 +50,10 @@ text_enum! {
         Transcript => "transcript",
         /// Send a message from a business process; the key is the `sends` row id.
         Send => "send",
+        /// Pass a client's message to its Open Line; the key is the `line_messages` row id.
+        LineIn => "line_in",
+        /// Pass an operator's reply to the client; the key is the `line_messages` row id.
+        LineOut => "line_out",
     }
 }
 
@@ -80,6 +84,8 @@ text_enum! {
         Manual => "manual",
         /// The portal's business-process action (`POST /bizproc/send`).
         Bizproc => "bizproc",
+        /// The portal's offline events (operators' replies in Open Lines).
+        Openlines => "openlines",
     }
 }
 

@@ -45,6 +45,7 @@ mod dialect;
 mod error;
 mod grant;
 mod job;
+mod lines;
 mod nodes;
 mod queue;
 mod scan;
@@ -61,6 +62,7 @@ pub use copy::CopyReport;
 pub use error::{Backend, Cause, StoreError};
 pub use grant::{Grant, RefreshFailure, Rotated, Rotation};
 pub use job::{Intake, Job, JobKind, JobState, QueueCounts};
+pub use lines::{Bridged, HostedFile};
 pub use nodes::{NodeInfo, LEADER};
 pub use sends::Enqueued;
 

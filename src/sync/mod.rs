@@ -5,6 +5,7 @@
 mod directory;
 mod error;
 mod fetch;
+mod line_in;
 mod progress;
 mod request;
 mod send;
@@ -13,8 +14,10 @@ pub mod single_flight;
 mod stats;
 mod worker;
 
+pub use crate::openlines::LineRules;
 pub use directory::{Directory, DEFAULT_WEB_URL};
 pub use error::JobError;
+pub use line_in::{deliver_to_line, enqueue_client_message, line_chain, ClientLineMessage};
 pub use progress::Progress;
 pub use request::sync_request;
 pub use send::{send_message, SendRules};

@@ -2,8 +2,8 @@
 //! with a reason.
 
 use super::{
-    send_message, single_flight, sync_request, Directory, JobError, Outcome, Progress, SendRules,
-    Stats,
+    deliver_to_line, send_message, single_flight, sync_request, Directory, JobError, LineRules,
+    Outcome, Progress, SendRules, Stats,
 };
 use crate::bitrix24::Bitrix24;
 use crate::chat2desk::Chat2Desk;
@@ -30,6 +30,8 @@ pub struct Services {
     pub directory: Directory,
     /// Counters.
     pub stats: Stats,
+    /// The local application's client (`[bitrix24.app]`), for the Open Lines bridge.
+    pub app: Option<crate::bitrix24::AppClient>,
 }
 
 /// What can change on reload: routing rules, how transcripts are printed, how sends go.
@@ -43,6 +45,8 @@ pub struct Rules {
     pub max_comment_bytes: usize,
     /// Business-process sends.
     pub send: SendRules,
+    /// The Open Lines bridge.
+    pub lines: LineRules,
 }
 
 /// Worker limits.
@@ -228,6 +232,10 @@ impl Worker {
                             progress.to_steps()
                         })
                 }
+                JobKind::LineIn => deliver_to_line(services, &rules.lines, &job, lease).await,
+                JobKind::LineOut => Err(JobError::Permanent(
+                    "operators' replies are not bridged by this version".into(),
+                )),
             }
         };
         let result = tokio::select! {
@@ -244,22 +252,27 @@ impl Worker {
         let what = match job.kind {
             JobKind::Transcript => "Request",
             JobKind::Send => "Send",
+            JobKind::LineIn => "Client message for an Open Line",
+            JobKind::LineOut => "Operator reply",
         };
         // `request_id` for transcripts, `send_id` for sends (the fields their other lines use).
         let request_id = (job.kind == JobKind::Transcript).then_some(job.key);
         let send_id = (job.kind == JobKind::Send).then_some(job.key);
+        // `line_message` for both directions of the Open Lines bridge.
+        let line_message =
+            matches!(job.kind, JobKind::LineIn | JobKind::LineOut).then_some(job.key);
         let outcome = match result {
             Ok(steps) => {
                 stats.record_synced();
                 store.complete(job.id, &steps).await
             }
             Err(JobError::Permanent(reason)) => {
-                tracing::error!(request_id, send_id, attempt = job.attempts + 1, reason = %reason, "{what} moved to dead: permanent error");
+                tracing::error!(request_id, send_id, line_message, attempt = job.attempts + 1, reason = %reason, "{what} moved to dead: permanent error");
                 stats.record_dead();
                 store.bury(job.id, &reason).await
             }
             Err(JobError::Busy(reason)) => {
-                tracing::info!(request_id, send_id, reason = %reason, "{what} deferred: its client is busy");
+                tracing::info!(request_id, send_id, line_message, reason = %reason, "{what} deferred: its client is busy");
                 store
                     .defer(job.id, &reason, Utc::now() + single_flight::DEFER)
                     .await
@@ -267,7 +280,7 @@ impl Worker {
             Err(JobError::Transient(reason)) => {
                 let attempt = job.attempts + 1;
                 if attempt >= self.settings.max_attempts {
-                    tracing::error!(request_id, send_id, attempt, reason = %reason, "{what} moved to dead: out of attempts");
+                    tracing::error!(request_id, send_id, line_message, attempt, reason = %reason, "{what} moved to dead: out of attempts");
                     stats.record_dead();
                     store
                         .bury(
@@ -277,7 +290,7 @@ impl Worker {
                         .await
                 } else {
                     let delay = self.settings.backoff.delay(job.attempts);
-                    tracing::warn!(request_id, send_id, attempt, retry_in_secs = delay.as_secs(), reason = %reason, "{what} failed, will retry");
+                    tracing::warn!(request_id, send_id, line_message, attempt, retry_in_secs = delay.as_secs(), reason = %reason, "{what} failed, will retry");
                     stats.record_retry();
                     let next = Utc::now()
                         + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero());
@@ -287,7 +300,7 @@ impl Worker {
         };
         if let Err(e) = outcome {
             // The lease expires and the job runs again; its saved steps keep it exactly-once.
-            tracing::error!(request_id, send_id, error = %e, "Cannot record the job's outcome in the state database");
+            tracing::error!(request_id, send_id, line_message, error = %e, "Cannot record the job's outcome in the state database");
         }
     }
 }

@@ -5,6 +5,7 @@
 use super::{parse_delivery, Cidr, Delivery, GroupCommit, ServerSettings};
 use crate::bizproc::constant_time_eq;
 use crate::metrics::{global, render, HealthProbe};
+use crate::store::Intake;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -187,9 +188,57 @@ impl Ctx {
                 registry.record_webhook(&hook_type, "client_refreshed");
                 ok()
             }
+            Delivery::Inbox {
+                hook_type,
+                message,
+                client: sender,
+            } => {
+                self.inbox(&hook_type, &message, sender.as_deref(), client)
+                    .await
+            }
             Delivery::Other { hook_type } => {
                 registry.record_webhook(&hook_type, "ignored");
                 ok()
+            }
+        }
+    }
+
+    /// A client's message: queued for its Open Line when its channel is bridged (durably,
+    /// before the answer), else acknowledged and ignored.
+    async fn inbox(
+        &self,
+        hook_type: &str,
+        message: &crate::chat2desk::Message,
+        sender: Option<&crate::chat2desk::Client>,
+        client: IpAddr,
+    ) -> Answer {
+        let registry = global();
+        let line = message
+            .channel_id
+            .and_then(|c| self.settings.lines.line_of(c));
+        let Some(line) = line else {
+            registry.record_webhook(hook_type, "ignored");
+            return ok();
+        };
+        let store = &self.probe.services().store;
+        match crate::sync::enqueue_client_message(store, line, message, sender, Intake::Webhook)
+            .await
+        {
+            Ok(new) => {
+                registry.record_webhook(hook_type, "enqueued");
+                if new {
+                    self.wake.notify_one();
+                }
+                tracing::debug!(message_id = message.id, line, new, client = %client, "Queued a client's message for its Open Line");
+                ok()
+            }
+            Err(e) => {
+                registry.record_webhook(hook_type, "unavailable");
+                tracing::warn!(message_id = message.id, line, client = %client, error = %e, hint = e.hint(), "Client message not queued; answered 503 so Chat2Desk retries");
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "state database unavailable, retry later\n",
+                )
             }
         }
     }

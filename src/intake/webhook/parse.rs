@@ -5,11 +5,11 @@
 //! a nested `request` / `dialog` object), and a `close_request` that only names its dialog is
 //! handled like a `close_dialog`.
 
-use crate::chat2desk::WebhookEvent;
+use crate::chat2desk::{Client, Message, MessageKind, WebhookEvent};
 use serde_json::Value;
 
 /// What a delivery asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Delivery {
     /// A request closed: enqueue it.
     Closed {
@@ -33,6 +33,15 @@ pub enum Delivery {
         /// The Chat2Desk client id.
         client_id: i64,
     },
+    /// A client wrote (`inbox`, `type: from_client`): the Open Lines bridge may pass it on.
+    Inbox {
+        /// `hook_type` of the event.
+        hook_type: String,
+        /// The message, whole.
+        message: Box<Message>,
+        /// The client object the delivery carried.
+        client: Option<Box<Client>>,
+    },
     /// Any other event: acknowledge and count, nothing else.
     Other {
         /// `hook_type` of the event.
@@ -47,6 +56,7 @@ impl Delivery {
             Delivery::Closed { hook_type, .. }
             | Delivery::DialogClosed { hook_type, .. }
             | Delivery::ClientUpdated { hook_type, .. }
+            | Delivery::Inbox { hook_type, .. }
             | Delivery::Other { hook_type } => hook_type,
         }
     }
@@ -92,6 +102,16 @@ pub fn parse_delivery(body: &[u8]) -> Result<Delivery, ParseError> {
                 client_id,
             },
             None => Delivery::Other { hook_type },
+        });
+    }
+    if hook_type == "inbox" {
+        return Ok(match event.message {
+            Some(message) if message.kind == MessageKind::FromClient => Delivery::Inbox {
+                hook_type,
+                message: Box::new(message),
+                client: event.client.map(Box::new),
+            },
+            _ => Delivery::Other { hook_type },
         });
     }
     if hook_type != "close_request" && hook_type != "close_dialog" {
@@ -199,6 +219,17 @@ mod tests {
                 hook_type: "inbox".into()
             })
         );
+        let inbox = parse(
+            r#"{"hook_type":"inbox","message_id":7,"type":"from_client","text":"Hi","channel_id":17,"client_id":100,"client":{"id":100,"name":"Peter"}}"#,
+        );
+        let Ok(Delivery::Inbox {
+            message, client, ..
+        }) = inbox
+        else {
+            panic!("an inbox message is bridged: {inbox:?}");
+        };
+        assert_eq!((message.id, message.channel_id), (7, Some(17)));
+        assert_eq!(client.unwrap().name.as_deref(), Some("Peter"));
         assert!(matches!(parse("not json"), Err(ParseError::NotJson(_))));
         assert_eq!(parse("[1,2]"), Err(ParseError::NoHookType));
         assert_eq!(parse(r#"{"request_id":3}"#), Err(ParseError::NoHookType));

@@ -17,6 +17,8 @@ pub struct ServerSettings {
     /// `[bizproc] secret` of `POST /bizproc/send` and `GET /bizproc/channels`; empty = both
     /// answer 404.
     pub bizproc_secret: Secret,
+    /// The Open Lines bridge: which channels' client messages go to which line.
+    pub lines: crate::openlines::LineRules,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<Cidr>,
     /// Networks allowed to post webhooks; empty = any.
@@ -60,6 +62,7 @@ impl ServerSettings {
             metrics_listen: addr("metrics_listen", c.metrics_listen.as_deref().unwrap_or(""))?,
             secret: c.webhook_secret.clone(),
             bizproc_secret: Secret::default(),
+            lines: crate::openlines::LineRules::default(),
             trusted_proxies: nets("trusted_proxies", &c.trusted_proxies)?,
             allow_from: nets("allow_from", &c.allow_from)?,
             max_body: 1 << 20,

@@ -1,0 +1,181 @@
+//! The Open Lines bridge's state: the message behind each line job (keyed by its id on the
+//! other side, so the same message delivered twice is queued once), the `event.offline.get`
+//! reservations being worked on, and the operators' files re-hosted for Chat2Desk.
+
+use chrono::{DateTime, Utc};
+
+use super::job::{from_millis, to_millis};
+use super::queue::insert_jobs;
+use super::{with_pool, Intake, JobKind, Store, StoreError, WritePool};
+
+/// What [`Store::enqueue_line_message`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bridged {
+    /// The message's row id, also the key of its line job.
+    pub id: i64,
+    /// False when this message was already queued (nothing changed).
+    pub new: bool,
+}
+
+/// An operator's file served to Chat2Desk under an unguessable token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostedFile {
+    /// The portal's link the daemon fetches when Chat2Desk asks.
+    pub url: String,
+    /// The file name shown to the client.
+    pub name: String,
+    /// When the token stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Stores a bridged message under `external_id` and queues its `kind` job (`LineIn` or
+    /// `LineOut`) in `chain`, in one transaction. The same message again changes nothing.
+    pub async fn enqueue_line_message(
+        &self,
+        kind: JobKind,
+        external_id: &str,
+        chain: &str,
+        payload: &serde_json::Value,
+        intake: Intake,
+    ) -> Result<Bridged, StoreError> {
+        let fail = self.err_of("enqueue_line_message");
+        with_pool!(self, pool, sql => {
+            let mut tx = pool.begin_write().await.map_err(&fail)?;
+            let inserted = sqlx::query(sql.insert_line_message)
+                .bind(kind.as_str())
+                .bind(external_id)
+                .bind(payload.to_string())
+                .bind(to_millis(Utc::now()))
+                .execute(&mut *tx)
+                .await
+                .map_err(&fail)?
+                .rows_affected();
+            let id: i64 = sqlx::query_scalar(
+                "SELECT id FROM line_messages WHERE direction = ? AND external_id = ?",
+            )
+            .bind(kind.as_str())
+            .bind(external_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(&fail)?;
+            if inserted == 1 {
+                insert_jobs!(tx, sql, kind, &[id], intake, Some(chain))
+                    .await
+                    .map_err(&fail)?;
+            }
+            tx.commit().await.map_err(&fail)?;
+            Ok(Bridged {
+                id,
+                new: inserted == 1,
+            })
+        })
+    }
+
+    /// The stored message behind line job `id`, if any.
+    pub async fn line_message(&self, id: i64) -> Result<Option<serde_json::Value>, StoreError> {
+        let fail = self.err_of("line_message");
+        let text: Option<String> = with_pool!(self, pool, _sql => {
+            sqlx::query_scalar("SELECT payload FROM line_messages WHERE id = ?")
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+                .map_err(&fail)?
+        });
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    /// Remembers an `event.offline.get` reservation before its events are worked on.
+    pub async fn remember_offline_batch(&self, process_id: &str) -> Result<(), StoreError> {
+        let fail = self.err_of("remember_offline_batch");
+        with_pool!(self, pool, sql => {
+            sqlx::query(sql.insert_offline_batch)
+                .bind(process_id)
+                .bind(to_millis(Utc::now()))
+                .execute(pool)
+                .await
+                .map_err(&fail)?;
+        });
+        Ok(())
+    }
+
+    /// Whether `process_id` is a reservation this daemon stored (open or closed).
+    pub async fn knows_offline_batch(&self, process_id: &str) -> Result<bool, StoreError> {
+        let fail = self.err_of("knows_offline_batch");
+        let n: i64 = with_pool!(self, pool, _sql => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM offline_batches WHERE process_id = ?")
+                .bind(process_id)
+                .fetch_one(pool)
+                .await
+                .map_err(&fail)?
+        });
+        Ok(n > 0)
+    }
+
+    /// The reservations not yet closed, oldest first.
+    pub async fn open_offline_batches(&self) -> Result<Vec<String>, StoreError> {
+        let fail = self.err_of("open_offline_batches");
+        Ok(with_pool!(self, pool, _sql => {
+            sqlx::query_scalar(
+                "SELECT process_id FROM offline_batches WHERE closed_at IS NULL \
+                 ORDER BY created_at, process_id",
+            )
+            .fetch_all(pool)
+            .await
+            .map_err(&fail)?
+        }))
+    }
+
+    /// Marks a reservation done (every event of it cleared or marked as an error).
+    pub async fn close_offline_batch(&self, process_id: &str) -> Result<(), StoreError> {
+        let fail = self.err_of("close_offline_batch");
+        with_pool!(self, pool, _sql => {
+            sqlx::query("UPDATE offline_batches SET closed_at = ? WHERE process_id = ?")
+                .bind(to_millis(Utc::now()))
+                .bind(process_id)
+                .execute(pool)
+                .await
+                .map_err(&fail)?;
+        });
+        Ok(())
+    }
+
+    /// Offers `file` at `token` until its expiry (a token is never reused).
+    pub async fn host_file(&self, token: &str, file: &HostedFile) -> Result<(), StoreError> {
+        let fail = self.err_of("host_file");
+        with_pool!(self, pool, _sql => {
+            sqlx::query("INSERT INTO hosted_files (token, url, name, expires_at) VALUES (?, ?, ?, ?)")
+                .bind(token)
+                .bind(&file.url)
+                .bind(&file.name)
+                .bind(to_millis(file.expires_at))
+                .execute(pool)
+                .await
+                .map_err(&fail)?;
+        });
+        Ok(())
+    }
+
+    /// The file offered at `token`, unless unknown or expired (expired rows are purged).
+    pub async fn hosted_file(&self, token: &str) -> Result<Option<HostedFile>, StoreError> {
+        let fail = self.err_of("hosted_file");
+        let now = to_millis(Utc::now());
+        let row: Option<(String, String, i64)> = with_pool!(self, pool, _sql => {
+            sqlx::query("DELETE FROM hosted_files WHERE expires_at < ?")
+                .bind(now)
+                .execute(pool)
+                .await
+                .map_err(&fail)?;
+            sqlx::query_as("SELECT url, name, expires_at FROM hosted_files WHERE token = ?")
+                .bind(token)
+                .fetch_optional(pool)
+                .await
+                .map_err(&fail)?
+        });
+        Ok(row.map(|(url, name, expires)| HostedFile {
+            url,
+            name,
+            expires_at: from_millis(expires),
+        }))
+    }
+}

@@ -1,0 +1,270 @@
+//! The steps of one `line_in` job (a client's message into its Open Line): read the stored
+//! message, complete the client's name and phone, send it with `imconnector.send.messages`,
+//! check the element's `SUCCESS`. Jobs of one chat run one at a time in the order they were
+//! queued (the job chain `line:<chat>`), so the operator reads them as the client wrote them.
+//!
+//! `imconnector.send.messages` is not idempotent and has no lookup (doc §2.3), so the intent
+//! is saved before the call: a run that finds it and no answer cannot know whether the portal
+//! took the message, and sends it again (a rare duplicate beats a lost message), counted in
+//! `openlines_resent_total`. An answered error is never ambiguous: nothing was taken.
+
+use super::{checkpoint, JobError, Services};
+use crate::bitrix24::{AppClient, BitrixError};
+use crate::chat2desk::{Client, Message};
+use crate::crm::phone::normalize_phone;
+use crate::metrics::{global, Direction};
+use crate::openlines::{chat_key, client_message, ClientSide, LineRules};
+use crate::store::{Job, JobKind};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// What a `line_in` job carries (the `line_messages` payload).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientLineMessage {
+    /// The Open Line.
+    pub line: i64,
+    /// The Chat2Desk message, as the webhook or the poll brought it.
+    pub message: Message,
+    /// The client, when the delivery carried it.
+    pub client: Option<Client>,
+}
+
+/// The chain of a chat's line jobs (both directions): one at a time, in order.
+pub fn line_chain(client_id: i64) -> String {
+    format!("line:{}", chat_key(client_id))
+}
+
+/// Stores a client's message for its line and queues its job (the same message again is
+/// one job). Returns true when it is new.
+pub async fn enqueue_client_message(
+    store: &crate::store::Store,
+    line: i64,
+    message: &Message,
+    client: Option<&Client>,
+    intake: crate::store::Intake,
+) -> Result<bool, crate::store::StoreError> {
+    let Some(client_id) = message.client_id.or(client.map(|c| c.id)) else {
+        return Ok(false);
+    };
+    let payload = ClientLineMessage {
+        line,
+        message: message.clone(),
+        client: client.cloned(),
+    };
+    let payload = serde_json::to_value(&payload).expect("a message serialises");
+    let queued = store
+        .enqueue_line_message(
+            JobKind::LineIn,
+            &message.id.to_string(),
+            &line_chain(client_id),
+            &payload,
+            intake,
+        )
+        .await?;
+    Ok(queued.new)
+}
+
+/// Progress of a `line_in` job.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct LineInProgress {
+    /// When a run was about to call `imconnector.send.messages` (unix ms).
+    attempted_at: Option<i64>,
+    /// The portal took it: its answer element (session, saved file ids).
+    delivered: Option<Value>,
+}
+
+/// Runs one `line_in` job to the end; returns its steps.
+pub async fn deliver_to_line(
+    services: &Services,
+    rules: &LineRules,
+    job: &Job,
+    lease: Duration,
+) -> Result<Value, JobError> {
+    let mut progress: LineInProgress =
+        serde_json::from_value(job.steps.clone()).unwrap_or_default();
+    if progress.delivered.is_some() {
+        return Ok(steps(&progress));
+    }
+    let stored = services.store.line_message(job.key).await?;
+    let payload: ClientLineMessage = stored
+        .and_then(|v| serde_json::from_value(v).ok())
+        .ok_or_else(|| {
+            JobError::Permanent(format!(
+                "line message {}: its stored message is missing or unreadable (table line_messages)",
+                job.key
+            ))
+        })?;
+    let app = services.app.as_ref().ok_or_else(|| {
+        JobError::Permanent(
+            "[bitrix24.app] is not configured: Open Lines need the local application".into(),
+        )
+    })?;
+    let client = client_side(services, &payload).await?;
+    if progress.attempted_at.is_some() {
+        global().record_line_resent();
+        tracing::warn!(
+            line_message = job.key,
+            message_id = payload.message.id,
+            line = payload.line,
+            portal_method = "imconnector.send.messages",
+            "An earlier attempt's fate is unknown (imconnector.send.messages has no lookup): sending the client's message again"
+        );
+    }
+    progress.attempted_at = Some(chrono::Utc::now().timestamp_millis());
+    checkpoint(services, job, &steps(&progress), lease).await?;
+    match send(app, rules, &payload, &client).await {
+        Ok(element) => {
+            progress.delivered = Some(element);
+            checkpoint(services, job, &steps(&progress), lease).await?;
+            let latency = payload
+                .message
+                .created
+                .and_then(|t| (chrono::Utc::now() - t).to_std().ok());
+            global().record_line_message(Direction::ToLine, "delivered", latency);
+            tracing::info!(
+                line_message = job.key,
+                message_id = payload.message.id,
+                client_id = client.client_id,
+                line = payload.line,
+                portal_method = "imconnector.send.messages",
+                "Passed a client's message to the Open Line"
+            );
+            Ok(steps(&progress))
+        }
+        Err(Sent::Refused(e)) => {
+            // The portal answered: it did not take the message, so a retry sends it once.
+            progress.attempted_at = None;
+            checkpoint(services, job, &steps(&progress), lease).await?;
+            Err(JobError::Transient(e))
+        }
+        Err(Sent::Unknown(e)) => Err(JobError::Transient(e)),
+    }
+}
+
+fn steps(progress: &LineInProgress) -> Value {
+    serde_json::to_value(progress).expect("progress serialises")
+}
+
+/// The client as the line shows it: from the delivery, else `GET /clients/{id}`.
+async fn client_side(
+    services: &Services,
+    payload: &ClientLineMessage,
+) -> Result<ClientSide, JobError> {
+    let id = payload
+        .message
+        .client_id
+        .or(payload.client.as_ref().map(|c| c.id))
+        .ok_or_else(|| JobError::Permanent("the message names no Chat2Desk client".into()))?;
+    let client = match &payload.client {
+        Some(c) if c.name.is_some() || c.assigned_name.is_some() => c.clone(),
+        _ => services.chat2desk.client(id).await?,
+    };
+    let phone = client
+        .client_phone
+        .as_deref()
+        .or(client.phone.as_deref())
+        .and_then(normalize_phone);
+    let chat_url = payload
+        .message
+        .dialog_id
+        .map(|d| services.directory.chat_url(d));
+    Ok(ClientSide {
+        client_id: id,
+        name: client.assigned_name.or(client.name),
+        phone,
+        chat_url,
+    })
+}
+
+/// How a send ended short of the portal taking the message.
+enum Sent {
+    /// The portal answered and did not take it.
+    Refused(String),
+    /// No answer, or one we cannot read: it may or may not have been taken.
+    Unknown(String),
+}
+
+async fn send(
+    app: &AppClient,
+    rules: &LineRules,
+    payload: &ClientLineMessage,
+    client: &ClientSide,
+) -> Result<Value, Sent> {
+    let params = json!({
+        "CONNECTOR": rules.connector,
+        "LINE": payload.line,
+        "MESSAGES": [client_message(client, &payload.message)],
+    });
+    let result = app
+        .call("imconnector.send.messages", params)
+        .await
+        .map_err(|e| match e {
+            BitrixError::Api { .. } | BitrixError::Config { .. } => {
+                Sent::Refused(format!("Bitrix24: {e} ({})", e.hint()))
+            }
+            _ => Sent::Unknown(format!("Bitrix24: {e} ({})", e.hint())),
+        })?;
+    element_result(&result, payload.line)
+}
+
+/// The one element of `DATA.RESULT`, or why the portal did not take the message: the call
+/// may succeed while the element failed (doc §2.3), and older portals answer `SUCCESS:false`.
+fn element_result(result: &Value, line: i64) -> Result<Value, Sent> {
+    let success = |v: &Value| {
+        v.get("SUCCESS")
+            .or_else(|| v.get("success"))
+            .is_some_and(|s| s == &json!(true) || s == &json!("Y") || s == &json!(1))
+    };
+    if !success(result) {
+        return Err(Sent::Refused(format!(
+            "Bitrix24 method imconnector.send.messages answered SUCCESS:false for line {line} \
+             (is the connector active on the line? run `chat2desk-b24 check`)"
+        )));
+    }
+    let element = result.pointer("/DATA/RESULT/0").cloned().ok_or_else(|| {
+        Sent::Unknown(
+            "Bitrix24 method imconnector.send.messages: the answer has no DATA.RESULT element"
+                .into(),
+        )
+    })?;
+    if success(&element) {
+        Ok(element)
+    } else {
+        let errors = element
+            .get("ERRORS")
+            .map(Value::to_string)
+            .unwrap_or_else(|| "no ERRORS given".into());
+        Err(Sent::Refused(format!(
+            "Bitrix24 method imconnector.send.messages did not take the message for line \
+             {line}: {errors}"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_element_success_is_checked() {
+        let ok = json!({"SUCCESS": true, "DATA": {"RESULT": [{"SUCCESS": true, "session": {"ID": "3"}}]}});
+        assert!(element_result(&ok, 3).is_ok());
+        let element_failed =
+            json!({"SUCCESS": true, "DATA": {"RESULT": [{"SUCCESS": false, "ERRORS": ["bad"]}]}});
+        assert!(matches!(
+            element_result(&element_failed, 3),
+            Err(Sent::Refused(_))
+        ));
+        let call_failed = json!({"SUCCESS": false, "DATA": []});
+        assert!(matches!(
+            element_result(&call_failed, 3),
+            Err(Sent::Refused(_))
+        ));
+        let no_element = json!({"SUCCESS": true, "DATA": {"RESULT": []}});
+        assert!(matches!(
+            element_result(&no_element, 3),
+            Err(Sent::Unknown(_))
+        ));
+    }
+}
