@@ -75,7 +75,7 @@ async fn sims(setup: Setup) {
         .write();
     if setup.webhooks {
         let answer = reqwest::Client::new()
-            .post(format!("{}/webhooks", rig.c2d.url()))
+            .post(format!("{}/v1/webhooks", rig.c2d.url()))
             .header("Authorization", rig.c2d.token())
             .json(&json!({
                 "url": format!("http://127.0.0.1:{listen}/webhook/{}", fixture::WEBHOOK_SECRET),
