@@ -96,7 +96,12 @@ async fn sims(setup: Setup) {
     for line in stdin.lock().lines() {
         let line = line.expect("stdin");
         let words: Vec<&str> = line.split_whitespace().collect();
-        let arg = |i: usize| words.get(i).and_then(|w| w.parse::<usize>().ok()).unwrap_or(0);
+        let arg = |i: usize| {
+            words
+                .get(i)
+                .and_then(|w| w.parse::<usize>().ok())
+                .unwrap_or(0)
+        };
         let answer = match words.first().copied() {
             Some("close") => {
                 let (from, to, rate) = (arg(1), arg(2), arg(3));

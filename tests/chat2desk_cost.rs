@@ -45,7 +45,10 @@ async fn one_call_per_request_gives_the_transcript_of_a_full_fetch() {
 
     let (closed, cheap_calls) = sync(&cheap).await;
     let (closed_full, full_calls) = sync(&full).await;
-    assert_eq!(closed, closed_full, "both companies close the same requests");
+    assert_eq!(
+        closed, closed_full,
+        "both companies close the same requests"
+    );
 
     let a = transcripts(&cheap, &closed);
     let b = transcripts(&full, &closed);
