@@ -84,23 +84,21 @@ fn parse_reported(text: &str) -> Option<(u64, DateTime<Utc>)> {
     Some((calls.trim().parse().ok()?, at))
 }
 
-/// Until `shutdown`: adds this process's Chat2Desk calls to the month's counter every minute
-/// (and once more on the way out), reads Chat2Desk's count hourly, and keeps the metrics.
+/// Until `shutdown`: adds this process's Chat2Desk calls to the month's counter every minute,
+/// reads Chat2Desk's count hourly, and keeps the metrics. Returns the calls already added:
+/// the daemon adds the rest with [`add_remaining_calls`] once nothing makes calls any more.
 pub async fn watch_chat2desk_quota(
     chat2desk: Chat2Desk,
     store: Store,
     shutdown: CancellationToken,
-) {
+) -> u64 {
     let mut hourly = tokio::time::interval(EVERY);
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut counted = 0;
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => {
-                flush_calls(&chat2desk, &store, &mut counted).await;
-                return;
-            }
+            _ = shutdown.cancelled() => return counted,
             _ = hourly.tick() => {
                 match chat2desk.api_info().await {
                     Ok(info) => if let Some(calls) = info.requests_this_month {
@@ -115,6 +113,12 @@ pub async fn watch_chat2desk_quota(
             _ = flush.tick() => flush_calls(&chat2desk, &store, &mut counted).await,
         }
     }
+}
+
+/// Adds the calls made since `counted` (what [`watch_chat2desk_quota`] returned) to the
+/// month's counter: the last flush, on the way out, after the worker and the poller stopped.
+pub async fn add_remaining_calls(chat2desk: &Chat2Desk, store: &Store, mut counted: u64) {
+    flush_calls(chat2desk, store, &mut counted).await;
 }
 
 /// Adds the calls made since the last flush to this month's counter and refreshes the

@@ -302,8 +302,11 @@ async fn serve(
     }
     let _ = poller_task.await;
     let _ = leader_task.await;
-    let _ = quota_task.await;
     let _ = worker_task.await;
+    // Last: the calls of the drain and the last poll count too.
+    if let Ok(counted) = quota_task.await {
+        crate::metrics::add_remaining_calls(&services.chat2desk, &services.store, counted).await;
+    }
     tracing::info!(synced = services.stats.synced(), "Stopped");
     Ok(())
 }
