@@ -43,8 +43,11 @@ pub struct Poller {
     pub(super) store: Store,
     strategy: PollStrategy,
     pub(super) overlap: Duration,
-    wake: Arc<Notify>,
+    pub(super) wake: Arc<Notify>,
     webhook_poll: Option<Duration>,
+    /// The Open Lines bridge: client messages of its channels that a poll reads go to their
+    /// line (the path when webhooks are off).
+    pub(super) lines: crate::openlines::LineRules,
 }
 
 /// What the poll loop remembers between scheduled polls to decide whether to back off.
@@ -74,6 +77,7 @@ impl Poller {
             overlap,
             wake,
             webhook_poll: None,
+            lines: crate::openlines::LineRules::default(),
         }
     }
 
@@ -81,6 +85,13 @@ impl Poller {
     /// requests (`[sync] webhook_poll_secs`; `None` or zero: always poll on schedule).
     pub fn with_webhook_poll(mut self, every: Option<Duration>) -> Self {
         self.webhook_poll = every.filter(|e| !e.is_zero());
+        self
+    }
+
+    /// The same poller, also passing the client messages it reads on the bridge's channels
+    /// to their Open Lines.
+    pub fn with_lines(mut self, lines: crate::openlines::LineRules) -> Self {
+        self.lines = lines;
         self
     }
 

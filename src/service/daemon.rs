@@ -59,6 +59,7 @@ impl Daemon {
         let mut settings = ServerSettings::from_config(&self.config.server)?;
         settings.bizproc_secret = self.config.bizproc.secret.clone();
         settings.lines = crate::openlines::LineRules::new(&self.config);
+        settings.app = self.config.bitrix24.app.clone();
         if settings.listen.is_none() && settings.metrics_listen.is_none() {
             return Ok(None);
         }
@@ -162,7 +163,8 @@ async fn build_with(config: Config, node: bool) -> anyhow::Result<Daemon> {
         Duration::from_secs(sync.overlap_secs),
         wake.clone(),
     )
-    .with_webhook_poll(Some(Duration::from_secs(sync.webhook_poll_secs)));
+    .with_webhook_poll(Some(Duration::from_secs(sync.webhook_poll_secs)))
+    .with_lines(crate::openlines::LineRules::new(&config));
     Ok(Daemon {
         worker,
         poller,
@@ -260,6 +262,17 @@ async fn serve(
             .run(daemon.schedule.subscribe(), leader_rx, shutdown.clone())
             .in_current_span(),
     );
+    if let Some(app) = &daemon.config.bitrix24.app {
+        tokio::spawn(
+            crate::openlines::set_up_at_start(
+                services.clone(),
+                crate::openlines::LineRules::new(&daemon.config),
+                app.daemon_url.clone(),
+                shutdown.clone(),
+            )
+            .in_current_span(),
+        );
+    }
     let status = status_line(&services).await;
     notifier.ready(&status);
     tracing::info!(status = %status, "Started");

@@ -77,6 +77,9 @@ impl Ctx {
         if role != Role::Metrics && path.starts_with("/bizproc/") {
             return self.bizproc(req, peer).await;
         }
+        if role != Role::Metrics && path.starts_with("/bitrix24/") {
+            return self.bitrix24(req).await;
+        }
         not_found()
     }
 

@@ -1,6 +1,7 @@
 //! The HTTP server behind the customer's reverse proxy: Chat2Desk webhook deliveries at
 //! `/webhook/<secret>`, the portal's business-process action at `/bizproc/send` and
-//! `/bizproc/channels`, `/healthz` and `/metrics`.
+//! `/bizproc/channels`, the local application's `/bitrix24/*` pages, `/healthz` and
+//! `/metrics`.
 //!
 //! A delivery naming a closed request is acknowledged only after its enqueue committed to
 //! SQLite (503 otherwise, so Chat2Desk retries); concurrent deliveries share one transaction
@@ -8,6 +9,7 @@
 //! 2025 HMAC scheme is undocumented), so the secret travels in the URL and is compared in
 //! constant time; it is never logged.
 
+mod bitrix24;
 mod bizproc;
 mod cidr;
 mod commit;
