@@ -198,12 +198,12 @@ impl Registry {
         // before the first message.
         for direction in [Direction::ToLine, Direction::ToClient] {
             for outcome in ["delivered", "refused"] {
-                registry.line_messages.get_or_create(&LineLabels {
+                let _ = registry.line_messages.get_or_create(&LineLabels {
                     direction: direction.as_str(),
                     outcome,
                 });
             }
-            registry.line_latency.get_or_create(&DirectionLabels {
+            let _ = registry.line_latency.get_or_create(&DirectionLabels {
                 direction: direction.as_str(),
             });
         }
