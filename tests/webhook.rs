@@ -501,7 +501,7 @@ async fn health_and_metrics_answer_on_their_own_listener() {
         "chat2desk_b24_requests_failed_total",
         "chat2desk_b24_webhook_events_total{type=\"close_request\",outcome=\"enqueued\"}",
         "chat2desk_b24_webhook_events_total{type=\"new_client\",outcome=\"ignored\"}",
-        "chat2desk_b24_remote_calls_total{service=\"chat2desk\",method=\"GET /v1/requests/{id}\",outcome=\"ok\"}",
+        "chat2desk_b24_remote_calls_total{service=\"chat2desk\",method=\"GET /v1/requests/{id}/messages\",outcome=\"ok\"}",
         "chat2desk_b24_remote_calls_total{service=\"bitrix24\"",
         "chat2desk_b24_remote_call_duration_seconds_bucket{le=\"+Inf\",service=\"bitrix24\"",
         "chat2desk_b24_webhook_ack_duration_seconds_count",

@@ -1,6 +1,7 @@
 //! `status`: what the queue holds, how the last poll went, and the nodes on the database.
 
 use crate::intake::{LAST_POLL_ERROR_KEY, LAST_POLL_KEY};
+use crate::metrics::MonthUsage;
 use crate::store::Store;
 use chrono::{DateTime, Utc};
 
@@ -28,6 +29,7 @@ pub async fn status(store: &Store) -> anyhow::Result<()> {
     {
         println!("Last poll error: {err}");
     }
+    chat2desk_usage(store).await?;
     match store.oldest_pending().await? {
         Some(t) => println!(
             "Oldest pending: since {} ({})",
@@ -80,6 +82,23 @@ async fn app(store: &Store) -> anyhow::Result<()> {
             g.expires_at.format("%Y-%m-%d %H:%M:%S UTC")
         ),
     }
+    Ok(())
+}
+
+/// This month's Chat2Desk API calls (they are billed) and the month's projection.
+async fn chat2desk_usage(store: &Store) -> anyhow::Result<()> {
+    let usage = MonthUsage::read(store, Utc::now()).await?;
+    let reported = match usage.reported {
+        Some((calls, at)) => format!(
+            "{calls} by Chat2Desk's count (companies/api_info, read {}), ",
+            ago(at)
+        ),
+        None => String::new(),
+    };
+    println!(
+        "Chat2Desk calls this month ({}): {reported}{} made by chat2desk-b24; projected for the month: {}",
+        usage.month, usage.ours, usage.projection
+    );
     Ok(())
 }
 

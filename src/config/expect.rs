@@ -106,6 +106,10 @@ const TABLE: &[(&str, Expect)] = &[
     ("sync.backoff_base_secs", e("a whole number of seconds, at least 1", "5")),
     ("sync.backoff_max_secs", e("a whole number of seconds", "900")),
     ("sync.lease_secs", e("a whole number of seconds, at least 30", "30")),
+    (
+        "sync.webhook_poll_secs",
+        e("a whole number of seconds (0 = always poll on schedule)", "900"),
+    ),
     ("database.path", e("a file path in quotes", "\"/var/lib/chat2desk-b24/state.db\"")),
     (
         "database.url",

@@ -314,6 +314,9 @@ pub struct SyncConfig {
     /// Lease of a running job in seconds, renewed every third of it while the job works: a
     /// crashed worker's (or dead node's) job runs again after it.
     pub lease_secs: u64,
+    /// While webhooks bring the closed requests and the last poll found nothing they had
+    /// not, poll only once per this many seconds (a safety poll); 0 = always on `schedule`.
+    pub webhook_poll_secs: u64,
 }
 
 impl Default for SyncConfig {
@@ -327,6 +330,7 @@ impl Default for SyncConfig {
             backoff_base_secs: 5,
             backoff_max_secs: 900,
             lease_secs: 30,
+            webhook_poll_secs: 900,
         }
     }
 }

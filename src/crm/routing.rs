@@ -73,7 +73,9 @@ pub struct Routed {
     /// The lead or contact that stands for the client (the deal's contact for a deal): what
     /// the client's next job should find.
     pub person: EntityRef,
-    /// Set when a closed lead was reopened by this call.
+    /// Set when the entity is a closed lead that must be reopened: not done yet, so that the
+    /// caller can save this intent first and a crash between the update and the next
+    /// checkpoint still notifies the responsible (exactly once) after a restart.
     pub reopened: Option<Reopen>,
     /// True when the entity was created by this call.
     pub created: bool,
@@ -134,7 +136,7 @@ impl Router {
         operator: Option<&Operator>,
     ) -> Result<Routed, BitrixError> {
         if let Some(lead) = lookup.lead().await? {
-            return self.use_lead(lookup.portal, lead).await;
+            return Ok(use_lead(lead));
         }
         if let Some(contact) = lookup.contact().await? {
             return Ok(existing(EntityType::Contact, contact));
@@ -219,31 +221,24 @@ impl Router {
             return Ok(existing(EntityType::Contact, contact));
         }
         if let Some(lead) = lookup.lead().await? {
-            return self.use_lead(lookup.portal, lead).await;
+            return Ok(use_lead(lead));
         }
         self.create_lead(lookup.portal, lookup.client, operator, true)
             .await
     }
 
-    /// Uses an existing lead; a closed one goes back to `NEW`.
-    async fn use_lead(&self, portal: &Bitrix24, lead: Lead) -> Result<Routed, BitrixError> {
-        let mut routed = existing(EntityType::Lead, lead.id);
-        if lead.is_closed() {
-            portal
-                .lead_update(lead.id, json!({ "STATUS_ID": "NEW" }))
-                .await?;
-            tracing::info!(
-                entity = "lead",
-                entity_id = lead.id,
-                "Reopened a closed lead"
-            );
-            routed.reopened = Some(Reopen {
-                lead_id: lead.id,
-                title: lead.title.clone(),
-                user_id: lead.assigned_by_id,
-            });
-        }
-        Ok(routed)
+    /// Puts a closed lead back to `NEW` (`crm.lead.update`). Idempotent: a re-run after a
+    /// crash sets the same status again.
+    pub async fn reopen(&self, portal: &Bitrix24, reopen: &Reopen) -> Result<(), BitrixError> {
+        portal
+            .lead_update(reopen.lead_id, json!({ "STATUS_ID": "NEW" }))
+            .await?;
+        tracing::info!(
+            entity = "lead",
+            entity_id = reopen.lead_id,
+            "Reopened a closed lead"
+        );
+        Ok(())
     }
 
     async fn create_lead(
@@ -462,4 +457,18 @@ impl Lookup<'_> {
 
 fn origin_filter(client_id: i64) -> serde_json::Value {
     json!({ "ORIGINATOR_ID": ORIGINATOR, "ORIGIN_ID": client_id.to_string() })
+}
+
+/// Uses an existing lead; a closed one is to go back to `NEW` ([`Router::reopen`]), which
+/// the caller does only after it saved the intent (see [`Routed::reopened`]).
+fn use_lead(lead: Lead) -> Routed {
+    let mut routed = existing(EntityType::Lead, lead.id);
+    if lead.is_closed() {
+        routed.reopened = Some(Reopen {
+            lead_id: lead.id,
+            title: lead.title.clone(),
+            user_id: lead.assigned_by_id,
+        });
+    }
+    routed
 }

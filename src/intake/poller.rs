@@ -44,9 +44,21 @@ pub struct Poller {
     strategy: PollStrategy,
     pub(super) overlap: Duration,
     pub(super) wake: Arc<Notify>,
+    webhook_poll: Option<Duration>,
     /// The Open Lines bridge: client messages of its channels that a poll reads go to their
     /// line (the path when webhooks are off).
     pub(super) lines: crate::openlines::LineRules,
+}
+
+/// What the poll loop remembers between scheduled polls to decide whether to back off.
+#[derive(Debug, Default)]
+struct Pace {
+    /// When the last poll ran (successful or not).
+    last_poll: Option<std::time::Instant>,
+    /// The last poll failed or found closed requests no webhook had brought.
+    found_missed: bool,
+    /// Scheduled polls are being skipped.
+    backed_off: bool,
 }
 
 impl Poller {
@@ -64,8 +76,16 @@ impl Poller {
             strategy,
             overlap,
             wake,
+            webhook_poll: None,
             lines: crate::openlines::LineRules::default(),
         }
+    }
+
+    /// Backs the schedule off to one poll per `every` while webhooks bring the closed
+    /// requests (`[sync] webhook_poll_secs`; `None` or zero: always poll on schedule).
+    pub fn with_webhook_poll(mut self, every: Option<Duration>) -> Self {
+        self.webhook_poll = every.filter(|e| !e.is_zero());
+        self
     }
 
     /// The same poller, also passing the client messages it reads on the bridge's channels
@@ -116,7 +136,8 @@ impl Poller {
             }
             // Poll once on taking the lead: the cursor is set and nothing closed since is
             // missed.
-            self.poll_and_record().await;
+            let mut pace = Pace::default();
+            self.poll_paced(&mut pace).await;
             loop {
                 let next = schedule.borrow().upcoming(Utc).next();
                 let Some(next) = next else {
@@ -140,12 +161,55 @@ impl Poller {
                 if !*leader.borrow() {
                     break;
                 }
-                self.poll_and_record().await;
+                if self.backs_off(&mut pace).await {
+                    continue;
+                }
+                self.poll_paced(&mut pace).await;
             }
         }
     }
 
-    async fn poll_and_record(&self) {
+    /// Polls and remembers whether the poll found something webhooks had not brought.
+    async fn poll_paced(&self, pace: &mut Pace) {
+        pace.last_poll = Some(std::time::Instant::now());
+        pace.found_missed = self.poll_and_record().await.is_none_or(|r| r.enqueued > 0);
+    }
+
+    /// Whether to skip this scheduled poll: while a webhook brought a closed request within
+    /// the back-off interval and the last poll found nothing they had not brought, only one
+    /// poll per interval runs (a safety poll). A poll that finds a missed request, a failed
+    /// poll, or webhooks falling silent for an interval bring the schedule back at once.
+    /// A quiet spell without closes counts as silence: polling resumes until webhooks
+    /// bring closes again (safe, and cheap when nothing happens).
+    async fn backs_off(&self, pace: &mut Pace) -> bool {
+        let skip = match (self.webhook_poll, pace.last_poll) {
+            (Some(every), Some(last)) if !pace.found_missed && last.elapsed() < every => {
+                match self.store.newest_webhook_job().await {
+                    Ok(Some(at)) => (Utc::now() - at).to_std().unwrap_or_default() < every,
+                    Ok(None) => false,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Cannot tell when a webhook last brought a closed request; polling on schedule");
+                        false
+                    }
+                }
+            }
+            _ => false,
+        };
+        if skip != pace.backed_off {
+            match (skip, self.webhook_poll) {
+                (true, Some(every)) => tracing::info!(
+                    every_secs = every.as_secs(),
+                    "Webhooks bring the closed requests: polling backs off to a safety poll per [sync] webhook_poll_secs"
+                ),
+                _ => tracing::info!("Polling is back on the [sync] schedule (a poll found a missed request, failed, or webhooks fell silent)"),
+            }
+            pace.backed_off = skip;
+            crate::metrics::global().record_poll_backed_off(skip);
+        }
+        skip
+    }
+
+    async fn poll_and_record(&self) -> Option<PollReport> {
         let started = std::time::Instant::now();
         match self.poll_once().await {
             Ok(report) if report.enqueued == 0 => {
@@ -156,6 +220,7 @@ impl Poller {
                     "Polled Chat2Desk: nothing new closed"
                 );
                 self.record_success().await;
+                Some(report)
             }
             Ok(report) => {
                 tracing::info!(
@@ -166,6 +231,7 @@ impl Poller {
                     "Polled Chat2Desk: closed requests queued"
                 );
                 self.record_success().await;
+                Some(report)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "Poll failed; the next scheduled poll starts where this one began");
@@ -173,6 +239,7 @@ impl Poller {
                     .store
                     .set_meta(LAST_POLL_ERROR_KEY, &e.to_string())
                     .await;
+                None
             }
         }
     }

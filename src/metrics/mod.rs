@@ -14,6 +14,8 @@ mod registry;
 mod render;
 
 pub use health::{Health, HealthProbe};
-pub use quota::watch_chat2desk_quota;
+pub use quota::{
+    add_remaining_calls, month_of, project, watch_chat2desk_quota, MonthUsage, REPORTED_KEY,
+};
 pub use registry::{global, Direction, Outcome, Registry, Remote};
 pub use render::{render, CONTENT_TYPE};

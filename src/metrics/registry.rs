@@ -155,6 +155,9 @@ pub struct Registry {
     close_to_comment: Histogram,
     chat2desk_month: Gauge,
     chat2desk_month_known: std::sync::atomic::AtomicBool,
+    our_month: Gauge,
+    month_projection: Gauge,
+    poll_backed_off: Gauge,
     line_messages: Family<LineLabels, Counter>,
     line_latency: HistogramFamily<DirectionLabels>,
     line_resent: Counter,
@@ -184,6 +187,9 @@ impl Registry {
             close_to_comment: Histogram::new(SYNC_BUCKETS),
             chat2desk_month: Gauge::default(),
             chat2desk_month_known: false.into(),
+            our_month: Gauge::default(),
+            month_projection: Gauge::default(),
+            poll_backed_off: Gauge::default(),
             line_messages: Family::default(),
             line_latency: Family::new_with_constructor(|| Histogram::new(CALL_BUCKETS)),
             line_resent: Counter::default(),
@@ -251,6 +257,19 @@ impl Registry {
         self.chat2desk_month_known.store(true, Ordering::Relaxed);
     }
 
+    /// Records this installation's Chat2Desk calls this month (all nodes) and the month's
+    /// projection.
+    pub fn record_chat2desk_month(&self, ours: u64, projection: u64) {
+        self.our_month.set(i64::try_from(ours).unwrap_or(i64::MAX));
+        self.month_projection
+            .set(i64::try_from(projection).unwrap_or(i64::MAX));
+    }
+
+    /// Records whether the poller backs off because webhooks bring the closed requests.
+    pub fn record_poll_backed_off(&self, backed_off: bool) {
+        self.poll_backed_off.set(i64::from(backed_off));
+    }
+
     /// Records a message that crossed the Open Lines bridge (`outcome`: `delivered`,
     /// `refused`) and, when delivered, how long it took from being written to arriving.
     pub fn record_line_message(
@@ -307,6 +326,21 @@ impl Registry {
             "close_to_comment_seconds",
             "Time from a request's close in Chat2Desk to its transcript on the portal",
             self.close_to_comment.clone(),
+        );
+        registry.register(
+            "chat2desk_calls_this_month",
+            "Chat2Desk API calls this installation made this month (every node)",
+            self.our_month.clone(),
+        );
+        registry.register(
+            "chat2desk_calls_month_projection",
+            "Chat2Desk API calls projected for the whole month at this month's pace",
+            self.month_projection.clone(),
+        );
+        registry.register(
+            "poll_backed_off",
+            "1 while the poller polls less often because webhooks bring the closed requests",
+            self.poll_backed_off.clone(),
         );
         registry.register(
             "openlines_messages",

@@ -163,6 +163,7 @@ async fn build_with(config: Config, node: bool) -> anyhow::Result<Daemon> {
         Duration::from_secs(sync.overlap_secs),
         wake.clone(),
     )
+    .with_webhook_poll(Some(Duration::from_secs(sync.webhook_poll_secs)))
     .with_lines(crate::openlines::LineRules::new(&config));
     Ok(Daemon {
         worker,
@@ -247,8 +248,12 @@ async fn serve(
             .in_current_span(),
     );
     let quota_task = tokio::spawn(
-        crate::metrics::watch_chat2desk_quota(services.chat2desk.clone(), shutdown.clone())
-            .in_current_span(),
+        crate::metrics::watch_chat2desk_quota(
+            services.chat2desk.clone(),
+            services.store.clone(),
+            shutdown.clone(),
+        )
+        .in_current_span(),
     );
     let poller_task = tokio::spawn(
         daemon
@@ -310,8 +315,11 @@ async fn serve(
     }
     let _ = poller_task.await;
     let _ = leader_task.await;
-    let _ = quota_task.await;
     let _ = worker_task.await;
+    // Last: the calls of the drain and the last poll count too.
+    if let Ok(counted) = quota_task.await {
+        crate::metrics::add_remaining_calls(&services.chat2desk, &services.store, counted).await;
+    }
     tracing::info!(synced = services.stats.synced(), "Stopped");
     Ok(())
 }

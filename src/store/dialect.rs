@@ -19,6 +19,9 @@ pub(crate) struct Sql {
     pub upsert_meta: &'static str,
     /// Get a meta value: key.
     pub select_meta: &'static str,
+    /// Add to a whole-number meta value (created at the delta when absent), in one atomic
+    /// statement so that several nodes can count into it: key, delta as text, now.
+    pub add_to_meta: &'static str,
     /// Record a candidate, keeping its first-seen time: request, dialog, now, now.
     pub upsert_candidate: &'static str,
     /// Take a client key for a job: key, job id, now.
@@ -53,6 +56,10 @@ pub(crate) const SQLITE: Sql = Sql {
     upsert_meta: "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) \
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
     select_meta: "SELECT value FROM meta WHERE key = ?",
+    add_to_meta: "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) \
+         ON CONFLICT (key) DO UPDATE SET \
+             value = CAST(CAST(meta.value AS INTEGER) + CAST(excluded.value AS INTEGER) AS TEXT), \
+             updated_at = excluded.updated_at",
     upsert_candidate:
         "INSERT INTO candidates (request_id, dialog_id, first_seen_at, last_seen_at) \
          VALUES (?, ?, ?, ?) \
@@ -93,6 +100,10 @@ pub(crate) const MYSQL: Sql = Sql {
     upsert_meta: "INSERT INTO meta (`key`, value, updated_at) VALUES (?, ?, ?) \
          ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = VALUES(updated_at)",
     select_meta: "SELECT value FROM meta WHERE `key` = ?",
+    add_to_meta: "INSERT INTO meta (`key`, value, updated_at) VALUES (?, ?, ?) \
+         ON DUPLICATE KEY UPDATE \
+             value = CAST(CAST(value AS SIGNED) + CAST(VALUES(value) AS SIGNED) AS CHAR), \
+             updated_at = VALUES(updated_at)",
     upsert_candidate:
         "INSERT INTO candidates (request_id, dialog_id, first_seen_at, last_seen_at) \
          VALUES (?, ?, ?, ?) \

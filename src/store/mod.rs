@@ -50,6 +50,7 @@ mod nodes;
 mod queue;
 mod scan;
 mod sends;
+mod usage;
 
 use std::sync::Arc;
 

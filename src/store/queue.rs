@@ -646,7 +646,7 @@ impl Store {
     }
 
     /// Runs a query returning one nullable millisecond time.
-    async fn min_time(
+    pub(super) async fn min_time(
         &self,
         operation: &'static str,
         sql: &'static str,

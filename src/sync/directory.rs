@@ -1,6 +1,8 @@
-//! Chat2Desk facts every job needs and that rarely change: operators and the web app's URL.
+//! Chat2Desk facts every job needs and that rarely change: operators, clients and the web
+//! app's URL. Chat2Desk bills API calls, so these are read once and kept: operators for
+//! ten minutes, clients for an hour or until a `client_updated` webhook says they changed.
 
-use crate::chat2desk::{Chat2Desk, Chat2DeskError, Operator};
+use crate::chat2desk::{Chat2Desk, Chat2DeskError, Client, Operator};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,11 +17,18 @@ const OPERATORS_TTL: Duration = Duration::from_secs(600);
 /// An unknown operator id triggers a re-read at most this often.
 const OPERATORS_MIN_REFRESH: Duration = Duration::from_secs(60);
 
-/// Cached operators and the chat link base.
+/// How long a client read with `GET /clients/{id}` is used without reading it again (a
+/// `client_updated` webhook drops it at once).
+const CLIENTS_TTL: Duration = Duration::from_secs(3600);
+/// Clients kept at most; beyond that the cache starts over (a day's worth for most companies).
+const CLIENTS_MAX: usize = 20_000;
+
+/// Cached operators, clients and the chat link base.
 #[derive(Debug)]
 pub struct Directory {
     web_url: String,
     operators: Mutex<Cached>,
+    clients: std::sync::Mutex<HashMap<i64, (Client, Instant)>>,
 }
 
 #[derive(Debug, Default)]
@@ -34,6 +43,7 @@ impl Directory {
         Self {
             web_url: web_url.trim_end_matches('/').to_string(),
             operators: Mutex::new(Cached::default()),
+            clients: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -81,5 +91,32 @@ impl Directory {
             cached.loaded = Some(Instant::now());
         }
         Ok(cached.by_id.clone())
+    }
+
+    /// Client `id`: from the cache when read less than an hour ago, else `GET /clients/{id}`.
+    pub async fn client(&self, chat2desk: &Chat2Desk, id: i64) -> Result<Client, Chat2DeskError> {
+        if let Some(client) = self.cached_client(id) {
+            return Ok(client);
+        }
+        let client = chat2desk.client(id).await?;
+        let mut clients = self.clients.lock().expect("client cache lock");
+        if clients.len() >= CLIENTS_MAX {
+            clients.clear();
+        }
+        clients.insert(id, (client.clone(), Instant::now()));
+        Ok(client)
+    }
+
+    /// Drops client `id` from the cache (Chat2Desk said it changed: `client_updated`).
+    pub fn forget_client(&self, id: i64) {
+        self.clients.lock().expect("client cache lock").remove(&id);
+    }
+
+    fn cached_client(&self, id: i64) -> Option<Client> {
+        let clients = self.clients.lock().expect("client cache lock");
+        clients
+            .get(&id)
+            .filter(|(_, at)| at.elapsed() < CLIENTS_TTL)
+            .map(|(c, _)| c.clone())
     }
 }

@@ -17,38 +17,64 @@ pub struct Fetched {
     pub messages: Vec<Message>,
 }
 
-/// Reads request `id`: `GET /requests/{id}`, then `GET /requests/{id}/messages`, falling back
-/// to the dialog's messages filtered by `request_id` when the latter answers 404. Only when
-/// neither the request nor any message can be found is the error permanent.
+/// Reads request `id` with as few billed calls as the answers allow.
+///
+/// One call in the usual case: `GET /requests/{id}/messages` is Chat2Desk's own list of the
+/// request's messages, so it is the completeness check and the fetch at once (whatever a
+/// webhook or the poller delivered before cannot prove that nothing was missed, and
+/// Chat2Desk has no cheaper call that would). The messages name the request's dialog, client
+/// and operators, so `GET /requests/{id}` is read only when they do not (no messages, or
+/// none naming a client) or when the messages endpoint answers 404 (then the dialog's
+/// messages filtered by `request_id` stand in). Only when neither the request nor any
+/// message can be found is the error permanent.
 pub async fn fetch_request(c2d: &Chat2Desk, id: i64) -> Result<Fetched, JobError> {
+    let listed = match c2d.request_messages(id).await {
+        Ok(messages) => Some(messages),
+        Err(Chat2DeskError::NotFound { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(messages) = listed
+        .as_ref()
+        .filter(|m| m.iter().any(|m| m.client_id.is_some()))
+    {
+        let info = from_messages(id, messages);
+        let messages = listed.expect("checked above");
+        return Ok(Fetched { info, messages });
+    }
     let info = match c2d.request(id).await {
         Ok(info) => Some(info),
         Err(Chat2DeskError::NotFound { .. }) => None,
         Err(e) => return Err(e.into()),
     };
-    let messages = match c2d.request_messages(id).await {
-        Ok(messages) => messages,
-        Err(Chat2DeskError::NotFound { .. }) => match info.as_ref().and_then(|i| i.dialog_id) {
+    let messages = match listed {
+        Some(messages) => messages,
+        None => match info.as_ref().and_then(|i| i.dialog_id) {
             Some(dialog) => dialog_messages(c2d, dialog, id).await?,
             None => Vec::new(),
         },
-        Err(e) => return Err(e.into()),
     };
     if info.is_none() && messages.is_empty() {
         return Err(JobError::Permanent(format!(
             "Chat2Desk knows no request {id}: GET /v1/requests/{id} and its messages answer 404 (a wrong id, or a request of another company's token)"
         )));
     }
-    let info = info.unwrap_or(RequestInfo {
+    let info = info.unwrap_or_else(|| from_messages(id, &messages));
+    Ok(Fetched { info, messages })
+}
+
+/// What the messages (oldest first) say of their request: its dialog and client, its
+/// operator (the last one who wrote), opened at its first message. The close time is not
+/// known (the job's enqueue time stands in for the latency metric).
+fn from_messages(id: i64, messages: &[Message]) -> RequestInfo {
+    RequestInfo {
         id,
         dialog_id: messages.iter().find_map(|m| m.dialog_id),
-        client_id: None,
-        operator_id: None,
-        created: None,
+        client_id: messages.iter().find_map(|m| m.client_id),
+        operator_id: messages.iter().rev().find_map(|m| m.operator_id),
+        created: messages.iter().find_map(|m| m.created),
         closed: None,
         status: None,
-    });
-    Ok(Fetched { info, messages })
+    }
 }
 
 /// The messages of `request` inside `dialog`, oldest first.

@@ -9,8 +9,12 @@ use serde::{Deserialize, Serialize};
 pub struct Progress {
     /// The entity the transcript goes to, once found or created.
     pub entity: Option<EntityRef>,
-    /// A closed lead reopened for this request, until its responsible was notified.
+    /// A closed lead to reopen for this request (saved before it is reopened), until its
+    /// responsible was notified.
     pub reopen: Option<Reopen>,
+    /// True once the lead of `reopen` was put back to `NEW` (the intent, `reopen`, is saved
+    /// before the update).
+    pub reopen_done: bool,
     /// True once the reopen notification was sent.
     pub notified: bool,
     /// Parts (1-based) already on the timeline.

@@ -47,7 +47,7 @@ pub async fn sync_request(
                 "Chat2Desk request {request_id} names no client (GET /v1/requests/{request_id}): nothing to attach the transcript to"
             ))
         })?;
-    let client = c2d.client(client_id).await?;
+    let client = services.directory.client(c2d, client_id).await?;
     let operator_id = request
         .operator_id
         .or_else(|| messages.iter().rev().find_map(|m| m.operator_id));
@@ -80,6 +80,10 @@ pub async fn sync_request(
         }
     };
 
+    // The intent (`progress.reopen`) was saved with the entity before the lead is updated, so
+    // a run stopped between the update and its checkpoint redoes the (idempotent) update
+    // here and notifies once.
+    reopen_lead(services, rules, job, lease, &mut progress).await?;
     if let (Some(reopen), false) = (&progress.reopen, progress.notified) {
         notify_reopen(services, reopen, request_id, client.display_name()).await?;
         progress.notified = true;
@@ -195,7 +199,26 @@ async fn route(
             &[record],
         )
         .await?;
+    // Still under the client's claim, so that the client's next job sees the lead open and
+    // does not reopen (and notify) it a second time; the intent is saved above.
+    reopen_lead(services, rules, job, lease, progress).await?;
     Ok(routed.entity)
+}
+
+/// Puts the lead of a saved reopen intent back to `NEW` unless done, then checkpoints.
+async fn reopen_lead(
+    services: &Services,
+    rules: &Rules,
+    job: &Job,
+    lease: Duration,
+    progress: &mut Progress,
+) -> Result<(), JobError> {
+    if let (Some(reopen), false) = (&progress.reopen, progress.reopen_done) {
+        rules.router.reopen(&services.portal, reopen).await?;
+        progress.reopen_done = true;
+        checkpoint(services, job, &progress.to_steps(), lease).await?;
+    }
+    Ok(())
 }
 
 /// Parts of this request's transcript already on the entity's timeline.

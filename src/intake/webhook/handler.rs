@@ -183,6 +183,14 @@ impl Ctx {
                 tokio::spawn(resolve_dialog(chat2desk, commit, dialog_id));
                 ok()
             }
+            Delivery::ClientUpdated {
+                hook_type,
+                client_id,
+            } => {
+                self.probe.services().directory.forget_client(client_id);
+                registry.record_webhook(&hook_type, "client_refreshed");
+                ok()
+            }
             Delivery::Inbox {
                 hook_type,
                 message,

@@ -25,6 +25,14 @@ pub enum Delivery {
         /// The Chat2Desk dialog id.
         dialog_id: i64,
     },
+    /// A client changed (`client_updated`): its cached copy is dropped so the next job reads
+    /// it again.
+    ClientUpdated {
+        /// `hook_type` of the event.
+        hook_type: String,
+        /// The Chat2Desk client id.
+        client_id: i64,
+    },
     /// A client wrote (`inbox`, `type: from_client`): the Open Lines bridge may pass it on.
     Inbox {
         /// `hook_type` of the event.
@@ -47,6 +55,7 @@ impl Delivery {
         match self {
             Delivery::Closed { hook_type, .. }
             | Delivery::DialogClosed { hook_type, .. }
+            | Delivery::ClientUpdated { hook_type, .. }
             | Delivery::Inbox { hook_type, .. }
             | Delivery::Other { hook_type } => hook_type,
         }
@@ -79,6 +88,21 @@ pub fn parse_delivery(body: &[u8]) -> Result<Delivery, ParseError> {
     let hook_type = event.hook_type.trim().to_string();
     if hook_type.is_empty() {
         return Err(ParseError::NoHookType);
+    }
+    if hook_type == "client_updated" {
+        // The body is a client object at the top level (`chat2desk-api.md` §3, unsure): its
+        // `id`, else `client_id`, else a nested `client.id`.
+        let client_id = lenient_id(value.get("id"))
+            .or(event.client_id)
+            .or_else(|| event.client.as_ref().map(|c| c.id))
+            .filter(|id| *id > 0);
+        return Ok(match client_id {
+            Some(client_id) => Delivery::ClientUpdated {
+                hook_type,
+                client_id,
+            },
+            None => Delivery::Other { hook_type },
+        });
     }
     if hook_type == "inbox" {
         return Ok(match event.message {
@@ -159,6 +183,30 @@ mod tests {
             Ok(Delivery::Closed {
                 hook_type: "close_request".into(),
                 request_id: 12
+            })
+        );
+    }
+
+    #[test]
+    fn client_updated_names_its_client() {
+        assert_eq!(
+            parse(r#"{"hook_type":"client_updated","id":"41","name":"Ann"}"#),
+            Ok(Delivery::ClientUpdated {
+                hook_type: "client_updated".into(),
+                client_id: 41
+            })
+        );
+        assert_eq!(
+            parse(r#"{"hook_type":"client_updated","client":{"id":42}}"#),
+            Ok(Delivery::ClientUpdated {
+                hook_type: "client_updated".into(),
+                client_id: 42
+            })
+        );
+        assert_eq!(
+            parse(r#"{"hook_type":"client_updated"}"#),
+            Ok(Delivery::Other {
+                hook_type: "client_updated".into()
             })
         );
     }
