@@ -252,9 +252,20 @@ async fn serve(
         daemon
             .poller
             .clone()
-            .run(daemon.schedule.subscribe(), leader_rx, shutdown.clone())
+            .run(
+                daemon.schedule.subscribe(),
+                leader_rx.clone(),
+                shutdown.clone(),
+            )
             .in_current_span(),
     );
+    let events_task = events_reader(&daemon).map(|reader| {
+        tokio::spawn(
+            reader
+                .run(leader_rx.clone(), shutdown.clone())
+                .in_current_span(),
+        )
+    });
     let status = status_line(&services).await;
     notifier.ready(&status);
     tracing::info!(status = %status, "Started");
@@ -296,11 +307,31 @@ async fn serve(
         let _ = task.await;
     }
     let _ = poller_task.await;
+    if let Some(task) = events_task {
+        let _ = task.await;
+    }
     let _ = leader_task.await;
     let _ = quota_task.await;
     let _ = worker_task.await;
     tracing::info!(synced = services.stats.synced(), "Stopped");
     Ok(())
+}
+
+/// The reader of operators' replies, when `[openlines]` has lines and `[bitrix24.app]` is
+/// configured.
+fn events_reader(daemon: &Daemon) -> Option<crate::openlines::EventsReader> {
+    let openlines = &daemon.config.openlines;
+    let app = daemon.services().app.clone()?;
+    if openlines.lines.is_empty() {
+        return None;
+    }
+    Some(crate::openlines::EventsReader::new(
+        app,
+        daemon.services().store.clone(),
+        openlines.connector.trim(),
+        Duration::from_millis(openlines.events_poll_ms.max(100)),
+        daemon.wake.clone(),
+    ))
 }
 
 /// True while the worker loop goes round and SQLite answers.
