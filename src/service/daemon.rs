@@ -53,6 +53,23 @@ impl Daemon {
         HealthProbe::new(self.services().clone(), &self.config)
     }
 
+    /// The reader of operators' replies (run only while this node leads), when `[openlines]`
+    /// has lines and `[bitrix24.app]` is configured.
+    pub fn events_reader(&self) -> Option<crate::openlines::EventsReader> {
+        let openlines = &self.config.openlines;
+        let app = self.services().app.clone()?;
+        if openlines.lines.is_empty() {
+            return None;
+        }
+        Some(crate::openlines::EventsReader::new(
+            app,
+            self.services().store.clone(),
+            openlines.connector.trim(),
+            Duration::from_millis(openlines.events_poll_ms.max(100)),
+            self.wake.clone(),
+        ))
+    }
+
     /// Binds the webhook/metrics server of `[server]`; `None` when `listen` and
     /// `metrics_listen` are both empty.
     pub async fn bind_server(&self) -> anyhow::Result<Option<WebhookServer>> {
@@ -259,7 +276,7 @@ async fn serve(
             )
             .in_current_span(),
     );
-    let events_task = events_reader(&daemon).map(|reader| {
+    let events_task = daemon.events_reader().map(|reader| {
         tokio::spawn(
             reader
                 .run(leader_rx.clone(), shutdown.clone())
@@ -315,23 +332,6 @@ async fn serve(
     let _ = worker_task.await;
     tracing::info!(synced = services.stats.synced(), "Stopped");
     Ok(())
-}
-
-/// The reader of operators' replies, when `[openlines]` has lines and `[bitrix24.app]` is
-/// configured.
-fn events_reader(daemon: &Daemon) -> Option<crate::openlines::EventsReader> {
-    let openlines = &daemon.config.openlines;
-    let app = daemon.services().app.clone()?;
-    if openlines.lines.is_empty() {
-        return None;
-    }
-    Some(crate::openlines::EventsReader::new(
-        app,
-        daemon.services().store.clone(),
-        openlines.connector.trim(),
-        Duration::from_millis(openlines.events_poll_ms.max(100)),
-        daemon.wake.clone(),
-    ))
 }
 
 /// True while the worker loop goes round and SQLite answers.
