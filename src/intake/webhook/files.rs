@@ -55,7 +55,10 @@ pub(super) async fn serve(
         Ok(fetched) => fetched,
         Err(reason) => {
             tracing::warn!(file = %file.name, reason = %reason, "Cannot fetch an operator's file from the portal for Chat2Desk");
-            return status(StatusCode::BAD_GATEWAY, "the portal did not give the file\n");
+            return status(
+                StatusCode::BAD_GATEWAY,
+                "the portal did not give the file\n",
+            );
         }
     };
     tracing::debug!(file = %file.name, bytes = body.len(), "Served an operator's file");

@@ -494,10 +494,7 @@ pub(crate) fn offline(
         "event.offline.list" => {
             // Pages of 50 from `start`, `next` while more follow (doc §3.5, the portal's
             // list convention).
-            let start = param(params, &["start"])
-                .and_then(int)
-                .unwrap_or(0)
-                .max(0) as usize;
+            let start = param(params, &["start"]).and_then(int).unwrap_or(0).max(0) as usize;
             let mine: Vec<&OfflineRow> = rows
                 .iter()
                 .filter(|r| r.auth_connector == connector)
@@ -604,9 +601,16 @@ impl Connectors {
     ) -> Option<crate::sim::http::SimResponse> {
         use crate::sim::http::SimResponse;
         if let Some(code) = path.strip_prefix("/~f") {
-            let Some(id) = code.parse::<i64>().ok().filter(|id| self.files.contains_key(id))
+            let Some(id) = code
+                .parse::<i64>()
+                .ok()
+                .filter(|id| self.files.contains_key(id))
             else {
-                return Some(SimResponse::text(404, "text/html; charset=utf-8", "Not found"));
+                return Some(SimResponse::text(
+                    404,
+                    "text/html; charset=utf-8",
+                    "Not found",
+                ));
             };
             let mut answer = SimResponse::text(302, "text/html; charset=utf-8", "");
             answer.headers.push((
@@ -624,7 +628,11 @@ impl Connectors {
             .filter(|id| arg("SIGN") == Some(file_sign(*id).as_str()))
             .and_then(|id| self.files.get(&id));
         let Some((_, content_type, bytes)) = file else {
-            return Some(SimResponse::text(403, "text/html; charset=utf-8", "Access denied"));
+            return Some(SimResponse::text(
+                403,
+                "text/html; charset=utf-8",
+                "Access denied",
+            ));
         };
         let mut answer = SimResponse::text(200, "application/octet-stream", "");
         answer.headers.push(("content-type", content_type.clone()));

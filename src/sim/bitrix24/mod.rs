@@ -712,6 +712,15 @@ impl PortalSim {
             .operator_reply(connector, line, chat_id, user_id, text, files)
     }
 
+    /// Queues an offline event `event` (upper-case name) with `data` for every app bound to
+    /// it, as the portal does when something happens in a line.
+    pub fn raise_offline_event(&self, event: &str, data: Value, user_id: i64) {
+        self.portal
+            .state()
+            .connectors
+            .raise(&event.to_uppercase(), data, user_id);
+    }
+
     /// Keeps a file an operator attaches; its short link on the portal (no login needed:
     /// it redirects to a signed `/pub/im.file.php` address), for [`PortalSim::operator_reply`].
     pub fn attach_file(&self, name: &str, content_type: &str, bytes: &[u8]) -> String {
