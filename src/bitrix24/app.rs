@@ -75,6 +75,18 @@ impl AppClient {
         })
     }
 
+    /// Calls `profile` with a token that is not stored yet (to verify it before it is
+    /// accepted): the portal answers only for its own tokens.
+    pub async fn profile_of(&self, token: &Secret) -> Result<Value, BitrixError> {
+        let body = serde_json::json!({ "auth": token.expose() });
+        match self.transport.post("profile", &body).await {
+            Ok(envelope) => Ok(envelope.get("result").cloned().unwrap_or(Value::Null)),
+            Err(
+                Failure::Final(e) | Failure::Uncertain(e) | Failure::NotExecuted { error: e, .. },
+            ) => Err(e),
+        }
+    }
+
     /// Calls `method` with `params` (a JSON object) as the application and returns `result`.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, BitrixError> {
         let Some(mut token) = self.keeper.current().await? else {

@@ -10,8 +10,18 @@ pub const WEBHOOK_NAME: &str = "chat2desk-b24";
 /// Events the daemon acts on.
 pub const WEBHOOK_EVENTS: [&str; 2] = ["close_request", "close_dialog"];
 
+/// The events to subscribe: [`WEBHOOK_EVENTS`], plus `inbox` (clients' messages) when the
+/// Open Lines bridge has lines.
+pub fn webhook_events(config: &Config) -> Vec<String> {
+    let mut events: Vec<String> = WEBHOOK_EVENTS.iter().map(|e| e.to_string()).collect();
+    if config.openlines.enabled() {
+        events.push("inbox".into());
+    }
+    events
+}
+
 /// Registers (or updates) `<public_url>/webhook/<secret>` for `close_request` and
-/// `close_dialog`; prints what was done, the secret masked.
+/// `close_dialog` (and `inbox` for Open Lines); prints what was done, the secret masked.
 pub async fn webhook_set(
     config: &Config,
     chat2desk: &Chat2Desk,
@@ -31,7 +41,7 @@ pub async fn webhook_set(
     let hook = NewWebhook {
         url: format!("{base}/webhook/{secret}"),
         name: WEBHOOK_NAME.into(),
-        events: WEBHOOK_EVENTS.iter().map(|e| e.to_string()).collect(),
+        events: webhook_events(config),
         channels: Vec::new(),
     };
     let existing = chat2desk

@@ -12,7 +12,9 @@
 //! (`close_request`) covers that case.
 
 use super::poller::{PollError, PollReport, Poller};
-use crate::chat2desk::{Chat2Desk, Chat2DeskError, DialogState, MessageQuery, Order};
+use crate::chat2desk::{
+    Chat2Desk, Chat2DeskError, DialogState, Message, MessageKind, MessageQuery, Order,
+};
 use crate::store::Intake;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
@@ -49,8 +51,10 @@ impl Poller {
             None => self.first_poll().await?,
             Some(cursor) => {
                 let from = rescan_from(&checkpoints, cursor, now - self.overlap.as_secs() as i64);
-                let (candidates, max_id, scanned) = self.scan_from(from).await?;
+                let mut bridged = Vec::new();
+                let (candidates, max_id, scanned) = self.scan_from(from, &mut bridged).await?;
                 report.scanned = scanned;
+                self.bridge(&bridged).await?;
                 (candidates, max_id.max(cursor))
             }
         };
@@ -93,8 +97,33 @@ impl Poller {
         Ok((candidates.into_iter().collect(), recent.newest_id))
     }
 
-    /// Reads every message with an id above `from`, in pages by id.
-    async fn scan_from(&self, from: i64) -> Result<(Vec<(i64, i64)>, i64, u64), Chat2DeskError> {
+    /// Queues each client message for its Open Line (the same message again is one job).
+    async fn bridge(&self, messages: &[(i64, Message)]) -> Result<(), PollError> {
+        let mut new = 0;
+        for (line, m) in messages {
+            if crate::sync::enqueue_client_message(&self.store, *line, m, None, Intake::Poll)
+                .await?
+            {
+                new += 1;
+            }
+        }
+        if new > 0 {
+            tracing::debug!(
+                messages = new,
+                "Queued client messages for their Open Lines"
+            );
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Reads every message with an id above `from`, in pages by id; client messages of the
+    /// bridge's channels are added to `bridged` with their line.
+    async fn scan_from(
+        &self,
+        from: i64,
+        bridged: &mut Vec<(i64, Message)>,
+    ) -> Result<(Vec<(i64, i64)>, i64, u64), Chat2DeskError> {
         let mut seen: BTreeSet<(i64, i64)> = BTreeSet::new();
         let mut start = from;
         let mut max_id = from;
@@ -116,6 +145,10 @@ impl Poller {
             for m in &fresh {
                 if let (Some(r), Some(d)) = (m.request_id, m.dialog_id) {
                     seen.insert((r, d));
+                }
+                let line = m.channel_id.and_then(|c| self.lines.line_of(c));
+                if let (Some(line), MessageKind::FromClient) = (line, &m.kind) {
+                    bridged.push((line, m.clone()));
                 }
             }
             let page_max = fresh.iter().map(|m| m.id).max();

@@ -43,7 +43,10 @@ pub struct Poller {
     pub(super) store: Store,
     strategy: PollStrategy,
     pub(super) overlap: Duration,
-    wake: Arc<Notify>,
+    pub(super) wake: Arc<Notify>,
+    /// The Open Lines bridge: client messages of its channels that a poll reads go to their
+    /// line (the path when webhooks are off).
+    pub(super) lines: crate::openlines::LineRules,
 }
 
 impl Poller {
@@ -61,7 +64,15 @@ impl Poller {
             strategy,
             overlap,
             wake,
+            lines: crate::openlines::LineRules::default(),
         }
+    }
+
+    /// The same poller, also passing the client messages it reads on the bridge's channels
+    /// to their Open Lines.
+    pub fn with_lines(mut self, lines: crate::openlines::LineRules) -> Self {
+        self.lines = lines;
+        self
     }
 
     /// One poll: discover, enqueue, move the watermark (only after the enqueue committed).

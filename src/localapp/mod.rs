@@ -2,8 +2,13 @@
 //! kept in the state database and refreshed single flight, for the app-context calls an
 //! inbound webhook may not make (`imconnector.*`, `event.*`).
 
+mod connect;
 mod keeper;
+pub mod page;
 
+pub use connect::{
+    authorize_url, finish_code, finish_form, random_token, ConnectCtx, Connected, Refusal,
+};
 pub use keeper::StoredGrant;
 
 use crate::bitrix24::{AppClient, Bitrix24, OAuthClient};

@@ -10,9 +10,11 @@ mod events;
 mod payload;
 mod reply_text;
 mod rules;
+mod setup;
 
 pub use connector::{ensure_connector, ConnectorSpec, LineSetup, LineSpec, SetupError};
 pub use events::{replies_of, EventsReader, ReadError, ReadReport, BATCH_LIMIT, SWEEP_EVERY};
 pub use payload::{chat_key, client_message, ClientSide};
 pub use reply_text::{plain_text, Signature};
 pub use rules::LineRules;
+pub use setup::{line_status, set_up_at_start, set_up_lines};

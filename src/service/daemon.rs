@@ -76,6 +76,7 @@ impl Daemon {
         let mut settings = ServerSettings::from_config(&self.config.server)?;
         settings.bizproc_secret = self.config.bizproc.secret.clone();
         settings.lines = crate::openlines::LineRules::new(&self.config);
+        settings.app = self.config.bitrix24.app.clone();
         if settings.listen.is_none() && settings.metrics_listen.is_none() {
             return Ok(None);
         }
@@ -178,7 +179,8 @@ async fn build_with(config: Config, node: bool) -> anyhow::Result<Daemon> {
         sync.poll_strategy,
         Duration::from_secs(sync.overlap_secs),
         wake.clone(),
-    );
+    )
+    .with_lines(crate::openlines::LineRules::new(&config));
     Ok(Daemon {
         worker,
         poller,
@@ -283,6 +285,17 @@ async fn serve(
                 .in_current_span(),
         )
     });
+    if let Some(app) = &daemon.config.bitrix24.app {
+        tokio::spawn(
+            crate::openlines::set_up_at_start(
+                services.clone(),
+                crate::openlines::LineRules::new(&daemon.config),
+                app.daemon_url.clone(),
+                shutdown.clone(),
+            )
+            .in_current_span(),
+        );
+    }
     let status = status_line(&services).await;
     notifier.ready(&status);
     tracing::info!(status = %status, "Started");

@@ -54,6 +54,11 @@ impl Directory {
             .unwrap_or_else(|| DEFAULT_WEB_URL.to_string()))
     }
 
+    /// The web app's base URL.
+    pub fn web_url(&self) -> &str {
+        &self.web_url
+    }
+
     /// Link to a dialog in the web app (`<base>/chat/all?dialogID=<id>`).
     pub fn chat_url(&self, dialog_id: i64) -> String {
         format!("{}/chat/all?dialogID={dialog_id}", self.web_url)

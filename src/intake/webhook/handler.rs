@@ -83,6 +83,9 @@ impl Ctx {
             let http = services.portal.http();
             return super::files::serve(&services.store, &http, req.method(), path).await;
         }
+        if role != Role::Metrics && path.starts_with("/bitrix24/") {
+            return self.bitrix24(req).await;
+        }
         not_found()
     }
 

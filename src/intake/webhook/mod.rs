@@ -1,6 +1,7 @@
 //! The HTTP server behind the customer's reverse proxy: Chat2Desk webhook deliveries at
 //! `/webhook/<secret>`, the portal's business-process action at `/bizproc/send` and
-//! `/bizproc/channels`, operators' re-hosted files at `/files/<token>/<name>`, `/healthz` and
+//! `/bizproc/channels`, the local application's `/bitrix24/*` pages, operators' re-hosted
+//! files at `/files/<token>/<name>`, `/healthz` and
 //! `/metrics`.
 //!
 //! A delivery naming a closed request is acknowledged only after its enqueue committed to
@@ -9,6 +10,7 @@
 //! 2025 HMAC scheme is undocumented), so the secret travels in the URL and is compared in
 //! constant time; it is never logged.
 
+mod bitrix24;
 mod bizproc;
 mod cidr;
 mod commit;

@@ -17,6 +17,8 @@ pub struct ServerSettings {
     /// `[bizproc] secret` of `POST /bizproc/send` and `GET /bizproc/channels`; empty = both
     /// answer 404.
     pub bizproc_secret: Secret,
+    /// `[bitrix24.app]`; `None` = the `/bitrix24/*` pages answer 404.
+    pub app: Option<crate::config::AppConfig>,
     /// The Open Lines bridge: which channels' client messages go to which line.
     pub lines: crate::openlines::LineRules,
     /// Peers whose `X-Forwarded-For` is believed.
@@ -63,6 +65,7 @@ impl ServerSettings {
             secret: c.webhook_secret.clone(),
             bizproc_secret: Secret::default(),
             lines: crate::openlines::LineRules::default(),
+            app: None,
             trusted_proxies: nets("trusted_proxies", &c.trusted_proxies)?,
             allow_from: nets("allow_from", &c.allow_from)?,
             max_body: 1 << 20,

@@ -1,0 +1,121 @@
+//! `/bitrix24/connect`, `/bitrix24/app` and `/bitrix24/connector`: connecting the portal's
+//! local application from an administrator's browser on the LAN, and the connector's
+//! settings frame. 404 while `[bitrix24.app]` is not configured. Nothing here logs a query,
+//! a form or a token.
+
+use super::handler::{not_allowed, not_found, read_body, Answer, Ctx};
+use crate::localapp::{self, page, ConnectCtx, Refusal};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use hyper::{Method, Request, Response, StatusCode};
+use std::collections::HashMap;
+
+impl Ctx {
+    /// Routes `/bitrix24/...`.
+    pub(super) async fn bitrix24(&self, req: Request<Incoming>) -> Answer {
+        let Some(app) = self.settings.app.clone() else {
+            return not_found();
+        };
+        let services = self.probe.services();
+        let ctx = ConnectCtx {
+            services,
+            app: &app,
+            lines: &self.settings.lines,
+        };
+        match (req.uri().path(), req.method()) {
+            ("/bitrix24/connect", &Method::GET) => {
+                let portal = services.portal.portal_url();
+                match localapp::authorize_url(&services.store, &app, &portal).await {
+                    Ok(url) => redirect(&url),
+                    Err(r) => html_refusal(&r),
+                }
+            }
+            ("/bitrix24/connect", _) => not_allowed("GET"),
+            ("/bitrix24/app", &Method::GET) => {
+                let query = pairs(req.uri().query().unwrap_or(""));
+                answer(localapp::finish_code(ctx, &query).await)
+            }
+            ("/bitrix24/app", &Method::POST) => {
+                let form = match form(req, self).await {
+                    Ok(form) => form,
+                    Err(answer) => return answer,
+                };
+                answer(localapp::finish_form(ctx, &form).await)
+            }
+            ("/bitrix24/app", _) => not_allowed("GET, POST"),
+            ("/bitrix24/connector", &Method::GET | &Method::POST) => {
+                let status = crate::openlines::line_status(services, &self.settings.lines).await;
+                html(
+                    StatusCode::OK,
+                    page::connector(&self.settings.lines, &status),
+                )
+            }
+            ("/bitrix24/connector", _) => not_allowed("GET, POST"),
+            _ => not_found(),
+        }
+    }
+}
+
+/// A form body (the portal posts `application/x-www-form-urlencoded`); the query string's
+/// values (`DOMAIN`, `PROTOCOL`, `LANG`, `APP_SID`) are merged under the body's.
+async fn form(req: Request<Incoming>, ctx: &Ctx) -> Result<HashMap<String, String>, Answer> {
+    let mut values = pairs(req.uri().query().unwrap_or(""));
+    let body = read_body(req, &ctx.settings)
+        .await
+        .map_err(|(status, reason)| {
+            html(
+                status,
+                page::refused(&Refusal {
+                    status: status.as_u16(),
+                    message: reason.to_string(),
+                }),
+            )
+        })?;
+    values.extend(pairs(&String::from_utf8_lossy(&body)));
+    Ok(values)
+}
+
+fn pairs(text: &str) -> HashMap<String, String> {
+    url::form_urlencoded::parse(text.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn answer(outcome: Result<localapp::Connected, Refusal>) -> Answer {
+    match outcome {
+        Ok(connected) => html(StatusCode::OK, page::connected(&connected)),
+        Err(r) => html_refusal(&r),
+    }
+}
+
+fn html_refusal(r: &Refusal) -> Answer {
+    tracing::warn!(status = r.status, reason = %r.message, "Refused to connect the local application");
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
+    html(status, page::refused(r))
+}
+
+fn redirect(url: &str) -> Answer {
+    let mut answer = Response::new(Full::new(Bytes::new()));
+    *answer.status_mut() = StatusCode::FOUND;
+    if let Ok(value) = HeaderValue::from_str(url) {
+        answer.headers_mut().insert(LOCATION, value);
+    }
+    answer
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    answer
+}
+
+fn html(status: StatusCode, body: String) -> Answer {
+    let mut answer = Response::new(Full::new(Bytes::from(body)));
+    *answer.status_mut() = status;
+    let headers = answer.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    answer
+}

@@ -1,0 +1,131 @@
+//! The bridge's connector setup from the configuration: what [`super::ensure_connector`]
+//! registers (the settings page at `<daemon_url>/bitrix24/connector`) and what each line
+//! shows about its Chat2Desk channels. Run at start and after the app is connected.
+
+use super::{ensure_connector, ConnectorSpec, LineRules, LineSetup, LineSpec, SetupError};
+use crate::bitrix24::AppClient;
+use crate::chat2desk::Chat2Desk;
+use std::time::Duration;
+
+/// Sets the connector up on every line of `rules`; `daemon_url` is `[bitrix24.app]
+/// daemon_url`, `web_url` the Chat2Desk web app. Channel names come from `GET /channels`
+/// when it answers (the ids alone otherwise).
+pub async fn set_up_lines(
+    app: &AppClient,
+    chat2desk: &Chat2Desk,
+    rules: &LineRules,
+    daemon_url: &str,
+    web_url: &str,
+) -> Result<Vec<LineSetup>, SetupError> {
+    let channels = chat2desk.channels().await.unwrap_or_default();
+    let spec = ConnectorSpec {
+        id: rules.connector.clone(),
+        placement_handler: format!("{}/bitrix24/connector", daemon_url.trim_end_matches('/')),
+        status_checks: 5,
+        status_pause: Duration::from_millis(400),
+    };
+    let lines: Vec<LineSpec> = rules
+        .lines
+        .iter()
+        .map(|l| {
+            let names: Vec<String> = l
+                .channels
+                .iter()
+                .map(|id| {
+                    channels
+                        .iter()
+                        .find(|c| c.id == *id)
+                        .and_then(|c| c.name.clone().or(c.phone.clone()))
+                        .map(|n| format!("{n} ({id})"))
+                        .unwrap_or_else(|| format!("канал {id}"))
+                })
+                .collect();
+            LineSpec {
+                line: l.line,
+                name: format!("Chat2Desk: {}", names.join(", ")),
+                url: web_url.to_string(),
+            }
+        })
+        .collect();
+    let report = ensure_connector(app, &spec, &lines).await?;
+    for line in &report {
+        if line.configured {
+            tracing::info!(line = line.line, connector = %spec.id, "Open Line connector active");
+        } else {
+            tracing::error!(line = line.line, connector = %spec.id, portal_method = "imconnector.status", "The Open Line is not configured for the connector: open Contact Center → the line → Chat2Desk and check it is connected, then run `chat2desk-b24 check`");
+        }
+    }
+    Ok(report)
+}
+
+/// Each line's connector status in words (`imconnector.status`), for the settings page and
+/// `chat2desk-b24 openlines`.
+pub async fn line_status(
+    services: &crate::sync::Services,
+    rules: &LineRules,
+) -> Vec<(i64, String)> {
+    let mut out = Vec::new();
+    for l in &rules.lines {
+        let words = match &services.app {
+            None => "приложение не настроено ([bitrix24.app])".to_string(),
+            Some(app) => match app
+                .call(
+                    "imconnector.status",
+                    serde_json::json!({"CONNECTOR": rules.connector, "LINE": l.line}),
+                )
+                .await
+            {
+                Ok(v) if v.get("STATUS") == Some(&serde_json::json!(true)) => "активна".into(),
+                Ok(v) if v.get("CONFIGURED") == Some(&serde_json::json!(true)) => {
+                    "настроена, но с ошибкой".into()
+                }
+                Ok(_) => "коннектор не подключён к линии".into(),
+                Err(e) => format!("нет ответа портала: {e}"),
+            },
+        };
+        out.push((l.line, words));
+    }
+    out
+}
+
+/// At start: sets the connector up once the app is connected, trying again every minute
+/// while the portal does not answer, until `shutdown`. Does nothing without a grant (the
+/// connection page sets it up).
+pub async fn set_up_at_start(
+    services: std::sync::Arc<crate::sync::Services>,
+    rules: LineRules,
+    daemon_url: String,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let Some(app) = services.app.clone() else {
+        return;
+    };
+    if !rules.enabled() {
+        return;
+    }
+    loop {
+        match services.store.grant().await {
+            Ok(Some(g)) if g.revoked.is_none() => {}
+            Ok(_) => {
+                tracing::warn!("Open Lines are configured but the local application is not connected: a portal administrator must open <daemon_url>/bitrix24/connect");
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "Cannot read the app grant; trying again"),
+        }
+        let web_url = services.directory.web_url().to_string();
+        match set_up_lines(&app, &services.chat2desk, &rules, &daemon_url, &web_url).await {
+            Ok(_) => return,
+            Err(e) if e.transient => {
+                tracing::warn!(portal_method = e.method, line = e.line, error = %e, "Connector setup failed; trying again in a minute");
+            }
+            Err(e) => {
+                tracing::error!(portal_method = e.method, line = e.line, error = %e, "Connector setup failed");
+                return;
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+    }
+}
