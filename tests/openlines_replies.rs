@@ -539,3 +539,107 @@ async fn a_crash_mid_job_sends_nothing_twice() {
     assert!(b.env.portal.offline_rows().is_empty());
     b.stop().await;
 }
+
+/// The real binary, SIGKILLed at random moments while operators answer: every reply reaches
+/// the client exactly once and every event is cleared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_the_real_binary_at_random_moments_sends_every_reply_once() {
+    use rand::Rng;
+    const REPLIES: usize = 20;
+    let env = Env::new().await;
+    let (client_id, secret) = env.portal.register_app(
+        "https://c2d.corp.lan/bitrix24/app",
+        &["imopenlines", "imconnector", "im", "crm"],
+    );
+    let app = AppConfig {
+        client_id: client_id.clone(),
+        client_secret: Secret::new(secret.clone()),
+        oauth_url: env.portal.oauth_url(),
+        daemon_url: "https://c2d.corp.lan".into(),
+    };
+    let store = Store::open(&env.db()).await.unwrap();
+    connect(&env, &app, &store).await;
+    store.close().await;
+    env.c2d.client_says(env.s.client_existing, "Добрый день");
+    let extra = format!(
+        r#"
+[sync]
+poll_strategy = "off"
+[bitrix24.app]
+client_id = "{client_id}"
+client_secret = "{secret}"
+oauth_url = "{oauth}"
+daemon_url = "https://c2d.corp.lan"
+[openlines]
+connector = "{CONNECTOR}"
+events_poll_ms = 100
+[[openlines.lines]]
+line = {LINE}
+channels = [{channel}]
+"#,
+        oauth = env.portal.oauth_url(),
+        channel = env.s.channel,
+    );
+    // Answers come late, so kills land between Chat2Desk taking a reply and the daemon
+    // storing that it did.
+    env.c2d.hold_message_answers(Duration::from_millis(150));
+    let mut daemon = env.spawn_daemon(&extra).await;
+    wait_until("the offline events bound at start", || {
+        !env.portal.offline_bindings().is_empty()
+    })
+    .await;
+    let chat = format!("c2d-{}", env.s.client_existing);
+    let mut ims = Vec::new();
+    for i in 0..REPLIES {
+        ims.push(env.portal.operator_reply(
+            CONNECTOR,
+            LINE,
+            &chat,
+            OPERATOR,
+            &format!("Ответ {i}"),
+            &[],
+        ));
+        let pause = rand::thread_rng().gen_range(0..300);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        if i % 4 == 3 {
+            daemon.kill9();
+            daemon.restart().await;
+        }
+    }
+    let start = Instant::now();
+    loop {
+        let posts = env.c2d.message_posts();
+        let rows = env.portal.offline_rows();
+        if rows.is_empty() && posts.len() >= REPLIES {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{} posts, {} rows left; log:\n{}",
+            posts.len(),
+            rows.len(),
+            daemon.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let posts = env.c2d.message_posts();
+    for im in &ims {
+        let external = format!("b24-line-{im}");
+        let n = posts
+            .iter()
+            .filter(|p| p["external_id"] == external)
+            .count();
+        assert_eq!(n, 1, "reply {im} sent {n} times");
+    }
+    assert_eq!(posts.len(), REPLIES, "nothing else was sent");
+    let texts: Vec<&str> = posts.iter().filter_map(|p| p["text"].as_str()).collect();
+    let expected: Vec<String> = (0..REPLIES).map(|i| format!("Ответ {i}")).collect();
+    assert_eq!(texts, expected, "in the order the operator wrote them");
+    let log = std::fs::read_to_string(&daemon.log).unwrap_or_default();
+    eprintln!(
+        "kills: {}, replies found after a kill: {}, reservations taken over: {}",
+        REPLIES / 4,
+        log.matches("Found the reply an interrupted run had sent").count(),
+        log.matches("Taking over offline events").count()
+    );
+}
