@@ -3,7 +3,9 @@
 use anyhow::Context;
 use chat2desk_b24::bitrix24::{Bitrix24, Bitrix24Options};
 use chat2desk_b24::chat2desk::{Chat2Desk, Chat2DeskOptions};
-use chat2desk_b24::cli::{self, BizprocAction, Cli, Command, StoreAction, WebhookAction};
+use chat2desk_b24::cli::{
+    self, AppAction, BizprocAction, Cli, Command, StoreAction, WebhookAction,
+};
 use chat2desk_b24::config::{self, Config};
 use chat2desk_b24::service;
 use chat2desk_b24::store::Store;
@@ -65,6 +67,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             service::run(daemon, &cli.config, signals, log).await?;
         }
         Command::Config => print!("{}", load(&cli.config)?.dump()),
+        Command::App { action } => {
+            let config = load(&cli.config)?;
+            match action {
+                AppAction::Connect => cli::app_connect(&config)?,
+                AppAction::Status => {
+                    if !cli::app_status(&config).await? {
+                        return Ok(ExitCode::FAILURE);
+                    }
+                }
+            }
+        }
+        Command::Openlines => cli::openlines(&load(&cli.config)?).await?,
         Command::Send {
             channel,
             phone,

@@ -639,7 +639,8 @@ channels = [{channel}]
     eprintln!(
         "kills: {}, replies found after a kill: {}, reservations taken over: {}",
         REPLIES / 4,
-        log.matches("Found the reply an interrupted run had sent").count(),
+        log.matches("Found the reply an interrupted run had sent")
+            .count(),
         log.matches("Taking over offline events").count()
     );
 }

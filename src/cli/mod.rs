@@ -6,6 +6,7 @@ mod check;
 mod demo;
 mod directory;
 mod docs;
+mod openlines;
 mod retry;
 mod send;
 mod setup;
@@ -19,6 +20,7 @@ pub use check::check;
 pub use demo::demo;
 pub use directory::{channels, operators};
 pub use docs::{gen_completions, gen_man};
+pub use openlines::{app_connect, app_status, openlines};
 pub use retry::retry;
 pub use send::{send, SendArgs};
 pub use setup::setup;
@@ -126,6 +128,15 @@ pub enum Command {
         #[command(subcommand)]
         action: BizprocAction,
     },
+    /// The portal's local application (`[bitrix24.app]`) of the Open Lines bridge.
+    App {
+        /// What to do.
+        #[command(subcommand)]
+        action: AppAction,
+    },
+    /// The Open Lines bridge: each line, its channels and status, messages each way today and
+    /// the last error.
+    Openlines,
     /// Print the effective config (secrets as ***).
     Config,
     /// Run the whole pipeline against built-in simulators and print what the portal got.
@@ -152,6 +163,16 @@ pub enum Command {
         /// Output directory.
         dir: PathBuf,
     },
+}
+
+/// `app` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AppAction {
+    /// Print the address a portal administrator opens to connect the application.
+    Connect,
+    /// Who authorised the application, when, its scopes and the token's expiry; exit 1 when
+    /// it is not connected or the grant was revoked.
+    Status,
 }
 
 /// `store` subcommands.

@@ -176,7 +176,7 @@ impl Default for Registry {
 impl Registry {
     /// An empty registry.
     pub fn new() -> Self {
-        Self {
+        let registry = Self {
             calls: Family::default(),
             latency: Family::new_with_constructor(|| Histogram::new(CALL_BUCKETS)),
             webhooks: Family::default(),
@@ -187,7 +187,21 @@ impl Registry {
             line_messages: Family::default(),
             line_latency: Family::new_with_constructor(|| Histogram::new(CALL_BUCKETS)),
             line_resent: Counter::default(),
+        };
+        // The bridge's series exist from the start (at 0), so rates and alerts see them
+        // before the first message.
+        for direction in [Direction::ToLine, Direction::ToClient] {
+            for outcome in ["delivered", "refused"] {
+                let _ = registry.line_messages.get_or_create(&LineLabels {
+                    direction: direction.as_str(),
+                    outcome,
+                });
+            }
+            let _ = registry.line_latency.get_or_create(&DirectionLabels {
+                direction: direction.as_str(),
+            });
         }
+        registry
     }
 
     /// Records one HTTP attempt. `method` is a portal method (`crm.lead.add`) or an endpoint

@@ -60,13 +60,10 @@ pub async fn set_up_lines(
 
 /// Each line's connector status in words (`imconnector.status`), for the settings page and
 /// `chat2desk-b24 openlines`.
-pub async fn line_status(
-    services: &crate::sync::Services,
-    rules: &LineRules,
-) -> Vec<(i64, String)> {
+pub async fn line_status(app: Option<&AppClient>, rules: &LineRules) -> Vec<(i64, String)> {
     let mut out = Vec::new();
     for l in &rules.lines {
-        let words = match &services.app {
+        let words = match app {
             None => "приложение не настроено ([bitrix24.app])".to_string(),
             Some(app) => match app
                 .call(

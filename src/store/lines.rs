@@ -38,13 +38,89 @@ pub struct LineItem {
     pub external_id: String,
     /// The job chain (one chat's messages run one at a time, in order).
     pub chain: String,
+    /// Its place in the chain and when its job may start.
+    pub order: LineOrder,
     /// What the job reads.
     pub payload: serde_json::Value,
 }
 
+/// Where a bridged message goes in its chain and when its job may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineOrder {
+    /// The chain's order key: when the message was written (unix ms), or any key that
+    /// grows in the order the messages were written (Chat2Desk message ids).
+    pub seq_ms: i64,
+    /// When the job becomes due (a short wait lets a sibling delivered out of order land
+    /// before it).
+    pub due: DateTime<Utc>,
+}
+
+impl LineOrder {
+    /// Written now, due now.
+    pub fn now() -> Self {
+        let now = Utc::now();
+        Self {
+            seq_ms: to_millis(now),
+            due: now,
+        }
+    }
+}
+
+/// What crossed the bridge: for `chat2desk-b24 openlines`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LineTraffic {
+    /// Client messages delivered to lines since the given time.
+    pub to_line: u64,
+    /// Operators' replies delivered to clients since the given time.
+    pub to_client: u64,
+    /// Line jobs waiting or running.
+    pub pending: u64,
+    /// The newest error of a line job: when, and the text.
+    pub last_error: Option<(DateTime<Utc>, String)>,
+}
+
 impl Store {
+    /// Line jobs done since `since` in each direction, those pending, and the last error.
+    pub async fn line_traffic(&self, since: DateTime<Utc>) -> Result<LineTraffic, StoreError> {
+        let fail = self.err_of("line_traffic");
+        let since = to_millis(since);
+        let (to_line, to_client, pending, last): (i64, i64, i64, Option<(i64, String)>) = with_pool!(self, pool, _sql => {
+            let count = |kind: &'static str| {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM jobs WHERE kind = ? AND state = 'done' AND updated_at >= ?",
+                )
+                .bind(kind)
+                .bind(since)
+            };
+            let to_line = count("line_in").fetch_one(pool).await.map_err(&fail)?;
+            let to_client = count("line_out").fetch_one(pool).await.map_err(&fail)?;
+            let pending: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM jobs WHERE kind IN ('line_in', 'line_out') \
+                 AND state IN ('pending', 'running')",
+            )
+            .fetch_one(pool)
+            .await
+            .map_err(&fail)?;
+            let last: Option<(i64, String)> = sqlx::query_as(
+                "SELECT updated_at, last_error FROM jobs WHERE kind IN ('line_in', 'line_out') \
+                 AND last_error IS NOT NULL ORDER BY updated_at DESC LIMIT 1",
+            )
+            .fetch_optional(pool)
+            .await
+            .map_err(&fail)?;
+            (to_line, to_client, pending, last)
+        });
+        Ok(LineTraffic {
+            to_line: to_line as u64,
+            to_client: to_client as u64,
+            pending: pending as u64,
+            last_error: last.map(|(at, text)| (from_millis(at), text)),
+        })
+    }
+
     /// Stores a bridged message under `external_id` and queues its `kind` job (`LineIn` or
-    /// `LineOut`) in `chain`, in one transaction. The same message again changes nothing.
+    /// `LineOut`) in `chain`, ordered as written now, in one transaction. The same message
+    /// again changes nothing.
     pub async fn enqueue_line_message(
         &self,
         kind: JobKind,
@@ -53,16 +129,31 @@ impl Store {
         payload: &serde_json::Value,
         intake: Intake,
     ) -> Result<Bridged, StoreError> {
+        self.enqueue_line_message_at(kind, external_id, chain, LineOrder::now(), payload, intake)
+            .await
+    }
+
+    /// [`Store::enqueue_line_message`] at a given place in the chain.
+    pub async fn enqueue_line_message_at(
+        &self,
+        kind: JobKind,
+        external_id: &str,
+        chain: &str,
+        order: LineOrder,
+        payload: &serde_json::Value,
+        intake: Intake,
+    ) -> Result<Bridged, StoreError> {
         let item = LineItem {
             external_id: external_id.to_string(),
             chain: chain.to_string(),
+            order,
             payload: payload.clone(),
         };
         let done = self.enqueue_line_messages(kind, &[item], intake).await?;
         Ok(done[0])
     }
 
-    /// [`Store::enqueue_line_message`] for several messages in one transaction (the
+    /// [`Store::enqueue_line_message_at`] for several messages in one transaction (the
     /// elements of one portal event: all of them are queued, or none).
     pub async fn enqueue_line_messages(
         &self,
@@ -96,6 +187,17 @@ impl Store {
                     insert_jobs!(tx, sql, kind, &[id], intake, Some(item.chain.as_str()))
                         .await
                         .map_err(&fail)?;
+                    sqlx::query(
+                        "UPDATE jobs SET chain_seq = ?, next_attempt_at = ? \
+                         WHERE kind = ? AND job_key = ?",
+                    )
+                    .bind(item.order.seq_ms)
+                    .bind(to_millis(item.order.due))
+                    .bind(kind.as_str())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(&fail)?;
                 }
                 done.push(Bridged {
                     id,

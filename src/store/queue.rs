@@ -47,9 +47,11 @@ macro_rules! insert_jobs {
 }
 pub(super) use insert_jobs;
 
-/// A job `j` that is not waiting for an earlier, unfinished job of its chain.
+/// A job `j` that is not waiting for an earlier, unfinished job of its chain (earlier: a
+/// smaller `chain_seq`, or the same and a smaller id).
 const CHAIN_HEAD: &str = "(j.chain IS NULL OR NOT EXISTS (SELECT 1 FROM jobs AS e \
-     WHERE e.chain = j.chain AND e.id < j.id AND e.state IN ('pending', 'running')))";
+     WHERE e.chain = j.chain AND e.state IN ('pending', 'running') \
+     AND (e.chain_seq < j.chain_seq OR (e.chain_seq = j.chain_seq AND e.id < j.id))))";
 
 /// A `LIMIT` bind value.
 fn limit_param(limit: usize) -> i64 {

@@ -1,7 +1,8 @@
 //! The steps of one `line_in` job (a client's message into its Open Line): read the stored
 //! message, complete the client's name and phone, send it with `imconnector.send.messages`,
-//! check the element's `SUCCESS`. Jobs of one chat run one at a time in the order they were
-//! queued (the job chain `line:<chat>`), so the operator reads them as the client wrote them.
+//! check the element's `SUCCESS`. Jobs of one chat run one at a time in the order of their
+//! Chat2Desk message ids (the job chain `line:<chat>:in`), each after a short reorder window,
+//! so the operator reads them as the client wrote them even when deliveries overtake.
 //!
 //! `imconnector.send.messages` is not idempotent and has no lookup (doc §2.3), so the intent
 //! is saved before the call: a run that finds it and no answer cannot know whether the portal
@@ -30,9 +31,19 @@ pub struct ClientLineMessage {
     pub client: Option<Client>,
 }
 
-/// The chain of a chat's line jobs (both directions): one at a time, in order.
+/// How long a client's message waits before it is sent, so a message of the same chat that
+/// Chat2Desk delivered out of order (deliveries run concurrently) lands first and the chain
+/// sends both in the order they were written.
+pub const REORDER_WINDOW: std::time::Duration = std::time::Duration::from_millis(400);
+
+/// The chain of a chat's operator replies: one at a time, in order.
 pub fn line_chain(client_id: i64) -> String {
     format!("line:{}", chat_key(client_id))
+}
+
+/// The chain of a chat's client messages, ordered by Chat2Desk message id: one at a time.
+fn client_chain(client_id: i64) -> String {
+    format!("line:{}:in", chat_key(client_id))
 }
 
 /// Stores a client's message for its line and queues its job (the same message again is
@@ -53,11 +64,17 @@ pub async fn enqueue_client_message(
         client: client.cloned(),
     };
     let payload = serde_json::to_value(&payload).expect("a message serialises");
+    let order = crate::store::LineOrder {
+        // Chat2Desk's message ids grow in the order messages are written.
+        seq_ms: message.id,
+        due: chrono::Utc::now() + REORDER_WINDOW,
+    };
     let queued = store
-        .enqueue_line_message(
+        .enqueue_line_message_at(
             JobKind::LineIn,
             &message.id.to_string(),
-            &line_chain(client_id),
+            &client_chain(client_id),
+            order,
             &payload,
             intake,
         )

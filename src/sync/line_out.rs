@@ -16,7 +16,7 @@ use crate::bitrix24::{AppClient, BitrixError};
 use crate::chat2desk::{Chat2DeskError, MessageQuery, NewMessage, Order};
 use crate::metrics::{global, Direction};
 use crate::openlines::plain_text;
-use crate::store::{HostedFile, Intake, Job, JobKind, LineItem, Store, StoreError};
+use crate::store::{HostedFile, Intake, Job, JobKind, LineItem, LineOrder, Store, StoreError};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -73,6 +73,7 @@ pub async fn enqueue_operator_replies(
             chain: client_of(&r.chat_id)
                 .map(line_chain)
                 .unwrap_or_else(|| format!("line:{}", r.chat_id)),
+            order: order_of(r),
             payload: serde_json::to_value(r).expect("a reply serialises"),
         })
         .collect();
@@ -80,6 +81,23 @@ pub async fn enqueue_operator_replies(
         .enqueue_line_messages(JobKind::LineOut, &items, Intake::Openlines)
         .await?;
     Ok(done.iter().filter(|b| b.new).count())
+}
+
+/// A reply's place in its chat's chain: when the portal raised its event (replies read
+/// later, e.g. taken over after a crash, still go in the order they were written), due now.
+fn order_of(reply: &OperatorReply) -> LineOrder {
+    let mut order = LineOrder::now();
+    if let Some(raised) = reply.raised_at.as_deref().and_then(raised_ms) {
+        order.seq_ms = raised;
+    }
+    order
+}
+
+/// `TIMESTAMP_X` (ISO 8601 with an offset) as unix ms.
+fn raised_ms(at: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .ok()
+        .map(|t| t.timestamp_millis())
 }
 
 /// The Chat2Desk client behind a chat id of ours (`c2d-<id>`).

@@ -164,7 +164,13 @@ impl Env {
     /// The real binary on free ports with `WEBHOOK_SECRET` and a separate metrics listener,
     /// with `extra` TOML merged into the config; returns once `/healthz` answers.
     pub async fn spawn_daemon(&self, extra: &str) -> Binary {
-        let (listen, metrics) = (free_port(), free_port());
+        self.spawn_daemon_at(free_port(), extra).await
+    }
+
+    /// [`Env::spawn_daemon`] with the webhook listener on `listen` (for URLs that must be
+    /// known before the daemon starts, such as a local application's handler).
+    pub async fn spawn_daemon_at(&self, listen: u16, extra: &str) -> Binary {
+        let metrics = free_port();
         let config = self
             .config_file()
             .set("server.listen", format!("127.0.0.1:{listen}"))

@@ -6,6 +6,7 @@
 mod bizproc;
 mod chat2desk;
 mod database;
+mod openlines;
 mod portal;
 mod progress;
 mod reach;
@@ -103,6 +104,7 @@ pub async fn check(path: &Path, offline: bool) -> bool {
     failures += print(&bizproc::check(&config));
     if !offline {
         failures += services(&config).await;
+        failures += print(&openlines::check(&config).await);
     }
     if failures == 0 {
         println!("All checks passed.");

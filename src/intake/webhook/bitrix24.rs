@@ -46,7 +46,9 @@ impl Ctx {
             }
             ("/bitrix24/app", _) => not_allowed("GET, POST"),
             ("/bitrix24/connector", &Method::GET | &Method::POST) => {
-                let status = crate::openlines::line_status(services, &self.settings.lines).await;
+                let status =
+                    crate::openlines::line_status(services.app.as_ref(), &self.settings.lines)
+                        .await;
                 html(
                     StatusCode::OK,
                     page::connector(&self.settings.lines, &status),

@@ -1,0 +1,295 @@
+//! The Open Lines bridge as a portal administrator and a client meet it, against both
+//! simulators over real HTTP with the real binary: the browser connects the local
+//! application (redirects followed as a browser does), the connector is registered and
+//! active on each line with its offline events bound; a client's messages on a mapped
+//! channel reach their line once each, in order, files as links; an unmapped channel's do
+//! not; an expired access token is refreshed; a restart goes on with the stored tokens; a
+//! wrong state, a non-administrator and a foreign portal's tokens get a 4xx page.
+
+mod common;
+
+use chat2desk_b24::sim::bitrix24::PortalSim;
+use chat2desk_b24::store::Store;
+use common::{command, free_port, output, wait_for, Binary, Env};
+
+const SCOPES: [&str; 5] = ["imopenlines", "imconnector", "im", "crm", "user"];
+const LINE: i64 = 3;
+
+struct Bridge {
+    env: Env,
+    daemon: Binary,
+    listen: u16,
+    client_id: String,
+}
+
+/// The daemon with `[bitrix24.app]` registered on the portal sim and the scenario's channel
+/// in line 3 (a second line holds a channel of its own).
+async fn bridge(extra: &str) -> Bridge {
+    let env = Env::new().await;
+    let listen = free_port();
+    let daemon_url = format!("http://127.0.0.1:{listen}");
+    let (client_id, secret) = env
+        .portal
+        .register_app(&format!("{daemon_url}/bitrix24/app"), &SCOPES);
+    let other = env.c2d.add_channel("Telegram бот", "", &["telegram"]);
+    let config = format!(
+        "[bitrix24.app]\nclient_id = \"{client_id}\"\nclient_secret = \"{secret}\"\n\
+         oauth_url = \"{}\"\ndaemon_url = \"{daemon_url}\"\n\
+         [[openlines.lines]]\nline = {LINE}\nchannels = [{}]\n\
+         [[openlines.lines]]\nline = 5\nchannels = [{other}]\n{extra}",
+        env.portal.oauth_url(),
+        env.s.channel,
+    );
+    let daemon = env.spawn_daemon_at(listen, &config).await;
+    Bridge {
+        env,
+        daemon,
+        listen,
+        client_id,
+    }
+}
+
+impl Bridge {
+    /// The admin's browser opens /bitrix24/connect and follows every redirect; the final
+    /// status and page.
+    async fn connect(&self) -> (u16, String) {
+        let page = reqwest::get(format!("http://127.0.0.1:{}/bitrix24/connect", self.listen))
+            .await
+            .expect("the connect page answers");
+        let status = page.status().as_u16();
+        (status, page.text().await.unwrap())
+    }
+
+    fn webhook_set(&self) {
+        let public = format!("http://127.0.0.1:{}", self.listen);
+        let (out, text) = output(command(&self.daemon.config, &["webhook", "set", &public]));
+        assert!(out.status.success(), "webhook set: {text}");
+    }
+
+    async fn store(&self) -> Store {
+        Store::open(&self.env.db()).await.unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_connects_the_app_and_the_connector_is_set_up_on_each_line() {
+    let b = bridge("").await;
+    let (status, page) = b.connect().await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Приложение подключено"), "{page}");
+    let grant = b
+        .store()
+        .await
+        .grant()
+        .await
+        .unwrap()
+        .expect("tokens stored");
+    assert_eq!(grant.member_id, b.env.portal.member_id());
+    assert!(grant.revoked.is_none());
+    let connectors = b.env.portal.connectors();
+    let registered = connectors.get("chat2desk").expect("connector registered");
+    assert_eq!(
+        registered["PLACEMENT_HANDLER"],
+        format!("http://127.0.0.1:{}/bitrix24/connector", b.listen)
+    );
+    let lines = b.env.portal.active_lines("chat2desk");
+    assert!(
+        lines.contains_key(&LINE) && lines.contains_key(&5),
+        "{lines:?}"
+    );
+    let bound = b.env.portal.offline_bindings();
+    assert!(
+        bound.iter().any(|(event, connector)| event
+            .eq_ignore_ascii_case("OnImConnectorMessageAdd")
+            && connector == "chat2desk"),
+        "{bound:?}"
+    );
+    // The settings frame shows each line with its status.
+    let frame = reqwest::get(format!("http://127.0.0.1:{}/bitrix24/connector", b.listen))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(frame.contains("активна"), "{frame}");
+    // The secret and the tokens never reach the log.
+    let log = std::fs::read_to_string(&b.daemon.log).unwrap();
+    assert!(
+        !log.contains(grant.access_token.expose()),
+        "token in the log"
+    );
+    assert!(
+        !log.contains(grant.refresh_token.expose()),
+        "token in the log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_state_non_admin_and_foreign_tokens_are_refused_with_a_page() {
+    let b = bridge("").await;
+    let base = format!("http://127.0.0.1:{}", b.listen);
+    let stale = reqwest::get(format!("{base}/bitrix24/app?code=abc&state=forged"))
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 400);
+    assert!(stale.text().await.unwrap().contains("/bitrix24/connect"));
+
+    // A user who is not an administrator authorises.
+    b.env.portal.set_browser_user(b.env.s.user_maria);
+    b.env.portal.set_admin(b.env.s.user_maria, false);
+    let (status, page) = b.connect().await;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("not a portal administrator"), "{page}");
+    assert!(b.store().await.grant().await.unwrap().is_none());
+
+    // Tokens of another portal posted as the app's form.
+    let foreign = PortalSim::start().await.unwrap();
+    let (id, secret) = foreign.register_app(&format!("{base}/bitrix24/app"), &SCOPES);
+    let oauth = chat2desk_b24::bitrix24::OAuthClient::new(
+        &foreign.oauth_url(),
+        &id,
+        &chat2desk_b24::config::Secret::new(secret),
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let to_handler = browser
+        .get(format!("{}/oauth/authorize/", foreign.base_url()))
+        .query(&[("client_id", id.as_str()), ("state", "x")])
+        .send()
+        .await
+        .unwrap();
+    let location = url::Url::parse(to_handler.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let tokens = oauth.exchange_code(&code).await.unwrap();
+    let posted = reqwest::Client::new()
+        .post(format!("{base}/bitrix24/app"))
+        .form(&[
+            ("AUTH_ID", tokens.access_token.expose()),
+            ("REFRESH_ID", tokens.refresh_token.expose()),
+            ("AUTH_EXPIRES", "3600"),
+            ("member_id", foreign.member_id().as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 403);
+    assert!(posted.text().await.unwrap().contains("another portal"));
+    assert!(b.store().await.grant().await.unwrap().is_none());
+    let _ = &b.client_id;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_messages_reach_their_line_in_order_once_each_and_tokens_refresh() {
+    let mut b = bridge("").await;
+    assert_eq!(b.connect().await.0, 200);
+    b.webhook_set();
+    let env = &b.env;
+    let client = env.c2d.add_client(
+        "Анна Клиентова",
+        Some("79161234567"),
+        "whatsapp",
+        env.s.channel,
+    );
+    let unmapped_channel = env.c2d.add_channel("Viber", "79000000000", &["viber"]);
+    let stranger = env
+        .c2d
+        .add_client("Чужой", Some("79160000001"), "viber", unmapped_channel);
+    env.c2d.client_says(stranger, "этот канал не в линии");
+    for i in 1..=5 {
+        env.c2d.client_says(client, &format!("сообщение {i}"));
+    }
+    env.c2d.send_file(
+        client,
+        None,
+        "file",
+        "договор.docx",
+        "https://files.example/d.docx",
+    );
+    let chat = format!("c2d-{client}");
+    wait_for("six messages in the line", || {
+        env.portal
+            .line_messages()
+            .iter()
+            .filter(|m| m.chat_id == chat)
+            .count()
+            >= 6
+    })
+    .await;
+    let got = env.portal.line_messages();
+    let ours: Vec<_> = got.iter().filter(|m| m.chat_id == chat).collect();
+    assert_eq!(ours.len(), 6, "each message once: {got:#?}");
+    assert!(ours.iter().all(|m| m.line == LINE), "{got:#?}");
+    let texts: Vec<&str> = ours[..5].iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "сообщение 1",
+            "сообщение 2",
+            "сообщение 3",
+            "сообщение 4",
+            "сообщение 5"
+        ]
+    );
+    assert_eq!(ours[5].files, ["https://files.example/d.docx"]);
+    assert!(
+        got.iter().all(|m| m.chat_id != format!("c2d-{stranger}")),
+        "an unmapped channel's message reached a line: {got:#?}"
+    );
+
+    // The access token expires: refreshed once, the message goes through.
+    env.portal.expire_access_tokens();
+    env.c2d.client_says(client, "после истечения токена");
+    wait_for("the message after expiry", || {
+        env.portal
+            .line_messages()
+            .iter()
+            .any(|m| m.text == "после истечения токена")
+    })
+    .await;
+    assert!(
+        env.portal
+            .token_grants()
+            .get("refresh_token")
+            .copied()
+            .unwrap_or(0)
+            >= 1,
+        "{:?}",
+        env.portal.token_grants()
+    );
+
+    // A restart goes on with the stored tokens.
+    b.daemon.restart().await;
+    env.c2d.client_says(client, "после перезапуска");
+    wait_for("the message after the restart", || {
+        env.portal
+            .line_messages()
+            .iter()
+            .any(|m| m.text == "после перезапуска")
+    })
+    .await;
+    let page = b.daemon.scrape().await;
+    assert!(
+        page.contains("openlines_messages_total{direction=\"to_line\",outcome=\"delivered\"}"),
+        "{page}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_grant_is_reported_by_check_with_the_fix() {
+    let b = bridge("").await;
+    assert_eq!(b.connect().await.0, 200);
+    b.env.portal.revoke_grants();
+    b.env.portal.expire_access_tokens();
+    let (out, text) = output(command(&b.daemon.config, &["check"]));
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("/bitrix24/connect"), "{text}");
+}
