@@ -292,4 +292,51 @@ async fn a_revoked_grant_is_reported_by_check_with_the_fix() {
     let (out, text) = output(command(&b.daemon.config, &["check"]));
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("/bitrix24/connect"), "{text}");
+    // `check` found the grant revoked (its refresh was refused) and recorded it: `status`
+    // and `app status` say so with the fix.
+    let (_, text) = output(command(&b.daemon.config, &["status"]));
+    assert!(text.contains("Local application: REVOKED"), "{text}");
+    assert!(text.contains("/bitrix24/connect again"), "{text}");
+    let (out, text) = output(command(&b.daemon.config, &["app", "status"]));
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("REVOKED"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_commands_print_the_connect_address_and_the_grant() {
+    let b = bridge("").await;
+    let (out, text) = output(command(&b.daemon.config, &["app", "connect"]));
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("http://127.0.0.1:{}/bitrix24/connect", b.listen)),
+        "{text}"
+    );
+    let (out, text) = output(command(&b.daemon.config, &["app", "status"]));
+    assert!(!out.status.success(), "not connected yet: {text}");
+    assert!(text.contains("Not connected"), "{text}");
+    assert_eq!(b.connect().await.0, 200);
+    let (out, text) = output(command(&b.daemon.config, &["app", "status"]));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Authorised by: Admin Adminov"), "{text}");
+    assert!(text.contains("imconnector"), "{text}");
+    let (out, text) = output(command(&b.daemon.config, &["openlines"]));
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!(
+            "line {LINE}: channels {}; активна",
+            b.env.s.channel
+        )),
+        "{text}"
+    );
+    assert!(text.contains("Today: 0 client message(s)"), "{text}");
+    let (out, text) = output(command(&b.daemon.config, &["check"]));
+    assert!(
+        text.contains("ok   bitrix24.app: connected by Admin Adminov"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ok   openlines.lines[0].line: line 3 is active"),
+        "{text}"
+    );
+    let _ = out;
 }

@@ -14,8 +14,8 @@ pub async fn demo() -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
     let s = scenario::seed(&c2d, &portal);
     let mut config = scenario::config(&c2d, &portal, &s, &dir.join("state.db"));
-    config.server.listen = "127.0.0.1:0".into();
     config.bizproc.secret = Secret::new(DEMO_SECRET);
+    let lines = super::demo_lines::prepare(&c2d, &portal, &mut config)?;
     println!(
         "Chat2Desk simulator: {}   portal simulator: {}",
         c2d.url(),
@@ -43,22 +43,6 @@ pub async fn demo() -> anyhow::Result<()> {
         portal.http_requests()
     );
     print_portal(&portal);
-    bizproc(&daemon, &c2d, &portal, &s).await?;
-    std::fs::remove_dir_all(&dir).ok();
-    Ok(())
-}
-
-/// The `[bizproc] secret` of the demo.
-const DEMO_SECRET: &str = "demo-bizproc-secret-0123";
-
-/// The business-process action: a send to a known client, then a refused "write first"
-/// with its comment and notification, with the timings of each.
-async fn bizproc(
-    daemon: &crate::service::Daemon,
-    c2d: &Chat2DeskSim,
-    portal: &PortalSim,
-    s: &scenario::Scenario,
-) -> anyhow::Result<()> {
     let server = daemon
         .bind_server()
         .await?
@@ -74,6 +58,27 @@ async fn bizproc(
         tokio::spawn(server.run(shutdown.clone())),
         tokio::spawn(daemon.worker.clone().run(shutdown.clone())),
     ];
+    bizproc(&url, &c2d, &portal, &s).await?;
+    super::demo_lines::run(&daemon, &c2d, &portal, &lines, &url).await?;
+    shutdown.cancel();
+    for task in tasks {
+        let _ = task.await;
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
+/// The `[bizproc] secret` of the demo.
+const DEMO_SECRET: &str = "demo-bizproc-secret-0123";
+
+/// The business-process action: a send to a known client, then a refused "write first"
+/// with its comment and notification, with the timings of each.
+async fn bizproc(
+    url: &str,
+    c2d: &Chat2DeskSim,
+    portal: &PortalSim,
+    s: &scenario::Scenario,
+) -> anyhow::Result<()> {
     println!("\n════ Бизнес-процесс «Написать сообщение на номер» ════");
     let lead = format!("LEAD_{}", s.lead_existing);
     let doc = ["crm", "CCrmDocumentLead", lead.as_str()];
@@ -83,7 +88,7 @@ async fn bizproc(
     let (returned, timings) = workflow(
         portal,
         c2d,
-        &url,
+        url,
         &doc,
         &channel,
         "+7 (960) 794-04-01",
@@ -107,7 +112,7 @@ async fn bizproc(
     let (returned, timings) = workflow(
         portal,
         c2d,
-        &url,
+        url,
         &doc,
         &channel,
         "+7 999 555-12-34",
@@ -126,10 +131,6 @@ async fn bizproc(
     }
     for (user, message) in &portal.notifications()[notes..] {
         println!("\n──── Уведомление пользователю {user} ────\n{message}");
-    }
-    shutdown.cancel();
-    for task in tasks {
-        let _ = task.await;
     }
     Ok(())
 }

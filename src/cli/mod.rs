@@ -4,6 +4,7 @@ mod backfill;
 pub mod bizproc;
 mod check;
 mod demo;
+mod demo_lines;
 mod directory;
 mod docs;
 mod openlines;

@@ -59,7 +59,28 @@ pub async fn status(store: &Store) -> anyhow::Result<()> {
             println!("Fix the cause, then `chat2desk-b24 retry --dead`.");
         }
     }
+    app(store).await?;
     nodes(store).await
+}
+
+/// The local application's grant (Open Lines), when there is one.
+async fn app(store: &Store) -> anyhow::Result<()> {
+    let Some(g) = store.grant().await? else {
+        return Ok(());
+    };
+    match g.revoked {
+        Some((at, why)) => println!(
+            "Local application: REVOKED {} ({why}): a portal administrator must open <daemon_url>/bitrix24/connect again",
+            at.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+        None => println!(
+            "Local application: connected by {} (user {}), access token until {}",
+            g.user_name,
+            g.user_id,
+            g.expires_at.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+    }
+    Ok(())
 }
 
 /// One line per node: name, leader or not, last heartbeat, start, version.

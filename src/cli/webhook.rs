@@ -80,7 +80,7 @@ pub async fn webhook_set(
             ));
         }
     }
-    println!("Events: {}", WEBHOOK_EVENTS.join(", "));
+    println!("Events: {}", hook.events.join(", "));
     Ok(())
 }
 

@@ -1,0 +1,145 @@
+//! The Open Lines bridge's latency, end to end over loopback with the daemon in process: the
+//! local application connected through the browser flow, the Chat2Desk webhook registered.
+//! Client message → line: from the client writing in Chat2Desk to `imconnector.send.messages`
+//! reaching the portal (webhook delivery, the 400 ms reorder window, the worker), for
+//! `CHATS` chats writing at once, `ROUNDS` messages each. Prints p50/p95/p99/max; asserts
+//! only that every message arrived once. Run with `cargo bench --bench openlines`.
+
+use chat2desk_b24::config::{AppConfig, LineConfig, PollStrategy, Secret};
+use chat2desk_b24::service::build;
+use chat2desk_b24::sim::bitrix24::PortalSim;
+use chat2desk_b24::sim::chat2desk::Chat2DeskSim;
+use chat2desk_b24::sim::scenario;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+const CHATS: usize = 20;
+const ROUNDS: usize = 10;
+const LINE: i64 = 1;
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(bench());
+}
+
+fn report(label: &str, samples: &mut [Duration]) {
+    samples.sort();
+    let at = |q: f64| {
+        samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0
+    };
+    println!(
+        "{label:<32} n={:<5} p50 {:7.1} ms  p95 {:7.1} ms  p99 {:7.1} ms  max {:7.1} ms",
+        samples.len(),
+        at(0.5),
+        at(0.95),
+        at(0.99),
+        at(1.0)
+    );
+}
+
+async fn bench() {
+    let c2d = Chat2DeskSim::start().await.expect("chat2desk sim");
+    let portal = Arc::new(PortalSim::start().await.expect("portal sim"));
+    let s = scenario::seed(&c2d, &portal);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = scenario::config(&c2d, &portal, &s, &dir.path().join("state.db"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (client_id, secret) = portal.register_app(
+        &format!("{url}/bitrix24/app"),
+        &["imopenlines", "imconnector", "im", "crm", "user"],
+    );
+    let channel = c2d.add_channel("Telegram", "", &["telegram"]);
+    config.server.listen = format!("127.0.0.1:{port}");
+    config.server.webhook_secret = Secret::new("bench-webhook-secret-0123456789");
+    config.sync.poll_strategy = PollStrategy::Off;
+    config.bitrix24.app = Some(AppConfig {
+        client_id,
+        client_secret: Secret::new(secret),
+        oauth_url: portal.oauth_url(),
+        daemon_url: url.clone(),
+    });
+    config.openlines.lines = vec![LineConfig {
+        line: LINE,
+        channels: vec![channel],
+    }];
+    let daemon = build(config).await.expect("daemon builds");
+    let server = daemon.bind_server().await.expect("bind").expect("listener");
+    let shutdown = CancellationToken::new();
+    tokio::spawn(server.run(shutdown.clone()));
+    tokio::spawn(daemon.worker.clone().run(shutdown.clone()));
+    let page = reqwest::get(format!("{url}/bitrix24/connect"))
+        .await
+        .expect("connect");
+    assert_eq!(page.status(), 200, "the app connects");
+    chat2desk_b24::cli::webhook_set(&daemon.config, &daemon.services().chat2desk, &url)
+        .await
+        .expect("webhook set");
+    let clients: Vec<i64> = (0..CHATS)
+        .map(|i| c2d.add_client(&format!("Клиент {i}"), None, "telegram", channel))
+        .collect();
+
+    let arrived = watch_line(portal.clone());
+    let mut written: HashMap<String, Instant> = HashMap::new();
+    let started = Instant::now();
+    for round in 0..ROUNDS {
+        for client in &clients {
+            let id = c2d.client_says(*client, &format!("сообщение {round}"));
+            written.insert(format!("c2d-msg-{id}"), Instant::now());
+        }
+        // The clients write every 100 ms.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while arrived.lock().unwrap().len() < written.len() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let arrived = arrived.lock().unwrap().clone();
+    let mut samples: Vec<Duration> = written
+        .iter()
+        .filter_map(|(id, at)| arrived.get(id).map(|t| t.duration_since(*at)))
+        .collect();
+    assert_eq!(samples.len(), written.len(), "every message arrived");
+    assert_eq!(
+        portal.line_messages().len(),
+        CHATS * ROUNDS,
+        "each message once"
+    );
+    println!(
+        "{CHATS} chats × {ROUNDS} messages in {:.1} s (the reorder window is 400 ms of each)",
+        started.elapsed().as_secs_f64()
+    );
+    report("client message → line", &mut samples);
+    shutdown.cancel();
+}
+
+/// When each message reached the line: the portal's messages looked at every millisecond.
+fn watch_line(portal: Arc<PortalSim>) -> Arc<Mutex<HashMap<String, Instant>>> {
+    let arrived = Arc::new(Mutex::new(HashMap::new()));
+    let seen = arrived.clone();
+    tokio::spawn(async move {
+        let mut known = 0;
+        loop {
+            let messages = portal.line_messages();
+            if messages.len() > known {
+                let now = Instant::now();
+                let mut seen = seen.lock().unwrap();
+                for m in &messages[known..] {
+                    seen.entry(m.message_id.clone()).or_insert(now);
+                }
+                known = messages.len();
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    arrived
+}
