@@ -2,16 +2,18 @@
 //! Lines through a custom connector of the local application. Client messages go to a line
 //! with `imconnector.send.messages`; operators' replies come back as offline events.
 //!
-//! This part holds what the flows share: the connector's setup on the portal, the payload of
-//! a client message, the operator's text as a messenger shows it, and the bridge's rules.
+//! This part holds what the flows share: the connector's setup on the portal, the reader of
+//! the portal's offline events (operators' replies), the payload of a client message, the operator's text as a messenger shows it, and the bridge's rules.
 
 mod connector;
+mod events;
 mod payload;
 mod reply_text;
 mod rules;
 mod setup;
 
 pub use connector::{ensure_connector, ConnectorSpec, LineSetup, LineSpec, SetupError};
+pub use events::{replies_of, EventsReader, ReadError, ReadReport, BATCH_LIMIT, SWEEP_EVERY};
 pub use payload::{chat_key, client_message, ClientSide};
 pub use reply_text::{plain_text, Signature};
 pub use rules::LineRules;

@@ -53,6 +53,23 @@ impl Daemon {
         HealthProbe::new(self.services().clone(), &self.config)
     }
 
+    /// The reader of operators' replies (run only while this node leads), when `[openlines]`
+    /// has lines and `[bitrix24.app]` is configured.
+    pub fn events_reader(&self) -> Option<crate::openlines::EventsReader> {
+        let openlines = &self.config.openlines;
+        let app = self.services().app.clone()?;
+        if openlines.lines.is_empty() {
+            return None;
+        }
+        Some(crate::openlines::EventsReader::new(
+            app,
+            self.services().store.clone(),
+            openlines.connector.trim(),
+            Duration::from_millis(openlines.events_poll_ms.max(100)),
+            self.wake.clone(),
+        ))
+    }
+
     /// Binds the webhook/metrics server of `[server]`; `None` when `listen` and
     /// `metrics_listen` are both empty.
     pub async fn bind_server(&self) -> anyhow::Result<Option<WebhookServer>> {
@@ -259,9 +276,20 @@ async fn serve(
         daemon
             .poller
             .clone()
-            .run(daemon.schedule.subscribe(), leader_rx, shutdown.clone())
+            .run(
+                daemon.schedule.subscribe(),
+                leader_rx.clone(),
+                shutdown.clone(),
+            )
             .in_current_span(),
     );
+    let events_task = daemon.events_reader().map(|reader| {
+        tokio::spawn(
+            reader
+                .run(leader_rx.clone(), shutdown.clone())
+                .in_current_span(),
+        )
+    });
     if let Some(app) = &daemon.config.bitrix24.app {
         tokio::spawn(
             crate::openlines::set_up_at_start(
@@ -314,6 +342,9 @@ async fn serve(
         let _ = task.await;
     }
     let _ = poller_task.await;
+    if let Some(task) = events_task {
+        let _ = task.await;
+    }
     let _ = leader_task.await;
     let _ = worker_task.await;
     // Last: the calls of the drain and the last poll count too.

@@ -28,6 +28,22 @@ pub struct HostedFile {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The `line_messages.direction` of one-time notices ([`Store::first_time`]).
+const NOTICE: &str = "notice";
+
+/// One message for [`Store::enqueue_line_messages`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineItem {
+    /// Its id on the other side (the dedupe key).
+    pub external_id: String,
+    /// The job chain (one chat's messages run one at a time, in order).
+    pub chain: String,
+    /// Its place in the chain and when its job may start.
+    pub order: LineOrder,
+    /// What the job reads.
+    pub payload: serde_json::Value,
+}
+
 /// Where a bridged message goes in its chain and when its job may start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LineOrder {
@@ -127,47 +143,89 @@ impl Store {
         payload: &serde_json::Value,
         intake: Intake,
     ) -> Result<Bridged, StoreError> {
+        let item = LineItem {
+            external_id: external_id.to_string(),
+            chain: chain.to_string(),
+            order,
+            payload: payload.clone(),
+        };
+        let done = self.enqueue_line_messages(kind, &[item], intake).await?;
+        Ok(done[0])
+    }
+
+    /// [`Store::enqueue_line_message_at`] for several messages in one transaction (the
+    /// elements of one portal event: all of them are queued, or none).
+    pub async fn enqueue_line_messages(
+        &self,
+        kind: JobKind,
+        items: &[LineItem],
+        intake: Intake,
+    ) -> Result<Vec<Bridged>, StoreError> {
         let fail = self.err_of("enqueue_line_message");
         with_pool!(self, pool, sql => {
             let mut tx = pool.begin_write().await.map_err(&fail)?;
-            let inserted = sqlx::query(sql.insert_line_message)
-                .bind(kind.as_str())
-                .bind(external_id)
-                .bind(payload.to_string())
-                .bind(to_millis(Utc::now()))
-                .execute(&mut *tx)
-                .await
-                .map_err(&fail)?
-                .rows_affected();
-            let id: i64 = sqlx::query_scalar(
-                "SELECT id FROM line_messages WHERE direction = ? AND external_id = ?",
-            )
-            .bind(kind.as_str())
-            .bind(external_id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(&fail)?;
-            if inserted == 1 {
-                insert_jobs!(tx, sql, kind, &[id], intake, Some(chain))
+            let mut done = Vec::with_capacity(items.len());
+            for item in items {
+                let inserted = sqlx::query(sql.insert_line_message)
+                    .bind(kind.as_str())
+                    .bind(&item.external_id)
+                    .bind(item.payload.to_string())
+                    .bind(to_millis(Utc::now()))
+                    .execute(&mut *tx)
                     .await
-                    .map_err(&fail)?;
-                sqlx::query(
-                    "UPDATE jobs SET chain_seq = ?, next_attempt_at = ? WHERE kind = ? AND job_key = ?",
+                    .map_err(&fail)?
+                    .rows_affected();
+                let id: i64 = sqlx::query_scalar(
+                    "SELECT id FROM line_messages WHERE direction = ? AND external_id = ?",
                 )
-                .bind(order.seq_ms)
-                .bind(to_millis(order.due))
                 .bind(kind.as_str())
-                .bind(id)
-                .execute(&mut *tx)
+                .bind(&item.external_id)
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(&fail)?;
+                if inserted == 1 {
+                    insert_jobs!(tx, sql, kind, &[id], intake, Some(item.chain.as_str()))
+                        .await
+                        .map_err(&fail)?;
+                    sqlx::query(
+                        "UPDATE jobs SET chain_seq = ?, next_attempt_at = ? \
+                         WHERE kind = ? AND job_key = ?",
+                    )
+                    .bind(item.order.seq_ms)
+                    .bind(to_millis(item.order.due))
+                    .bind(kind.as_str())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(&fail)?;
+                }
+                done.push(Bridged {
+                    id,
+                    new: inserted == 1,
+                });
             }
             tx.commit().await.map_err(&fail)?;
-            Ok(Bridged {
-                id,
-                new: inserted == 1,
-            })
+            Ok(done)
         })
+    }
+
+    /// True the first time `topic` is asked about, false ever after (one-time notices in
+    /// a line, e.g. «files go as portal links»). Kept in `line_messages` under the
+    /// direction `notice`, which no job reads.
+    pub async fn first_time(&self, topic: &str) -> Result<bool, StoreError> {
+        let fail = self.err_of("first_time");
+        let inserted = with_pool!(self, pool, sql => {
+            sqlx::query(sql.insert_line_message)
+                .bind(NOTICE)
+                .bind(topic)
+                .bind("{}")
+                .bind(to_millis(Utc::now()))
+                .execute(pool)
+                .await
+                .map_err(&fail)?
+                .rows_affected()
+        });
+        Ok(inserted == 1)
     }
 
     /// The stored message behind line job `id`, if any.

@@ -62,7 +62,7 @@ pub use copy::CopyReport;
 pub use error::{Backend, Cause, StoreError};
 pub use grant::{Grant, RefreshFailure, Rotated, Rotation};
 pub use job::{Intake, Job, JobKind, JobState, QueueCounts};
-pub use lines::{Bridged, HostedFile, LineOrder, LineTraffic};
+pub use lines::{Bridged, HostedFile, LineItem, LineOrder, LineTraffic};
 pub use nodes::{NodeInfo, LEADER};
 pub use sends::Enqueued;
 

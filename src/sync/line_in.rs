@@ -195,7 +195,7 @@ async fn client_side(
 }
 
 /// How a send ended short of the portal taking the message.
-enum Sent {
+pub(super) enum Sent {
     /// The portal answered and did not take it.
     Refused(String),
     /// No answer, or one we cannot read: it may or may not have been taken.
@@ -227,7 +227,7 @@ async fn send(
 
 /// The one element of `DATA.RESULT`, or why the portal did not take the message: the call
 /// may succeed while the element failed (doc §2.3), and older portals answer `SUCCESS:false`.
-fn element_result(result: &Value, line: i64) -> Result<Value, Sent> {
+pub(super) fn element_result(result: &Value, line: i64) -> Result<Value, Sent> {
     let success = |v: &Value| {
         v.get("SUCCESS")
             .or_else(|| v.get("success"))

@@ -6,9 +6,11 @@ mod directory;
 mod error;
 mod fetch;
 mod line_in;
+mod line_out;
 mod progress;
 mod request;
 mod send;
+mod send_once;
 mod send_progress;
 pub mod single_flight;
 mod stats;
@@ -18,6 +20,9 @@ pub use crate::openlines::LineRules;
 pub use directory::{Directory, DEFAULT_WEB_URL};
 pub use error::JobError;
 pub use line_in::{deliver_to_line, enqueue_client_message, line_chain, ClientLineMessage};
+pub use line_out::{
+    deliver_to_client, enqueue_operator_replies, OperatorReply, PortalFile, HOSTED_FILE_TTL,
+};
 pub use progress::Progress;
 pub use request::sync_request;
 pub use send::{send_message, SendRules};

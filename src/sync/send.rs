@@ -4,12 +4,13 @@
 //! complete the waiting activity with `bizproc.event.send`. Progress is saved after every
 //! remote write.
 
+use super::send_once::{refusal_text, send_once, SendFailed};
 use super::send_progress::{Outcome, SendProgress};
 use super::single_flight::{self, client_keys};
 use super::{checkpoint, JobError, Services};
 use crate::bitrix24::BitrixError;
 use crate::bizproc::SendCall;
-use crate::chat2desk::{Channel, Chat2DeskError, MessageKind, MessageQuery, NewMessage, Order};
+use crate::chat2desk::{Channel, Chat2DeskError, NewMessage};
 use crate::config::FileMode;
 use crate::crm::phone::normalize_phone;
 use crate::crm::EntityRef;
@@ -32,12 +33,6 @@ pub struct SendRules {
 /// before the portal has saved the waiting workflow (`bitrix24-apps.md` §5); after them the
 /// job's own backoff takes over.
 const EVENT_SEND_PAUSES_MS: [u64; 5] = [200, 500, 1_000, 2_000, 4_000];
-/// A message found by `GET /messages` counts as ours when written at most this long before
-/// the intent was saved (clock skew between us and Chat2Desk).
-const CLOCK_SLACK_MS: i64 = 120_000;
-/// Messages of the client read when looking for one sent before a crash.
-const LOOKUP_LIMIT: u64 = 50;
-
 /// Why delivery stopped short of a message.
 enum Stop {
     /// The message cannot be sent; the text (Russian, for managers) says why.
@@ -151,27 +146,29 @@ async fn deliver(
         None => client_transports(services, client_id, channel.id).await?,
     };
     let message = compose(rules, job.key, call, &channel, client_id, &transports)?;
-    if let Some(intent_at) = progress.intent_at {
-        // An earlier run may have sent it before it could save the answer.
-        if let Some(found) = find_sent(services, &message, intent_at).await? {
-            tracing::info!(
-                send_id = job.key,
-                message_id = found,
-                "Found the message an interrupted run had sent; not sending it again"
-            );
-            return Ok(found);
+    let sent = send_once(services, &message, progress.intent_at, |at| {
+        progress.intent_at = Some(at);
+        progress.client_transports = Some(transports);
+        let steps = progress.to_steps();
+        async move { checkpoint(services, job, &steps, lease).await }
+    })
+    .await;
+    match sent {
+        Ok(sent) => {
+            if sent.found {
+                tracing::info!(
+                    send_id = job.key,
+                    message_id = sent.message_id,
+                    "Found the message an interrupted run had sent; not sending it again"
+                );
+            }
+            Ok(sent.message_id)
         }
-    }
-    progress.intent_at = Some(chrono::Utc::now().timestamp_millis());
-    progress.client_transports = Some(transports);
-    checkpoint(services, job, &progress.to_steps(), lease).await?;
-    match services.chat2desk.send_message(&message).await {
-        Ok(sent) => Ok(sent.message_id),
-        Err(e @ Chat2DeskError::Api { .. }) => Err(Stop::Refused(format!(
+        Err(SendFailed::Refused(e)) => Err(Stop::Refused(format!(
             "Chat2Desk отказался отправить сообщение на номер {phone}: {}",
             refusal_text(&e)
         ))),
-        Err(e) => Err(e.into()),
+        Err(SendFailed::Job(e)) => Err(Stop::Job(e)),
     }
 }
 
@@ -324,39 +321,6 @@ fn compose(
     Ok(message)
 }
 
-/// A message of this client that is ours: our `external_id`, or (when the API does not echo
-/// it) the same text on the same channel, written after the intent.
-async fn find_sent(
-    services: &Services,
-    message: &NewMessage,
-    intent_at: i64,
-) -> Result<Option<i64>, Stop> {
-    let page = services
-        .chat2desk
-        .messages(&MessageQuery {
-            client_id: Some(message.client_id),
-            order: Some(Order::Desc),
-            limit: LOOKUP_LIMIT,
-            ..MessageQuery::default()
-        })
-        .await?;
-    let ours = page.items.iter().find(|m| {
-        if m.kind != MessageKind::ToClient {
-            return false;
-        }
-        if let Some(external) = &m.external_id {
-            return Some(external) == message.external_id.as_ref();
-        }
-        let recent = m
-            .created
-            .is_none_or(|t| t.timestamp_millis() >= intent_at - CLOCK_SLACK_MS);
-        recent
-            && m.channel_id.is_none_or(|c| Some(c) == message.channel_id)
-            && m.text.as_deref().unwrap_or("").trim() == message.text.trim()
-    });
-    Ok(ours.map(|m| m.id))
-}
-
 /// Writes the refusal as a comment on the document's entity; its marker line makes a re-run
 /// find it instead of writing it twice.
 async fn comment_refusal(
@@ -505,32 +469,6 @@ async fn report(
 /// yet: `error` 404 or 423 (newer), `ERROR_CORE` (older) (`bitrix24-apps.md` §5, [I]).
 fn not_saved_yet(e: &BitrixError) -> bool {
     matches!(e.code(), Some("404" | "423" | "ERROR_CORE")) || e.is_transient()
-}
-
-/// Chat2Desk's own words for a refusal (`message` and `errors`), verbatim.
-fn refusal_text(e: &Chat2DeskError) -> String {
-    match e {
-        Chat2DeskError::Api {
-            status,
-            message,
-            errors,
-            ..
-        } => {
-            let mut parts: Vec<String> = Vec::new();
-            if !message.trim().is_empty() {
-                parts.push(message.trim().to_string());
-            }
-            for (field, texts) in errors {
-                parts.push(format!("{field}: {}", texts.join(", ")));
-            }
-            if parts.is_empty() {
-                format!("HTTP {status}")
-            } else {
-                parts.join("; ")
-            }
-        }
-        other => other.to_string(),
-    }
 }
 
 /// The phone as managers read it: normalised when possible, else as given.

@@ -2,8 +2,8 @@
 //! with a reason.
 
 use super::{
-    deliver_to_line, send_message, single_flight, sync_request, Directory, JobError, LineRules,
-    Outcome, Progress, SendRules, Stats,
+    deliver_to_client, deliver_to_line, send_message, single_flight, sync_request, Directory,
+    JobError, LineRules, Outcome, Progress, SendRules, Stats,
 };
 use crate::bitrix24::Bitrix24;
 use crate::chat2desk::Chat2Desk;
@@ -233,9 +233,7 @@ impl Worker {
                         })
                 }
                 JobKind::LineIn => deliver_to_line(services, &rules.lines, &job, lease).await,
-                JobKind::LineOut => Err(JobError::Permanent(
-                    "operators' replies are not bridged by this version".into(),
-                )),
+                JobKind::LineOut => deliver_to_client(services, &rules.lines, &job, lease).await,
             }
         };
         let result = tokio::select! {

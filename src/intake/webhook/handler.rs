@@ -1,4 +1,5 @@
-//! Routing and answers: `/webhook/<secret>` (or `/webhook?secret=`), `/healthz`, `/metrics`.
+//! Routing and answers: `/webhook/<secret>` (or `/webhook?secret=`), `/healthz`, `/metrics`,
+//! `/files/<token>/<name>` (operators' files for Chat2Desk).
 //!
 //! Nothing here logs the request path or query: they carry the secret.
 
@@ -76,6 +77,11 @@ impl Ctx {
         }
         if role != Role::Metrics && path.starts_with("/bizproc/") {
             return self.bizproc(req, peer).await;
+        }
+        if role != Role::Metrics && path.starts_with("/files/") {
+            let services = self.probe.services();
+            let http = services.portal.http();
+            return super::files::serve(&services.store, &http, req.method(), path).await;
         }
         if role != Role::Metrics && path.starts_with("/bitrix24/") {
             return self.bitrix24(req).await;

@@ -1,6 +1,7 @@
 //! The HTTP server behind the customer's reverse proxy: Chat2Desk webhook deliveries at
 //! `/webhook/<secret>`, the portal's business-process action at `/bizproc/send` and
-//! `/bizproc/channels`, the local application's `/bitrix24/*` pages, `/healthz` and
+//! `/bizproc/channels`, the local application's `/bitrix24/*` pages, operators' re-hosted
+//! files at `/files/<token>/<name>`, `/healthz` and
 //! `/metrics`.
 //!
 //! A delivery naming a closed request is acknowledged only after its enqueue committed to
@@ -14,6 +15,7 @@ mod bizproc;
 mod cidr;
 mod commit;
 mod error;
+mod files;
 mod handler;
 mod parse;
 mod server;

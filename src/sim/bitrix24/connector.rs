@@ -80,7 +80,12 @@ pub(crate) struct Connectors {
     pub(crate) delivered: Vec<String>,
     /// Delay before a line's status is saved.
     pub(crate) status_delay: Duration,
+    /// Files attached by operators, by file id: `(name, content type, bytes)`.
+    pub(crate) files: BTreeMap<i64, (String, String, Vec<u8>)>,
 }
+
+/// Rows per `event.offline.list` page (the portal's list page).
+const LIST_PAGE: usize = 50;
 
 fn arg_error(name: &str) -> ApiError {
     ApiError::new(
@@ -487,15 +492,24 @@ pub(crate) fn offline(
             Ok(Reply::of(json!(true)))
         }
         "event.offline.list" => {
-            let listed: Vec<Value> = rows
+            // Pages of 50 from `start`, `next` while more follow (doc §3.5, the portal's
+            // list convention).
+            let start = param(params, &["start"]).and_then(int).unwrap_or(0).max(0) as usize;
+            let mine: Vec<&OfflineRow> = rows
                 .iter()
                 .filter(|r| r.auth_connector == connector)
+                .collect();
+            let page: Vec<Value> = mine
+                .iter()
+                .skip(start)
+                .take(LIST_PAGE)
                 .map(|r| row_json(r, true))
                 .collect();
+            let next = start + page.len();
             Ok(Reply {
-                total: Some(listed.len() as u64),
-                result: json!(listed),
-                next: None,
+                total: Some(mine.len() as u64),
+                result: json!(page),
+                next: (next < mine.len()).then_some(next as u64),
             })
         }
         _ => Err(super::not_found(method)),
@@ -564,6 +578,68 @@ impl Connectors {
         }
     }
 
+    /// Keeps an operator's file; its signed short link on `portal` (`/~<code>`, which
+    /// redirects to `/pub/im.file.php?FILE_ID=…&SIGN=…`, doc §3.2).
+    pub(crate) fn attach_file(
+        &mut self,
+        portal: &str,
+        name: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> String {
+        let id = 1000 + self.files.len() as i64;
+        self.files
+            .insert(id, (name.to_string(), content_type.to_string(), bytes));
+        format!("{portal}/~f{id}")
+    }
+
+    /// The answer to `GET /~<code>` or `GET /pub/im.file.php`; `None` for other paths.
+    pub(crate) fn file_answer(
+        &self,
+        path: &str,
+        query: &[(String, String)],
+    ) -> Option<crate::sim::http::SimResponse> {
+        use crate::sim::http::SimResponse;
+        if let Some(code) = path.strip_prefix("/~f") {
+            let Some(id) = code
+                .parse::<i64>()
+                .ok()
+                .filter(|id| self.files.contains_key(id))
+            else {
+                return Some(SimResponse::text(
+                    404,
+                    "text/html; charset=utf-8",
+                    "Not found",
+                ));
+            };
+            let mut answer = SimResponse::text(302, "text/html; charset=utf-8", "");
+            answer.headers.push((
+                "location",
+                format!("/pub/im.file.php?FILE_ID={id}&SIGN={}", file_sign(id)),
+            ));
+            return Some(answer);
+        }
+        if path != "/pub/im.file.php" {
+            return None;
+        }
+        let arg = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let id = arg("FILE_ID").and_then(|v| v.parse::<i64>().ok());
+        let file = id
+            .filter(|id| arg("SIGN") == Some(file_sign(*id).as_str()))
+            .and_then(|id| self.files.get(&id));
+        let Some((_, content_type, bytes)) = file else {
+            return Some(SimResponse::text(
+                403,
+                "text/html; charset=utf-8",
+                "Access denied",
+            ));
+        };
+        let mut answer = SimResponse::text(200, "application/octet-stream", "");
+        answer.headers.push(("content-type", content_type.clone()));
+        answer.body = bytes.clone();
+        Some(answer)
+    }
+
     /// An operator answers in the line's chat `chat_id` (the external id the connector sent):
     /// the `OnImConnectorMessageAdd` payload of doc §3.2. The IM message id.
     pub(crate) fn operator_reply(
@@ -594,6 +670,11 @@ impl Connectors {
         self.raise("ONIMCONNECTORMESSAGEADD", data, user_id);
         im_message
     }
+}
+
+/// The `SIGN` of a file link (the portal signs with its own key).
+fn file_sign(id: i64) -> String {
+    md5_hex(&format!("sim-file-{id}"))
 }
 
 /// `MESSAGE_ID`: the portal's MD5 of the payload, as 32 hex digits.

@@ -395,6 +395,12 @@ impl SimService for Portal {
         if req.path == "/_sim/bizproc/wait" {
             return self.wait(&req);
         }
+        if req.path.starts_with("/~") || req.path == "/pub/im.file.php" {
+            let files = &self.state().connectors;
+            if let Some(answer) = files.file_answer(&req.path, &req.query_pairs()) {
+                return answer;
+            }
+        }
         let started = Instant::now();
         let mut state = self.state();
         if let Some(bucket) = state.bucket.as_mut() {
@@ -704,6 +710,25 @@ impl PortalSim {
             .state()
             .connectors
             .operator_reply(connector, line, chat_id, user_id, text, files)
+    }
+
+    /// Queues an offline event `event` (upper-case name) with `data` for every app bound to
+    /// it, as the portal does when something happens in a line.
+    pub fn raise_offline_event(&self, event: &str, data: Value, user_id: i64) {
+        self.portal
+            .state()
+            .connectors
+            .raise(&event.to_uppercase(), data, user_id);
+    }
+
+    /// Keeps a file an operator attaches; its short link on the portal (no login needed:
+    /// it redirects to a signed `/pub/im.file.php` address), for [`PortalSim::operator_reply`].
+    pub fn attach_file(&self, name: &str, content_type: &str, bytes: &[u8]) -> String {
+        let portal = self.base_url();
+        self.portal
+            .state()
+            .connectors
+            .attach_file(&portal, name, content_type, bytes.to_vec())
     }
 
     /// Offline event rows still queued (`(id, event, process_id, error)`).
