@@ -204,8 +204,11 @@ async fn client_messages_reach_their_line_in_order_once_each_and_tokens_refresh(
         .c2d
         .add_client("Чужой", Some("79160000001"), "viber", unmapped_channel);
     env.c2d.client_says(stranger, "этот канал не в линии");
+    // Back to back: the simulator's deliveries run concurrently and overtake each other;
+    // the reorder window puts them back in order.
     for i in 1..=5 {
         env.c2d.client_says(client, &format!("сообщение {i}"));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     env.c2d.send_file(
         client,
