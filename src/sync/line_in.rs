@@ -9,7 +9,7 @@
 //! took the message, and sends it again (a rare duplicate beats a lost message), counted in
 //! `openlines_resent_total`. An answered error is never ambiguous: nothing was taken.
 
-use super::{checkpoint, JobError, Services};
+use super::{checkpoint, line_job, JobError, Services};
 use crate::bitrix24::{AppClient, BitrixError};
 use crate::chat2desk::{Client, Message};
 use crate::crm::phone::normalize_phone;
@@ -103,20 +103,8 @@ pub async fn deliver_to_line(
     if progress.delivered.is_some() {
         return Ok(steps(&progress));
     }
-    let stored = services.store.line_message(job.key).await?;
-    let payload: ClientLineMessage = stored
-        .and_then(|v| serde_json::from_value(v).ok())
-        .ok_or_else(|| {
-            JobError::Permanent(format!(
-                "line message {}: its stored message is missing or unreadable (table line_messages)",
-                job.key
-            ))
-        })?;
-    let app = services.app.as_ref().ok_or_else(|| {
-        JobError::Permanent(
-            "[bitrix24.app] is not configured: Open Lines need the local application".into(),
-        )
-    })?;
+    let payload: ClientLineMessage = line_job::stored(services, job, "message").await?;
+    let app = line_job::app(services)?;
     let client = client_side(services, &payload).await?;
     if progress.attempted_at.is_some() {
         global().record_line_resent();

@@ -11,7 +11,7 @@
 
 use super::line_in::{element_result, Sent as LineAnswer};
 use super::send_once::{refusal_text, send_once, SendFailed};
-use super::{checkpoint, line_chain, JobError, LineRules, Outcome, Services};
+use super::{checkpoint, line_chain, line_job, JobError, LineRules, Outcome, Services};
 use crate::bitrix24::{AppClient, BitrixError};
 use crate::chat2desk::{Chat2DeskError, MessageQuery, NewMessage, Order};
 use crate::metrics::{global, Direction};
@@ -162,22 +162,8 @@ pub async fn deliver_to_client(
 ) -> Result<Value, JobError> {
     let mut progress: LineOutProgress =
         serde_json::from_value(job.steps.clone()).unwrap_or_default();
-    let reply: OperatorReply = services
-        .store
-        .line_message(job.key)
-        .await?
-        .and_then(|v| serde_json::from_value(v).ok())
-        .ok_or_else(|| {
-            JobError::Permanent(format!(
-                "line message {}: its stored reply is missing or unreadable (table line_messages)",
-                job.key
-            ))
-        })?;
-    let app = services.app.as_ref().ok_or_else(|| {
-        JobError::Permanent(
-            "[bitrix24.app] is not configured: Open Lines need the local application".into(),
-        )
-    })?;
+    let reply: OperatorReply = line_job::stored(services, job, "reply").await?;
+    let app = line_job::app(services)?;
     if progress.outcome.is_none() {
         let outcome = match deliver(services, rules, job, &reply, &mut progress, lease).await {
             Ok(message_id) => Outcome::Sent { message_id },

@@ -6,6 +6,7 @@ mod directory;
 mod error;
 mod fetch;
 mod line_in;
+mod line_job;
 mod line_out;
 mod progress;
 mod request;
