@@ -6,13 +6,14 @@
 //! exactly-once (via the rig's checks), nothing about speed.
 //!
 //! a/b. a backlog of closed requests (existing clients with an open lead / new clients),
-//!      polled in, unlimited portal;
+//!      polled in, against a portal answering in 50 ms;
 //! c.   requests closed at 50 per second with `close_request` webhooks, unlimited portal:
 //!      close → comment latency;
 //! d/e. a trickle (one close every 500 ms) with webhooks against a portal answering in
 //!      50 ms: portal calls per transcript in the everyday case.
 //!
-//! `COST_REQUESTS` (default 10,000), `COST_TRICKLE` (default 40) change the sizes.
+//! `COST_REQUESTS` (default 10,000), `COST_TRICKLE` (default 40) change the sizes,
+//! `COST_WORKERS` the daemon's `sync.workers`.
 
 #[path = "support/rig.rs"]
 mod rig;
@@ -26,6 +27,11 @@ use std::time::{Duration, Instant};
 
 /// Set in the simulators' process: the scenario to build.
 const SIMS_ROLE: &str = "COST_BENCH_SIMS";
+
+/// `COST_WORKERS`: `sync.workers` of the daemon, else its default.
+fn workers() -> Option<usize> {
+    std::env::var("COST_WORKERS").ok().and_then(|v| v.parse().ok())
+}
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -41,6 +47,8 @@ struct Setup {
     existing: bool,
     portal_latency_ms: u64,
     webhooks: bool,
+    /// `sync.workers`, when not the default (`COST_WORKERS`).
+    workers: Option<usize>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -61,13 +69,15 @@ async fn sims(setup: Setup) {
         .faults()
         .set_latency(Duration::from_millis(setup.portal_latency_ms));
     let (listen, metrics) = (fixture::free_port(), fixture::free_port());
-    let config = rig
-        .config_file()
+    let mut file = rig.config_file();
+    if let Some(workers) = setup.workers {
+        file = file.set("sync.workers", workers as i64);
+    }
+    let config = file
         .set("chat2desk.timeout_secs", 5)
         .set("bitrix24.timeout_secs", 5)
         .set("sync.poll_strategy", "messages")
         .set("sync.schedule", "0 * * * * *")
-        .set("sync.workers", 8)
         .set("sync.max_attempts", 1000)
         .set("server.listen", format!("127.0.0.1:{listen}"))
         .set("server.metrics_listen", format!("127.0.0.1:{metrics}"))
@@ -260,12 +270,13 @@ struct Row {
 }
 
 /// a/b: a backlog closed while the daemon is stopped, then synced.
-async fn backlog(name: &'static str, n: usize, existing: bool) -> Row {
+async fn backlog(name: &'static str, n: usize, existing: bool, latency_ms: u64) -> Row {
     let mut sims = Sims::start(&Setup {
         clients: n,
         existing,
-        portal_latency_ms: 0,
+        portal_latency_ms: latency_ms,
         webhooks: false,
+        workers: workers(),
     });
     let mut d = Daemon::spawn(&sims.config, &sims.log, "warn");
     d.wait_ready(Duration::from_secs(60));
@@ -301,6 +312,7 @@ async fn live(name: &'static str, n: usize, existing: bool, rate: usize, latency
         existing,
         portal_latency_ms: latency_ms,
         webhooks: true,
+        workers: workers(),
     });
     let mut d = Daemon::spawn(&sims.config, &sims.log, "warn");
     d.wait_ready(Duration::from_secs(60));
@@ -336,6 +348,7 @@ async fn idle() -> String {
         existing: true,
         portal_latency_ms: 0,
         webhooks: false,
+        workers: None,
     });
     let mut d = Daemon::spawn(&sims.config, &sims.log, "warn");
     d.wait_ready(Duration::from_secs(60));
@@ -368,8 +381,8 @@ fn main() {
     let trickle = env_or("COST_TRICKLE", 40);
     let rows = runtime.block_on(async {
         vec![
-            backlog("a. backlog, existing", n, true).await,
-            backlog("b. backlog, new", n, false).await,
+            backlog("a. backlog, existing, portal 50 ms", n, true, 50).await,
+            backlog("b. backlog, new, portal 50 ms", n, false, 50).await,
             live("c. webhooks 50/s", n, true, 50, 0).await,
             live("d. trickle, existing", trickle, true, 2, 50).await,
             live("e. trickle, new", trickle, false, 2, 50).await,
@@ -396,6 +409,9 @@ fn main() {
             r.peak_rss_kib as f64 / 1024.0
         );
     }
-    println!("(default config: 8 workers, a poll a minute; a/b/c: portal answers at once, d/e: in 50 ms)");
+    println!(
+        "(default config, workers {}, a poll a minute; c: portal answers at once, a/b/d/e: in 50 ms)",
+        workers().map_or("default".to_string(), |w| w.to_string())
+    );
     println!("{}", runtime.block_on(idle()));
 }

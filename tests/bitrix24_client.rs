@@ -241,7 +241,7 @@ async fn a_linked_list_reads_the_rows_an_earlier_call_found() {
     let new = sim.add_lead("New", Some("+7 916 123-45-67"), "JUNK", 1);
     sim.add_lead("Other", Some("+79990000000"), "NEW", 1);
     let mut round = Round::new();
-    round.find_by_phone("found", "+79161234567", EntityType::Lead);
+    round.find_by_phone("found", "+79161234567", Some(EntityType::Lead));
     round.list_linked(
         "rows",
         EntityType::Lead,
@@ -272,7 +272,7 @@ async fn rounds_of_many_callers_share_batches_and_are_never_split() {
         tokio::spawn(async move {
             let mut round = Round::new();
             for i in 0..7 {
-                round.find_by_phone(&format!("f{i}"), "89161234567", EntityType::Lead);
+                round.find_by_phone(&format!("f{i}"), "89161234567", Some(EntityType::Lead));
             }
             let mut answers = client.round(round).await;
             (0..7)

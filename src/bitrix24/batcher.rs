@@ -8,7 +8,7 @@ use super::transport::{Failure, Transport};
 use crate::http::{Backoff, RateLimiter};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -56,7 +56,16 @@ pub(crate) struct Shared {
     pub(crate) in_flight: Arc<Semaphore>,
     /// The next [`Pending::unit`] number.
     pub(crate) units: AtomicU64,
+    /// Calls in the last batch sent: a large one means a backlog (see [`BUSY_LINGER`]).
+    pub(crate) last_batch: AtomicUsize,
 }
+
+/// How long the dispatcher gathers after the first call while the portal is busy (the last
+/// batch held at least [`BUSY_BATCH`] calls): a backlog's batches go out full, a trickle's
+/// calls at once (after the configured linger).
+pub(crate) const BUSY_LINGER: Duration = Duration::from_millis(50);
+/// Calls in a batch that mark the portal busy.
+pub(crate) const BUSY_BATCH: usize = MAX_BATCH / 2;
 
 /// Batches sent to the portal at once. The doc's client policy is one sequential worker;
 /// two keep the pipe full while one answer is on its way.
@@ -76,8 +85,9 @@ pub(crate) fn is_read(method: &str) -> bool {
         || m.ends_with(".findbycomm")
 }
 
-/// The dispatcher: gathers calls for up to `linger` after the first one (and while a rate
-/// token is awaited), at most [`MAX_BATCH`], then hands the group to its own task. A round's
+/// The dispatcher: gathers calls for up to `linger` ([`BUSY_LINGER`] while busy) after the
+/// first one (and while a rate token or a free connection is awaited), at most
+/// [`MAX_BATCH`], then hands the group to its own task. A round's
 /// calls are never split: one that does not fit starts the next group.
 pub(crate) async fn dispatch(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Unit>) {
     let mut carry: Option<Unit> = None;
@@ -94,7 +104,12 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceive
             carry: None,
             closed: false,
         };
-        let linger = tokio::time::sleep(shared.linger);
+        let linger = if shared.last_batch.load(Ordering::Relaxed) >= BUSY_BATCH {
+            shared.linger.max(BUSY_LINGER)
+        } else {
+            shared.linger
+        };
+        let linger = tokio::time::sleep(linger);
         tokio::pin!(linger);
         while !gathering.full() {
             tokio::select! {
@@ -139,6 +154,7 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceive
             closed,
         } = gathering;
         carry = next;
+        shared.last_batch.store(group.len(), Ordering::Relaxed);
         let shared = shared.clone();
         tokio::spawn(async move {
             execute(shared, group).await;

@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -173,6 +173,7 @@ impl Bitrix24 {
             paused: Mutex::new(HashMap::new()),
             in_flight: Arc::new(Semaphore::new(batcher::MAX_IN_FLIGHT)),
             units: AtomicU64::new(0),
+            last_batch: AtomicUsize::new(0),
         });
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(batcher::dispatch(shared.clone(), rx));

@@ -69,9 +69,12 @@ pub(crate) fn update(id: i64, fields: Value) -> Value {
     json!({"id": id, "fields": fields, "params": {"REGISTER_SONET_EVENT": "N"}})
 }
 
-/// `crm.duplicate.findbycomm` for one phone and one entity type.
-pub(crate) fn find_by_phone(phone: &str, kind: EntityType) -> Value {
-    json!({"type": "PHONE", "values": [phone], "entity_type": kind.crm_name()})
+/// `crm.duplicate.findbycomm` for one phone and one entity type (`None`: every type).
+pub(crate) fn find_by_phone(phone: &str, kind: Option<EntityType>) -> Value {
+    match kind {
+        Some(kind) => json!({"type": "PHONE", "values": [phone], "entity_type": kind.crm_name()}),
+        None => json!({"type": "PHONE", "values": [phone]}),
+    }
 }
 
 /// `crm.timeline.comment.add` (lowercase `fields`, as the method requires).

@@ -69,8 +69,9 @@ impl Round {
         self.calls.last_mut().expect("just pushed")
     }
 
-    /// `crm.duplicate.findbycomm` of one phone for one entity type.
-    pub fn find_by_phone(&mut self, name: &str, phone: &str, kind: EntityType) {
+    /// `crm.duplicate.findbycomm` of one phone for one entity type (`None`: every type; at
+    /// most 20 matches per value, and when one type hits 20 the others may be missing).
+    pub fn find_by_phone(&mut self, name: &str, phone: &str, kind: Option<EntityType>) {
         self.push(
             name,
             params::FIND_BY_COMM,
@@ -193,6 +194,20 @@ impl Answers {
     pub fn found_ids(&mut self, name: &str, kind: EntityType) -> Result<Vec<i64>, BitrixError> {
         let (_, reply) = self.take(name)?;
         params::found_ids(&reply.result, kind)
+    }
+
+    /// The ids of two types one `findbycomm` call (without `entity_type`) answered.
+    pub fn found_ids_of(
+        &mut self,
+        name: &str,
+        first: EntityType,
+        second: EntityType,
+    ) -> Result<(Vec<i64>, Vec<i64>), BitrixError> {
+        let (_, reply) = self.take(name)?;
+        Ok((
+            params::found_ids(&reply.result, first)?,
+            params::found_ids(&reply.result, second)?,
+        ))
     }
 
     /// The id an `*.add` call answered.

@@ -9,6 +9,8 @@ use serde_json::{json, Value};
 
 /// Rows of one list page: a page this full may hide more rows.
 const PAGE: usize = 50;
+/// Matches `findbycomm` gives per value and type: a type this full may hide the others.
+const FIND_CAP: usize = 20;
 /// Most Chat2Desk client ids of one person searched in `ORIGIN_ID` (three calls each), so
 /// that the round stays within one batch of 50.
 const MAX_ORIGINS: usize = 12;
@@ -37,27 +39,57 @@ pub(crate) struct Found {
     deals_full: bool,
 }
 
-/// Sends the lookup round for `client`.
+/// Sends the lookup round for `client`: one `findbycomm` for every entity type the rules
+/// need; when one type comes back capped (20), the others may be missing (doc §2.2), so the
+/// round is sent again with a search per type.
 pub(crate) async fn look_up(
     portal: &Bitrix24,
     client: &ClientFacts,
     known: &Known,
     needs: Needs,
 ) -> Result<Found, BitrixError> {
+    match look_up_with(portal, client, known, needs, false).await? {
+        Some(found) => Ok(found),
+        None => look_up_with(portal, client, known, needs, true)
+            .await
+            .map(Option::unwrap_or_default),
+    }
+}
+
+/// The round's call names of the phone searches: the lead's and the contact's (the same
+/// call unless `split`).
+fn phone_calls(needs: Needs, split: bool) -> (&'static str, &'static str) {
+    if split || !needs.lead {
+        ("lead_phone", "contact_phone")
+    } else {
+        ("phone", "phone")
+    }
+}
+
+/// One lookup round; `None` when the shared phone search came back capped.
+async fn look_up_with(
+    portal: &Bitrix24,
+    client: &ClientFacts,
+    known: &Known,
+    needs: Needs,
+    split: bool,
+) -> Result<Option<Found>, BitrixError> {
     let origins = origins(client, known);
+    let (lead_phone, contact_phone) = phone_calls(needs, split);
     let mut round = Round::new();
     if needs.lead {
         if let Some(id) = known.lead {
             round.list("lead_known", EntityType::Lead, json!({ "ID": id }));
         }
         if let Some(phone) = &client.phone {
-            round.find_by_phone("lead_phone", phone, EntityType::Lead);
+            let kind = split.then_some(EntityType::Lead);
+            round.find_by_phone(lead_phone, phone, kind);
             round.list_linked(
                 "lead_phone_rows",
                 EntityType::Lead,
                 json!({}),
                 "@ID",
-                "lead_phone",
+                lead_phone,
                 "[LEAD]",
             );
         }
@@ -72,8 +104,8 @@ pub(crate) async fn look_up(
     if let Some(id) = known.contact {
         round.list("contact_known", EntityType::Contact, json!({ "ID": id }));
     }
-    if let Some(phone) = &client.phone {
-        round.find_by_phone("contact_phone", phone, EntityType::Contact);
+    if let (Some(phone), false) = (&client.phone, lead_phone == contact_phone) {
+        round.find_by_phone(contact_phone, phone, Some(EntityType::Contact));
     }
     for (i, origin) in origins.iter().enumerate() {
         round.list(
@@ -95,7 +127,7 @@ pub(crate) async fn look_up(
                 EntityType::Deal,
                 open.clone(),
                 "@CONTACT_ID",
-                "contact_phone",
+                contact_phone,
                 "[CONTACT]",
             );
         }
@@ -111,7 +143,14 @@ pub(crate) async fn look_up(
         }
     }
     let mut answers = portal.round(round).await;
-    read(&mut answers, client, known, &origins, needs)
+    let found = read(&mut answers, client, known, &origins, needs, split)?;
+    let capped = |ids: &[i64]| ids.len() >= FIND_CAP;
+    let shared = lead_phone == contact_phone;
+    let lead_capped = found.phone_leads.as_ref().is_some_and(|(ids, _)| capped(ids));
+    if shared && (lead_capped || capped(&found.phone_contacts)) {
+        return Ok(None);
+    }
+    Ok(Some(found))
 }
 
 fn read(
@@ -120,7 +159,15 @@ fn read(
     known: &Known,
     origins: &[i64],
     needs: Needs,
+    split: bool,
 ) -> Result<Found, BitrixError> {
+    let (lead_phone, contact_phone) = phone_calls(needs, split);
+    // The shared search answers both types: read it once.
+    let mut shared_answer: Option<(Vec<i64>, Vec<i64>)> = None;
+    if client.phone.is_some() && lead_phone == contact_phone {
+        let (leads, contacts) = answers.found_ids_of(lead_phone, EntityType::Lead, EntityType::Contact)?;
+        shared_answer = Some((leads, contacts));
+    }
     let mut found = Found::default();
     if needs.lead {
         if let Some(id) = known.lead {
@@ -128,7 +175,10 @@ fn read(
             found.known_lead = rows.into_iter().find(|l| l.id == id);
         }
         if client.phone.is_some() {
-            let ids = answers.found_ids("lead_phone", EntityType::Lead)?;
+            let ids = match &shared_answer {
+                Some((leads, _)) => leads.clone(),
+                None => answers.found_ids(lead_phone, EntityType::Lead)?,
+            };
             let rows: Vec<Lead> = answers.rows("lead_phone_rows")?;
             // Only the rows asked for: an empty `findbycomm` answer leaves the reference
             // unresolved, and what the portal makes of that is not documented.
@@ -146,7 +196,10 @@ fn read(
         found.known_contact = rows.iter().any(|c| c.id == id).then_some(id);
     }
     if client.phone.is_some() {
-        found.phone_contacts = answers.found_ids("contact_phone", EntityType::Contact)?;
+        found.phone_contacts = match &shared_answer {
+            Some((_, contacts)) => contacts.clone(),
+            None => answers.found_ids(contact_phone, EntityType::Contact)?,
+        };
     }
     for i in 0..origins.len() {
         found
