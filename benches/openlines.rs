@@ -9,7 +9,8 @@
 //! - Operator reply → Chat2Desk: from an operator answering in the line (the portal queues an
 //!   `OnImConnectorMessageAdd` offline event) to `POST /messages` reaching Chat2Desk (the
 //!   reader's next `event.offline.get`, the `line_out` job), for `CHATS × ROUNDS` replies
-//!   written 0–100 ms apart, so they fall anywhere in the poll interval.
+//!   written 0–100 ms apart, so they fall anywhere in the poll interval; then `TRICKLE`
+//!   replies one at a time (1–1.5 s apart), where only the poll interval and the job count.
 //!
 //! Prints p50/p95/p99/max; asserts only that every message arrived once each way. Run with
 //! `cargo bench --bench openlines`.
@@ -32,6 +33,8 @@ const LINE: i64 = 1;
 const EVENTS_POLL_MS: u64 = 1000;
 /// The portal user answering.
 const OPERATOR: i64 = 27;
+/// Replies sent one at a time after the busy round.
+const TRICKLE: usize = 20;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -156,10 +159,40 @@ async fn bench() {
             .filter_map(|p| p["external_id"].as_str().map(str::to_string))
             .collect()
     });
+    // A busy line: every chat gets ROUNDS replies, 0–100 ms apart (about 20 per read).
+    let (mut samples, took) = answer(&portal, &clients, &posted, ROUNDS, 0..=100).await;
+    println!(
+        "{} operator replies 0–100 ms apart in {:.1} s (events_poll_ms = {EVENTS_POLL_MS})",
+        samples.len(),
+        took.as_secs_f64()
+    );
+    report("operator reply → Chat2Desk", &mut samples);
+    // A quiet line: one reply at a time, each at a random moment of the poll interval.
+    let quiet = &clients[..1];
+    let (mut alone, _) = answer(&portal, quiet, &posted, TRICKLE, 1000..=1500).await;
+    report("  one reply at a time", &mut alone);
+    assert_eq!(
+        c2d.message_posts().len(),
+        CHATS * ROUNDS + TRICKLE,
+        "each reply once"
+    );
+    shutdown.cancel();
+    drop(leader);
+}
+
+/// `rounds` replies to each of `clients`, each followed by a pause drawn from `pause_ms`;
+/// the time each took to reach Chat2Desk (as `posted` saw it), and how long it all took.
+async fn answer(
+    portal: &PortalSim,
+    clients: &[i64],
+    posted: &Arc<Mutex<HashMap<String, Instant>>>,
+    rounds: usize,
+    pause_ms: std::ops::RangeInclusive<u64>,
+) -> (Vec<Duration>, Duration) {
     let mut answered: HashMap<String, Instant> = HashMap::new();
     let started = Instant::now();
-    for round in 0..ROUNDS {
-        for client in &clients {
+    for round in 0..rounds {
+        for client in clients {
             let im = portal.operator_reply(
                 "chat2desk",
                 LINE,
@@ -169,29 +202,26 @@ async fn bench() {
                 &[],
             );
             answered.insert(format!("b24-line-{im}"), Instant::now());
-            let pause = rand::thread_rng().gen_range(0..=100);
+            let pause = rand::thread_rng().gen_range(pause_ms.clone());
             tokio::time::sleep(Duration::from_millis(pause)).await;
         }
     }
     let deadline = Instant::now() + Duration::from_secs(60);
-    while posted.lock().unwrap().len() < answered.len() && Instant::now() < deadline {
+    while answered
+        .keys()
+        .any(|id| !posted.lock().unwrap().contains_key(id))
+        && Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let posted = posted.lock().unwrap().clone();
-    let mut samples: Vec<Duration> = answered
+    let took = started.elapsed();
+    let posted = posted.lock().unwrap();
+    let samples: Vec<Duration> = answered
         .iter()
         .filter_map(|(id, at)| posted.get(id).map(|t| t.duration_since(*at)))
         .collect();
     assert_eq!(samples.len(), answered.len(), "every reply arrived");
-    assert_eq!(c2d.message_posts().len(), CHATS * ROUNDS, "each reply once");
-    println!(
-        "{} operator replies 0–100 ms apart in {:.1} s (events_poll_ms = {EVENTS_POLL_MS})",
-        answered.len(),
-        started.elapsed().as_secs_f64()
-    );
-    report("operator reply → Chat2Desk", &mut samples);
-    shutdown.cancel();
-    drop(leader);
+    (samples, took)
 }
 
 /// When each key first appeared in what `keys` lists (looked at every millisecond).
