@@ -3,6 +3,7 @@
 
 use super::error::{is_rate_code, BitrixError};
 use super::query;
+use super::references::{self, Link};
 use super::transport::{Failure, Transport};
 use crate::http::{Backoff, RateLimiter};
 use serde_json::{json, Map, Value};
@@ -29,7 +30,16 @@ pub(crate) struct Pending {
     pub(crate) method: String,
     pub(crate) params: Value,
     pub(crate) reply: oneshot::Sender<Result<Reply, BitrixError>>,
+    /// The round (see [`super::round`]) the call belongs to: its calls go in one batch.
+    pub(crate) unit: u64,
+    /// The call's name inside its round, for `$result[name]` references of later calls.
+    pub(crate) name: Option<String>,
+    /// Parameters that refer to earlier calls of the round.
+    pub(crate) links: Vec<Link>,
 }
+
+/// Calls that must travel in one `batch`: a single call, or the calls of one round.
+pub(crate) type Unit = Vec<Pending>;
 
 /// What the dispatcher and the request tasks share.
 pub(crate) struct Shared {
@@ -44,6 +54,8 @@ pub(crate) struct Shared {
     /// HTTP requests to the portal in flight at once ([`MAX_IN_FLIGHT`]): while they are
     /// busy, new calls gather into the next batch instead of going out alone.
     pub(crate) in_flight: Arc<Semaphore>,
+    /// The next [`Pending::unit`] number.
+    pub(crate) units: AtomicU64,
 }
 
 /// Batches sent to the portal at once. The doc's client policy is one sequential worker;
@@ -65,20 +77,29 @@ pub(crate) fn is_read(method: &str) -> bool {
 }
 
 /// The dispatcher: gathers calls for up to `linger` after the first one (and while a rate
-/// token is awaited), at most [`MAX_BATCH`], then hands the group to its own task.
-pub(crate) async fn dispatch(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Pending>) {
-    while let Some(first) = rx.recv().await {
-        let mut group = vec![first];
-        let mut closed = false;
+/// token is awaited), at most [`MAX_BATCH`], then hands the group to its own task. A round's
+/// calls are never split: one that does not fit starts the next group.
+pub(crate) async fn dispatch(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Unit>) {
+    let mut carry: Option<Unit> = None;
+    loop {
+        let first = match carry.take() {
+            Some(unit) => unit,
+            None => match rx.recv().await {
+                Some(unit) => unit,
+                None => return,
+            },
+        };
+        let mut gathering = Gathering {
+            group: first,
+            carry: None,
+            closed: false,
+        };
         let linger = tokio::time::sleep(shared.linger);
         tokio::pin!(linger);
-        while group.len() < MAX_BATCH && !closed {
+        while !gathering.full() {
             tokio::select! {
                 biased;
-                item = rx.recv() => match item {
-                    Some(p) => group.push(p),
-                    None => closed = true,
-                },
+                item = rx.recv() => gathering.accept(item),
                 _ = &mut linger => break,
             }
         }
@@ -86,17 +107,14 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceive
             let acquire = shared.limiter.acquire();
             tokio::pin!(acquire);
             loop {
-                if group.len() >= MAX_BATCH || closed {
+                if gathering.full() {
                     acquire.await;
                     break;
                 }
                 tokio::select! {
                     biased;
                     _ = &mut acquire => break,
-                    item = rx.recv() => match item {
-                        Some(p) => group.push(p),
-                        None => closed = true,
-                    },
+                    item = rx.recv() => gathering.accept(item),
                 }
             }
         }
@@ -104,25 +122,55 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceive
             let acquire = shared.in_flight.clone().acquire_owned();
             tokio::pin!(acquire);
             loop {
-                if group.len() >= MAX_BATCH || closed {
+                if gathering.full() {
                     break acquire.await;
                 }
                 tokio::select! {
                     biased;
                     permit = &mut acquire => break permit,
-                    item = rx.recv() => match item {
-                        Some(p) => group.push(p),
-                        None => closed = true,
-                    },
+                    item = rx.recv() => gathering.accept(item),
                 }
             }
         }
         .expect("the in-flight semaphore is never closed");
+        let Gathering {
+            group,
+            carry: next,
+            closed,
+        } = gathering;
+        carry = next;
         let shared = shared.clone();
         tokio::spawn(async move {
             execute(shared, group).await;
             drop(permit);
         });
+        if closed && carry.is_none() {
+            return;
+        }
+    }
+}
+
+/// The group being gathered by the dispatcher.
+struct Gathering {
+    group: Vec<Pending>,
+    /// A round that did not fit: the first of the next group.
+    carry: Option<Unit>,
+    /// The channel closed (the client is gone).
+    closed: bool,
+}
+
+impl Gathering {
+    /// No more calls go into this group.
+    fn full(&self) -> bool {
+        self.group.len() >= MAX_BATCH || self.carry.is_some() || self.closed
+    }
+
+    fn accept(&mut self, item: Option<Unit>) {
+        match item {
+            Some(unit) if self.group.len() + unit.len() > MAX_BATCH => self.carry = Some(unit),
+            Some(unit) => self.group.extend(unit),
+            None => self.closed = true,
+        }
     }
 }
 
@@ -204,8 +252,11 @@ async fn send_once(
     shared: &Shared,
     pending: &mut Vec<Pending>,
 ) -> (Vec<Pending>, Option<BitrixError>) {
+    let group = without_orphans(std::mem::take(pending));
+    if group.is_empty() {
+        return (Vec::new(), None);
+    }
     shared.http_calls.fetch_add(1, Ordering::Relaxed);
-    let group = std::mem::take(pending);
     if group.len() == 1 {
         let call = &group[0];
         let outcome = shared.transport.post(&call.method, &call.params).await;
@@ -218,21 +269,67 @@ async fn send_once(
             Err(failure) => whole_failure(shared, group, failure),
         };
     }
+    let keys = batch_keys(&group);
     let mut cmd = Map::new();
     for (index, call) in group.iter().enumerate() {
-        let encoded = query::encode(&call.params);
+        let params = references::place(&call.params, &call.links, |name| {
+            keys.get(&(call.unit, name.to_string())).cloned()
+        });
+        let encoded = query::encode(&params);
         let line = if encoded.is_empty() {
             call.method.clone()
         } else {
             format!("{}?{encoded}", call.method)
         };
-        cmd.insert(format!("q{index}"), Value::String(line));
+        cmd.insert(batch_key(index), Value::String(line));
     }
     let body = json!({"halt": 0, "cmd": cmd});
     match shared.transport.post("batch", &body).await {
         Ok(envelope) => split_batch(shared, group, &envelope),
         Err(failure) => whole_failure(shared, group, failure),
     }
+}
+
+/// The `cmd` key of the call at `index`: `q00` … `q49`, so that the keys sort (as a JSON
+/// map's keys may be) in the order the calls were made, which is the order the portal runs
+/// them in and the order a reference needs.
+fn batch_key(index: usize) -> String {
+    format!("q{index:02}")
+}
+
+/// The batch key of each named call, by (round, name).
+fn batch_keys(group: &[Pending]) -> HashMap<(u64, String), String> {
+    group
+        .iter()
+        .enumerate()
+        .filter_map(|(index, call)| {
+            let name = call.name.clone()?;
+            Some(((call.unit, name), batch_key(index)))
+        })
+        .collect()
+}
+
+/// Answers the calls whose references point at a call no longer in the group (it was
+/// answered by an earlier try): sent alone they would read nothing. Their callers get a
+/// passing error and run the round again.
+fn without_orphans(group: Vec<Pending>) -> Vec<Pending> {
+    let present: std::collections::HashSet<(u64, String)> = group
+        .iter()
+        .filter_map(|p| Some((p.unit, p.name.clone()?)))
+        .collect();
+    let (keep, orphans): (Vec<_>, Vec<_>) = group.into_iter().partition(|p| {
+        p.links
+            .iter()
+            .all(|link| present.contains(&(p.unit, link.to.clone())))
+    });
+    for p in orphans {
+        let _ = p.reply.send(Err(BitrixError::Transport {
+            method: p.method.clone(),
+            detail: "a call it refers to was answered in an earlier try; run the round again"
+                .into(),
+        }));
+    }
+    keep
 }
 
 fn reply_from_envelope(envelope: &Value) -> Reply {
@@ -298,7 +395,7 @@ fn split_batch(
     let mut retry = Vec::new();
     let mut last_error = None;
     for (index, call) in group.into_iter().enumerate() {
-        let key = format!("q{index}");
+        let key = batch_key(index);
         if let Some(err) = errors.get(&key) {
             let code = match err.get("error") {
                 Some(Value::String(s)) => s.clone(),

@@ -1,7 +1,7 @@
 //! The client handle: options, construction, and the generic `call`/`call_list` every typed
 //! method goes through.
 
-use super::batcher::{self, Pending, Reply, Shared};
+use super::batcher::{self, Pending, Reply, Shared, Unit};
 use super::error::BitrixError;
 use super::transport::Transport;
 use super::types::ListPage;
@@ -66,7 +66,7 @@ pub struct Bitrix24 {
 
 struct Inner {
     shared: Arc<Shared>,
-    tx: mpsc::UnboundedSender<Pending>,
+    tx: mpsc::UnboundedSender<Unit>,
     portal: String,
 }
 
@@ -172,6 +172,7 @@ impl Bitrix24 {
             http_calls: AtomicU64::new(0),
             paused: Mutex::new(HashMap::new()),
             in_flight: Arc::new(Semaphore::new(batcher::MAX_IN_FLIGHT)),
+            units: AtomicU64::new(0),
         });
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(batcher::dispatch(shared.clone(), rx));
@@ -248,16 +249,16 @@ impl Bitrix24 {
             method: method.to_string(),
             params,
             reply,
+            unit: self.inner.shared.units.fetch_add(1, Ordering::Relaxed),
+            name: None,
+            links: Vec::new(),
         };
         if method.eq_ignore_ascii_case("batch") {
             // A caller's own batch cannot be nested in ours: it goes alone.
             self.inner.shared.limiter.acquire().await;
             batcher::execute(self.inner.shared.clone(), vec![pending]).await;
-        } else if self.inner.tx.send(pending).is_err() {
-            return Err(BitrixError::Transport {
-                method: method.to_string(),
-                detail: "the client is shutting down".into(),
-            });
+        } else {
+            self.submit(vec![pending]);
         }
         answer.await.unwrap_or_else(|_| {
             Err(BitrixError::Transport {
@@ -265,6 +266,24 @@ impl Bitrix24 {
                 detail: "the request task ended without an answer".into(),
             })
         })
+    }
+
+    /// What the dispatcher and the request tasks share.
+    pub(super) fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+
+    /// Hands calls that travel together to the dispatcher; when it is gone, each caller gets
+    /// a transport error.
+    pub(super) fn submit(&self, unit: Unit) {
+        if let Err(mpsc::error::SendError(unit)) = self.inner.tx.send(unit) {
+            for p in unit {
+                let _ = p.reply.send(Err(BitrixError::Transport {
+                    method: p.method.clone(),
+                    detail: "the client is shutting down".into(),
+                }));
+            }
+        }
     }
 }
 

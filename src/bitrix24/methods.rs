@@ -3,46 +3,15 @@
 
 use super::client::Bitrix24;
 use super::error::BitrixError;
+use super::params::{
+    self, decode, new_id, COMMENT_ADD, CONTACT_SELECT, DEAL_SELECT, FIND_BY_COMM, LEAD_SELECT,
+    NOTIFY,
+};
 use super::types::{
     id_from_value, Comment, Contact, Deal, EntityType, Lead, ListPage, Profile, StatusItem, User,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
-
-const LEAD_SELECT: [&str; 5] = [
-    "ID",
-    "TITLE",
-    "STATUS_ID",
-    "STATUS_SEMANTIC_ID",
-    "ASSIGNED_BY_ID",
-];
-const CONTACT_SELECT: [&str; 4] = ["ID", "NAME", "LAST_NAME", "ASSIGNED_BY_ID"];
-const DEAL_SELECT: [&str; 8] = [
-    "ID",
-    "TITLE",
-    "STAGE_ID",
-    "CLOSED",
-    "CATEGORY_ID",
-    "ASSIGNED_BY_ID",
-    "CONTACT_ID",
-    "STAGE_SEMANTIC_ID",
-];
-
-fn decode<T: DeserializeOwned>(method: &str, value: Value) -> Result<T, BitrixError> {
-    serde_json::from_value(value).map_err(|e| BitrixError::Decode {
-        method: method.to_string(),
-        detail: format!("unexpected result shape: {e}"),
-        garbled: false,
-    })
-}
-
-fn new_id(method: &str, value: Value) -> Result<i64, BitrixError> {
-    id_from_value(&value).ok_or_else(|| BitrixError::Decode {
-        method: method.to_string(),
-        detail: format!("expected the new id, got {value}"),
-        garbled: false,
-    })
-}
 
 impl Bitrix24 {
     /// `profile`: the webhook's user; the cheapest check that the webhook works.
@@ -72,27 +41,10 @@ impl Bitrix24 {
         phone: &str,
         entity_type: EntityType,
     ) -> Result<Vec<i64>, BitrixError> {
-        const METHOD: &str = "crm.duplicate.findbycomm";
         let result: Value = self
-            .call(
-                METHOD,
-                json!({"type": "PHONE", "values": [phone], "entity_type": entity_type.crm_name()}),
-            )
+            .call(FIND_BY_COMM, params::find_by_phone(phone, entity_type))
             .await?;
-        let ids = match result.get(entity_type.crm_name()) {
-            Some(Value::Array(ids)) => ids,
-            // `[]` (an empty PHP map) or another type only: no match.
-            _ => return Ok(Vec::new()),
-        };
-        ids.iter()
-            .map(|v| {
-                id_from_value(v).ok_or_else(|| BitrixError::Decode {
-                    method: METHOD.into(),
-                    detail: format!("expected an id, got {v}"),
-                    garbled: false,
-                })
-            })
-            .collect()
+        params::found_ids(&result, entity_type)
     }
 
     /// `crm.lead.list` with `filter`, newest first; the first page (50) only.
@@ -107,12 +59,9 @@ impl Bitrix24 {
 
     /// `crm.lead.update` of `fields`.
     pub async fn lead_update(&self, id: i64, fields: Value) -> Result<(), BitrixError> {
-        self.call::<Value>(
-            "crm.lead.update",
-            json!({"id": id, "fields": fields, "params": {"REGISTER_SONET_EVENT": "N"}}),
-        )
-        .await
-        .map(drop)
+        self.call::<Value>("crm.lead.update", params::update(id, fields))
+            .await
+            .map(drop)
     }
 
     /// `crm.contact.list` with `filter`, newest first; the first page only.
@@ -143,18 +92,10 @@ impl Bitrix24 {
         entity_id: i64,
         text: &str,
     ) -> Result<i64, BitrixError> {
-        const METHOD: &str = "crm.timeline.comment.add";
         let result = self
-            .call(
-                METHOD,
-                json!({"fields": {
-                    "ENTITY_ID": entity_id,
-                    "ENTITY_TYPE": entity.timeline_name(),
-                    "COMMENT": text,
-                }}),
-            )
+            .call(COMMENT_ADD, params::comment(entity, entity_id, text))
             .await?;
-        new_id(METHOD, result)
+        new_id(COMMENT_ADD, result)
     }
 
     /// One page of an entity's timeline comments, newest first, from `start`.
@@ -185,12 +126,9 @@ impl Bitrix24 {
 
     /// `im.notify.system.add`: a system notice to a portal user.
     pub async fn notify(&self, user_id: i64, message: &str) -> Result<(), BitrixError> {
-        self.call::<Value>(
-            "im.notify.system.add",
-            json!({"USER_ID": user_id, "MESSAGE": message}),
-        )
-        .await
-        .map(drop)
+        self.call::<Value>(NOTIFY, params::notify(user_id, message))
+            .await
+            .map(drop)
     }
 
     /// The responsible (`ASSIGNED_BY_ID`) of a CRM entity (`crm.<type>.get`); `None` when
@@ -266,22 +204,12 @@ impl Bitrix24 {
         filter: Value,
         select: &[&str],
     ) -> Result<Vec<T>, BitrixError> {
-        let page = self
-            .call_list(
-                method,
-                json!({"filter": filter, "select": select, "order": {"ID": "DESC"}, "start": 0}),
-            )
-            .await?;
+        let page = self.call_list(method, params::list(filter, select)).await?;
         decode(method, Value::Array(page.items))
     }
 
     async fn add(&self, method: &str, fields: Value) -> Result<i64, BitrixError> {
-        let result = self
-            .call(
-                method,
-                json!({"fields": fields, "params": {"REGISTER_SONET_EVENT": "N"}}),
-            )
-            .await?;
+        let result = self.call(method, params::add(fields)).await?;
         new_id(method, result)
     }
 }

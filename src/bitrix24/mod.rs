@@ -11,7 +11,10 @@ mod client;
 mod error;
 mod methods;
 pub mod oauth;
+mod params;
 pub mod query;
+mod references;
+mod round;
 mod transport;
 mod types;
 
@@ -19,4 +22,5 @@ pub use app::{not_connected, AppClient, BoxFuture, TokenKeeper};
 pub use client::{Bitrix24, Bitrix24Options};
 pub use error::{BitrixError, ErrorKind};
 pub use oauth::{OAuthClient, OAuthError, TokenSet};
+pub use round::{Answers, IdOf, Round};
 pub use types::{Comment, Contact, Deal, EntityType, Lead, ListPage, Profile, StatusItem, User};

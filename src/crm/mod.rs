@@ -2,10 +2,15 @@
 //! seed app's rules (find by phone first, never a duplicate; new entities get the configured
 //! source and a responsible; a closed lead that gets a new request is reopened).
 
+mod creation;
+mod lookup;
 pub mod phone;
 mod responsible;
 mod routing;
 
+pub use creation::{Created, Creation};
 pub use responsible::Choice;
 pub use responsible::Responsibles;
-pub use routing::{ClientFacts, EntityRef, Known, Reopen, Routed, Router, ORIGINATOR};
+pub use routing::{
+    reopen_fields, ClientFacts, EntityRef, Known, Plan, Reopen, Routed, Router, ORIGINATOR,
+};

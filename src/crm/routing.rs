@@ -2,8 +2,11 @@
 //!
 //! Every step is safe to repeat after a crash: an entity is always searched for (by phone,
 //! else by the Chat2Desk client id kept in `ORIGIN_ID`) before one is created, so a retry
-//! finds what the first try made.
+//! finds what the first try made. Routing only decides ([`Plan`]); the caller's write round
+//! creates the entity together with its comments.
 
+use super::creation::{self, Creation};
+use super::lookup::{self, Found, Needs};
 use super::responsible::{Choice, Responsibles};
 use crate::bitrix24::{Bitrix24, BitrixError, EntityType, Lead};
 use crate::chat2desk::Operator;
@@ -81,6 +84,15 @@ pub struct Routed {
     pub created: bool,
 }
 
+/// What routing decided: an entity that exists, or what to create in the write round.
+#[derive(Debug, Clone)]
+pub enum Plan {
+    /// The transcript goes to an existing entity.
+    Existing(Routed),
+    /// The transcript goes to an entity the write round creates.
+    Create(Creation),
+}
+
 /// The routing rules of one integration type.
 #[derive(Debug)]
 pub struct Router {
@@ -89,6 +101,11 @@ pub struct Router {
     deal_category: i64,
     new_deal_when_closed: bool,
     responsibles: Responsibles,
+}
+
+/// The fields that put a closed lead back to «Не обработан».
+pub fn reopen_fields() -> serde_json::Value {
+    json!({ "STATUS_ID": "NEW" })
 }
 
 impl Router {
@@ -108,175 +125,137 @@ impl Router {
         &self.responsibles
     }
 
-    /// Finds or creates the entity for `client` by the configured integration type, trying
-    /// the `known` records before searching.
-    pub async fn route(
+    /// Decides where `client`'s transcript goes by the configured integration type: one
+    /// lookup round (trying the `known` records first), then, for a new entity, the choice
+    /// of its responsible. Nothing is written here.
+    pub async fn plan(
         &self,
         portal: &Bitrix24,
         client: &ClientFacts,
         operator: Option<&Operator>,
         known: Known,
-    ) -> Result<Routed, BitrixError> {
-        let lookup = Lookup {
-            portal,
-            client,
-            known: &known,
+    ) -> Result<Plan, BitrixError> {
+        let needs = Needs {
+            lead: self.integration != Integration::ContactDeal,
+            deals_in: (self.integration != Integration::Lead).then_some(self.deal_category),
         };
+        let found = lookup::look_up(portal, client, &known, needs).await?;
         match self.integration {
-            Integration::Lead => self.route_lead(&lookup, operator).await,
-            Integration::ContactDeal => self.route_contact_deal(&lookup, operator).await,
-            Integration::OpenlinesLead => self.route_openlines(&lookup, operator).await,
+            Integration::Lead => self.plan_lead(portal, client, operator, &found).await,
+            Integration::ContactDeal => {
+                self.plan_contact_deal(portal, client, operator, &found)
+                    .await
+            }
+            Integration::OpenlinesLead => {
+                self.plan_openlines(portal, client, operator, &found).await
+            }
         }
     }
 
     /// Leads: the client's lead (reopened when closed), else their contact, else a new lead.
-    async fn route_lead(
+    async fn plan_lead(
         &self,
-        lookup: &Lookup<'_>,
+        portal: &Bitrix24,
+        client: &ClientFacts,
         operator: Option<&Operator>,
-    ) -> Result<Routed, BitrixError> {
-        if let Some(lead) = lookup.lead().await? {
-            return Ok(use_lead(lead));
+        found: &Found,
+    ) -> Result<Plan, BitrixError> {
+        if let Some(lead) = found.lead() {
+            return Ok(Plan::Existing(use_lead(lead)));
         }
-        if let Some(contact) = lookup.contact().await? {
-            return Ok(existing(EntityType::Contact, contact));
+        if let Some(contact) = found.contact() {
+            return Ok(Plan::Existing(existing(EntityType::Contact, contact)));
         }
-        self.create_lead(lookup.portal, lookup.client, operator, false)
-            .await
+        self.new_lead(portal, client, operator, false).await
     }
 
     /// Contact + deal: the contact's open deal, else a new deal (or the contact itself when
     /// `new_deal_when_closed` is off); a new client gets a contact and a deal.
-    async fn route_contact_deal(
+    async fn plan_contact_deal(
         &self,
-        lookup: &Lookup<'_>,
+        portal: &Bitrix24,
+        client: &ClientFacts,
         operator: Option<&Operator>,
-    ) -> Result<Routed, BitrixError> {
-        let (portal, client) = (lookup.portal, lookup.client);
-        let (contact, responsible, created) = match lookup.contact().await? {
-            Some(id) => (id, None, false),
-            None => {
-                let responsible = self.pick(portal, client, operator).await?;
-                let id = portal
-                    .contact_add(self.contact_fields(client, responsible))
-                    .await?;
-                tracing::info!(
-                    entity = "contact",
-                    entity_id = id,
-                    client_id = client.client_id,
-                    "Created a contact"
-                );
-                (id, responsible, true)
-            }
+        found: &Found,
+    ) -> Result<Plan, BitrixError> {
+        let Some(contact) = found.contact() else {
+            let responsible = self.pick(portal, client, operator).await?;
+            return Ok(Plan::Create(Creation::ContactAndDeal {
+                contact: creation::person_fields(client, &self.source, responsible),
+                deal: creation::deal_fields(
+                    client,
+                    &self.source,
+                    self.deal_category,
+                    None,
+                    responsible,
+                ),
+            }));
         };
-        let person = EntityRef {
-            kind: EntityType::Contact,
-            id: contact,
-        };
-        if let Some(deal) = self.open_deal(portal, contact).await? {
-            return Ok(with_person(existing(EntityType::Deal, deal), person));
+        if let Some(deal) = self.open_deal(portal, found, contact).await? {
+            return Ok(Plan::Existing(deal_of(deal, contact)));
         }
-        if !self.new_deal_when_closed && !created {
-            return Ok(existing(EntityType::Contact, contact));
+        if !self.new_deal_when_closed {
+            return Ok(Plan::Existing(existing(EntityType::Contact, contact)));
         }
-        let responsible = match responsible {
-            Some(r) => Some(r),
-            None => self.pick(portal, client, operator).await?,
-        };
-        let id = portal
-            .deal_add(self.deal_fields(client, contact, responsible))
-            .await?;
-        tracing::info!(
-            entity = "deal",
-            entity_id = id,
-            client_id = client.client_id,
-            "Created a deal"
-        );
-        Ok(Routed {
-            entity: EntityRef {
-                kind: EntityType::Deal,
-                id,
-            },
-            person,
-            reopened: None,
-            created: true,
-        })
+        let responsible = self.pick(portal, client, operator).await?;
+        Ok(Plan::Create(Creation::Deal {
+            contact,
+            deal: creation::deal_fields(
+                client,
+                &self.source,
+                self.deal_category,
+                Some(contact),
+                responsible,
+            ),
+        }))
     }
 
     /// Open Lines lead generation: a known client keeps their contact (its open deal when
     /// there is one) or lead; a new client gets a lead titled the way Open Lines title them.
-    async fn route_openlines(
+    async fn plan_openlines(
         &self,
-        lookup: &Lookup<'_>,
+        portal: &Bitrix24,
+        client: &ClientFacts,
         operator: Option<&Operator>,
-    ) -> Result<Routed, BitrixError> {
-        if let Some(contact) = lookup.contact().await? {
-            if let Some(deal) = self.open_deal(lookup.portal, contact).await? {
-                let person = EntityRef {
-                    kind: EntityType::Contact,
-                    id: contact,
-                };
-                return Ok(with_person(existing(EntityType::Deal, deal), person));
+        found: &Found,
+    ) -> Result<Plan, BitrixError> {
+        if let Some(contact) = found.contact() {
+            if let Some(deal) = self.open_deal(portal, found, contact).await? {
+                return Ok(Plan::Existing(deal_of(deal, contact)));
             }
-            return Ok(existing(EntityType::Contact, contact));
+            return Ok(Plan::Existing(existing(EntityType::Contact, contact)));
         }
-        if let Some(lead) = lookup.lead().await? {
-            return Ok(use_lead(lead));
+        if let Some(lead) = found.lead() {
+            return Ok(Plan::Existing(use_lead(lead)));
         }
-        self.create_lead(lookup.portal, lookup.client, operator, true)
-            .await
+        self.new_lead(portal, client, operator, true).await
     }
 
-    /// Puts a closed lead back to `NEW` (`crm.lead.update`). Idempotent: a re-run after a
-    /// crash sets the same status again.
-    pub async fn reopen(&self, portal: &Bitrix24, reopen: &Reopen) -> Result<(), BitrixError> {
-        portal
-            .lead_update(reopen.lead_id, json!({ "STATUS_ID": "NEW" }))
-            .await?;
-        tracing::info!(
-            entity = "lead",
-            entity_id = reopen.lead_id,
-            "Reopened a closed lead"
-        );
-        Ok(())
-    }
-
-    async fn create_lead(
+    async fn new_lead(
         &self,
         portal: &Bitrix24,
         client: &ClientFacts,
         operator: Option<&Operator>,
         openlines: bool,
-    ) -> Result<Routed, BitrixError> {
+    ) -> Result<Plan, BitrixError> {
         let responsible = self.pick(portal, client, operator).await?;
-        let name = client
-            .name
-            .clone()
-            .or_else(|| client.phone.clone())
-            .unwrap_or_else(|| format!("клиент {}", client.client_id));
-        let title = if openlines {
-            format!("{name} - Открытая линия Chat2Desk")
-        } else {
-            format!("Chat2Desk: {name}")
-        };
-        let mut fields = self.person_fields(client, responsible);
-        fields["TITLE"] = json!(title);
-        fields["STATUS_ID"] = json!("NEW");
-        let id = portal.lead_add(fields).await?;
-        tracing::info!(entity = "lead", entity_id = id, client_id = client.client_id, responsible = ?responsible, "Created a lead");
-        let entity = EntityRef {
-            kind: EntityType::Lead,
-            id,
-        };
-        Ok(Routed {
-            entity,
-            person: entity,
-            reopened: None,
-            created: true,
-        })
+        Ok(Plan::Create(Creation::Lead {
+            fields: creation::lead_fields(client, &self.source, responsible, openlines),
+        }))
     }
 
-    async fn open_deal(&self, portal: &Bitrix24, contact: i64) -> Result<Option<i64>, BitrixError> {
+    /// The contact's newest open deal in the pipeline: from the lookup round, or asked
+    /// directly when a full page there may have hidden it.
+    async fn open_deal(
+        &self,
+        portal: &Bitrix24,
+        found: &Found,
+        contact: i64,
+    ) -> Result<Option<i64>, BitrixError> {
+        let (deal, unsure) = found.open_deal(contact);
+        if !unsure {
+            return Ok(deal);
+        }
         let deals = portal
             .deals(json!({
                 "CONTACT_ID": contact,
@@ -292,69 +271,13 @@ impl Router {
         portal: &Bitrix24,
         client: &ClientFacts,
         operator: Option<&Operator>,
-    ) -> Result<Option<Choice>, BitrixError> {
+    ) -> Result<Option<i64>, BitrixError> {
         let op = client.operator_id.map(|id| (id, operator));
-        self.responsibles.pick(portal, op).await
-    }
-
-    fn person_fields(
-        &self,
-        client: &ClientFacts,
-        responsible: Option<Choice>,
-    ) -> serde_json::Value {
-        let mut fields = json!({
-            "NAME": client.name.clone().unwrap_or_default(),
-            "SOURCE_ID": self.source,
-            "SOURCE_DESCRIPTION": source_description(client),
-            "OPENED": "Y",
-            "ORIGINATOR_ID": ORIGINATOR,
-            "ORIGIN_ID": client.client_id.to_string(),
-        });
-        if let Some(phone) = &client.phone {
-            fields["PHONE"] = json!([{ "VALUE": phone, "VALUE_TYPE": "MOBILE" }]);
+        let choice = self.responsibles.pick(portal, op).await?;
+        if let Some(choice) = choice {
+            tracing::debug!(client_id = client.client_id, responsible = ?choice, "Chose a responsible");
         }
-        if let Some(email) = &client.email {
-            fields["EMAIL"] = json!([{ "VALUE": email, "VALUE_TYPE": "WORK" }]);
-        }
-        if let Some(r) = responsible {
-            fields["ASSIGNED_BY_ID"] = json!(r.user_id());
-        }
-        fields
-    }
-
-    fn contact_fields(
-        &self,
-        client: &ClientFacts,
-        responsible: Option<Choice>,
-    ) -> serde_json::Value {
-        self.person_fields(client, responsible)
-    }
-
-    fn deal_fields(
-        &self,
-        client: &ClientFacts,
-        contact: i64,
-        responsible: Option<Choice>,
-    ) -> serde_json::Value {
-        let name = client
-            .name
-            .clone()
-            .or_else(|| client.phone.clone())
-            .unwrap_or_else(|| format!("клиент {}", client.client_id));
-        let mut fields = json!({
-            "TITLE": format!("Chat2Desk: {name}"),
-            "CONTACT_ID": contact,
-            "CATEGORY_ID": self.deal_category,
-            "SOURCE_ID": self.source,
-            "SOURCE_DESCRIPTION": source_description(client),
-            "OPENED": "Y",
-            "ORIGINATOR_ID": ORIGINATOR,
-            "ORIGIN_ID": client.client_id.to_string(),
-        });
-        if let Some(r) = responsible {
-            fields["ASSIGNED_BY_ID"] = json!(r.user_id());
-        }
-        fields
+        Ok(choice.map(Choice::user_id))
     }
 }
 
@@ -368,98 +291,18 @@ fn existing(kind: EntityType, id: i64) -> Routed {
     }
 }
 
-fn with_person(routed: Routed, person: EntityRef) -> Routed {
-    Routed { person, ..routed }
-}
-
-fn source_description(client: &ClientFacts) -> String {
-    match &client.transport {
-        Some(t) => format!("Chat2Desk ({t})"),
-        None => "Chat2Desk".into(),
+/// An existing deal, whose person is its contact.
+fn deal_of(deal: i64, contact: i64) -> Routed {
+    Routed {
+        person: EntityRef {
+            kind: EntityType::Contact,
+            id: contact,
+        },
+        ..existing(EntityType::Deal, deal)
     }
 }
 
-/// How one routing call finds the client's records: the known ones first, then by phone,
-/// then by the Chat2Desk client id kept in `ORIGIN_ID`.
-struct Lookup<'a> {
-    portal: &'a Bitrix24,
-    client: &'a ClientFacts,
-    known: &'a Known,
-}
-
-impl Lookup<'_> {
-    /// The client's lead: the known one while it exists, else the newest found.
-    async fn lead(&self) -> Result<Option<Lead>, BitrixError> {
-        if let Some(id) = self.known.lead {
-            if let Some(lead) = self.lead_by_id(id).await? {
-                return Ok(Some(lead));
-            }
-        }
-        if let Some(phone) = &self.client.phone {
-            let found = self.portal.find_by_phone(phone, EntityType::Lead).await?;
-            if let Some(id) = found.into_iter().max() {
-                return self.lead_by_id(id).await;
-            }
-        }
-        for origin in self.origins() {
-            let leads = self.portal.leads(origin_filter(origin)).await?;
-            if let Some(lead) = leads.into_iter().max_by_key(|l| l.id) {
-                return Ok(Some(lead));
-            }
-        }
-        Ok(None)
-    }
-
-    /// The client's contact: the known one while it exists, else the newest found.
-    async fn contact(&self) -> Result<Option<i64>, BitrixError> {
-        if let Some(id) = self.known.contact {
-            let contacts = self.portal.contacts(json!({ "ID": id })).await?;
-            if contacts.iter().any(|c| c.id == id) {
-                return Ok(Some(id));
-            }
-        }
-        if let Some(phone) = &self.client.phone {
-            let ids = self
-                .portal
-                .find_by_phone(phone, EntityType::Contact)
-                .await?;
-            if let Some(id) = ids.into_iter().max() {
-                return Ok(Some(id));
-            }
-        }
-        for origin in self.origins() {
-            let contacts = self.portal.contacts(origin_filter(origin)).await?;
-            if let Some(id) = contacts.iter().map(|c| c.id).max() {
-                return Ok(Some(id));
-            }
-        }
-        Ok(None)
-    }
-
-    async fn lead_by_id(&self, id: i64) -> Result<Option<Lead>, BitrixError> {
-        let leads = self.portal.leads(json!({ "ID": id })).await?;
-        Ok(leads.into_iter().find(|l| l.id == id))
-    }
-
-    /// The Chat2Desk client ids to look for in `ORIGIN_ID`: this client's, then the
-    /// person's other ones.
-    fn origins(&self) -> impl Iterator<Item = i64> + '_ {
-        let own = self.client.client_id;
-        std::iter::once(own).chain(
-            self.known
-                .origins
-                .iter()
-                .copied()
-                .filter(move |o| *o != own),
-        )
-    }
-}
-
-fn origin_filter(client_id: i64) -> serde_json::Value {
-    json!({ "ORIGINATOR_ID": ORIGINATOR, "ORIGIN_ID": client_id.to_string() })
-}
-
-/// Uses an existing lead; a closed one is to go back to `NEW` ([`Router::reopen`]), which
+/// Uses an existing lead; a closed one is to go back to `NEW` ([`reopen_fields`]), which
 /// the caller does only after it saved the intent (see [`Routed::reopened`]).
 fn use_lead(lead: Lead) -> Routed {
     let mut routed = existing(EntityType::Lead, lead.id);

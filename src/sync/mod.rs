@@ -16,6 +16,7 @@ mod send_progress;
 pub mod single_flight;
 mod stats;
 mod worker;
+mod writes;
 
 pub use crate::openlines::LineRules;
 pub use directory::{Directory, DEFAULT_WEB_URL};

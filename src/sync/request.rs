@@ -1,12 +1,13 @@
-//! The steps of one transcript job: read the request from Chat2Desk, route it to a CRM
-//! entity, notify about a reopened lead, and write the transcript parts that are missing.
+//! The steps of one transcript job: read the request from Chat2Desk, render the transcript,
+//! find the CRM entity (one lookup round), then write what is missing (one write round: a new
+//! entity, a reopened lead and its notice, the comment parts).
 
 use super::fetch::{fetch_request, Fetched};
 use super::single_flight::{self, client_keys};
-use super::{checkpoint, JobError, Progress, Rules, Services};
-use crate::bitrix24::EntityType;
+use super::writes::{scope_of, write_all, Comments, Target, CONTACT_SCOPE, LEAD_SCOPE};
+use super::{JobError, Progress, Rules, Services};
 use crate::chat2desk::{AttachmentKind, Message, MessageKind, Operator};
-use crate::crm::{phone::normalize_phone, ClientFacts, EntityRef, Known, Reopen};
+use crate::crm::{phone::normalize_phone, ClientFacts, EntityRef, Known, Plan};
 use crate::store::{ClientKey, ClientRecord, Job};
 use crate::transcript::{self, Author, FileKind, FileLink, Line, TranscriptInput};
 use std::collections::{BTreeSet, HashMap};
@@ -18,9 +19,6 @@ const MARKER_SCAN_PAGES: u64 = 3;
 /// jobs before the portal's own search: longer than a busy portal's duplicate index lags,
 /// short enough that a manager's later changes (a merge, a new lead) win soon.
 const REMEMBER_FOR: chrono::Duration = chrono::Duration::hours(1);
-/// Record scopes of the CRM entities that stand for a client.
-const LEAD_SCOPE: &str = "crm.lead";
-const CONTACT_SCOPE: &str = "crm.contact";
 /// Record scope prefix of the Chat2Desk client ids whose jobs may create an entity.
 const ORIGIN_SCOPE: &str = "crm.origin:";
 
@@ -56,40 +54,6 @@ pub async fn sync_request(
 
     let phone = client.real_phone().and_then(|p| normalize_phone(&p));
 
-    let entity = match progress.entity {
-        Some(entity) => entity,
-        None => {
-            let facts = ClientFacts {
-                client_id,
-                name: client.display_name().map(str::to_string),
-                phone: phone.clone(),
-                email: client.email.clone(),
-                transport: messages.iter().find_map(|m| m.transport.clone()),
-                operator_id,
-            };
-            let keys = client_keys(phone.as_deref(), Some(client_id));
-            let who = Who {
-                keys: &keys,
-                facts: &facts,
-                operator,
-            };
-            single_flight::for_client(services, job, &keys, lease, || {
-                route(services, rules, job, lease, &who, &mut progress)
-            })
-            .await?
-        }
-    };
-
-    // The intent (`progress.reopen`) was saved with the entity before the lead is updated, so
-    // a run stopped between the update and its checkpoint redoes the (idempotent) update
-    // here and notifies once.
-    reopen_lead(services, rules, job, lease, &mut progress).await?;
-    if let (Some(reopen), false) = (&progress.reopen, progress.notified) {
-        notify_reopen(services, reopen, request_id, client.display_name()).await?;
-        progress.notified = true;
-        checkpoint(services, job, &progress.to_steps(), lease).await?;
-    }
-
     let dialog_id = request
         .dialog_id
         .or_else(|| messages.iter().find_map(|m| m.dialog_id));
@@ -107,25 +71,40 @@ pub async fn sync_request(
         max_bytes: rules.max_comment_bytes,
     });
     progress.parts_total = parts.len();
+    let comments = Comments {
+        request_id,
+        client_id,
+        client_name: client.display_name(),
+        parts: &parts,
+        present: progress.parts_written.iter().copied().collect(),
+    };
 
-    // A first run cannot have written anything yet; only a re-run looks for its own markers.
-    let mut present: BTreeSet<usize> = progress.parts_written.iter().copied().collect();
-    if job.runs > 1 || !progress.parts_written.is_empty() {
-        present.extend(markers_on(services, entity, request_id).await?);
-    }
-    for (index, text) in parts.iter().enumerate() {
-        let part = index + 1;
-        if present.contains(&part) {
-            continue;
+    match progress.entity {
+        Some(entity) => {
+            let comments = with_markers(services, job, entity, comments).await?;
+            let target = Target::Existing(entity);
+            write_all(services, job, lease, target, comments, &mut progress).await?;
         }
-        let id = services
-            .portal
-            .comment_add(entity.kind, entity.id, text)
+        None => {
+            let facts = ClientFacts {
+                client_id,
+                name: client.display_name().map(str::to_string),
+                phone: phone.clone(),
+                email: client.email.clone(),
+                transport: messages.iter().find_map(|m| m.transport.clone()),
+                operator_id,
+            };
+            let keys = client_keys(phone.as_deref(), Some(client_id));
+            let who = Who {
+                keys: &keys,
+                facts: &facts,
+                operator,
+            };
+            single_flight::for_client(services, job, &keys, lease, || {
+                route_and_write(services, rules, job, lease, &who, comments, &mut progress)
+            })
             .await?;
-        progress.parts_written.push(part);
-        progress.comment_ids.push(id);
-        present.insert(part);
-        checkpoint(services, job, &progress.to_steps(), lease).await?;
+        }
     }
     let closed = request.closed.unwrap_or(job.created_at);
     let latency = (chrono::Utc::now() - closed).to_std().unwrap_or_default();
@@ -140,15 +119,18 @@ struct Who<'a> {
     operator: Option<&'a Operator>,
 }
 
-/// Finds or creates the request's entity while holding its client's claim, trying the
-/// records the client's previous jobs resolved first; saves the entity with the job's
-/// progress and remembers it for the client's next job, in one transaction.
-async fn route(
+/// While holding the client's claim: finds the request's entity (trying the records the
+/// client's previous jobs resolved first) or decides to create it, then writes the new
+/// entity, the reopen and the comments in one round. An existing entity is saved with the
+/// job's progress (and the reopen intent) and remembered for the client's next job, in one
+/// transaction, before anything is written.
+async fn route_and_write(
     services: &Services,
     rules: &Rules,
     job: &Job,
     lease: Duration,
     who: &Who<'_>,
+    comments: Comments<'_>,
     progress: &mut Progress,
 ) -> Result<EntityRef, JobError> {
     let keys = who.keys;
@@ -176,49 +158,54 @@ async fn route(
         };
         store.remember_clients(keys, &[intent]).await?;
     }
-    let routed = rules
+    let plan = rules
         .router
-        .route(&services.portal, who.facts, who.operator, known)
+        .plan(&services.portal, who.facts, who.operator, known)
         .await?;
-    progress.entity = Some(routed.entity);
-    progress.reopen = routed.reopened;
-    let scope = match routed.person.kind {
-        EntityType::Lead => LEAD_SCOPE,
-        _ => CONTACT_SCOPE,
+    let target = match plan {
+        Plan::Create(creation) => Target::New(creation, keys.to_vec()),
+        Plan::Existing(routed) => {
+            progress.entity = Some(routed.entity);
+            progress.reopen = routed.reopened;
+            let record = ClientRecord {
+                scope: scope_of(routed.person.kind),
+                id: routed.person.id,
+            };
+            store
+                .save_client_records(
+                    job.id,
+                    &progress.to_steps(),
+                    chrono::Utc::now() + lease,
+                    keys,
+                    &[record],
+                )
+                .await?;
+            Target::Existing(routed.entity)
+        }
     };
-    let record = ClientRecord {
-        scope,
-        id: routed.person.id,
+    // An existing entity may hold parts an interrupted run wrote; a new one holds none.
+    let comments = match &target {
+        Target::Existing(entity) => with_markers(services, job, *entity, comments).await?,
+        Target::New(..) => comments,
     };
-    store
-        .save_client_records(
-            job.id,
-            &progress.to_steps(),
-            chrono::Utc::now() + lease,
-            keys,
-            &[record],
-        )
-        .await?;
     // Still under the client's claim, so that the client's next job sees the lead open and
-    // does not reopen (and notify) it a second time; the intent is saved above.
-    reopen_lead(services, rules, job, lease, progress).await?;
-    Ok(routed.entity)
+    // does not reopen (and notify) it a second time, and finds the entity created here.
+    write_all(services, job, lease, target, comments, progress).await
 }
 
-/// Puts the lead of a saved reopen intent back to `NEW` unless done, then checkpoints.
-async fn reopen_lead(
+/// Adds the parts a run of this job wrote before it was stopped: only a re-run looks for
+/// its own markers (a first run cannot have written anything yet).
+async fn with_markers<'a>(
     services: &Services,
-    rules: &Rules,
     job: &Job,
-    lease: Duration,
-    progress: &mut Progress,
-) -> Result<(), JobError> {
-    if let (Some(reopen), false) = (&progress.reopen, progress.reopen_done) {
-        rules.router.reopen(&services.portal, reopen).await?;
-        progress.reopen_done = true;
-        checkpoint(services, job, &progress.to_steps(), lease).await?;
+    entity: EntityRef,
+    mut comments: Comments<'a>,
+) -> Result<Comments<'a>, JobError> {
+    if job.runs > 1 || !comments.present.is_empty() {
+        let found = markers_on(services, entity, comments.request_id).await?;
+        comments.present.extend(found);
     }
-    Ok(())
+    Ok(comments)
 }
 
 /// Parts of this request's transcript already on the entity's timeline.
@@ -247,48 +234,6 @@ async fn markers_on(
         }
     }
     Ok(found)
-}
-
-async fn notify_reopen(
-    services: &Services,
-    reopen: &Reopen,
-    request_id: i64,
-    client_name: Option<&str>,
-) -> Result<(), JobError> {
-    let Some(user) = reopen.user_id else {
-        tracing::warn!(
-            entity = "lead",
-            entity_id = reopen.lead_id,
-            request_id,
-            "Reopened lead has no responsible: nobody to notify"
-        );
-        return Ok(());
-    };
-    let link = format!(
-        "{}/crm/lead/details/{}/",
-        services.portal.portal_url(),
-        reopen.lead_id
-    );
-    let title = reopen
-        .title
-        .clone()
-        .unwrap_or_else(|| format!("Лид #{}", reopen.lead_id));
-    let who = client_name
-        .map(transcript::escape)
-        .unwrap_or_else(|| "Клиент".into());
-    let message = format!(
-        "Клиент {who} снова обратился в Chat2Desk (обращение №{request_id}). Лид [url={link}]{}[/url] возвращён в статус «Не обработан».",
-        transcript::escape(&title)
-    );
-    services.portal.notify(user, &message).await?;
-    tracing::info!(
-        entity = "lead",
-        entity_id = reopen.lead_id,
-        request_id,
-        user_id = user,
-        "Notified the responsible of a reopened lead"
-    );
-    Ok(())
 }
 
 fn to_line(m: &Message, operators: &HashMap<i64, Operator>) -> Line {
