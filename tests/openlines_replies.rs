@@ -610,20 +610,22 @@ channels = [{channel}]
     let mut last_run_from = 0;
     for round in 0..EACH {
         for (chat, client) in clients.iter().enumerate() {
-            let id = env.c2d.client_says(*client, &format!("вопрос {round}"));
-            written[chat].push(format!("c2d-msg-{id}"));
-            let im = env.portal.operator_reply(
-                CONNECTOR,
-                LINE,
-                &format!("c2d-{client}"),
-                OPERATOR,
-                &format!("[b]Ольга:[/b][br] ответ {round}"),
-                &[],
-            );
-            replies[chat].push(im);
-            for at in [step, step + 1] {
+            for operator in [false, true] {
+                if operator {
+                    replies[chat].push(env.portal.operator_reply(
+                        CONNECTOR,
+                        LINE,
+                        &format!("c2d-{client}"),
+                        OPERATOR,
+                        &format!("[b]Ольга:[/b][br] ответ {round}"),
+                        &[],
+                    ));
+                } else {
+                    let id = env.c2d.client_says(*client, &format!("вопрос {round}"));
+                    written[chat].push(format!("c2d-msg-{id}"));
+                }
                 tokio::time::sleep(Duration::from_millis(rng.gen_range(0..250))).await;
-                if kills.contains(&at) {
+                if kills.contains(&step) {
                     daemon.kill9();
                     last_run_from = std::fs::metadata(&daemon.log).map_or(0, |m| m.len());
                     daemon.restart().await;
@@ -635,8 +637,8 @@ channels = [{channel}]
                     let written: usize = written.iter().map(Vec::len).sum();
                     wait_queued(&db, written, &daemon).await;
                 }
+                step += 1;
             }
-            step += 2;
         }
     }
 
