@@ -192,4 +192,26 @@ fn demo_prints_the_portal_entities_and_transcripts() {
         text.contains("[url=https://files.example.com/c2d/planirovka-1k.pdf]"),
         "{text}"
     );
+    // The Open Lines exchange both ways: the client's words in the line, the operator's
+    // answer (signature as plain text, the file re-hosted) at Chat2Desk, the delivery back.
+    assert!(
+        text.contains("«Здравствуйте! Можно посмотреть квартиру в субботу?»\n    → в линии 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("«Мария Сидорова: Здравствуйте, Ольга! Суббота, 12:00 подойдёт?"),
+        "{text}"
+    );
+    assert!(
+        text.contains("→ доставлено: imconnector.send.status.delivery"),
+        "{text}"
+    );
+    assert!(
+        text.contains("→ ссылка на файл открывается: HTTP 200 OK, application/pdf"),
+        "{text}"
+    );
+    assert!(
+        text.contains("«Да, в 12 будем. Спасибо!»\n    → в линии 1"),
+        "{text}"
+    );
 }

@@ -15,7 +15,7 @@ pub async fn demo() -> anyhow::Result<()> {
     let s = scenario::seed(&c2d, &portal);
     let mut config = scenario::config(&c2d, &portal, &s, &dir.join("state.db"));
     config.bizproc.secret = Secret::new(DEMO_SECRET);
-    let lines = super::demo_lines::prepare(&c2d, &portal, &mut config)?;
+    let lines = super::demo_lines::prepare(&c2d, &portal, &mut config, s.user_maria)?;
     println!(
         "Chat2Desk simulator: {}   portal simulator: {}",
         c2d.url(),
@@ -59,7 +59,7 @@ pub async fn demo() -> anyhow::Result<()> {
         tokio::spawn(daemon.worker.clone().run(shutdown.clone())),
     ];
     bizproc(&url, &c2d, &portal, &s).await?;
-    super::demo_lines::run(&daemon, &c2d, &portal, &lines, &url).await?;
+    super::demo_lines::run(&daemon, &c2d, &portal, &lines, &url, &shutdown).await?;
     shutdown.cancel();
     for task in tasks {
         let _ = task.await;

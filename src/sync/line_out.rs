@@ -10,7 +10,7 @@
 //! message from the connector, and the event is marked with `event.offline.error`.
 
 use super::line_in::{element_result, Sent as LineAnswer};
-use super::send_once::{refusal_text, send_once, SendFailed};
+use super::send_once::{refusal_text, send_once, SendFailed, Stop};
 use super::{checkpoint, line_chain, line_job, JobError, LineRules, Outcome, Services};
 use crate::bitrix24::{AppClient, BitrixError};
 use crate::chat2desk::{Chat2DeskError, MessageQuery, NewMessage, Order};
@@ -136,21 +136,6 @@ struct LineOutProgress {
 
 fn steps(progress: &LineOutProgress) -> Value {
     serde_json::to_value(progress).expect("progress serialises")
-}
-
-/// Why a reply stopped short of Chat2Desk.
-#[derive(Debug)]
-enum Stop {
-    /// It cannot be sent; the text (Russian, for operators) says why.
-    Refused(String),
-    /// Try again later, or give up (the worker decides).
-    Job(JobError),
-}
-
-impl<E: Into<JobError>> From<E> for Stop {
-    fn from(e: E) -> Self {
-        Stop::Job(e.into())
-    }
 }
 
 /// Runs one `line_out` job to the end; returns its steps.

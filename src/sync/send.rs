@@ -4,7 +4,7 @@
 //! complete the waiting activity with `bizproc.event.send`. Progress is saved after every
 //! remote write.
 
-use super::send_once::{refusal_text, send_once, SendFailed};
+use super::send_once::{refusal_text, send_once, SendFailed, Stop};
 use super::send_progress::{Outcome, SendProgress};
 use super::single_flight::{self, client_keys};
 use super::{checkpoint, JobError, Services};
@@ -33,19 +33,6 @@ pub struct SendRules {
 /// before the portal has saved the waiting workflow (`bitrix24-apps.md` §5); after them the
 /// job's own backoff takes over.
 const EVENT_SEND_PAUSES_MS: [u64; 5] = [200, 500, 1_000, 2_000, 4_000];
-/// Why delivery stopped short of a message.
-enum Stop {
-    /// The message cannot be sent; the text (Russian, for managers) says why.
-    Refused(String),
-    /// Try again later, or give up (the worker decides).
-    Job(JobError),
-}
-
-impl<E: Into<JobError>> From<E> for Stop {
-    fn from(e: E) -> Self {
-        Stop::Job(e.into())
-    }
-}
 
 /// Runs one send job to the end, saving progress after every remote write.
 pub async fn send_message(

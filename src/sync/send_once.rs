@@ -42,6 +42,22 @@ impl From<JobError> for SendFailed {
     }
 }
 
+/// Why a send job stopped short of the message in Chat2Desk (the business-process send and
+/// the operator's reply both end this way).
+#[derive(Debug)]
+pub(super) enum Stop {
+    /// It cannot be sent; the text (Russian, for managers and operators) says why.
+    Refused(String),
+    /// Try again later, or give up (the worker decides).
+    Job(JobError),
+}
+
+impl<E: Into<JobError>> From<E> for Stop {
+    fn from(e: E) -> Self {
+        Stop::Job(e.into())
+    }
+}
+
 /// Sends `message` unless the run that saved `intent_at` already did. `save_intent` must
 /// store the new intent (unix ms) durably before it returns; it is called right before the
 /// call.
