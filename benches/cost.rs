@@ -28,9 +28,11 @@ use std::time::{Duration, Instant};
 /// Set in the simulators' process: the scenario to build.
 const SIMS_ROLE: &str = "COST_BENCH_SIMS";
 
-/// `COST_WORKERS`: `sync.workers` of the daemon, else its default.
-fn workers() -> Option<usize> {
-    std::env::var("COST_WORKERS").ok().and_then(|v| v.parse().ok())
+/// `COST_WORKERS`: `sync.workers` of the daemon, else its default (the test fixture's
+/// config sets 4).
+fn workers() -> usize {
+    let default = chat2desk_b24::config::SyncConfig::default().workers;
+    env_or("COST_WORKERS", default)
 }
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -47,8 +49,8 @@ struct Setup {
     existing: bool,
     portal_latency_ms: u64,
     webhooks: bool,
-    /// `sync.workers`, when not the default (`COST_WORKERS`).
-    workers: Option<usize>,
+    /// `sync.workers` (`COST_WORKERS`, else the daemon's default).
+    workers: usize,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -69,11 +71,9 @@ async fn sims(setup: Setup) {
         .faults()
         .set_latency(Duration::from_millis(setup.portal_latency_ms));
     let (listen, metrics) = (fixture::free_port(), fixture::free_port());
-    let mut file = rig.config_file();
-    if let Some(workers) = setup.workers {
-        file = file.set("sync.workers", workers as i64);
-    }
-    let config = file
+    let config = rig
+        .config_file()
+        .set("sync.workers", setup.workers as i64)
         .set("chat2desk.timeout_secs", 5)
         .set("bitrix24.timeout_secs", 5)
         .set("sync.poll_strategy", "messages")
@@ -348,7 +348,7 @@ async fn idle() -> String {
         existing: true,
         portal_latency_ms: 0,
         webhooks: false,
-        workers: None,
+        workers: workers(),
     });
     let mut d = Daemon::spawn(&sims.config, &sims.log, "warn");
     d.wait_ready(Duration::from_secs(60));
@@ -411,7 +411,7 @@ fn main() {
     }
     println!(
         "(default config, workers {}, a poll a minute; c: portal answers at once, a/b/d/e: in 50 ms)",
-        workers().map_or("default".to_string(), |w| w.to_string())
+        workers()
     );
     println!("{}", runtime.block_on(idle()));
 }

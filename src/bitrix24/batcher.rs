@@ -56,16 +56,21 @@ pub(crate) struct Shared {
     pub(crate) in_flight: Arc<Semaphore>,
     /// The next [`Pending::unit`] number.
     pub(crate) units: AtomicU64,
-    /// Calls in the last batch sent: a large one means a backlog (see [`BUSY_LINGER`]).
-    pub(crate) last_batch: AtomicUsize,
+    /// Callers (single calls or rounds) in the last batch sent: many mean a backlog (see
+    /// [`BUSY_LINGER`]).
+    pub(crate) last_callers: AtomicUsize,
 }
 
 /// How long the dispatcher gathers after the first call while the portal is busy (the last
-/// batch held at least [`BUSY_BATCH`] calls): a backlog's batches go out full, a trickle's
-/// calls at once (after the configured linger).
-pub(crate) const BUSY_LINGER: Duration = Duration::from_millis(50);
-/// Calls in a batch that mark the portal busy.
-pub(crate) const BUSY_BATCH: usize = MAX_BATCH / 2;
+/// batch carried at least [`BUSY_CALLERS`] callers): a backlog's batches go out full, at a
+/// fraction of an HTTP request per transcript, while a trickle's calls go at once (after
+/// the configured linger).
+pub(crate) const BUSY_LINGER: Duration = Duration::from_millis(100);
+/// While busy, the group leaves when no call came for this long: with few workers all of
+/// them are in by then, so lingering longer would only slow them down.
+pub(crate) const BUSY_GAP: Duration = Duration::from_millis(40);
+/// Callers in one batch that mark the portal busy: more than a trickle brings together.
+pub(crate) const BUSY_CALLERS: usize = 3;
 
 /// Batches sent to the portal at once. The doc's client policy is one sequential worker;
 /// two keep the pipe full while one answer is on its way.
@@ -104,18 +109,29 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceive
             carry: None,
             closed: false,
         };
-        let linger = if shared.last_batch.load(Ordering::Relaxed) >= BUSY_BATCH {
-            shared.linger.max(BUSY_LINGER)
-        } else {
-            shared.linger
-        };
-        let linger = tokio::time::sleep(linger);
-        tokio::pin!(linger);
+        let busy = shared.last_callers.load(Ordering::Relaxed) >= BUSY_CALLERS;
+        let start = Instant::now();
+        let until = start
+            + if busy {
+                shared.linger.max(BUSY_LINGER)
+            } else {
+                shared.linger
+            };
+        let mut last_arrival = start;
         while !gathering.full() {
+            // While busy, a pause in the arrivals means every caller that was coming is in.
+            let deadline = if busy {
+                until.min(last_arrival + BUSY_GAP.max(shared.linger))
+            } else {
+                until
+            };
             tokio::select! {
                 biased;
-                item = rx.recv() => gathering.accept(item),
-                _ = &mut linger => break,
+                item = rx.recv() => {
+                    gathering.accept(item);
+                    last_arrival = Instant::now();
+                }
+                _ = tokio::time::sleep_until(deadline) => break,
             }
         }
         {
@@ -154,7 +170,9 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceive
             closed,
         } = gathering;
         carry = next;
-        shared.last_batch.store(group.len(), Ordering::Relaxed);
+        shared
+            .last_callers
+            .store(callers(&group), Ordering::Relaxed);
         let shared = shared.clone();
         tokio::spawn(async move {
             execute(shared, group).await;
@@ -164,6 +182,13 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceive
             return;
         }
     }
+}
+
+/// The callers (single calls and rounds) of a group.
+fn callers(group: &[Pending]) -> usize {
+    let mut units: Vec<u64> = group.iter().map(|p| p.unit).collect();
+    units.dedup();
+    units.len()
 }
 
 /// The group being gathered by the dispatcher.

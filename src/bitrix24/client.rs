@@ -173,7 +173,7 @@ impl Bitrix24 {
             paused: Mutex::new(HashMap::new()),
             in_flight: Arc::new(Semaphore::new(batcher::MAX_IN_FLIGHT)),
             units: AtomicU64::new(0),
-            last_batch: AtomicUsize::new(0),
+            last_callers: AtomicUsize::new(0),
         });
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(batcher::dispatch(shared.clone(), rx));

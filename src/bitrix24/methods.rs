@@ -42,7 +42,10 @@ impl Bitrix24 {
         entity_type: EntityType,
     ) -> Result<Vec<i64>, BitrixError> {
         let result: Value = self
-            .call(FIND_BY_COMM, params::find_by_phone(phone, Some(entity_type)))
+            .call(
+                FIND_BY_COMM,
+                params::find_by_phone(phone, Some(entity_type)),
+            )
             .await?;
         params::found_ids(&result, entity_type)
     }

@@ -325,7 +325,7 @@ impl Default for SyncConfig {
             schedule: "0 * * * * *".into(),
             poll_strategy: PollStrategy::Messages,
             overlap_secs: 300,
-            workers: 8,
+            workers: 32,
             max_attempts: 30,
             backoff_base_secs: 5,
             backoff_max_secs: 900,

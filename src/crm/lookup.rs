@@ -146,7 +146,10 @@ async fn look_up_with(
     let found = read(&mut answers, client, known, &origins, needs, split)?;
     let capped = |ids: &[i64]| ids.len() >= FIND_CAP;
     let shared = lead_phone == contact_phone;
-    let lead_capped = found.phone_leads.as_ref().is_some_and(|(ids, _)| capped(ids));
+    let lead_capped = found
+        .phone_leads
+        .as_ref()
+        .is_some_and(|(ids, _)| capped(ids));
     if shared && (lead_capped || capped(&found.phone_contacts)) {
         return Ok(None);
     }
@@ -165,7 +168,8 @@ fn read(
     // The shared search answers both types: read it once.
     let mut shared_answer: Option<(Vec<i64>, Vec<i64>)> = None;
     if client.phone.is_some() && lead_phone == contact_phone {
-        let (leads, contacts) = answers.found_ids_of(lead_phone, EntityType::Lead, EntityType::Contact)?;
+        let (leads, contacts) =
+            answers.found_ids_of(lead_phone, EntityType::Lead, EntityType::Contact)?;
         shared_answer = Some((leads, contacts));
     }
     let mut found = Found::default();
