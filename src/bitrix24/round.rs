@@ -44,11 +44,6 @@ impl Round {
         Self::default()
     }
 
-    /// Calls in the round.
-    pub fn len(&self) -> usize {
-        self.calls.len()
-    }
-
     /// True when nothing is to be sent.
     pub fn is_empty(&self) -> bool {
         self.calls.is_empty()

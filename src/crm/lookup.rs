@@ -93,13 +93,7 @@ async fn look_up_with(
                 "[LEAD]",
             );
         }
-        for (i, origin) in origins.iter().enumerate() {
-            round.list(
-                &format!("lead_origin{i}"),
-                EntityType::Lead,
-                origin_filter(*origin),
-            );
-        }
+        search_origins(&mut round, "lead_origin", EntityType::Lead, &origins);
     }
     if let Some(id) = known.contact {
         round.list("contact_known", EntityType::Contact, json!({ "ID": id }));
@@ -107,13 +101,7 @@ async fn look_up_with(
     if let (Some(phone), false) = (&client.phone, lead_phone == contact_phone) {
         round.find_by_phone(contact_phone, phone, Some(EntityType::Contact));
     }
-    for (i, origin) in origins.iter().enumerate() {
-        round.list(
-            &format!("contact_origin{i}"),
-            EntityType::Contact,
-            origin_filter(*origin),
-        );
-    }
+    search_origins(&mut round, "contact_origin", EntityType::Contact, &origins);
     if let Some(category) = needs.deals_in {
         let open = json!({ "CATEGORY_ID": category, "CLOSED": "N" });
         if let Some(id) = known.contact {
@@ -278,6 +266,13 @@ fn origins(client: &ClientFacts, known: &Known) -> Vec<i64> {
         .chain(known.origins.iter().copied().filter(|o| *o != own))
         .take(MAX_ORIGINS)
         .collect()
+}
+
+/// Adds a `crm.<kind>.list` by `ORIGIN_ID` per Chat2Desk client id, named `<prefix><index>`.
+fn search_origins(round: &mut Round, prefix: &str, kind: EntityType, origins: &[i64]) {
+    for (i, origin) in origins.iter().enumerate() {
+        round.list(&format!("{prefix}{i}"), kind, origin_filter(*origin));
+    }
 }
 
 /// The filter of entities created for a Chat2Desk client.

@@ -5,7 +5,7 @@
 //! failed.
 
 use super::{checkpoint, JobError, Progress, Services};
-use crate::bitrix24::{EntityType, IdOf, Round};
+use crate::bitrix24::{Answers, EntityType, IdOf, Round};
 use crate::crm::{reopen_fields, Creation, EntityRef, Reopen, Routed};
 use crate::store::{ClientKey, ClientRecord, Job};
 use crate::transcript;
@@ -106,41 +106,27 @@ pub(super) async fn write_all(
                 Err(error) => failed = Some(error.into()),
             }
         }
-        if answers.has(REOPEN) {
-            match answers.done(REOPEN) {
-                Ok(()) => {
-                    progress.reopen_done = true;
-                    if let Some(reopen) = &reopen {
-                        tracing::info!(
-                            entity = "lead",
-                            entity_id = reopen.lead_id,
-                            request_id = comments.request_id,
-                            "Reopened a closed lead"
-                        );
-                    }
-                }
-                Err(error) => {
-                    failed.get_or_insert(error.into());
-                }
+        if succeeded(&mut answers, REOPEN, &mut failed) {
+            progress.reopen_done = true;
+            if let Some(reopen) = &reopen {
+                tracing::info!(
+                    entity = "lead",
+                    entity_id = reopen.lead_id,
+                    request_id = comments.request_id,
+                    "Reopened a closed lead"
+                );
             }
         }
-        if answers.has(NOTICE) {
-            match answers.done(NOTICE) {
-                Ok(()) => {
-                    progress.notified = true;
-                    if let Some(reopen) = &reopen {
-                        tracing::info!(
-                            entity = "lead",
-                            entity_id = reopen.lead_id,
-                            request_id = comments.request_id,
-                            user_id = reopen.user_id,
-                            "Notified the responsible of a reopened lead"
-                        );
-                    }
-                }
-                Err(error) => {
-                    failed.get_or_insert(error.into());
-                }
+        if succeeded(&mut answers, NOTICE, &mut failed) {
+            progress.notified = true;
+            if let Some(reopen) = &reopen {
+                tracing::info!(
+                    entity = "lead",
+                    entity_id = reopen.lead_id,
+                    request_id = comments.request_id,
+                    user_id = reopen.user_id,
+                    "Notified the responsible of a reopened lead"
+                );
             }
         }
         for part in missing {
@@ -163,6 +149,21 @@ pub(super) async fn write_all(
     progress.entity.ok_or_else(|| {
         JobError::Permanent("the write round ended without the transcript's entity".into())
     })
+}
+
+/// True when the round held the call `name` and it succeeded; its error, if any, is kept as
+/// the round's first.
+fn succeeded(answers: &mut Answers, name: &str, failed: &mut Option<JobError>) -> bool {
+    if !answers.has(name) {
+        return false;
+    }
+    match answers.done(name) {
+        Ok(()) => true,
+        Err(error) => {
+            failed.get_or_insert(error.into());
+            false
+        }
+    }
 }
 
 /// Saves the progress, with the client's new person record when the round created one.
