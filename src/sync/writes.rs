@@ -54,6 +54,7 @@ pub(super) async fn write_all(
     mut comments: Comments<'_>,
     progress: &mut Progress,
 ) -> Result<EntityRef, JobError> {
+    settle_interrupted_reopen(services, job, progress).await?;
     loop {
         let mut round = Round::new();
         let (kind, entity) = match &target {
@@ -149,6 +150,40 @@ pub(super) async fn write_all(
     progress.entity.ok_or_else(|| {
         JobError::Permanent("the write round ended without the transcript's entity".into())
     })
+}
+
+/// On a re-run, a reopen still pending may have been done by the interrupted run, whose
+/// round carried the notice right after the update: the lead open again means both went out,
+/// and neither is sent twice.
+async fn settle_interrupted_reopen(
+    services: &Services,
+    job: &Job,
+    progress: &mut Progress,
+) -> Result<(), JobError> {
+    let Some(reopen) = &progress.reopen else {
+        return Ok(());
+    };
+    if progress.reopen_done || job.runs <= 1 {
+        return Ok(());
+    }
+    let leads = services
+        .portal
+        .leads(serde_json::json!({ "ID": reopen.lead_id }))
+        .await?;
+    if leads
+        .iter()
+        .any(|l| l.id == reopen.lead_id && !l.is_closed())
+    {
+        tracing::info!(
+            entity = "lead",
+            entity_id = reopen.lead_id,
+            job_id = job.id,
+            "An interrupted run reopened the lead and sent its notice: not sent again"
+        );
+        progress.reopen_done = true;
+        progress.notified = true;
+    }
+    Ok(())
 }
 
 /// True when the round held the call `name` and it succeeded; its error, if any, is kept as
