@@ -137,7 +137,6 @@ fn created(entity: EntityRef, person: EntityRef) -> Routed {
         entity,
         person,
         reopened: None,
-        created: true,
     }
 }
 

@@ -80,8 +80,6 @@ pub struct Routed {
     /// caller can save this intent first and a crash between the update and the next
     /// checkpoint still notifies the responsible (exactly once) after a restart.
     pub reopened: Option<Reopen>,
-    /// True when the entity was created by this call.
-    pub created: bool,
 }
 
 /// What routing decided: an entity that exists, or what to create in the write round.
@@ -287,7 +285,6 @@ fn existing(kind: EntityType, id: i64) -> Routed {
         entity,
         person: entity,
         reopened: None,
-        created: false,
     }
 }
 
