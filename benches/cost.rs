@@ -213,18 +213,7 @@ impl Sims {
     async fn wait_first_poll(&self) {
         let location = chat2desk_b24::store::Location::Sqlite(self.db.clone());
         let start = Instant::now();
-        loop {
-            if let Ok(store) = chat2desk_b24::store::Store::connect(&location, "bench").await {
-                let polled = store
-                    .meta(chat2desk_b24::intake::LAST_POLL_KEY)
-                    .await
-                    .ok()
-                    .flatten();
-                store.close().await;
-                if polled.is_some() {
-                    return;
-                }
-            }
+        while !rig::polled_once(&location).await {
             assert!(start.elapsed() < Duration::from_secs(60), "no first poll");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -269,6 +258,52 @@ struct Row {
     peak_rss_kib: u64,
 }
 
+/// The counters when a scenario's measurement starts.
+struct Mark {
+    start: Instant,
+    cpu: Duration,
+    chat2desk_calls: u64,
+    portal_calls: u64,
+}
+
+impl Mark {
+    fn now(sims: &mut Sims, d: &Daemon) -> Self {
+        let (chat2desk_calls, portal_calls) = sims.calls();
+        Self {
+            start: Instant::now(),
+            cpu: cpu(d),
+            chat2desk_calls,
+            portal_calls,
+        }
+    }
+}
+
+/// Waits until the scenario's `n` jobs settled, stops the daemon and reads the numbers since
+/// `mark` (close → comment latency for the live scenarios).
+fn settle(sims: &mut Sims, d: Daemon, name: &'static str, n: usize, mark: Mark, live: bool) -> Row {
+    sims.ask(&format!("wait {n}"));
+    let (elapsed, cpu) = (mark.start.elapsed(), cpu(&d));
+    let (c2d, portal) = sims.calls();
+    let peak = d.memory_kib("VmHWM").unwrap_or(0);
+    d.stop();
+    let lat = sims.ask("latency 0");
+    Row {
+        name,
+        requests: n,
+        elapsed,
+        cpu: cpu - mark.cpu,
+        chat2desk_calls: c2d - mark.chat2desk_calls,
+        portal_calls: portal - mark.portal_calls,
+        latency: live.then(|| {
+            (
+                lat["p50_ms"].as_f64().unwrap(),
+                lat["p99_ms"].as_f64().unwrap(),
+            )
+        }),
+        peak_rss_kib: peak,
+    }
+}
+
 /// a/b: a backlog closed while the daemon is stopped, then synced.
 async fn backlog(name: &'static str, n: usize, existing: bool, latency_ms: u64) -> Row {
     let mut sims = Sims::start(&Setup {
@@ -283,26 +318,18 @@ async fn backlog(name: &'static str, n: usize, existing: bool, latency_ms: u64) 
     sims.wait_first_poll().await;
     d.stop();
     sims.ask(&format!("close 0 {n} 0"));
-    let (c2d0, portal0) = sims.calls();
+    let (chat2desk_calls, portal_calls) = sims.calls();
     let mut d = Daemon::spawn(&sims.config, &sims.log, "warn");
     d.wait_ready(Duration::from_secs(60));
-    let (start, cpu0) = (Instant::now(), cpu(&d));
-    sims.ask(&format!("wait {n}"));
-    let (elapsed, cpu1) = (start.elapsed(), cpu(&d));
-    let (c2d1, portal1) = sims.calls();
-    let peak = d.memory_kib("VmHWM").unwrap_or(0);
-    d.stop();
-    sims.ask("latency 0");
-    Row {
-        name,
-        requests: n,
-        elapsed,
-        cpu: cpu1 - cpu0,
-        chat2desk_calls: c2d1 - c2d0,
-        portal_calls: portal1 - portal0,
-        latency: None,
-        peak_rss_kib: peak,
-    }
+    // The calls count from before the start (its first poll is the backlog's), the time and
+    // CPU from READY.
+    let mark = Mark {
+        start: Instant::now(),
+        cpu: cpu(&d),
+        chat2desk_calls,
+        portal_calls,
+    };
+    settle(&mut sims, d, name, n, mark, false)
 }
 
 /// c/d/e: closes at `rate` per second with webhooks while the daemon runs.
@@ -317,28 +344,9 @@ async fn live(name: &'static str, n: usize, existing: bool, rate: usize, latency
     let mut d = Daemon::spawn(&sims.config, &sims.log, "warn");
     d.wait_ready(Duration::from_secs(60));
     sims.wait_first_poll().await;
-    let (c2d0, portal0) = sims.calls();
-    let (start, cpu0) = (Instant::now(), cpu(&d));
+    let mark = Mark::now(&mut sims, &d);
     sims.ask(&format!("close 0 {n} {rate}"));
-    sims.ask(&format!("wait {n}"));
-    let (elapsed, cpu1) = (start.elapsed(), cpu(&d));
-    let (c2d1, portal1) = sims.calls();
-    let peak = d.memory_kib("VmHWM").unwrap_or(0);
-    d.stop();
-    let lat = sims.ask("latency 0");
-    Row {
-        name,
-        requests: n,
-        elapsed,
-        cpu: cpu1 - cpu0,
-        chat2desk_calls: c2d1 - c2d0,
-        portal_calls: portal1 - portal0,
-        latency: Some((
-            lat["p50_ms"].as_f64().unwrap(),
-            lat["p99_ms"].as_f64().unwrap(),
-        )),
-        peak_rss_kib: peak,
-    }
+    settle(&mut sims, d, name, n, mark, true)
 }
 
 /// Idle RSS two seconds after the first poll, and the binary's size.

@@ -187,16 +187,8 @@ impl Rig {
     pub async fn wait_first_poll(&self, timeout: Duration) {
         let start = Instant::now();
         loop {
-            if let Ok(store) = Store::connect(&self.location(), "rig").await {
-                let polled = store
-                    .meta(chat2desk_b24::intake::LAST_POLL_KEY)
-                    .await
-                    .ok()
-                    .flatten();
-                store.close().await;
-                if polled.is_some() {
-                    return;
-                }
+            if polled_once(&self.location()).await {
+                return;
             }
             assert!(
                 start.elapsed() < timeout,
@@ -427,4 +419,19 @@ impl Drop for Daemon {
             let _ = self.child.wait();
         }
     }
+}
+
+/// True once the daemon using the state database at `location` has finished a poll (its
+/// messages cursor is set, so what closes afterwards is new traffic).
+pub async fn polled_once(location: &Location) -> bool {
+    let Ok(store) = Store::connect(location, "rig").await else {
+        return false;
+    };
+    let polled = store
+        .meta(chat2desk_b24::intake::LAST_POLL_KEY)
+        .await
+        .ok()
+        .flatten();
+    store.close().await;
+    polled.is_some()
 }
