@@ -53,22 +53,107 @@ pub fn percent_encode(text: &str) -> String {
     out
 }
 
+/// How much of a query the decoder accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most bracket levels in one key (`a[b][c]` has 2).
+    pub max_depth: usize,
+    /// Most `key=value` pairs.
+    pub max_fields: usize,
+}
+
+impl Limits {
+    /// PHP's defaults (`max_input_nesting_level` 64, `max_input_vars` 1000): what a portal
+    /// reads of a form.
+    pub const PHP: Limits = Limits {
+        max_depth: 64,
+        max_fields: 1000,
+    };
+    /// What the daemon's own routes accept (their forms nest two levels at most).
+    pub const ROUTE: Limits = Limits {
+        max_depth: 5,
+        max_fields: 1000,
+    };
+}
+
+/// A query the daemon's routes refuse (answered 400 naming the reason).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// A key nests deeper than [`Limits::max_depth`].
+    #[error("form field `{name}` nests more than {max} brackets deep")]
+    TooDeep {
+        /// The key's name before its first bracket (cut to 40 characters).
+        name: String,
+        /// The limit.
+        max: usize,
+    },
+    /// More pairs than [`Limits::max_fields`].
+    #[error("more than {max} form fields")]
+    TooManyFields {
+        /// The limit.
+        max: usize,
+    },
+}
+
 /// Decodes a PHP-bracket query string into JSON, the way PHP fills `$_GET`/`$_POST`: every
 /// leaf is a string, `key[]` appends, and a map whose keys are exactly `0..n` becomes an array.
-/// `+` means a space. Later duplicates of a plain key win.
+/// `+` means a space. Later duplicates of a plain key win. As PHP does, pairs past
+/// [`Limits::PHP`]'s field count are dropped and keys nested deeper are skipped.
 pub fn decode(query: &str) -> Value {
+    decode_pairs(query, Limits::PHP, false).unwrap_or_default()
+}
+
+/// [`decode`] for the daemon's routes: a query over `limits` is an error instead of being cut.
+pub fn decode_strict(query: &str, limits: Limits) -> Result<Value, QueryError> {
+    decode_pairs(query, limits, true)
+}
+
+/// The value of the first pair whose decoded key is exactly `key` (e.g.
+/// `auth[application_token]`), found in one pass without building the form: a route checks
+/// its secret with this before it decodes anything else.
+pub fn find(query: &str, key: &str) -> Option<String> {
+    query
+        .split('&')
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .find(|(raw_key, _)| percent_decode(raw_key) == key)
+        .map(|(_, raw_value)| percent_decode(raw_value))
+}
+
+fn decode_pairs(query: &str, limits: Limits, strict: bool) -> Result<Value, QueryError> {
     let mut root = Map::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
+    let pairs = query.split('&').filter(|p| !p.is_empty());
+    for (count, pair) in pairs.enumerate() {
+        if count == limits.max_fields {
+            if strict {
+                return Err(QueryError::TooManyFields {
+                    max: limits.max_fields,
+                });
+            }
+            break;
+        }
         let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
         let key = percent_decode(raw_key);
-        let value = Value::String(percent_decode(raw_value));
-        let (name, path) = split_key(&key);
+        let (name, path) = split_key(&key, limits.max_depth);
         if name.is_empty() {
             continue;
         }
-        insert(&mut root, name, &path, value);
+        let Some(path) = path else {
+            if strict {
+                return Err(QueryError::TooDeep {
+                    name: name.chars().take(40).collect(),
+                    max: limits.max_depth,
+                });
+            }
+            continue;
+        };
+        insert(
+            &mut root,
+            name,
+            &path,
+            Value::String(percent_decode(raw_value)),
+        );
     }
-    normalise(Value::Object(root))
+    Ok(normalise(Value::Object(root)))
 }
 
 fn percent_decode(text: &str) -> String {
@@ -96,10 +181,10 @@ fn hex(byte: u8) -> Option<u8> {
     (byte as char).to_digit(16).map(|d| d as u8)
 }
 
-/// `a[b][][c]` → (`a`, [Some(b), None, Some(c)]).
-fn split_key(key: &str) -> (String, Vec<Option<String>>) {
+/// `a[b][][c]` → (`a`, [Some(b), None, Some(c)]); the path is `None` past `max_depth` levels.
+fn split_key(key: &str, max_depth: usize) -> (String, Option<Vec<Option<String>>>) {
     let Some(open) = key.find('[') else {
-        return (key.to_string(), Vec::new());
+        return (key.to_string(), Some(Vec::new()));
     };
     let name = key[..open].to_string();
     let mut path = Vec::new();
@@ -108,6 +193,9 @@ fn split_key(key: &str) -> (String, Vec<Option<String>>) {
         let Some(close) = stripped.find(']') else {
             break;
         };
+        if path.len() == max_depth {
+            return (name, None);
+        }
         let part = &stripped[..close];
         path.push(if part.is_empty() {
             None
@@ -116,43 +204,57 @@ fn split_key(key: &str) -> (String, Vec<Option<String>>) {
         });
         rest = &stripped[close + 1..];
     }
-    (name, path)
+    (name, Some(path))
 }
 
-fn insert(map: &mut Map<String, Value>, name: String, path: &[Option<String>], value: Value) {
-    let Some((first, rest)) = path.split_first() else {
-        map.insert(name, value);
-        return;
-    };
-    let slot = map.entry(name).or_insert_with(|| Value::Object(Map::new()));
-    if !slot.is_object() {
-        *slot = Value::Object(Map::new());
+/// Puts `value` at `name` + `path`, making objects on the way (a loop, not a recursion: the
+/// path's length is the caller's depth limit, not the stack's).
+fn insert(root: &mut Map<String, Value>, name: String, path: &[Option<String>], value: Value) {
+    let mut map = root;
+    let mut key = name;
+    for part in path {
+        let slot = map.entry(key).or_insert_with(|| Value::Object(Map::new()));
+        if !slot.is_object() {
+            *slot = Value::Object(Map::new());
+        }
+        let Value::Object(inner) = slot else {
+            return;
+        };
+        key = match part {
+            Some(part) => part.clone(),
+            None => next_index(inner).to_string(),
+        };
+        map = inner;
     }
-    let inner = slot.as_object_mut().expect("just made an object");
-    let key = match first {
-        Some(key) => key.clone(),
-        None => next_index(inner).to_string(),
-    };
-    insert(inner, key, rest, value);
+    map.insert(key, value);
 }
 
 fn next_index(map: &Map<String, Value>) -> u64 {
     map.keys()
         .filter_map(|k| k.parse::<u64>().ok())
         .max()
-        .map_or(0, |max| max + 1)
+        .map_or(0, |max| max.saturating_add(1))
 }
 
+/// Turns every map whose keys are exactly `0..n` (in any order: the map sorts `10` before
+/// `2`) into an array. Recursion as deep as the decoder's depth limit.
 fn normalise(value: Value) -> Value {
     match value {
         Value::Object(map) => {
-            let sequential = !map.is_empty()
-                && map
-                    .keys()
-                    .enumerate()
-                    .all(|(i, k)| k.parse::<usize>().ok() == Some(i));
-            if sequential {
-                Value::Array(map.into_iter().map(|(_, v)| normalise(v)).collect())
+            let len = map.len();
+            let index = |k: &str| {
+                k.parse::<usize>()
+                    .ok()
+                    .filter(|i| *i < len && i.to_string() == k)
+            };
+            if len > 0 && map.keys().all(|k| index(k).is_some()) {
+                let mut items = vec![Value::Null; len];
+                for (k, v) in map {
+                    if let Some(i) = index(&k) {
+                        items[i] = normalise(v);
+                    }
+                }
+                Value::Array(items)
             } else {
                 Value::Object(map.into_iter().map(|(k, v)| (k, normalise(v))).collect())
             }
@@ -217,6 +319,40 @@ mod tests {
             decode(&encode(&params)),
             json!({"fields": {"ENTITY_ID": "5", "PHONE": [{"VALUE": "1"}, {"VALUE": "2"}]}})
         );
+    }
+
+    #[test]
+    fn deep_or_wide_forms_are_capped_without_recursion() {
+        let deep = format!("a{}=1", "[]".repeat(100_000));
+        assert_eq!(decode(&deep), json!({}));
+        assert_eq!(
+            decode_strict(&deep, Limits::ROUTE),
+            Err(QueryError::TooDeep {
+                name: "a".into(),
+                max: 5
+            })
+        );
+        assert_eq!(decode("a[][][][][]=1"), json!({"a": [[[[["1"]]]]]}));
+        let wide = vec!["a[]=1"; 40_000].join("&");
+        assert_eq!(decode(&wide)["a"].as_array().map(Vec::len), Some(1000));
+        assert_eq!(
+            decode_strict(&wide, Limits::ROUTE),
+            Err(QueryError::TooManyFields { max: 1000 })
+        );
+        assert_eq!(
+            decode("a[18446744073709551615]=x&a[]=y"),
+            json!({"a": {"18446744073709551615": "y"}})
+        );
+    }
+
+    #[test]
+    fn finds_one_key_without_decoding_the_form() {
+        let form = "x[]=1&auth%5Bapplication_token%5D=s%20t&auth[application_token]=late";
+        assert_eq!(
+            find(form, "auth[application_token]").as_deref(),
+            Some("s t")
+        );
+        assert_eq!(find(form, "auth"), None);
     }
 
     #[test]

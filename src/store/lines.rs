@@ -312,26 +312,39 @@ impl Store {
         Ok(())
     }
 
-    /// The file offered at `token`, unless unknown or expired (expired rows are purged).
+    /// The file offered at `token`, unless unknown or expired. A read only: a guessed token
+    /// costs no write ([`Store::purge_hosted_files`] removes expired rows).
     pub async fn hosted_file(&self, token: &str) -> Result<Option<HostedFile>, StoreError> {
         let fail = self.err_of("hosted_file");
         let now = to_millis(Utc::now());
         let row: Option<(String, String, i64)> = with_pool!(self, pool, _sql => {
-            sqlx::query("DELETE FROM hosted_files WHERE expires_at < ?")
-                .bind(now)
-                .execute(pool)
-                .await
-                .map_err(&fail)?;
-            sqlx::query_as("SELECT url, name, expires_at FROM hosted_files WHERE token = ?")
-                .bind(token)
-                .fetch_optional(pool)
-                .await
-                .map_err(&fail)?
+            sqlx::query_as(
+                "SELECT url, name, expires_at FROM hosted_files WHERE token = ? AND expires_at >= ?",
+            )
+            .bind(token)
+            .bind(now)
+            .fetch_optional(pool)
+            .await
+            .map_err(&fail)?
         });
         Ok(row.map(|(url, name, expires)| HostedFile {
             url,
             name,
             expires_at: from_millis(expires),
         }))
+    }
+
+    /// Deletes the expired file offers; the number deleted.
+    pub async fn purge_hosted_files(&self) -> Result<u64, StoreError> {
+        let fail = self.err_of("purge_hosted_files");
+        let done = with_pool!(self, pool, _sql => {
+            sqlx::query("DELETE FROM hosted_files WHERE expires_at < ?")
+                .bind(to_millis(Utc::now()))
+                .execute(pool)
+                .await
+                .map_err(&fail)?
+                .rows_affected()
+        });
+        Ok(done)
     }
 }

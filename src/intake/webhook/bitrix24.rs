@@ -64,7 +64,7 @@ impl Ctx {
 /// values (`DOMAIN`, `PROTOCOL`, `LANG`, `APP_SID`) are merged under the body's.
 async fn form(req: Request<Incoming>, ctx: &Ctx) -> Result<HashMap<String, String>, Answer> {
     let mut values = pairs(req.uri().query().unwrap_or(""));
-    let body = read_body(req, &ctx.settings)
+    let body = read_body(req, &ctx.settings, super::bizproc::FORM_LIMIT)
         .await
         .map_err(|(status, reason)| {
             html(

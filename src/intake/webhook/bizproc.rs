@@ -3,7 +3,9 @@
 //! The call is answered 202 as soon as its send job is committed (the activity waits inside
 //! a portal hit; the work happens after), 401 for a wrong or missing
 //! `auth[application_token]` (nothing queued), 400 naming the bad field, 413 over the body
-//! limit. Nothing here logs the body or the secret.
+//! limit ([`FORM_LIMIT`]). The secret is looked up in one pass over the raw form before
+//! anything is decoded, and the decoder refuses forms past [`query::Limits::ROUTE`].
+//! Nothing here logs the body or the secret.
 
 use super::handler::{client_ip, not_allowed, not_found, read_body, Answer, Ctx};
 use crate::bitrix24::query;
@@ -16,6 +18,13 @@ use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 use std::net::{IpAddr, SocketAddr};
+
+/// Largest form accepted on `/bizproc/*` and `POST /bitrix24/app` (413 above): the
+/// activity's call is a few hundred bytes plus the text ([`crate::bizproc`] caps it at
+/// 10,000 characters).
+pub(super) const FORM_LIMIT: usize = 64 << 10;
+
+const SECRET_FIELD: &str = "auth[application_token]";
 
 impl Ctx {
     /// Routes `/bizproc/...`; 404 while `[bizproc] secret` is empty (the action is off).
@@ -34,7 +43,7 @@ impl Ctx {
     }
 
     async fn bizproc_send(&self, req: Request<Incoming>, client: IpAddr) -> Answer {
-        let body = match read_body(req, &self.settings).await {
+        let body = match read_body(req, &self.settings, FORM_LIMIT).await {
             Ok(body) => body,
             Err((status, reason)) => return refuse(client, status, None, reason),
         };
@@ -46,17 +55,16 @@ impl Ctx {
                 "body is not UTF-8 form data",
             );
         };
-        let call = match SendCall::from_form(&query::decode(text), &self.settings.bizproc_secret)
-        {
+        if !self.bizproc_secret_is(query::find(text, SECRET_FIELD).as_deref()) {
+            return unauthorized(client);
+        }
+        let form = match query::decode_strict(text, query::Limits::ROUTE) {
+            Ok(form) => form,
+            Err(e) => return refuse(client, StatusCode::BAD_REQUEST, None, &e.to_string()),
+        };
+        let call = match SendCall::from_form(&form, &self.settings.bizproc_secret) {
             Ok(call) => call,
-            Err(CallError::Unauthorized) => {
-                return refuse(
-                    client,
-                    StatusCode::UNAUTHORIZED,
-                    Some("auth[application_token]"),
-                    "wrong or missing auth[application_token]: use [bizproc] secret (`chat2desk-b24 bizproc install` writes it into the activity)",
-                )
-            }
+            Err(CallError::Unauthorized) => return unauthorized(client),
             Err(CallError::Field { field, problem }) => {
                 return refuse(client, StatusCode::BAD_REQUEST, Some(&field), &problem)
             }
@@ -103,21 +111,10 @@ impl Ctx {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::to_string);
-        let presented = bearer.or_else(|| {
-            let form = query::decode(req.uri().query().unwrap_or(""));
-            form.get("auth")
-                .and_then(|a| a.get("application_token"))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        });
-        let expected = self.settings.bizproc_secret.expose().as_bytes();
-        if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), expected)) {
-            return refuse(
-                client,
-                StatusCode::UNAUTHORIZED,
-                Some("auth[application_token]"),
-                "wrong or missing secret",
-            );
+        let presented =
+            bearer.or_else(|| query::find(req.uri().query().unwrap_or(""), SECRET_FIELD));
+        if !self.bizproc_secret_is(presented.as_deref()) {
+            return unauthorized(client);
         }
         match self.probe.services().chat2desk.channels().await {
             Ok(channels) => answer(
@@ -135,6 +132,23 @@ impl Ctx {
             }
         }
     }
+}
+
+impl Ctx {
+    /// Whether `presented` is `[bizproc] secret` (compared in constant time).
+    fn bizproc_secret_is(&self, presented: Option<&str>) -> bool {
+        let expected = self.settings.bizproc_secret.expose().as_bytes();
+        !expected.is_empty() && presented.is_some_and(|p| constant_time_eq(p.as_bytes(), expected))
+    }
+}
+
+fn unauthorized(client: IpAddr) -> Answer {
+    refuse(
+        client,
+        StatusCode::UNAUTHORIZED,
+        Some(SECRET_FIELD),
+        "wrong or missing auth[application_token]: use [bizproc] secret (`chat2desk-b24 bizproc install` writes it into the activity)",
+    )
 }
 
 /// Logs a refused call (address, status, field and reason; never the body) and answers it.

@@ -1,23 +1,132 @@
 //! `GET /files/<token>/<name>`: operators' files re-hosted for Chat2Desk (the client's
 //! messenger and Chat2Desk's cloud cannot open a LAN portal's links). The token is the
 //! unguessable key a `line_out` job stored with the portal's link and an expiry; the daemon
-//! fetches the link (following the portal's redirects, `/~code` → `/pub/im.file.php`) and
-//! answers the file with its type and name. Unknown or expired tokens answer 404.
+//! fetches the link (following the portal's own redirects, `/~code` → `/pub/im.file.php`)
+//! and streams the file on. Unknown or expired tokens answer 404.
 //!
-//! The body is read whole, up to [`MAX_FILE_BYTES`] (the listener's answers are buffered).
+//! Hostile-input rules (SECURITY.md): only the portal's origin is fetched, on the first
+//! request and on every redirect; the body is streamed with backpressure (nothing buffered
+//! whole), at most [`MAX_DOWNLOADS`] at once and [`LINK_BURST`] per link before a
+//! [`LINK_PERIOD`] pace; HEAD asks the portal with HEAD; only raster images, PDF, audio and
+//! video are served `inline` under their type, everything else as an
+//! `application/octet-stream` attachment, always with `nosniff` and a sandboxing CSP.
 //! Nothing here logs the token: it is the file's only key.
 
-use super::handler::{not_allowed, not_found, Answer};
+use super::handler::{not_allowed, not_found, Reply};
 use crate::store::Store;
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::header::{HeaderValue, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use governor::state::keyed::HashMapStateStore;
+use governor::{clock::DefaultClock, Quota, RateLimiter};
+use http_body_util::{BodyExt, Either, Full, StreamBody};
+use hyper::body::Frame;
+use hyper::header::{
+    HeaderValue, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
+    LOCATION, RETRY_AFTER, X_CONTENT_TYPE_OPTIONS,
+};
 use hyper::{Method, Response, StatusCode};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Largest file passed on (bigger ones answer 502 and are logged).
-pub const MAX_FILE_BYTES: usize = 64 << 20;
+/// Largest file passed on (bigger ones answer 502, or are cut off when the portal did not
+/// say their length, and are logged).
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
 /// Redirects followed from the portal's short link.
 const MAX_REDIRECTS: usize = 5;
+/// Downloads streamed at once; more answer 503 with `Retry-After`.
+pub const MAX_DOWNLOADS: usize = 8;
+/// Requests one link may take at once before [`LINK_PERIOD`] paces it (429 above).
+pub const LINK_BURST: u32 = 10;
+/// Once its burst is spent, one more request per link per this period.
+pub const LINK_PERIOD: Duration = Duration::from_secs(6);
+/// How often expired offers are purged.
+pub const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+type LinkLimiter = RateLimiter<String, HashMapStateStore<String>, DefaultClock>;
+
+/// The re-hosting's shared limits: the download slots and each link's pace.
+#[derive(Debug)]
+pub(super) struct FileHost {
+    slots: Arc<Semaphore>,
+    per_link: LinkLimiter,
+}
+
+impl FileHost {
+    /// Limits of [`MAX_DOWNLOADS`] and [`LINK_BURST`] / [`LINK_PERIOD`].
+    pub(super) fn new() -> Self {
+        let burst = NonZeroU32::new(LINK_BURST).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::with_period(LINK_PERIOD)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(burst);
+        Self {
+            slots: Arc::new(Semaphore::new(MAX_DOWNLOADS)),
+            per_link: RateLimiter::hashmap(quota),
+        }
+    }
+
+    /// Deletes expired offers and forgets the pace of links not asked for lately; runs
+    /// every [`PURGE_EVERY`] until the server stops.
+    pub(super) async fn purge(&self, store: &Store) {
+        match store.purge_hosted_files().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(deleted = n, "Purged expired file offers"),
+            Err(e) => {
+                tracing::warn!(error = %e, hint = e.hint(), "Cannot purge expired file offers")
+            }
+        }
+        self.per_link.retain_recent();
+    }
+
+    /// Answers one `/files/…` request; `portal` is the only origin fetched from.
+    pub(super) async fn serve(
+        &self,
+        store: &Store,
+        http: &reqwest::Client,
+        portal: &str,
+        method: &Method,
+        path: &str,
+    ) -> Reply {
+        if method != Method::GET && method != Method::HEAD {
+            return not_allowed("GET, HEAD").map(Either::Left);
+        }
+        let Some(token) = token_of(path) else {
+            return not_found().map(Either::Left);
+        };
+        let file = match store.hosted_file(token).await {
+            Ok(Some(file)) => file,
+            Ok(None) => return not_found().map(Either::Left),
+            Err(e) => {
+                tracing::warn!(error = %e, hint = e.hint(), "Cannot look a hosted file up");
+                return status(StatusCode::SERVICE_UNAVAILABLE, "try again later\n");
+            }
+        };
+        if self.per_link.check_key(&token.to_string()).is_err() {
+            tracing::warn!(file = %file.name, "Refused a file request over its link's rate");
+            return busy(StatusCode::TOO_MANY_REQUESTS, LINK_PERIOD);
+        }
+        let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+            tracing::warn!(
+                file = %file.name,
+                limit = MAX_DOWNLOADS,
+                "Refused a file request: every download slot is busy"
+            );
+            return busy(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(1));
+        };
+        let upstream = match fetch(http, portal, method, &file.url).await {
+            Ok(upstream) => upstream,
+            Err(reason) => {
+                tracing::warn!(file = %file.name, reason = %reason, "Cannot fetch an operator's file from the portal for Chat2Desk");
+                return status(
+                    StatusCode::BAD_GATEWAY,
+                    "the portal did not give the file\n",
+                );
+            }
+        };
+        tracing::debug!(file = %file.name, bytes = upstream.content_length(), "Serving an operator's file");
+        answer(&file.name, method, upstream, slot)
+    }
+}
 
 /// The token of a `/files/<token>/…` path, when it looks like one of ours.
 pub(super) fn token_of(path: &str) -> Option<&str> {
@@ -30,69 +139,132 @@ pub(super) fn token_of(path: &str) -> Option<&str> {
     plausible.then_some(token)
 }
 
-/// Answers one `/files/…` request.
-pub(super) async fn serve(
-    store: &Store,
-    http: &reqwest::Client,
+/// The answer to pass on: headers from the portal's type and the name, and (for GET) the
+/// body streamed while `slot` is held.
+fn answer(
+    name: &str,
     method: &Method,
-    path: &str,
-) -> Answer {
-    if method != Method::GET && method != Method::HEAD {
-        return not_allowed("GET, HEAD");
-    }
-    let Some(token) = token_of(path) else {
-        return not_found();
-    };
-    let file = match store.hosted_file(token).await {
-        Ok(Some(file)) => file,
-        Ok(None) => return not_found(),
-        Err(e) => {
-            tracing::warn!(error = %e, hint = e.hint(), "Cannot look a hosted file up");
-            return status(StatusCode::SERVICE_UNAVAILABLE, "try again later\n");
-        }
-    };
-    let (content_type, body) = match fetch(http, &file.url).await {
-        Ok(fetched) => fetched,
-        Err(reason) => {
-            tracing::warn!(file = %file.name, reason = %reason, "Cannot fetch an operator's file from the portal for Chat2Desk");
-            return status(
-                StatusCode::BAD_GATEWAY,
-                "the portal did not give the file\n",
-            );
-        }
-    };
-    tracing::debug!(file = %file.name, bytes = body.len(), "Served an operator's file");
-    let length = body.len();
-    let mut answer = Response::new(Full::new(if method == Method::HEAD {
-        Bytes::new()
+    upstream: reqwest::Response,
+    slot: OwnedSemaphorePermit,
+) -> Reply {
+    let portal_type = upstream
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let content_type = portal_type.unwrap_or_else(|| guess_type(upstream.url().path()).into());
+    let (content_type, inline) = served_as(&content_type);
+    let length = upstream.content_length();
+    let body = if method == Method::HEAD {
+        drop(slot);
+        Full::new(Bytes::new())
+            .map_err(|never| match never {})
+            .boxed()
     } else {
-        body
-    }));
+        // One chunk read from the portal per chunk the client took: backpressure.
+        let frames = futures_util::stream::unfold(
+            (upstream, slot, 0u64),
+            |(mut upstream, slot, sent)| async move {
+                // u64::MAX marks a stream already ended by an error.
+                if sent == u64::MAX {
+                    return None;
+                }
+                let chunk = match upstream.chunk().await {
+                    Ok(Some(chunk)) => chunk,
+                    Ok(None) => return None,
+                    Err(e) => {
+                        let cut = Err(e.without_url().to_string());
+                        return Some((cut, (upstream, slot, u64::MAX)));
+                    }
+                };
+                let sent = sent.saturating_add(chunk.len() as u64);
+                if sent > MAX_FILE_BYTES {
+                    tracing::warn!(
+                        limit = MAX_FILE_BYTES,
+                        "An operator's file is over the size limit; cut off"
+                    );
+                    let cut = Err(format!("larger than {MAX_FILE_BYTES} bytes"));
+                    return Some((cut, (upstream, slot, u64::MAX)));
+                }
+                Some((Ok(Frame::data(chunk)), (upstream, slot, sent)))
+            },
+        );
+        StreamBody::new(frames).boxed()
+    };
+    let mut answer = Response::new(Either::Right(body));
     let headers = answer.headers_mut();
     headers.insert(
         CONTENT_TYPE,
-        HeaderValue::from_str(&content_type)
+        HeaderValue::from_str(content_type)
             .unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    if let Ok(v) = HeaderValue::from_str(&disposition(&file.name)) {
+    if let Ok(v) = HeaderValue::from_str(&disposition(name, inline)) {
         headers.insert(CONTENT_DISPOSITION, v);
     }
-    if method == Method::HEAD {
+    if let Some(length) = length {
         headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
     }
+    guard_headers(headers);
     answer
 }
 
-/// GETs `url`, following redirects; the content type (the portal's, else guessed from the
-/// name) and the body.
-async fn fetch(http: &reqwest::Client, url: &str) -> Result<(String, Bytes), String> {
+/// `nosniff` and a CSP that runs nothing, on every answer of this route.
+fn guard_headers(headers: &mut hyper::HeaderMap) {
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+}
+
+/// The type to answer with and whether `inline`: raster images, PDF, audio and video keep
+/// the portal's type (its essence, without parameters); anything else (HTML, SVG, scripts,
+/// unknown) is an `application/octet-stream` attachment.
+fn served_as(portal_type: &str) -> (&str, bool) {
+    let essence = portal_type.split(';').next().unwrap_or("").trim();
+    let lower = essence.to_ascii_lowercase();
+    let raster = matches!(
+        lower.as_str(),
+        "image/jpeg" | "image/png" | "image/gif" | "image/webp" | "image/bmp" | "image/avif"
+    );
+    let media = (lower.starts_with("audio/") || lower.starts_with("video/"))
+        && lower
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/.+-".contains(&b));
+    if raster || media || lower == "application/pdf" {
+        (essence, true)
+    } else {
+        ("application/octet-stream", false)
+    }
+}
+
+/// Asks the portal for `url` with `method` (GET or HEAD), following at most
+/// [`MAX_REDIRECTS`] redirects, each of which must stay on `portal`'s origin; the first
+/// answer that is not a redirect, when it is a success within [`MAX_FILE_BYTES`].
+async fn fetch(
+    http: &reqwest::Client,
+    portal: &str,
+    method: &Method,
+    url: &str,
+) -> Result<reqwest::Response, String> {
     let mut url = url::Url::parse(url).map_err(|e| format!("bad stored link: {e}"))?;
+    let method = if method == Method::HEAD {
+        reqwest::Method::HEAD
+    } else {
+        reqwest::Method::GET
+    };
     for _ in 0..=MAX_REDIRECTS {
+        if url.origin().ascii_serialization() != portal {
+            return Err(format!(
+                "refused a link to {} (only the portal's origin {portal} is fetched)",
+                url.origin().ascii_serialization()
+            ));
+        }
         let answer = http
-            .get(url.clone())
+            .request(method.clone(), url.clone())
             .send()
             .await
-            .map_err(|e| format!("GET failed: {}", e.without_url()))?;
+            .map_err(|e| format!("{method} failed: {}", e.without_url()))?;
         let code = answer.status();
         if code.is_redirection() {
             let location = answer
@@ -108,31 +280,10 @@ async fn fetch(http: &reqwest::Client, url: &str) -> Result<(String, Bytes), Str
         if !code.is_success() {
             return Err(format!("HTTP {code}"));
         }
-        if answer
-            .content_length()
-            .is_some_and(|n| n > MAX_FILE_BYTES as u64)
-        {
+        if answer.content_length().is_some_and(|n| n > MAX_FILE_BYTES) {
             return Err(format!("larger than {MAX_FILE_BYTES} bytes"));
         }
-        let content_type = answer
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let content_type = content_type.unwrap_or_else(|| guess_type(url.path()).into());
-        let mut body = Vec::new();
-        let mut answer = answer;
-        while let Some(chunk) = answer
-            .chunk()
-            .await
-            .map_err(|e| format!("body cut off: {}", e.without_url()))?
-        {
-            if body.len() + chunk.len() > MAX_FILE_BYTES {
-                return Err(format!("larger than {MAX_FILE_BYTES} bytes"));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        return Ok((content_type, Bytes::from(body)));
+        return Ok(answer);
     }
     Err(format!("more than {MAX_REDIRECTS} redirects"))
 }
@@ -159,8 +310,9 @@ fn guess_type(name: &str) -> &'static str {
     }
 }
 
-/// `inline; filename="…"; filename*=UTF-8''…` (RFC 6266: an ASCII fallback and the real name).
-fn disposition(name: &str) -> String {
+/// `inline` or `attachment`, then `filename="…"; filename*=UTF-8''…` (RFC 6266: an ASCII
+/// fallback and the real name).
+fn disposition(name: &str, inline: bool) -> String {
     let ascii: String = name
         .chars()
         .map(|c| {
@@ -181,12 +333,22 @@ fn disposition(name: &str) -> String {
             }
         })
         .collect();
-    format!("inline; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+    let kind = if inline { "inline" } else { "attachment" };
+    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-fn status(code: StatusCode, body: &'static str) -> Answer {
-    let mut answer = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+fn status(code: StatusCode, body: &'static str) -> Reply {
+    let mut answer = Response::new(Either::Left(Full::new(Bytes::from_static(body.as_bytes()))));
     *answer.status_mut() = code;
+    answer
+}
+
+/// 429 or 503 with `Retry-After` (whole seconds).
+fn busy(code: StatusCode, retry: Duration) -> Reply {
+    let mut answer = status(code, "too many file requests, retry later\n");
+    answer
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(retry.as_secs().max(1)));
     answer
 }
 
@@ -206,9 +368,31 @@ mod tests {
     #[test]
     fn the_name_survives_in_both_disposition_forms() {
         assert_eq!(
-            disposition("план \"A\".pdf"),
+            disposition("план \"A\".pdf", true),
             "inline; filename=\"____ _A_.pdf\"; filename*=UTF-8''%D0%BF%D0%BB%D0%B0%D0%BD%20%22A%22.pdf"
         );
         assert_eq!(guess_type("/a/B.PDF"), "application/pdf");
+        assert!(disposition("x.html", false).starts_with("attachment; "));
+    }
+
+    #[test]
+    fn only_passive_types_are_served_inline() {
+        assert_eq!(served_as("image/PNG"), ("image/PNG", true));
+        assert_eq!(served_as("application/pdf; q=1"), ("application/pdf", true));
+        assert_eq!(served_as("video/mp4"), ("video/mp4", true));
+        for active in [
+            "text/html; charset=utf-8",
+            "image/svg+xml",
+            "application/xhtml+xml",
+            "text/javascript",
+            "audio/x\"y",
+            "",
+        ] {
+            assert_eq!(
+                served_as(active),
+                ("application/octet-stream", false),
+                "{active}"
+            );
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! Routing and answers: `/webhook/<secret>` (or `/webhook?secret=`), `/healthz`, `/metrics`,
-//! `/files/<token>/<name>` (operators' files for Chat2Desk).
+//! and the other routes' dispatch (`/files/<token>/<name>` is streamed, see `files.rs`).
 //!
 //! Nothing here logs the request path or query: they carry the secret.
 
@@ -8,7 +8,8 @@ use crate::bizproc::constant_time_eq;
 use crate::metrics::{global, render, HealthProbe};
 use crate::store::Intake;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
@@ -36,9 +37,15 @@ pub(super) struct Ctx {
     commit: GroupCommit,
     /// Poked when a send was queued.
     pub(super) wake: Arc<Notify>,
+    /// `/files/`' download slots and per-link pace.
+    pub(super) files: super::files::FileHost,
 }
 
+/// A buffered answer (every route but `/files/`).
 pub(super) type Answer = Response<Full<Bytes>>;
+
+/// What a connection is answered: buffered, or a file streamed from the portal.
+pub(super) type Reply = Response<Either<Full<Bytes>, BoxBody<Bytes, String>>>;
 
 /// Attempts at resolving a closed dialog to its request.
 const LOOKUP_ATTEMPTS: u32 = 3;
@@ -55,16 +62,31 @@ impl Ctx {
             probe,
             commit,
             wake,
+            files: super::files::FileHost::new(),
         }
     }
 
-    /// Answers one request.
-    pub(super) async fn handle(
+    /// Answers one request: `/files/` streamed, everything else buffered.
+    pub(super) async fn reply(
         &self,
         req: Request<Incoming>,
         peer: SocketAddr,
         role: Role,
-    ) -> Answer {
+    ) -> Reply {
+        let path = req.uri().path();
+        if role != Role::Metrics && path.starts_with("/files/") {
+            let services = self.probe.services();
+            let (http, portal) = (services.portal.http(), services.portal.portal_url());
+            return self
+                .files
+                .serve(&services.store, &http, &portal, req.method(), path)
+                .await;
+        }
+        self.handle(req, peer, role).await.map(Either::Left)
+    }
+
+    /// Answers one request but `/files/`.
+    async fn handle(&self, req: Request<Incoming>, peer: SocketAddr, role: Role) -> Answer {
         let path = req.uri().path();
         let observability = role != Role::Webhook;
         match path {
@@ -77,11 +99,6 @@ impl Ctx {
         }
         if role != Role::Metrics && path.starts_with("/bizproc/") {
             return self.bizproc(req, peer).await;
-        }
-        if role != Role::Metrics && path.starts_with("/files/") {
-            let services = self.probe.services();
-            let http = services.portal.http();
-            return super::files::serve(&services.store, &http, req.method(), path).await;
         }
         if role != Role::Metrics && path.starts_with("/bitrix24/") {
             return self.bitrix24(req).await;
@@ -137,7 +154,7 @@ impl Ctx {
             refuse(client, StatusCode::METHOD_NOT_ALLOWED, "method is not POST");
             return not_allowed("POST");
         }
-        let body = match read_body(req, s).await {
+        let body = match read_body(req, s, s.max_body).await {
             Ok(body) => body,
             Err((status, reason)) => return refuse(client, status, reason),
         };
@@ -274,21 +291,22 @@ impl Ctx {
     }
 }
 
-/// Reads a whole body within the size limit (`max_body`, 413 above, checked against
-/// `Content-Length` first) and the body timeout (408); the error is the status and reason.
+/// Reads a whole body within `limit` bytes (413 above, checked against `Content-Length`
+/// first) and the body timeout (408); the error is the status and reason.
 pub(super) async fn read_body(
     req: Request<Incoming>,
     s: &ServerSettings,
+    limit: usize,
 ) -> Result<Bytes, (StatusCode, &'static str)> {
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > s.max_body as u64) {
+    if declared.is_some_and(|n| n > limit as u64) {
         return Err((StatusCode::PAYLOAD_TOO_LARGE, "body over the size limit"));
     }
-    let body = Limited::new(req.into_body(), s.max_body).collect();
+    let body = Limited::new(req.into_body(), limit).collect();
     match tokio::time::timeout(s.body_timeout, body).await {
         Err(_) => Err((StatusCode::REQUEST_TIMEOUT, "body not received in time")),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {

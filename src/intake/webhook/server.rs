@@ -93,9 +93,11 @@ impl WebhookServer {
             )));
         }
         drop(guard);
+        let purge = tokio::spawn(purge_loop(self.ctx.clone(), shutdown.clone()));
         for task in accept_loops {
             let _ = task.await;
         }
+        let _ = purge.await;
         let drain = self.ctx.settings.drain_timeout;
         if tokio::time::timeout(drain, drained.recv()).await.is_err() {
             tracing::warn!(
@@ -119,6 +121,17 @@ async fn bind(key: &'static str, address: SocketAddr) -> Result<TcpListener, Ser
 
 fn local(listener: &TcpListener, fallback: SocketAddr) -> SocketAddr {
     listener.local_addr().unwrap_or(fallback)
+}
+
+/// Purges expired file offers every [`super::files::PURGE_EVERY`] until `shutdown`.
+async fn purge_loop(ctx: Arc<Ctx>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(super::files::PURGE_EVERY);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => ctx.files.purge(&ctx.probe.services().store).await,
+        }
+    }
 }
 
 async fn accept_loop(
@@ -150,7 +163,7 @@ async fn accept_loop(
             let header_timeout = ctx.settings.header_timeout;
             let svc = hyper::service::service_fn(move |req| {
                 let ctx = ctx.clone();
-                async move { Ok::<_, std::convert::Infallible>(ctx.handle(req, peer, role).await) }
+                async move { Ok::<_, std::convert::Infallible>(ctx.reply(req, peer, role).await) }
             });
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
