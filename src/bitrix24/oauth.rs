@@ -170,7 +170,7 @@ impl OAuthClient {
         Ok(TokenSet {
             access_token: Secret::new(access),
             refresh_token: Secret::new(refresh),
-            expires_at: Utc::now() + chrono::Duration::seconds(ttl),
+            expires_at: expiry_after(ttl),
             member_id: answer.member_id,
             user_id: answer
                 .user_id
@@ -186,4 +186,14 @@ impl OAuthClient {
                 .collect(),
         })
     }
+}
+
+/// Longest token lifetime believed (a year): a portal's or a form's number past it is cut,
+/// so no value makes the expiry overflow.
+const MAX_TTL_SECS: i64 = 365 * 86_400;
+
+/// Now plus `secs` (clamped to `0..=`[`MAX_TTL_SECS`]): the expiry of a token the portal
+/// says lives `secs` seconds.
+pub fn expiry_after(secs: i64) -> chrono::DateTime<Utc> {
+    Utc::now() + chrono::Duration::seconds(secs.clamp(0, MAX_TTL_SECS))
 }

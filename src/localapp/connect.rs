@@ -170,7 +170,7 @@ pub async fn finish_form(
         ctx,
         Secret::new(access),
         Secret::new(refresh),
-        Utc::now() + Duration::seconds(expires_in),
+        crate::bitrix24::oauth::expiry_after(expires_in),
         get("member_id").unwrap_or_default().to_string(),
         scopes,
     )

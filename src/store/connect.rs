@@ -155,6 +155,17 @@ async fn sqlite_pool(path: &Path, name: &str) -> Result<sqlx::SqlitePool, StoreE
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| fail(Cause::CreateDir(e)))?;
     }
+    // Created 0600 before SQLite opens it (SQLite gives its -wal and -shm files the same
+    // mode): the file holds the portal's tokens, outside systemd's UMask too.
+    if !path.exists() {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| fail(Cause::CreateDir(e)))?;
+    }
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)

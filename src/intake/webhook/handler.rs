@@ -354,19 +354,22 @@ async fn resolve_dialog(
 }
 
 /// The client's address: the peer, or, when the peer is a trusted proxy, the last
-/// `X-Forwarded-For` hop that is not itself a trusted proxy.
+/// `X-Forwarded-For` hop that is not itself a trusted proxy. A hop that is not an address
+/// fails closed: the client is `0.0.0.0`, which no `allow_from` network but `0.0.0.0/0` holds.
 pub(super) fn client_ip(peer: IpAddr, req: &Request<Incoming>, trusted: &[Cidr]) -> IpAddr {
     if !Cidr::any_contains(trusted, peer) {
         return peer;
     }
-    let hops: Vec<IpAddr> = req
+    let hops: Option<Vec<IpAddr>> = req
         .headers()
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|hop| hop.trim().parse().ok())
+        .flat_map(|v| v.to_str().unwrap_or("?").split(','))
+        .map(|hop| hop.trim().parse().ok())
         .collect();
+    let Some(hops) = hops else {
+        return IpAddr::from([0, 0, 0, 0]);
+    };
     hops.iter()
         .rev()
         .find(|ip| !Cidr::any_contains(trusted, **ip))

@@ -134,6 +134,10 @@ async fn purge_loop(ctx: Arc<Ctx>, shutdown: CancellationToken) {
     }
 }
 
+/// Connections served at once per listener; the next waits in the kernel's backlog until one
+/// ends (systemd's `LimitNOFILE=1024` leaves room for the clients and the database).
+pub const MAX_CONNECTIONS: usize = 512;
+
 async fn accept_loop(
     listener: TcpListener,
     role: Role,
@@ -141,7 +145,15 @@ async fn accept_loop(
     shutdown: CancellationToken,
     guard: mpsc::Sender<()>,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let slot = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return,
+            },
+        };
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => return,
             accepted = listener.accept() => match accepted {
@@ -159,7 +171,7 @@ async fn accept_loop(
         let shutdown = shutdown.clone();
         let guard = guard.clone();
         tokio::spawn(async move {
-            let _guard = guard;
+            let (_guard, _slot) = (guard, slot);
             let header_timeout = ctx.settings.header_timeout;
             let svc = hyper::service::service_fn(move |req| {
                 let ctx = ctx.clone();
