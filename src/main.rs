@@ -116,6 +116,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Store {
             action: StoreAction::Migrate { to },
         } => cli::store_migrate(&load(&cli.config)?, &to).await?,
+        Command::Store {
+            action: StoreAction::Backup { file },
+        } => cli::store_backup(&load(&cli.config)?, &file).await?,
         Command::Retry { request_id, dead } => {
             cli::retry(&open_store(&load(&cli.config)?).await?, request_id, dead).await?
         }
@@ -137,7 +140,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 WebhookAction::Set { public_url } => {
                     cli::webhook_set(&config, &client, &public_url).await?
                 }
-                WebhookAction::Show => cli::webhook_show(&config, &client).await?,
+                WebhookAction::Show { json } => cli::webhook_show(&config, &client, json).await?,
+                WebhookAction::Delete => cli::webhook_delete(&config, &client).await?,
             }
         }
     }

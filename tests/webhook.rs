@@ -157,7 +157,10 @@ async fn chat2desk_close_events_become_one_comment_each_despite_repeats() {
     .expect("webhook set again");
     let hooks = run.daemon.services().chat2desk.webhooks().await.unwrap();
     assert_eq!(hooks.len(), 1, "{hooks:?}");
-    assert_eq!(hooks[0].events, vec!["close_request", "close_dialog"]);
+    assert_eq!(
+        hooks[0].events,
+        vec!["close_request", "close_dialog", "client_updated"]
+    );
 
     // The simulator delivers close_request and close_dialog for each closing.
     let requests = chat2desk_b24::sim::scenario::converse(&env.c2d, &env.s);

@@ -108,16 +108,11 @@ impl Bitrix24 {
         entity_id: i64,
         start: u64,
     ) -> Result<ListPage<Comment>, BitrixError> {
-        const METHOD: &str = "crm.timeline.comment.list";
+        const METHOD: &str = params::COMMENT_LIST;
         let page = self
             .call_list(
                 METHOD,
-                json!({
-                    "filter": {"ENTITY_ID": entity_id, "ENTITY_TYPE": entity.timeline_name()},
-                    "order": {"ID": "DESC"},
-                    "select": ["ID", "ENTITY_ID", "ENTITY_TYPE", "COMMENT", "CREATED"],
-                    "start": start,
-                }),
+                params::comment_list(entity, json!(entity_id), start),
             )
             .await?;
         Ok(ListPage {

@@ -86,6 +86,20 @@ pub(crate) fn comment(kind: EntityType, entity_id: i64, text: &str) -> Value {
     }})
 }
 
+/// `crm.timeline.comment.list`.
+pub(crate) const COMMENT_LIST: &str = "crm.timeline.comment.list";
+
+/// `crm.timeline.comment.list` of one entity (`entity_id` an id, or a placeholder a round's
+/// link replaces), newest first, the page at `start`.
+pub(crate) fn comment_list(kind: EntityType, entity_id: Value, start: u64) -> Value {
+    json!({
+        "filter": {"ENTITY_ID": entity_id, "ENTITY_TYPE": kind.timeline_name()},
+        "order": {"ID": "DESC"},
+        "select": ["ID", "ENTITY_ID", "ENTITY_TYPE", "COMMENT", "CREATED"],
+        "start": start,
+    })
+}
+
 /// `im.notify.system.add`.
 pub(crate) fn notify(user_id: i64, message: &str) -> Value {
     json!({"USER_ID": user_id, "MESSAGE": message})

@@ -136,6 +136,21 @@ impl Round {
         }
     }
 
+    /// `crm.timeline.comment.list`, first page (newest first), of the entity in the first
+    /// row a list call `list` of this round answers (`$result[list][0][ID]`). What the
+    /// portal does when that list is empty is not documented: readers keep only the rows
+    /// of the entity the list answered.
+    pub fn comment_list(&mut self, name: &str, kind: EntityType, list: &str) {
+        let params = params::comment_list(kind, Value::Null, 0);
+        self.push(name, params::COMMENT_LIST, params)
+            .links
+            .push(Link {
+                at: "/filter/ENTITY_ID".into(),
+                to: list.to_string(),
+                path: "[0][ID]".into(),
+            });
+    }
+
     /// `im.notify.system.add`.
     pub fn notify(&mut self, name: &str, user_id: i64, message: &str) {
         self.push(name, params::NOTIFY, params::notify(user_id, message));

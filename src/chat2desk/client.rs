@@ -249,6 +249,13 @@ impl Chat2Desk {
         Ok(())
     }
 
+    /// `DELETE /v1/webhooks/{id}`.
+    pub async fn delete_webhook(&self, id: i64) -> Result<(), Chat2DeskError> {
+        self.call(Method::DELETE, &format!("/webhooks/{id}"), &[], None)
+            .await?;
+        Ok(())
+    }
+
     async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, Chat2DeskError> {
         self.call(Method::GET, path, query, None).await
     }

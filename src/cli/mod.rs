@@ -27,8 +27,8 @@ pub use send::{send, SendArgs};
 pub use setup::setup;
 pub use sim::sim;
 pub use status::status;
-pub use store::store_migrate;
-pub use webhook::{webhook_set, webhook_show, WEBHOOK_EVENTS, WEBHOOK_NAME};
+pub use store::{store_backup, store_migrate};
+pub use webhook::{webhook_delete, webhook_set, webhook_show, WEBHOOK_EVENTS, WEBHOOK_NAME};
 
 use crate::config::DEFAULT_CONFIG_PATH;
 use clap::{Parser, Subcommand};
@@ -187,6 +187,12 @@ pub enum StoreAction {
         #[arg(long)]
         to: String,
     },
+    /// Copy the SQLite state ([database] path) into FILE while the daemon runs (a consistent
+    /// copy a daemon starts from); for MySQL/MariaDB use `mariadb-dump --single-transaction`.
+    Backup {
+        /// The new file to write (it must not exist).
+        file: PathBuf,
+    },
 }
 
 /// `bizproc` subcommands.
@@ -217,12 +223,19 @@ pub enum BizprocAction {
 /// `webhook` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum WebhookAction {
-    /// Register `<public url>/webhook/<secret>` for close_request and close_dialog (updates the
-    /// existing chat2desk-b24 hook instead of adding a second one).
+    /// Register `<public url>/webhook/<secret>` for close_request, close_dialog and
+    /// client_updated, plus inbox with Open Lines (updates the existing chat2desk-b24 hook
+    /// instead of adding a second one).
     Set {
         /// The public HTTPS base URL of the reverse proxy, e.g. https://c2d.example.com.
         public_url: String,
     },
-    /// List the company's webhooks, secrets masked.
-    Show,
+    /// List the company's webhooks, secrets masked, marking ours and the events it lacks.
+    Show {
+        /// One JSON array instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove this daemon's webhook (the one `set` registered), e.g. before uninstalling.
+    Delete,
 }

@@ -1,8 +1,10 @@
-//! `store migrate`: from one node on SQLite to several on MySQL/MariaDB.
+//! `store migrate`: from one node on SQLite to several on MySQL/MariaDB; `store backup`: an
+//! online copy of the SQLite state.
 
 use crate::config::{database_url_problems, Config, Secret};
 use crate::store::{Location, Store, LEADER};
 use chrono::Utc;
+use std::path::Path;
 
 /// Copies the SQLite state of `config` into the empty MySQL/MariaDB database at `to`, then
 /// says what to change on the nodes. Refuses while the daemon still beats on the file.
@@ -47,5 +49,38 @@ pub async fn store_migrate(config: &Config, to: &str) -> anyhow::Result<()> {
     );
     source.close().await;
     target.close().await;
+    Ok(())
+}
+
+/// Copies the SQLite state of `config` into the new file `file` while the daemon runs
+/// (consistent: one read transaction); a daemon whose [database] path names the copy starts
+/// from it. For MySQL/MariaDB it says to use `mariadb-dump --single-transaction`.
+pub async fn store_backup(config: &Config, file: &Path) -> anyhow::Result<()> {
+    if config.database.url.is_some() {
+        anyhow::bail!(
+            "[database] url is set: back the MySQL/MariaDB state up with \
+             `mariadb-dump --single-transaction <database> > FILE` (online and consistent)"
+        );
+    }
+    if file.exists() {
+        anyhow::bail!(
+            "{}: the file exists; name a new file (the backup never overwrites one)",
+            file.display()
+        );
+    }
+    let source = Store::connect(
+        &Location::Sqlite(config.database.path.clone()),
+        &config.node.name,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("[database] path: {e} ({})", e.hint()))?;
+    let copied = source.backup_into(file).await;
+    source.close().await;
+    copied.map_err(|e| anyhow::anyhow!("{e} ({})", e.hint()))?;
+    println!(
+        "Copied {} into {} (to restore: stop the daemon, put the copy at [database] path, start it)",
+        source.name(),
+        file.display()
+    );
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! `webhook set <public url>` / `webhook show`: the Chat2Desk webhook that points at this
-//! daemon (through the reverse proxy).
+//! `webhook set <public url>` / `webhook show` / `webhook delete`: the Chat2Desk webhook that
+//! points at this daemon (through the reverse proxy).
 
 use crate::chat2desk::{Chat2Desk, Chat2DeskError, NewWebhook, Webhook};
 use crate::config::Config;
@@ -7,8 +7,9 @@ use anyhow::{bail, Context};
 
 /// Name of the webhook this tool registers (how `set` finds it again).
 pub const WEBHOOK_NAME: &str = "chat2desk-b24";
-/// Events the daemon acts on.
-pub const WEBHOOK_EVENTS: [&str; 2] = ["close_request", "close_dialog"];
+/// Events the daemon acts on: closes queue transcripts, `client_updated` drops the cached
+/// client.
+pub const WEBHOOK_EVENTS: [&str; 3] = ["close_request", "close_dialog", "client_updated"];
 
 /// The events to subscribe: [`WEBHOOK_EVENTS`], plus `inbox` (clients' messages) when the
 /// Open Lines bridge has lines.
@@ -20,8 +21,8 @@ pub fn webhook_events(config: &Config) -> Vec<String> {
     events
 }
 
-/// Registers (or updates) `<public_url>/webhook/<secret>` for `close_request` and
-/// `close_dialog` (and `inbox` for Open Lines); prints what was done, the secret masked.
+/// Registers (or updates) `<public_url>/webhook/<secret>` for every event of
+/// [`webhook_events`]; prints what was done, the secret masked.
 pub async fn webhook_set(
     config: &Config,
     chat2desk: &Chat2Desk,
@@ -84,25 +85,53 @@ pub async fn webhook_set(
     Ok(())
 }
 
-/// Prints every webhook of the company (secrets in URLs masked), marking ours.
-pub async fn webhook_show(config: &Config, chat2desk: &Chat2Desk) -> anyhow::Result<()> {
+/// Prints every webhook of the company (secrets in URLs masked) under a header, or as one
+/// JSON array with `json`, marking ours and the events the configuration needs that ours
+/// lacks.
+pub async fn webhook_show(
+    config: &Config,
+    chat2desk: &Chat2Desk,
+    json: bool,
+) -> anyhow::Result<()> {
     let secret = config.server.webhook_secret.expose();
     let hooks = chat2desk
         .webhooks()
         .await
         .context("listing webhooks (GET /v1/webhooks)")?;
+    if json {
+        let rows: Vec<serde_json::Value> = hooks
+            .iter()
+            .map(|h| {
+                serde_json::json!({
+                    "id": h.id,
+                    "name": h.name,
+                    "url": mask(&h.url, secret),
+                    "events": h.events,
+                    "ours": is_ours(h, secret),
+                    "missing": missing_events(config, h, secret),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(rows));
+        return Ok(());
+    }
     if hooks.is_empty() {
         println!("No webhooks registered; run `chat2desk-b24 webhook set https://<public host>`");
         return Ok(());
     }
+    println!("ID\tNAME\tURL\tEVENTS\tNOTE");
     for h in &hooks {
-        let mark = if is_ours(h, secret) {
-            " (this daemon)"
-        } else {
-            ""
+        let missing = missing_events(config, h, secret);
+        let note = match (is_ours(h, secret), missing.is_empty()) {
+            (false, _) => "-".to_string(),
+            (true, true) => "this daemon".to_string(),
+            (true, false) => format!(
+                "this daemon; missing {}: run `webhook set` again",
+                missing.join(",")
+            ),
         };
         println!(
-            "{id}\t{name}\t{url}\t{events}{mark}",
+            "{id}\t{name}\t{url}\t{events}\t{note}",
             id = h.id,
             name = h.name.as_deref().unwrap_or("-"),
             url = mask(&h.url, secret),
@@ -110,6 +139,40 @@ pub async fn webhook_show(config: &Config, chat2desk: &Chat2Desk) -> anyhow::Res
         );
     }
     Ok(())
+}
+
+/// Removes this daemon's webhook (by its URL's secret or our name), the uninstall path.
+pub async fn webhook_delete(config: &Config, chat2desk: &Chat2Desk) -> anyhow::Result<()> {
+    let secret = config.server.webhook_secret.expose();
+    let hooks = chat2desk
+        .webhooks()
+        .await
+        .context("listing webhooks (GET /v1/webhooks)")?;
+    let ours: Vec<&Webhook> = hooks.iter().filter(|h| is_ours(h, secret)).collect();
+    if ours.is_empty() {
+        println!("No webhook of this daemon is registered; nothing to delete");
+        return Ok(());
+    }
+    for h in ours {
+        chat2desk
+            .delete_webhook(h.id)
+            .await
+            .with_context(|| format!("deleting webhook {} (DELETE /v1/webhooks/{})", h.id, h.id))?;
+        println!("Deleted webhook {}: {}", h.id, mask(&h.url, secret));
+    }
+    Ok(())
+}
+
+/// The events the configuration needs that `hook`, when it is ours, does not subscribe
+/// (empty for another application's hook).
+pub fn missing_events(config: &Config, hook: &Webhook, secret: &str) -> Vec<String> {
+    if !is_ours(hook, secret) {
+        return Vec::new();
+    }
+    webhook_events(config)
+        .into_iter()
+        .filter(|e| !hook.events.contains(e))
+        .collect()
 }
 
 /// The public base URL without a trailing `/` or `/webhook`.
@@ -136,7 +199,8 @@ fn ours(hooks: &[Webhook], url: &str) -> Option<i64> {
         .map(|h| h.id)
 }
 
-fn is_ours(h: &Webhook, secret: &str) -> bool {
+/// True for the hook this daemon registered: our name, or our secret in its URL.
+pub fn is_ours(h: &Webhook, secret: &str) -> bool {
     h.name.as_deref() == Some(WEBHOOK_NAME) || (!secret.is_empty() && h.url.contains(secret))
 }
 

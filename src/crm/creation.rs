@@ -137,6 +137,7 @@ fn created(entity: EntityRef, person: EntityRef) -> Routed {
         entity,
         person,
         reopened: None,
+        timeline: None,
     }
 }
 

@@ -1,11 +1,17 @@
 //! The lookup round of routing: every search the integration type may need, sent at once
 //! in one `batch` (the known records by id, `findbycomm` by phone and the rows it found, the
 //! `ORIGIN_ID` searches, the contacts' open deals), so that finding a client costs one
-//! portal request whatever the answer turns out to be.
+//! portal request whatever the answer turns out to be. The same round reads the timeline of
+//! each candidate (through `$result[<list>][0][ID]`), so that the caller finds the markers of
+//! a transcript written before the state database was lost without another request.
 
+use super::routing::EntityRef;
 use super::routing::{ClientFacts, Known, ORIGINATOR};
-use crate::bitrix24::{Answers, Bitrix24, BitrixError, Contact, Deal, EntityType, Lead, Round};
+use crate::bitrix24::{
+    Answers, Bitrix24, BitrixError, Comment, Contact, Deal, EntityType, Lead, Round,
+};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 
 /// Rows of one list page: a page this full may hide more rows.
 const PAGE: usize = 50;
@@ -37,7 +43,15 @@ pub(crate) struct Found {
     /// Open deals of the candidate contacts; `full` when a page may have hidden some.
     deals: Vec<Deal>,
     deals_full: bool,
+    /// The first row of the round's list calls, by call name: the candidates whose timeline
+    /// the round read.
+    firsts: HashMap<String, EntityRef>,
+    /// The whole timeline (less than a page) of the candidates the round read it of.
+    timelines: HashMap<EntityRef, Vec<Comment>>,
 }
+
+/// Suffix of the round's call that reads the timeline of a list call's first row.
+const TIMELINE: &str = "_timeline";
 
 /// Sends the lookup round for `client`: one `findbycomm` for every entity type the rules
 /// need; when one type comes back capped (20), the others may be missing (doc §2.2), so the
@@ -130,8 +144,10 @@ async fn look_up_with(
             );
         }
     }
+    ask_timelines(&mut round, client, known, needs, &origins, contact_phone);
     let mut answers = portal.round(round).await;
-    let found = read(&mut answers, client, known, &origins, needs, split)?;
+    let mut found = read(&mut answers, client, known, &origins, needs, split)?;
+    found.read_timelines(&mut answers);
     let capped = |ids: &[i64]| ids.len() >= FIND_CAP;
     let shared = lead_phone == contact_phone;
     let lead_capped = found
@@ -164,6 +180,7 @@ fn read(
     if needs.lead {
         if let Some(id) = known.lead {
             let rows: Vec<Lead> = answers.rows("lead_known")?;
+            found.note("lead_known", EntityType::Lead, rows.first().map(|l| l.id));
             found.known_lead = rows.into_iter().find(|l| l.id == id);
         }
         if client.phone.is_some() {
@@ -172,19 +189,30 @@ fn read(
                 None => answers.found_ids(lead_phone, EntityType::Lead)?,
             };
             let rows: Vec<Lead> = answers.rows("lead_phone_rows")?;
+            found.note(
+                "lead_phone_rows",
+                EntityType::Lead,
+                rows.first().map(|l| l.id),
+            );
             // Only the rows asked for: an empty `findbycomm` answer leaves the reference
             // unresolved, and what the portal makes of that is not documented.
             let rows = rows.into_iter().filter(|l| ids.contains(&l.id)).collect();
             found.phone_leads = Some((ids, rows));
         }
         for i in 0..origins.len() {
-            found
-                .origin_leads
-                .push(answers.rows(&format!("lead_origin{i}"))?);
+            let name = format!("lead_origin{i}");
+            let rows: Vec<Lead> = answers.rows(&name)?;
+            found.note(&name, EntityType::Lead, rows.first().map(|l| l.id));
+            found.origin_leads.push(rows);
         }
     }
     if let Some(id) = known.contact {
         let rows: Vec<Contact> = answers.rows("contact_known")?;
+        found.note(
+            "contact_known",
+            EntityType::Contact,
+            rows.first().map(|c| c.id),
+        );
         found.known_contact = rows.iter().any(|c| c.id == id).then_some(id);
     }
     if client.phone.is_some() {
@@ -194,9 +222,10 @@ fn read(
         };
     }
     for i in 0..origins.len() {
-        found
-            .origin_contacts
-            .push(answers.rows(&format!("contact_origin{i}"))?);
+        let name = format!("contact_origin{i}");
+        let rows: Vec<Contact> = answers.rows(&name)?;
+        found.note(&name, EntityType::Contact, rows.first().map(|c| c.id));
+        found.origin_contacts.push(rows);
     }
     if needs.deals_in.is_some() {
         let mut names = Vec::new();
@@ -209,6 +238,7 @@ fn read(
         names.extend((0..origins.len()).map(|i| format!("deals_origin{i}")));
         for name in names {
             let rows: Vec<Deal> = answers.rows(&name)?;
+            found.note(&name, EntityType::Deal, rows.first().map(|d| d.id));
             found.deals_full |= rows.len() >= PAGE;
             found.deals.extend(rows);
         }
@@ -216,7 +246,122 @@ fn read(
     Ok(found)
 }
 
+/// Asks, while the round has room, for the first timeline page of each candidate the
+/// routing rules may choose, most likely first: the known records, the newest found by
+/// phone, then by the client's own `ORIGIN_ID`. A candidate left out is looked at by the
+/// caller if it is chosen (an extra request, only then).
+fn ask_timelines(
+    round: &mut Round,
+    client: &ClientFacts,
+    known: &Known,
+    needs: Needs,
+    origins: &[i64],
+    contact_phone: &str,
+) {
+    let deals = needs.deals_in.is_some();
+    let phone = client.phone.is_some();
+    let origin = !origins.is_empty();
+    let candidates = [
+        (
+            needs.lead && known.lead.is_some(),
+            EntityType::Lead,
+            "lead_known",
+        ),
+        (
+            known.contact.is_some(),
+            EntityType::Contact,
+            "contact_known",
+        ),
+        (
+            deals && known.contact.is_some(),
+            EntityType::Deal,
+            "deals_known",
+        ),
+        (needs.lead && phone, EntityType::Lead, "lead_phone_rows"),
+        (deals && phone, EntityType::Deal, "deals_phone"),
+        (phone, EntityType::Contact, CONTACT_ROWS),
+        (needs.lead && origin, EntityType::Lead, "lead_origin0"),
+        (origin, EntityType::Contact, "contact_origin0"),
+        (deals && origin, EntityType::Deal, "deals_origin0"),
+    ];
+    for (wanted, kind, source) in candidates {
+        if !wanted {
+            continue;
+        }
+        if source == CONTACT_ROWS {
+            // findbycomm answers bare ids: the contacts' rows, newest first, give the one
+            // routing takes.
+            if round.room() < 2 {
+                break;
+            }
+            round.list_linked(
+                CONTACT_ROWS,
+                EntityType::Contact,
+                json!({}),
+                "@ID",
+                contact_phone,
+                "[CONTACT]",
+            );
+        }
+        if round.room() == 0 {
+            break;
+        }
+        round.comment_list(&format!("{source}{TIMELINE}"), kind, source);
+    }
+}
+
+/// The round's call of the rows of the contacts found by phone (asked only for their
+/// timeline).
+const CONTACT_ROWS: &str = "contact_phone_rows";
+
 impl Found {
+    /// Notes the first row a list call `name` answered, of type `kind`.
+    fn note(&mut self, name: &str, kind: EntityType, first: Option<i64>) {
+        if let Some(id) = first {
+            self.firsts.insert(name.to_string(), EntityRef { kind, id });
+        }
+    }
+
+    /// Reads the timelines the round asked for. A call that failed, or a page so full that
+    /// it may hide older comments, is left out (the caller looks at the chosen entity
+    /// itself); rows of another entity (a reference the portal could not resolve) are
+    /// dropped.
+    fn read_timelines(&mut self, answers: &mut Answers) {
+        if answers.has(CONTACT_ROWS) {
+            if let Ok(rows) = answers.rows::<Contact>(CONTACT_ROWS) {
+                self.note(
+                    CONTACT_ROWS,
+                    EntityType::Contact,
+                    rows.first().map(|c| c.id),
+                );
+            }
+        }
+        for (source, entity) in &self.firsts {
+            let name = format!("{source}{TIMELINE}");
+            if !answers.has(&name) {
+                continue;
+            }
+            let Ok(rows) = answers.rows::<Comment>(&name) else {
+                continue;
+            };
+            if rows.len() >= PAGE {
+                continue;
+            }
+            let own = rows
+                .into_iter()
+                .filter(|c| {
+                    c.entity_id == entity.id && c.entity_type == entity.kind.timeline_name()
+                })
+                .collect();
+            self.timelines.insert(*entity, own);
+        }
+    }
+
+    /// Every comment on `entity`'s timeline, when the round read it whole.
+    pub(crate) fn timeline(&self, entity: EntityRef) -> Option<&[Comment]> {
+        self.timelines.get(&entity).map(Vec::as_slice)
+    }
+
     /// The client's lead: the known one while it exists, else the newest found by phone,
     /// else by `ORIGIN_ID`.
     pub(crate) fn lead(&self) -> Option<Lead> {

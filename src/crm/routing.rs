@@ -8,7 +8,7 @@
 use super::creation::{self, Creation};
 use super::lookup::{self, Found, Needs};
 use super::responsible::{Choice, Responsibles};
-use crate::bitrix24::{Bitrix24, BitrixError, EntityType, Lead};
+use crate::bitrix24::{Bitrix24, BitrixError, Comment, EntityType, Lead};
 use crate::chat2desk::Operator;
 use crate::config::{CrmConfig, Integration};
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ use serde_json::json;
 pub const ORIGINATOR: &str = "chat2desk";
 
 /// A CRM entity on the portal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct EntityRef {
     /// Entity type.
     pub kind: EntityType,
@@ -80,6 +80,9 @@ pub struct Routed {
     /// caller can save this intent first and a crash between the update and the next
     /// checkpoint still notifies the responsible (exactly once) after a restart.
     pub reopened: Option<Reopen>,
+    /// Every comment on the entity's timeline, when the lookup round read it whole (`None`:
+    /// not read; the caller looks before writing).
+    pub timeline: Option<Vec<Comment>>,
 }
 
 /// What routing decided: an entity that exists, or what to create in the write round.
@@ -124,8 +127,9 @@ impl Router {
     }
 
     /// Decides where `client`'s transcript goes by the configured integration type: one
-    /// lookup round (trying the `known` records first), then, for a new entity, the choice
-    /// of its responsible. Nothing is written here.
+    /// lookup round (trying the `known` records first, and reading the candidates'
+    /// timelines), then, for a new entity, the choice of its responsible. Nothing is
+    /// written here.
     pub async fn plan(
         &self,
         portal: &Bitrix24,
@@ -138,7 +142,7 @@ impl Router {
             deals_in: (self.integration != Integration::Lead).then_some(self.deal_category),
         };
         let found = lookup::look_up(portal, client, &known, needs).await?;
-        match self.integration {
+        let plan = match self.integration {
             Integration::Lead => self.plan_lead(portal, client, operator, &found).await,
             Integration::ContactDeal => {
                 self.plan_contact_deal(portal, client, operator, &found)
@@ -147,7 +151,14 @@ impl Router {
             Integration::OpenlinesLead => {
                 self.plan_openlines(portal, client, operator, &found).await
             }
-        }
+        }?;
+        Ok(match plan {
+            Plan::Existing(mut routed) => {
+                routed.timeline = found.timeline(routed.entity).map(<[Comment]>::to_vec);
+                Plan::Existing(routed)
+            }
+            create => create,
+        })
     }
 
     /// Leads: the client's lead (reopened when closed), else their contact, else a new lead.
@@ -285,6 +296,7 @@ fn existing(kind: EntityType, id: i64) -> Routed {
         entity,
         person: entity,
         reopened: None,
+        timeline: None,
     }
 }
 

@@ -38,6 +38,7 @@
 //!
 //! Times are stored as integer unix milliseconds (UTC).
 
+mod backup;
 mod claims;
 mod connect;
 mod copy;

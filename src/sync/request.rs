@@ -6,11 +6,12 @@ use super::fetch::{fetch_request, Fetched};
 use super::single_flight::{self, client_keys};
 use super::writes::{scope_of, write_all, Comments, Target, CONTACT_SCOPE, LEAD_SCOPE};
 use super::{JobError, Progress, Rules, Services};
+use crate::bitrix24::Comment;
 use crate::chat2desk::{AttachmentKind, Message, MessageKind, Operator};
 use crate::crm::{phone::normalize_phone, ClientFacts, EntityRef, Known, Plan};
 use crate::store::{ClientKey, ClientRecord, Job};
 use crate::transcript::{self, Author, FileKind, FileLink, Line, TranscriptInput};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 /// Comment pages (50 each, newest first) searched for markers of an earlier, interrupted run.
@@ -81,7 +82,10 @@ pub async fn sync_request(
 
     match progress.entity {
         Some(entity) => {
-            let comments = with_markers(services, job, entity, comments).await?;
+            // Saved by an earlier run, which may have written parts before it was stopped.
+            let mut comments = comments;
+            let found = markers_on(services, entity, request_id).await?;
+            record_found(&mut progress, &mut comments, entity, found);
             let target = Target::Existing(entity);
             write_all(services, job, lease, target, comments, &mut progress).await?;
         }
@@ -130,7 +134,7 @@ async fn route_and_write(
     job: &Job,
     lease: Duration,
     who: &Who<'_>,
-    comments: Comments<'_>,
+    mut comments: Comments<'_>,
     progress: &mut Progress,
 ) -> Result<EntityRef, JobError> {
     let keys = who.keys;
@@ -164,7 +168,18 @@ async fn route_and_write(
         .await?;
     let target = match plan {
         Plan::Create(creation) => Target::New(creation, keys.to_vec()),
-        Plan::Existing(routed) => {
+        Plan::Existing(mut routed) => {
+            // The entity may hold the transcript already, written by a daemon whose state
+            // was lost or by another one: its markers are the truth, not the state database.
+            let found = match routed.timeline.take() {
+                Some(timeline) => markers_in(&timeline, comments.request_id),
+                None => markers_on(services, routed.entity, comments.request_id).await?,
+            };
+            record_found(progress, &mut comments, routed.entity, found);
+            if comments.present.len() == comments.parts.len() {
+                // Written whole: the lead was reopened (or open) back then.
+                routed.reopened = None;
+            }
             progress.entity = Some(routed.entity);
             progress.reopen = routed.reopened;
             let record = ClientRecord {
@@ -183,57 +198,69 @@ async fn route_and_write(
             Target::Existing(routed.entity)
         }
     };
-    // An existing entity may hold parts an interrupted run wrote; a new one holds none.
-    let comments = match &target {
-        Target::Existing(entity) => with_markers(services, job, *entity, comments).await?,
-        Target::New(..) => comments,
-    };
+    // A new entity holds no parts yet: nothing to look for.
     // Still under the client's claim, so that the client's next job sees the lead open and
     // does not reopen (and notify) it a second time, and finds the entity created here.
     write_all(services, job, lease, target, comments, progress).await
 }
 
-/// Adds the parts a run of this job wrote before it was stopped: only a re-run looks for
-/// its own markers (a first run cannot have written anything yet).
-async fn with_markers<'a>(
-    services: &Services,
-    job: &Job,
-    entity: EntityRef,
-    mut comments: Comments<'a>,
-) -> Result<Comments<'a>, JobError> {
-    if job.runs > 1 || !comments.present.is_empty() {
-        let found = markers_on(services, entity, comments.request_id).await?;
-        comments.present.extend(found);
-    }
-    Ok(comments)
-}
-
-/// Parts of this request's transcript already on the entity's timeline.
+/// Parts of this request's transcript already on the entity's timeline, with their
+/// comment ids.
 async fn markers_on(
     services: &Services,
     entity: EntityRef,
     request_id: i64,
-) -> Result<BTreeSet<usize>, JobError> {
-    let mut found = BTreeSet::new();
+) -> Result<BTreeMap<usize, i64>, JobError> {
+    let mut found = BTreeMap::new();
     let mut start = 0;
     for _ in 0..MARKER_SCAN_PAGES {
         let page = services
             .portal
             .comments(entity.kind, entity.id, start)
             .await?;
-        for comment in &page.items {
-            if let Some(marker) = transcript::find_marker(&comment.comment) {
-                if marker.request_id == request_id {
-                    found.insert(marker.part);
-                }
-            }
-        }
+        found.extend(markers_in(&page.items, request_id));
         match page.next {
             Some(next) if !page.items.is_empty() => start = next,
             _ => break,
         }
     }
     Ok(found)
+}
+
+/// Parts of this request's transcript among `timeline`'s comments, with their ids.
+fn markers_in(timeline: &[Comment], request_id: i64) -> BTreeMap<usize, i64> {
+    timeline
+        .iter()
+        .filter_map(|c| Some((transcript::find_marker(&c.comment)?, c.id)))
+        .filter(|(marker, _)| marker.request_id == request_id)
+        .map(|(marker, id)| (marker.part, id))
+        .collect()
+}
+
+/// Records the parts found on the timeline as written, so that none is written again.
+fn record_found(
+    progress: &mut Progress,
+    comments: &mut Comments<'_>,
+    entity: EntityRef,
+    found: BTreeMap<usize, i64>,
+) {
+    let mut recorded = Vec::new();
+    for (part, id) in found {
+        if comments.present.insert(part) {
+            progress.parts_written.push(part);
+            progress.comment_ids.push(id);
+            recorded.push(part);
+        }
+    }
+    if !recorded.is_empty() {
+        tracing::info!(
+            request_id = comments.request_id,
+            entity = %entity.kind,
+            entity_id = entity.id,
+            parts = ?recorded,
+            "Found parts of the transcript on the timeline already: not written again"
+        );
+    }
 }
 
 fn to_line(m: &Message, operators: &HashMap<i64, Operator>) -> Line {

@@ -1,14 +1,18 @@
-//! Chat2Desk: reachable, the token works, every mapped operator exists.
+//! Chat2Desk: reachable, the token works, every mapped operator exists, our webhook has
+//! every event the configuration needs.
 
 use super::progress::Step;
 use super::reach::{after_connect, host_port, probe, proxy_var};
 use super::{Line, ANSWER_TIMEOUT};
 use crate::chat2desk::{Chat2Desk, Chat2DeskError, Chat2DeskOptions};
+use crate::cli::webhook::{is_ours, missing_events};
 use crate::config::{Config, OperatorRef};
 use url::Url;
 
 const URL_KEY: &str = "chat2desk.api_url";
 const TOKEN_KEY: &str = "chat2desk.token";
+/// The key that finds our webhook (its secret is in the hook's URL).
+const WEBHOOK_KEY: &str = "server.webhook_secret";
 
 /// The Chat2Desk lines, in order.
 pub(super) async fn check(config: &Config, step: &Step) -> Vec<Line> {
@@ -93,7 +97,42 @@ pub(super) async fn check(config: &Config, step: &Step) -> Vec<Line> {
         }
     }
     operators(config, &client, step, &mut lines).await;
+    webhook(config, &client, step, &mut lines).await;
     lines
+}
+
+/// This daemon's webhook, when one is registered, subscribes every event the configuration
+/// needs (a warning otherwise: the poll still picks closes up, later).
+async fn webhook(config: &Config, client: &Chat2Desk, step: &Step, lines: &mut Vec<Line>) {
+    step.show(format!("{WEBHOOK_KEY}: GET /v1/webhooks"));
+    let secret = config.server.webhook_secret.expose();
+    let hooks = match client.webhooks().await {
+        Ok(hooks) => hooks,
+        Err(e) => {
+            let why = format!("GET /v1/webhooks failed: {e}; {}", hint(&e));
+            lines.push(Line::warn(WEBHOOK_KEY, why));
+            return;
+        }
+    };
+    for hook in hooks.iter().filter(|h| is_ours(h, secret)) {
+        let missing = missing_events(config, hook, secret);
+        if missing.is_empty() {
+            let text = format!(
+                "webhook {} subscribes {} (GET /v1/webhooks)",
+                hook.id,
+                hook.events.join(",")
+            );
+            lines.push(Line::ok(WEBHOOK_KEY, text));
+        } else {
+            let text = format!(
+                "webhook {} lacks the event(s) {} the configuration needs (GET /v1/webhooks); run \
+                 `chat2desk-b24 webhook set https://<public host>` again",
+                hook.id,
+                missing.join(",")
+            );
+            lines.push(Line::warn(WEBHOOK_KEY, text));
+        }
+    }
 }
 
 /// Every `[[crm.operators]] chat2desk` names an operator Chat2Desk has.
