@@ -47,6 +47,7 @@ pub async fn status(store: &Store) -> anyhow::Result<()> {
                 crate::store::JobKind::Send => "send",
                 crate::store::JobKind::LineIn => "line message (client → line)",
                 crate::store::JobKind::LineOut => "line message (operator → client)",
+                crate::store::JobKind::LineClose => "finished Open Lines session",
             };
             println!(
                 "  {what} {} ({}, {} failed attempt(s), {}): {}",
