@@ -179,7 +179,7 @@ async fn bind_events(app: &AppClient, spec: &ConnectorSpec) -> Result<(), SetupE
     let available: Vec<String> = app
         .call("events", json!({}))
         .await
-        .map(|v| names(&v))
+        .map(|v| event_names(&v))
         .unwrap_or_default();
     let bound = app
         .call("event.get", json!({}))
@@ -253,7 +253,7 @@ pub async fn deactivate(
 }
 
 /// Upper-cased event names of an `events` answer (a list, or a map of names).
-fn names(v: &Value) -> Vec<String> {
+pub fn event_names(v: &Value) -> Vec<String> {
     match v {
         Value::Array(items) => items
             .iter()

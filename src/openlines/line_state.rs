@@ -1,6 +1,6 @@
 //! What the daemon remembers about its lines across restarts (the state database's `meta`):
 //! the lines it set the connector up on (so a line taken out of `[[openlines.lines]]` is
-//! switched off), and the lines a portal administrator disconnected (not set up again until
+//! switched off), the lines it switched off, and the lines a portal administrator disconnected (not set up again until
 //! `chat2desk-b24 openlines --reconnect <line>`).
 
 use crate::store::{Store, StoreError};
@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// `meta` key: the lines the connector is active on, as the daemon set it up (JSON list).
 const SET_UP: &str = "openlines.set_up_lines";
+/// `meta` key: the lines the daemon switched off because the config no longer names them.
+const SWITCHED_OFF: &str = "openlines.switched_off_lines";
 /// `meta` key: the lines disconnected on the portal (JSON map line → [`Disconnect`]).
 const DISCONNECTED: &str = "openlines.disconnected_lines";
 
@@ -30,6 +32,16 @@ pub async fn set_up_lines(store: &Store) -> Result<BTreeSet<i64>, StoreError> {
 /// Remembers the lines the connector is now set up on.
 pub async fn remember_set_up(store: &Store, lines: &BTreeSet<i64>) -> Result<(), StoreError> {
     write(store, SET_UP, lines).await
+}
+
+/// The lines the daemon switched off because the config no longer names them.
+pub async fn switched_off(store: &Store) -> Result<BTreeSet<i64>, StoreError> {
+    Ok(read(store, SWITCHED_OFF).await?.unwrap_or_default())
+}
+
+/// Remembers the lines switched off because the config no longer names them.
+pub async fn remember_switched_off(store: &Store, lines: &BTreeSet<i64>) -> Result<(), StoreError> {
+    write(store, SWITCHED_OFF, lines).await
 }
 
 /// The lines disconnected on the portal, with when and how.

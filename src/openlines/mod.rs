@@ -17,10 +17,12 @@ mod reply_text;
 mod rules;
 mod setup;
 
-pub use connector::{ensure_connector, ConnectorSpec, LineSetup, LineSpec, SetupError};
+pub use connector::{
+    ensure_connector, event_names, ConnectorSpec, LineSetup, LineSpec, SetupError, SESSION_FINISH,
+};
 pub use events::{replies_of, EventsReader, ReadError, ReadReport, BATCH_LIMIT, SWEEP_EVERY};
 pub use finish::finishes_of;
-pub use line_state::{disconnected, is_disconnected, reconnect, Disconnect};
+pub use line_state::{disconnected, is_disconnected, reconnect, switched_off, Disconnect};
 pub use payload::{chat_key, client_message, ClientSide};
 pub use reply_text::{plain_text, Signature};
 pub use rules::LineRules;

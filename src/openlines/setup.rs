@@ -3,7 +3,10 @@
 //! shows about its Chat2Desk channels. Run at start and after the app is connected.
 
 use super::connector::deactivate;
-use super::line_state::{disconnected, remember_set_up, set_up_lines as lines_set_up};
+use super::line_state::{
+    disconnected, remember_set_up, remember_switched_off, set_up_lines as lines_set_up,
+    switched_off,
+};
 use super::{ensure_connector, ConnectorSpec, LineRules, LineSetup, LineSpec, SetupError};
 use crate::bitrix24::AppClient;
 use crate::chat2desk::Chat2Desk;
@@ -88,11 +91,16 @@ async fn reconcile(
     let configured: BTreeSet<i64> = rules.lines.iter().map(|l| l.line).collect();
     let off = disconnected(store).await.map_err(store_failed)?;
     let mut on = lines_set_up(store).await.map_err(store_failed)?;
+    let mut off_now = switched_off(store).await.map_err(store_failed)?;
     let spec = spec_of(rules, daemon_url);
     for line in on.clone().difference(&configured) {
         let was_on = deactivate(app, &spec, *line).await?;
         tracing::info!(line, connector = %spec.id, portal_method = "imconnector.activate", was_on, "Switched the connector off on a line no longer in [[openlines.lines]]");
         on.remove(line);
+        off_now.insert(*line);
+        remember_switched_off(store, &off_now)
+            .await
+            .map_err(store_failed)?;
         remember_set_up(store, &on).await.map_err(store_failed)?;
     }
     let mut wanted = rules.clone();
