@@ -78,7 +78,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Openlines => cli::openlines(&load(&cli.config)?).await?,
+        Command::Openlines { reconnect } => cli::openlines(&load(&cli.config)?, reconnect).await?,
         Command::Send {
             channel,
             phone,

@@ -2,6 +2,7 @@
 //! budget and typed errors. Facts and uncertainties are from `chat2desk-api.md`.
 
 mod client;
+mod closing;
 mod error;
 mod lenient;
 mod models;

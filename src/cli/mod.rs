@@ -135,9 +135,14 @@ pub enum Command {
         #[command(subcommand)]
         action: AppAction,
     },
-    /// The Open Lines bridge: each line, its channels and status, messages each way today and
-    /// the last error.
-    Openlines,
+    /// The Open Lines bridge: each line, its channels and status, lines switched off or
+    /// disconnected on the portal, messages each way today and the last error.
+    Openlines {
+        /// Connect again a line an administrator disconnected on the portal (the daemon sets
+        /// it up on its next start or reload).
+        #[arg(long, value_name = "LINE")]
+        reconnect: Option<i64>,
+    },
     /// Print the effective config (secrets as ***).
     Config,
     /// Run the whole pipeline against built-in simulators and print what the portal got.

@@ -68,13 +68,24 @@ pub async fn app_status(config: &Config) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-/// `openlines`: each line, its channels and status, messages each way today, the last error.
-pub async fn openlines(config: &Config) -> anyhow::Result<()> {
+/// `openlines`: each line, its channels and status, lines switched off or disconnected on
+/// the portal, messages each way today, the last error. With `reconnect`, first forgets
+/// that an administrator disconnected that line.
+pub async fn openlines(config: &Config, reconnect: Option<i64>) -> anyhow::Result<()> {
     let rules = LineRules::new(config);
-    if !rules.enabled() {
+    let store = crate::service::open_store(config).await?;
+    if let Some(line) = reconnect {
+        if crate::openlines::reconnect(&store, line).await? {
+            println!("Line {line} will be connected again on the daemon's next start or reload (systemctl reload chat2desk-b24)");
+        } else {
+            println!("Line {line} was not disconnected on the portal; nothing to do");
+        }
+    }
+    let off = crate::openlines::switched_off(&store).await?;
+    if !rules.enabled() && off.is_empty() {
         bail!("no [[openlines.lines]] are configured");
     }
-    let store = crate::service::open_store(config).await?;
+    let disconnected = crate::openlines::disconnected(&store).await?;
     let app = match &config.bitrix24.app {
         Some(app) => {
             let portal = crate::bitrix24::Bitrix24::new(
@@ -98,11 +109,26 @@ pub async fn openlines(config: &Config) -> anyhow::Result<()> {
             .find(|(line, _)| *line == l.line)
             .map(|(_, s)| s.as_str())
             .unwrap_or("");
+        let state = match disconnected.get(&l.line) {
+            Some(d) => format!(
+                "disconnected on the portal ({}, {}), left off: to connect it again run `chat2desk-b24 openlines --reconnect {}` and reload",
+                d.event,
+                d.at.format("%Y-%m-%d %H:%M UTC"),
+                l.line
+            ),
+            None => state.to_string(),
+        };
         println!(
             "  line {}: channels {}; {state}",
             l.line,
             channels.join(", ")
         );
+    }
+    for line in off
+        .iter()
+        .filter(|l| !rules.lines.iter().any(|c| c.line == **l))
+    {
+        println!("  line {line}: switched off (no longer in [[openlines.lines]])");
     }
     let midnight = Utc::now()
         .with_timezone(&config.timezone())

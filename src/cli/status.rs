@@ -47,6 +47,7 @@ pub async fn status(store: &Store) -> anyhow::Result<()> {
                 crate::store::JobKind::Send => "send",
                 crate::store::JobKind::LineIn => "line message (client → line)",
                 crate::store::JobKind::LineOut => "line message (operator → client)",
+                crate::store::JobKind::LineClose => "finished Open Lines session",
             };
             println!(
                 "  {what} {} ({}, {} failed attempt(s), {}): {}",
@@ -62,7 +63,20 @@ pub async fn status(store: &Store) -> anyhow::Result<()> {
         }
     }
     app(store).await?;
+    lines_off(store).await?;
     nodes(store).await
+}
+
+/// Open Lines disconnected by a portal administrator (their routing is stopped).
+async fn lines_off(store: &Store) -> anyhow::Result<()> {
+    for (line, d) in crate::openlines::disconnected(store).await? {
+        println!(
+            "Open Line {line}: disconnected on the portal {} ({}); its clients' messages stay in Chat2Desk: `chat2desk-b24 openlines --reconnect {line}`, then reload",
+            d.at.format("%Y-%m-%d %H:%M:%S UTC"),
+            d.event
+        );
+    }
+    Ok(())
 }
 
 /// The local application's grant (Open Lines), when there is one.

@@ -10,13 +10,17 @@ use std::time::Duration;
 
 /// Events an Open Lines connector needs; the first is required, the others are bound where
 /// the portal has them (`events` is probed first: older boxes lack some, doc §3.1).
-const EVENTS: [&str; 5] = [
+const EVENTS: [&str; 6] = [
     "OnImConnectorMessageAdd",
     "OnImConnectorMessageUpdate",
     "OnImConnectorMessageDelete",
     "OnImConnectorLineDelete",
     "OnImConnectorStatusDelete",
+    SESSION_FINISH,
 ];
+/// The event of a finished session: newer boxes only (older ones answer
+/// `ERROR_EVENT_NOT_FOUND`); without it a request closes only when Chat2Desk closes it.
+pub const SESSION_FINISH: &str = "OnImConnectorDialogFinish";
 
 /// The connector as registered.
 #[derive(Debug, Clone)]
@@ -175,7 +179,7 @@ async fn bind_events(app: &AppClient, spec: &ConnectorSpec) -> Result<(), SetupE
     let available: Vec<String> = app
         .call("events", json!({}))
         .await
-        .map(|v| names(&v))
+        .map(|v| event_names(&v))
         .unwrap_or_default();
     let bound = app
         .call("event.get", json!({}))
@@ -194,7 +198,11 @@ async fn bind_events(app: &AppClient, spec: &ConnectorSpec) -> Result<(), SetupE
         let upper = event.to_uppercase();
         let required = i == 0;
         let present = available.is_empty() || available.contains(&upper);
-        if already.contains(&upper) || !(required || present) {
+        if already.contains(&upper) {
+            continue;
+        }
+        if !(required || present) {
+            missing(event);
             continue;
         }
         let bind = app
@@ -211,15 +219,41 @@ async fn bind_events(app: &AppClient, spec: &ConnectorSpec) -> Result<(), SetupE
             ),
             // Bound meanwhile by another process: what we wanted.
             Err(e) if e.to_string().contains("already binded") => {}
-            Err(e) if !required && e.code() == Some("ERROR_EVENT_NOT_FOUND") => {}
+            Err(e) if !required && e.code() == Some("ERROR_EVENT_NOT_FOUND") => missing(event),
             Err(e) => return Err(failed("event.bind", None, e, FIX)),
         }
     }
     Ok(())
 }
 
+/// Logs an optional event the portal does not have (the finished-session one matters).
+fn missing(event: &str) {
+    if event == SESSION_FINISH {
+        tracing::warn!(portal_method = "event.bind", event, "This portal has no OnImConnectorDialogFinish (an older box): a session an operator finishes does not close the Chat2Desk request; its transcript comes when Chat2Desk closes it");
+    }
+}
+
+/// Switches the connector off on `line` (`imconnector.activate` with `ACTIVE = 0`, which
+/// also drops the line's DATA, doc §2.2). True when the line had it on.
+pub async fn deactivate(
+    app: &AppClient,
+    spec: &ConnectorSpec,
+    line: i64,
+) -> Result<bool, SetupError> {
+    const FIX: &str =
+        "switch the connector off by hand: Contact Center → the line → Chat2Desk → Отключить";
+    let answer = app
+        .call(
+            "imconnector.activate",
+            json!({"CONNECTOR": spec.id, "LINE": line, "ACTIVE": 0}),
+        )
+        .await
+        .map_err(|e| failed("imconnector.activate", Some(line), e, FIX))?;
+    Ok(answer == Value::Bool(true))
+}
+
 /// Upper-cased event names of an `events` answer (a list, or a map of names).
-fn names(v: &Value) -> Vec<String> {
+pub fn event_names(v: &Value) -> Vec<String> {
     match v {
         Value::Array(items) => items
             .iter()

@@ -1,21 +1,25 @@
 //! The offline-events reader (doc §3.5): operators' replies come as `OnImConnectorMessageAdd`
-//! offline events, fetched with `event.offline.get` (`clear=0`) every `events_poll_ms` while
-//! this node leads.
+//! offline events, finished sessions as `OnImConnectorDialogFinish`, an admin's disconnect
+//! as `OnImConnectorStatusDelete`/`LineDelete`, fetched with `event.offline.get` (`clear=0`)
+//! every `events_poll_ms` while this node leads.
 //!
 //! `clear=0` reserves the rows under a new `process_id`, and reserved rows never come back to
 //! a plain `get`, so the `process_id` is stored before anything else is done with the
 //! batch. Each reply becomes a `line_out` job (keyed by the portal's IM message id: a batch
-//! read twice queues nothing twice); the job clears its event when the client has the
-//! reply. Events of other kinds are logged and cleared here.
+//! read twice queues nothing twice), each finished session a `line_close` job (keyed by line
+//! and session); the job clears its event when done. Disconnects are recorded, and they and
+//! events of other kinds are logged and cleared here.
 //!
 //! At start and every [`SWEEP_EVERY`], the sweep re-reads the open batches (queuing what a
 //! crash left unqueued, closing those with nothing left) and takes over rows that
 //! `event.offline.list` shows reserved under a `process_id` this daemon never stored (a
 //! crash between the portal's answer and our write).
 
+use super::disconnect::{note_disconnect, LINE_DELETE, STATUS_DELETE};
+use super::finish::{finishes_of, DIALOG_FINISH};
 use crate::bitrix24::AppClient;
 use crate::store::Store;
-use crate::sync::{enqueue_operator_replies, OperatorReply, PortalFile};
+use crate::sync::{enqueue_operator_replies, enqueue_session_finish, OperatorReply, PortalFile};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -313,34 +317,28 @@ impl EventsReader {
             let message_id = text(&event["MESSAGE_ID"]).unwrap_or_default();
             let data = &event["EVENT_DATA"];
             let connector = text(&data["CONNECTOR"]).unwrap_or_default().to_lowercase();
-            if name != MESSAGE_ADD || connector != self.connector {
-                tracing::info!(
-                    event = %name,
-                    message_id = %message_id,
-                    line = %text(&data["LINE"]).unwrap_or_default(),
-                    "Offline event not bridged (only operators' new replies are); clearing it"
-                );
+            let ours = connector == self.connector;
+            let queued = match name.as_str() {
+                MESSAGE_ADD if ours => self.queue_replies(event, process_id).await?,
+                DIALOG_FINISH if ours => self.queue_finishes(event, process_id).await?,
+                LINE_DELETE | STATUS_DELETE => {
+                    note_disconnect(&self.store, &self.connector, &name, data).await?;
+                    None
+                }
+                _ => {
+                    tracing::info!(
+                        event = %name,
+                        message_id = %message_id,
+                        line = %text(&data["LINE"]).unwrap_or_default(),
+                        "Offline event not bridged (only operators' new replies and finished sessions are); clearing it"
+                    );
+                    None
+                }
+            };
+            let Some(queued) = queued else {
                 others.push(message_id);
                 continue;
-            }
-            let replies = replies_of(event, process_id);
-            if replies.is_empty() {
-                tracing::warn!(
-                    message_id = %message_id,
-                    "An OnImConnectorMessageAdd event carries no message with a chat and an IM id; clearing it"
-                );
-                others.push(message_id);
-                continue;
-            }
-            let queued = enqueue_operator_replies(&self.store, &replies).await?;
-            for r in &replies {
-                tracing::debug!(
-                    line = r.line,
-                    chat = %r.chat_id,
-                    im_message_id = %r.im_message_id,
-                    "Queued an operator's reply"
-                );
-            }
+            };
             report.queued += queued;
         }
         if report.queued > 0 {
@@ -366,6 +364,45 @@ impl EventsReader {
     }
 }
 
+impl EventsReader {
+    /// Queues the replies of an `OnImConnectorMessageAdd` event; `None` when it has none.
+    async fn queue_replies(
+        &self,
+        event: &Value,
+        process_id: &str,
+    ) -> Result<Option<usize>, ReadError> {
+        let replies = replies_of(event, process_id);
+        if replies.is_empty() {
+            tracing::warn!(
+                message_id = %text(&event["MESSAGE_ID"]).unwrap_or_default(),
+                "An OnImConnectorMessageAdd event carries no message with a chat and an IM id; clearing it"
+            );
+            return Ok(None);
+        }
+        for r in &replies {
+            tracing::debug!(line = r.line, chat = %r.chat_id, im_message_id = %r.im_message_id, "Queued an operator's reply");
+        }
+        Ok(Some(enqueue_operator_replies(&self.store, &replies).await?))
+    }
+
+    /// Queues the finished sessions of an `OnImConnectorDialogFinish` event; `None` when it
+    /// names none.
+    async fn queue_finishes(
+        &self,
+        event: &Value,
+        process_id: &str,
+    ) -> Result<Option<usize>, ReadError> {
+        let finishes = finishes_of(event, process_id);
+        if finishes.is_empty() {
+            return Ok(None);
+        }
+        for f in &finishes {
+            tracing::info!(line = f.line, chat = %f.chat_id, session = %f.session_id, "An operator finished an Open Lines session; closing its Chat2Desk request");
+        }
+        Ok(Some(enqueue_session_finish(&self.store, &finishes).await?))
+    }
+}
+
 /// The replies of one `OnImConnectorMessageAdd` event (doc §3.2): one per `MESSAGES`
 /// element with a chat id and an IM message id. IDs come as strings or numbers.
 pub fn replies_of(event: &Value, process_id: &str) -> Vec<OperatorReply> {
@@ -375,23 +412,13 @@ pub fn replies_of(event: &Value, process_id: &str) -> Vec<OperatorReply> {
     };
     let event_message_id = text(&event["MESSAGE_ID"]).unwrap_or_default();
     let raised_at = text(&event["TIMESTAMP_X"]);
-    let messages = match &data["MESSAGES"] {
-        Value::Array(items) => items.clone(),
-        // Form-encoded payloads turn lists into maps keyed 0, 1, …
-        Value::Object(map) => map.values().cloned().collect(),
-        _ => Vec::new(),
-    };
-    messages
+    elements(&data["MESSAGES"])
         .iter()
         .filter_map(|m| {
             let chat_id = text(&m["chat"]["id"])?;
             let im_message_id = text(&m["im"]["message_id"])?;
             let body = &m["message"];
-            let files = match &body["files"] {
-                Value::Array(items) => items.clone(),
-                Value::Object(map) => map.values().cloned().collect(),
-                _ => Vec::new(),
-            };
+            let files = elements(&body["files"]);
             Some(OperatorReply {
                 line,
                 chat_id,
@@ -415,8 +442,17 @@ pub fn replies_of(event: &Value, process_id: &str) -> Vec<OperatorReply> {
         .collect()
 }
 
+/// The elements of a list, also when form encoding turned it into a map keyed 0, 1, …
+pub(super) fn elements(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Array(items) => items.clone(),
+        Value::Object(map) => map.values().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// A string or a number as text.
-fn text(v: &Value) -> Option<String> {
+pub(super) fn text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -425,7 +461,7 @@ fn text(v: &Value) -> Option<String> {
 }
 
 /// A number, also when sent as a string.
-fn int(v: &Value) -> Option<i64> {
+pub(super) fn int(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),

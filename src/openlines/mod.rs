@@ -3,17 +3,26 @@
 //! with `imconnector.send.messages`; operators' replies come back as offline events.
 //!
 //! This part holds what the flows share: the connector's setup on the portal, the reader of
-//! the portal's offline events (operators' replies), the payload of a client message, the operator's text as a messenger shows it, and the bridge's rules.
+//! the portal's offline events (operators' replies, finished sessions, disconnects), what the
+//! daemon remembers about its lines, the payload of a client message, the operator's text as
+//! a messenger shows it, and the bridge's rules.
 
 mod connector;
+mod disconnect;
 mod events;
+mod finish;
+mod line_state;
 mod payload;
 mod reply_text;
 mod rules;
 mod setup;
 
-pub use connector::{ensure_connector, ConnectorSpec, LineSetup, LineSpec, SetupError};
+pub use connector::{
+    ensure_connector, event_names, ConnectorSpec, LineSetup, LineSpec, SetupError, SESSION_FINISH,
+};
 pub use events::{replies_of, EventsReader, ReadError, ReadReport, BATCH_LIMIT, SWEEP_EVERY};
+pub use finish::finishes_of;
+pub use line_state::{disconnected, is_disconnected, reconnect, switched_off, Disconnect};
 pub use payload::{chat_key, client_message, ClientSide};
 pub use reply_text::{plain_text, Signature};
 pub use rules::LineRules;

@@ -2,9 +2,16 @@
 //! registers (the settings page at `<daemon_url>/bitrix24/connector`) and what each line
 //! shows about its Chat2Desk channels. Run at start and after the app is connected.
 
+use super::connector::deactivate;
+use super::line_state::{
+    disconnected, remember_set_up, remember_switched_off, set_up_lines as lines_set_up,
+    switched_off,
+};
 use super::{ensure_connector, ConnectorSpec, LineRules, LineSetup, LineSpec, SetupError};
 use crate::bitrix24::AppClient;
 use crate::chat2desk::Chat2Desk;
+use crate::store::Store;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// Sets the connector up on every line of `rules`; `daemon_url` is `[bitrix24.app]
@@ -18,12 +25,7 @@ pub async fn set_up_lines(
     web_url: &str,
 ) -> Result<Vec<LineSetup>, SetupError> {
     let channels = chat2desk.channels().await.unwrap_or_default();
-    let spec = ConnectorSpec {
-        id: rules.connector.clone(),
-        placement_handler: format!("{}/bitrix24/connector", daemon_url.trim_end_matches('/')),
-        status_checks: 5,
-        status_pause: Duration::from_millis(400),
-    };
+    let spec = spec_of(rules, daemon_url);
     let lines: Vec<LineSpec> = rules
         .lines
         .iter()
@@ -58,6 +60,64 @@ pub async fn set_up_lines(
     Ok(report)
 }
 
+fn spec_of(rules: &LineRules, daemon_url: &str) -> ConnectorSpec {
+    ConnectorSpec {
+        id: rules.connector.clone(),
+        placement_handler: format!("{}/bitrix24/connector", daemon_url.trim_end_matches('/')),
+        status_checks: 5,
+        status_pause: Duration::from_millis(400),
+    }
+}
+
+/// At start and on SIGHUP: switches the connector off on the lines it was set up on that
+/// the config no longer names, then sets it up on the configured lines an administrator has
+/// not disconnected on the portal (those stay off: not undone behind the admin's back),
+/// and remembers which lines it is on.
+async fn reconcile(
+    app: &AppClient,
+    store: &Store,
+    chat2desk: &Chat2Desk,
+    rules: &LineRules,
+    daemon_url: &str,
+    web_url: &str,
+) -> Result<(), SetupError> {
+    let store_failed = |e: crate::store::StoreError| SetupError {
+        method: "state database",
+        line: None,
+        detail: e.to_string(),
+        fix: "check [database] and that the state database is reachable",
+        transient: true,
+    };
+    let configured: BTreeSet<i64> = rules.lines.iter().map(|l| l.line).collect();
+    let off = disconnected(store).await.map_err(store_failed)?;
+    let mut on = lines_set_up(store).await.map_err(store_failed)?;
+    let mut off_now = switched_off(store).await.map_err(store_failed)?;
+    let spec = spec_of(rules, daemon_url);
+    for line in on.clone().difference(&configured) {
+        let was_on = deactivate(app, &spec, *line).await?;
+        tracing::info!(line, connector = %spec.id, portal_method = "imconnector.activate", was_on, "Switched the connector off on a line no longer in [[openlines.lines]]");
+        on.remove(line);
+        off_now.insert(*line);
+        remember_switched_off(store, &off_now)
+            .await
+            .map_err(store_failed)?;
+        remember_set_up(store, &on).await.map_err(store_failed)?;
+    }
+    let mut wanted = rules.clone();
+    wanted.lines.retain(|l| !off.contains_key(&l.line));
+    for line in configured.iter().filter(|l| off.contains_key(l)) {
+        tracing::warn!(line, connector = %spec.id, "Not connecting a line an administrator disconnected on the portal; run `chat2desk-b24 openlines --reconnect {line}` and reload to connect it again");
+    }
+    if !wanted.lines.is_empty() {
+        set_up_lines(app, chat2desk, &wanted, daemon_url, web_url).await?;
+    }
+    let now_on: BTreeSet<i64> = wanted.lines.iter().map(|l| l.line).collect();
+    remember_set_up(store, &now_on)
+        .await
+        .map_err(store_failed)?;
+    Ok(())
+}
+
 /// Each line's connector status in words (`imconnector.status`), for the settings page and
 /// `chat2desk-b24 openlines`.
 pub async fn line_status(app: Option<&AppClient>, rules: &LineRules) -> Vec<(i64, String)> {
@@ -85,9 +145,10 @@ pub async fn line_status(app: Option<&AppClient>, rules: &LineRules) -> Vec<(i64
     out
 }
 
-/// At start: sets the connector up once the app is connected, trying again every minute
-/// while the portal does not answer, until `shutdown`. Does nothing without a grant (the
-/// connection page sets it up).
+/// At start and on SIGHUP: switches the connector off on lines taken out of the config and
+/// sets it up on the others once the app is connected, trying again every minute while the
+/// portal does not answer, until `shutdown`. Does nothing without a grant (the connection
+/// page sets it up).
 pub async fn set_up_at_start(
     services: std::sync::Arc<crate::sync::Services>,
     rules: LineRules,
@@ -97,7 +158,8 @@ pub async fn set_up_at_start(
     let Some(app) = services.app.clone() else {
         return;
     };
-    if !rules.enabled() {
+    let was_on = lines_set_up(&services.store).await.unwrap_or_default();
+    if !rules.enabled() && was_on.is_empty() {
         return;
     }
     loop {
@@ -110,7 +172,17 @@ pub async fn set_up_at_start(
             Err(e) => tracing::warn!(error = %e, "Cannot read the app grant; trying again"),
         }
         let web_url = services.directory.web_url().to_string();
-        match set_up_lines(&app, &services.chat2desk, &rules, &daemon_url, &web_url).await {
+        let store = &services.store;
+        match reconcile(
+            &app,
+            store,
+            &services.chat2desk,
+            &rules,
+            &daemon_url,
+            &web_url,
+        )
+        .await
+        {
             Ok(_) => return,
             Err(e) if e.transient => {
                 tracing::warn!(portal_method = e.method, line = e.line, error = %e, "Connector setup failed; trying again in a minute");

@@ -290,17 +290,7 @@ async fn serve(
                 .in_current_span(),
         )
     });
-    if let Some(app) = &daemon.config.bitrix24.app {
-        tokio::spawn(
-            crate::openlines::set_up_at_start(
-                services.clone(),
-                crate::openlines::LineRules::new(&daemon.config),
-                app.daemon_url.clone(),
-                shutdown.clone(),
-            )
-            .in_current_span(),
-        );
-    }
+    set_up_lines(&daemon, &shutdown);
     let status = status_line(&services).await;
     notifier.ready(&status);
     tracing::info!(status = %status, "Started");
@@ -319,6 +309,8 @@ async fn serve(
             Some(()) = signals.reload.recv() => {
                 notifier.reloading(false);
                 config = reload(&daemon, config, config_path, &log).await;
+                // Lines taken out are switched off, new ones set up.
+                set_up_lines(&daemon, &shutdown);
                 notifier.reloading(true);
             }
             _ = heartbeat.tick() => {
@@ -388,6 +380,22 @@ async fn status_line(services: &Services) -> String {
 }
 
 /// Re-reads the config file and applies what can change live; logs what needs a restart.
+/// Sets the Open Lines connector up for the live `[[openlines.lines]]` (and switches it off
+/// on lines taken out), in the background, when `[bitrix24.app]` is configured.
+fn set_up_lines(daemon: &Daemon, shutdown: &tokio_util::sync::CancellationToken) {
+    if let Some(app) = &daemon.config.bitrix24.app {
+        tokio::spawn(
+            crate::openlines::set_up_at_start(
+                daemon.services().clone(),
+                daemon.rules.borrow().lines.clone(),
+                app.daemon_url.clone(),
+                shutdown.clone(),
+            )
+            .in_current_span(),
+        );
+    }
+}
+
 async fn reload(daemon: &Daemon, current: Config, path: &Path, log: &LogHandle) -> Config {
     let loaded = match crate::config::load(path) {
         Ok(loaded) => loaded,

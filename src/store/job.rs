@@ -54,6 +54,9 @@ text_enum! {
         LineIn => "line_in",
         /// Pass an operator's reply to the client; the key is the `line_messages` row id.
         LineOut => "line_out",
+        /// Close the Chat2Desk request of an Open Lines session the portal finished; the key
+        /// is the `line_messages` row id.
+        LineClose => "line_close",
     }
 }
 

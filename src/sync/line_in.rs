@@ -47,7 +47,7 @@ fn client_chain(client_id: i64) -> String {
 }
 
 /// Stores a client's message for its line and queues its job (the same message again is
-/// one job). Returns true when it is new.
+/// one job; a line disconnected on the portal queues nothing). Returns true when it is new.
 pub async fn enqueue_client_message(
     store: &crate::store::Store,
     line: i64,
@@ -58,6 +58,10 @@ pub async fn enqueue_client_message(
     let Some(client_id) = message.client_id.or(client.map(|c| c.id)) else {
         return Ok(false);
     };
+    // A line an administrator disconnected on the portal gets nothing (see `openlines`).
+    if crate::openlines::is_disconnected(store, line).await? {
+        return Ok(false);
+    }
     let payload = ClientLineMessage {
         line,
         message: message.clone(),

@@ -101,7 +101,7 @@ fn raised_ms(at: &str) -> Option<i64> {
 }
 
 /// The Chat2Desk client behind a chat id of ours (`c2d-<id>`).
-fn client_of(chat_id: &str) -> Option<i64> {
+pub(super) fn client_of(chat_id: &str) -> Option<i64> {
     chat_id.trim().strip_prefix("c2d-")?.parse().ok()
 }
 

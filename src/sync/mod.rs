@@ -5,6 +5,7 @@
 mod directory;
 mod error;
 mod fetch;
+mod line_close;
 mod line_in;
 mod line_job;
 mod line_out;
@@ -21,6 +22,7 @@ mod writes;
 pub use crate::openlines::LineRules;
 pub use directory::{Directory, DEFAULT_WEB_URL};
 pub use error::JobError;
+pub use line_close::{close_finished_session, enqueue_session_finish, SessionFinish};
 pub use line_in::{deliver_to_line, enqueue_client_message, line_chain, ClientLineMessage};
 pub use line_out::{
     deliver_to_client, enqueue_operator_replies, OperatorReply, PortalFile, HOSTED_FILE_TTL,

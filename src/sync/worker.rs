@@ -2,8 +2,8 @@
 //! with a reason.
 
 use super::{
-    deliver_to_client, deliver_to_line, send_message, single_flight, sync_request, Directory,
-    JobError, LineRules, Outcome, Progress, SendRules, Stats,
+    close_finished_session, deliver_to_client, deliver_to_line, send_message, single_flight,
+    sync_request, Directory, JobError, LineRules, Outcome, Progress, SendRules, Stats,
 };
 use crate::bitrix24::Bitrix24;
 use crate::chat2desk::Chat2Desk;
@@ -234,6 +234,9 @@ impl Worker {
                 }
                 JobKind::LineIn => deliver_to_line(services, &rules.lines, &job, lease).await,
                 JobKind::LineOut => deliver_to_client(services, &rules.lines, &job, lease).await,
+                JobKind::LineClose => {
+                    close_finished_session(services, &rules.lines, &job, lease).await
+                }
             }
         };
         let result = tokio::select! {
@@ -252,13 +255,17 @@ impl Worker {
             JobKind::Send => "Send",
             JobKind::LineIn => "Client message for an Open Line",
             JobKind::LineOut => "Operator reply",
+            JobKind::LineClose => "Finished Open Lines session",
         };
         // `request_id` for transcripts, `send_id` for sends (the fields their other lines use).
         let request_id = (job.kind == JobKind::Transcript).then_some(job.key);
         let send_id = (job.kind == JobKind::Send).then_some(job.key);
-        // `line_message` for both directions of the Open Lines bridge.
-        let line_message =
-            matches!(job.kind, JobKind::LineIn | JobKind::LineOut).then_some(job.key);
+        // `line_message` for the jobs of the Open Lines bridge.
+        let line_message = matches!(
+            job.kind,
+            JobKind::LineIn | JobKind::LineOut | JobKind::LineClose
+        )
+        .then_some(job.key);
         let outcome = match result {
             Ok(steps) => {
                 stats.record_synced();

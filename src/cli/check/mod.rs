@@ -7,6 +7,7 @@ mod bizproc;
 mod chat2desk;
 mod database;
 mod openlines;
+mod openlines_state;
 mod portal;
 mod progress;
 mod reach;

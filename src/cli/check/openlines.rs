@@ -1,5 +1,6 @@
 //! `[bitrix24.app]` and `[openlines]`: the application's grant is there and valid, its user
-//! an administrator with the scopes the bridge needs, the connector active on each line, and
+//! an administrator with the scopes the bridge needs, finished sessions reaching the daemon,
+//! the connector active on each line (a line disconnected on the portal is a warning), and
 //! each channel known to Chat2Desk.
 
 use super::Line;
@@ -110,9 +111,20 @@ pub(super) async fn check(config: &Config) -> Vec<Line> {
     }
     let o = &config.openlines;
     let channels = chat2desk.channels().await.ok();
+    let off = crate::openlines::disconnected(&store)
+        .await
+        .unwrap_or_default();
+    if !o.lines.is_empty() {
+        lines.push(super::openlines_state::session_finish(&client, config).await);
+    }
     for (i, l) in o.lines.iter().enumerate() {
         let key = format!("openlines.lines[{i}]");
-        match client
+        if let Some(warning) =
+            super::openlines_state::disconnected(&format!("{key}.line"), l.line, &off)
+        {
+            lines.push(warning);
+        } else {
+            match client
             .call("imconnector.status", json!({"CONNECTOR": o.connector, "LINE": l.line}))
             .await
         {
@@ -131,6 +143,7 @@ pub(super) async fn check(config: &Config) -> Vec<Line> {
                 format!("{key}.line"),
                 format!("imconnector.status of line {} failed: {e}", l.line),
             )),
+        }
         }
         if let Some(known) = &channels {
             for c in &l.channels {

@@ -1,6 +1,12 @@
 //! Open Lines connectors and offline events (`bitrix24-apps.md` §2, §3): `imconnector.*`,
 //! `event.bind/get/unbind`, `event.offline.get/clear/error/list`, and the operator's side of
-//! a line (a reply becomes an `OnImConnectorMessageAdd` offline event).
+//! a line (a reply becomes an `OnImConnectorMessageAdd` offline event, a finished session
+//! `OnImConnectorDialogFinish`, a disconnect `OnImConnectorStatusDelete`/`LineDelete`).
+//!
+//! Each chat has a session: the first message after a finish opens a new one (its id is in
+//! the `send.messages` answer). A line with CRM lead generation on makes a lead for the
+//! client of a new session, unless the message says `disable_crm` or the phone is already a
+//! lead's or a contact's (the portal's CRM tracker); the lead is the chat's CRM binding.
 //!
 //! Traps the doc names are reproduced: `register` answers a nested result and fails with
 //! HTTP 200; a line's status is saved a moment after `activate`; rows reserved by
@@ -15,14 +21,28 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Events a connector app may bind (upper-case, as the portal stores them).
-const CONNECTOR_EVENTS: [&str; 5] = [
+/// Events a connector app may bind (upper-case, as the portal stores them); the last two
+/// only on newer boxes (doc §3.1).
+const CONNECTOR_EVENTS: [&str; 7] = [
     "ONIMCONNECTORMESSAGEADD",
     "ONIMCONNECTORMESSAGEUPDATE",
     "ONIMCONNECTORMESSAGEDELETE",
     "ONIMCONNECTORLINEDELETE",
     "ONIMCONNECTORSTATUSDELETE",
+    "ONIMCONNECTORDIALOGSTART",
+    DIALOG_FINISH,
 ];
+/// The event of a finished session.
+const DIALOG_FINISH: &str = "ONIMCONNECTORDIALOGFINISH";
+
+/// The session of one chat on a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Session {
+    pub(crate) id: i64,
+    pub(crate) closed: bool,
+    /// The lead the line made for this chat (its CRM binding).
+    pub(crate) lead: Option<i64>,
+}
 
 /// A connector's status on one line.
 #[derive(Debug, Clone)]
@@ -82,6 +102,13 @@ pub(crate) struct Connectors {
     pub(crate) status_delay: Duration,
     /// Files attached by operators, by file id: `(name, content type, bytes)`.
     pub(crate) files: BTreeMap<i64, (String, String, Vec<u8>)>,
+    /// `(line, external chat id)` → its current session.
+    pub(crate) sessions: BTreeMap<(i64, String), Session>,
+    next_session: i64,
+    /// Lines whose CRM integration makes a lead for a new chat.
+    pub(crate) lead_lines: BTreeSet<i64>,
+    /// An older box: no `OnImConnectorDialogStart/Finish`.
+    pub(crate) old_box: bool,
 }
 
 /// Rows per `event.offline.list` page (the portal's list page).
@@ -304,6 +331,19 @@ fn send_messages(state: &mut State, params: &Value) -> Result<Reply, ApiError> {
                 "code": "EMPTY_MESSAGE", "message": "The message is empty"}]}));
             continue;
         }
+        let crm_off = body
+            .and_then(|b| b.get("disable_crm"))
+            .and_then(text)
+            .is_some_and(|v| v.eq_ignore_ascii_case("Y"));
+        let phone = m.pointer("/user/phone").and_then(text);
+        let name = m.pointer("/user/name").and_then(text);
+        let (session, opened) = state.connectors.session(line, &chat_id);
+        if opened && !crm_off && state.connectors.lead_lines.contains(&line) {
+            let lead = line_lead(state, name.as_deref(), phone.as_deref());
+            if let Some(s) = state.connectors.sessions.get_mut(&(line, chat_id.clone())) {
+                s.lead = lead;
+            }
+        }
         let c = &mut state.connectors;
         let im_chat = c.im_chat(line, &chat_id);
         let message_id = body
@@ -324,12 +364,40 @@ fn send_messages(state: &mut State, params: &Value) -> Result<Reply, ApiError> {
             "message": {"id": message_id, "date": {}, "text": message_text,
                         "files": (0..files.len()).map(|i| 1234 + i).collect::<Vec<_>>()},
             "chat": {"id": chat_id}, "extra": {"disable_tracker": "Y"}, "SUCCESS": true,
-            "session": {"ID": (300 + im_chat).to_string(), "CHAT_ID": im_chat.to_string()},
+            "session": {"ID": session.to_string(), "CHAT_ID": im_chat.to_string()},
         }));
     }
     Ok(Reply::of(
         json!({"SUCCESS": true, "DATA": {"RESULT": results}}),
     ))
+}
+
+/// The lead the line's CRM integration makes for a new chat: none when the phone is already
+/// a lead's or a contact's (the tracker binds the chat to that one instead).
+fn line_lead(state: &mut State, name: Option<&str>, phone: Option<&str>) -> Option<i64> {
+    if let Some(phone) = phone {
+        for entity in ["LEAD", "CONTACT"] {
+            let found = super::execute(
+                state,
+                "crm.duplicate.findbycomm",
+                &json!({"type": "PHONE", "values": [phone], "entity_type": entity}),
+            )
+            .ok()?;
+            let ids = found.result.get(entity).map(items).unwrap_or_default();
+            if let Some(id) = ids.first().and_then(int) {
+                return (entity == "LEAD").then_some(id);
+            }
+        }
+    }
+    let name = name.unwrap_or("Посетитель");
+    let phones: Vec<Value> = phone
+        .map(|p| json!({"VALUE": p, "VALUE_TYPE": "WORK"}))
+        .into_iter()
+        .collect();
+    let fields =
+        json!({"TITLE": format!("{name} - Открытая линия"), "NAME": name, "PHONE": phones});
+    let added = super::execute(state, "crm.lead.add", &json!({ "fields": fields })).ok()?;
+    int(&added.result)
 }
 
 /// `event.bind`, `event.unbind`, `event.get`, `events`.
@@ -350,7 +418,7 @@ pub(crate) fn events(
         .and_then(text)
         .unwrap_or_default();
     match method {
-        "events" => Ok(Reply::of(json!(CONNECTOR_EVENTS))),
+        "events" => Ok(Reply::of(json!(bindable(state)))),
         "event.get" => Ok(Reply::of(json!(state
             .connectors
             .bound
@@ -358,7 +426,7 @@ pub(crate) fn events(
             .map(|(e, c)| json!({"event": e, "connector_id": c, "offline": 1}))
             .collect::<Vec<_>>()))),
         "event.bind" | "event.unbind" => {
-            if !CONNECTOR_EVENTS.contains(&event.as_str()) {
+            if !bindable(state).contains(&event.as_str()) {
                 return Err(ApiError::new(
                     400,
                     "ERROR_EVENT_NOT_FOUND",
@@ -395,6 +463,17 @@ pub(crate) fn events(
             Ok(Reply::of(json!(true)))
         }
         _ => Err(super::not_found(method)),
+    }
+}
+
+/// The connector events this box has.
+fn bindable(state: &State) -> Vec<&'static str> {
+    let all = CONNECTOR_EVENTS.iter().copied();
+    match state.connectors.old_box {
+        true => all
+            .filter(|e| !e.starts_with("ONIMCONNECTORDIALOG"))
+            .collect(),
+        false => all.collect(),
     }
 }
 
@@ -537,6 +616,66 @@ impl Connectors {
             .chats
             .entry((line, chat_id.to_string()))
             .or_insert(next)
+    }
+
+    /// The current session of `chat_id` on `line`, opening one when there is none or the
+    /// last was finished; true when it is new.
+    fn session(&mut self, line: i64, chat_id: &str) -> (i64, bool) {
+        let key = (line, chat_id.to_string());
+        if let Some(s) = self.sessions.get(&key).filter(|s| !s.closed) {
+            return (s.id, false);
+        }
+        self.next_session += 1;
+        let id = 320 + self.next_session;
+        let lead = None;
+        self.sessions.insert(
+            key,
+            Session {
+                id,
+                closed: false,
+                lead,
+            },
+        );
+        (id, true)
+    }
+
+    /// An operator finishes the session of `chat_id` on `line`: `OnImConnectorDialogFinish`
+    /// (doc §3.1) for every app bound to it (none on an older box). The session id.
+    pub(crate) fn finish_session(
+        &mut self,
+        connector: &str,
+        line: i64,
+        chat_id: &str,
+    ) -> Option<i64> {
+        let session = self.sessions.get_mut(&(line, chat_id.to_string()))?;
+        if session.closed {
+            return None;
+        }
+        session.closed = true;
+        let id = session.id;
+        let data = json!({
+            "CONNECTOR": connector, "LINE": line.to_string(),
+            "DATA": [{
+                "connector": {"connector_id": connector, "line_id": line.to_string(),
+                              "chat_id": chat_id, "user_id": chat_id},
+                "session": {"id": id.to_string(), "closed": "Y", "parent_id": "0",
+                            "close_term": "1440"},
+                "chat": {"id": chat_id},
+                "user": {"id": chat_id},
+            }],
+        });
+        if !self.old_box {
+            self.raise(DIALOG_FINISH, data, 1);
+        }
+        Some(id)
+    }
+
+    /// An administrator switches `connector` off on `line` (Contact Center → «Отключить»):
+    /// the status row goes, `OnImConnectorStatusDelete` `{connector, line}` is raised.
+    pub(crate) fn disconnect(&mut self, connector: &str, line: i64) {
+        self.status.remove(&(connector.to_string(), line));
+        let data = json!({"connector": connector, "line": line.to_string()});
+        self.raise("ONIMCONNECTORSTATUSDELETE", data, 1);
     }
 
     /// A new IM message id.

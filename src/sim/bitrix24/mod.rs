@@ -712,6 +712,42 @@ impl PortalSim {
             .operator_reply(connector, line, chat_id, user_id, text, files)
     }
 
+    /// An operator finishes the session of a line's chat: `OnImConnectorDialogFinish` for
+    /// every app bound to it. The session id; `None` when the chat has no open session.
+    pub fn finish_session(&self, connector: &str, line: i64, chat_id: &str) -> Option<i64> {
+        self.portal
+            .state()
+            .connectors
+            .finish_session(connector, line, chat_id)
+    }
+
+    /// The current session of a line's chat: its id, whether it is finished, and the lead
+    /// the line made for it.
+    pub fn chat_session(&self, line: i64, chat_id: &str) -> Option<(i64, bool, Option<i64>)> {
+        let state = self.portal.state();
+        let s = state
+            .connectors
+            .sessions
+            .get(&(line, chat_id.to_string()))?;
+        Some((s.id, s.closed, s.lead))
+    }
+
+    /// Turns on a line's CRM lead generation: a new chat's client gets a lead (unless their
+    /// phone is already known).
+    pub fn set_line_creates_leads(&self, line: i64) {
+        self.portal.state().connectors.lead_lines.insert(line);
+    }
+
+    /// Makes the portal an older box without `OnImConnectorDialogStart/Finish`.
+    pub fn set_old_box(&self, old: bool) {
+        self.portal.state().connectors.old_box = old;
+    }
+
+    /// An administrator switches `connector` off on `line`: `OnImConnectorStatusDelete`.
+    pub fn disconnect_line(&self, connector: &str, line: i64) {
+        self.portal.state().connectors.disconnect(connector, line);
+    }
+
     /// Queues an offline event `event` (upper-case name) with `data` for every app bound to
     /// it, as the portal does when something happens in a line.
     pub fn raise_offline_event(&self, event: &str, data: Value, user_id: i64) {
