@@ -17,4 +17,4 @@ pub use events::{replies_of, EventsReader, ReadError, ReadReport, BATCH_LIMIT, S
 pub use payload::{chat_key, client_message, ClientSide};
 pub use reply_text::{plain_text, Signature};
 pub use rules::LineRules;
-pub use setup::{line_status, set_up_at_start, set_up_lines};
+pub use setup::{line_status, set_up_at_start, set_up_lines, NO_ANSWER};
