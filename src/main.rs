@@ -112,7 +112,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             )?,
             BizprocAction::Uninstall { docroot } => cli::bizproc::uninstall(&docroot)?,
         },
-        Command::Status => cli::status(&open_store(&load(&cli.config)?).await?).await?,
+        Command::Status { json } => {
+            let code = match load(&cli.config) {
+                Ok(config) => cli::status(&config, json).await,
+                Err(e) => cli::status_unreadable(&e, json),
+            };
+            return Ok(ExitCode::from(code));
+        }
         Command::Store {
             action: StoreAction::Migrate { to },
         } => cli::store_migrate(&load(&cli.config)?, &to).await?,

@@ -306,6 +306,22 @@ async fn a_revoked_grant_is_reported_by_check_with_the_fix() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openlines_fails_when_the_portal_answers_for_no_line() {
+    // Not connected yet: every imconnector.status call fails, so a script must see a failure.
+    let b = bridge("").await;
+    let (out, text) = output(command(&b.daemon.config, &["openlines"]));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("line 3: channels"),
+        "the lines are still listed: {text}"
+    );
+    assert!(
+        text.contains("imconnector.status failed for every line"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_commands_print_the_connect_address_and_the_grant() {
     let b = bridge("").await;
     let (out, text) = output(command(&b.daemon.config, &["app", "connect"]));

@@ -480,8 +480,9 @@ async fn open_failure_names_the_path_and_the_fix() {
 
 #[test]
 fn processes_opening_a_fresh_database_at_once_all_succeed() {
-    // The daemon's first start racing `chat2desk-b24 status`: several processes run the first
-    // migration on one new file at the same moment; every one must open it.
+    // The daemon's first start racing `chat2desk-b24 retry --dead` (a command that writes, so
+    // it creates the file; `status` only reads): several processes run the first migration
+    // on one new file at the same moment; every one must open it.
     let dir = tempfile::tempdir().unwrap();
     for round in 0..3 {
         let db = dir.path().join(format!("fresh-{round}.db"));
@@ -500,7 +501,7 @@ fn processes_opening_a_fresh_database_at_once_all_succeed() {
                 std::process::Command::new(env!("CARGO_BIN_EXE_chat2desk-b24"))
                     .arg("-c")
                     .arg(&config)
-                    .arg("status")
+                    .args(["retry", "--dead"])
                     .stdout(std::process::Stdio::piped())
                     .stderr(std::process::Stdio::piped())
                     .spawn()

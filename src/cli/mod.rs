@@ -26,7 +26,7 @@ pub use retry::retry;
 pub use send::{send, SendArgs};
 pub use setup::setup;
 pub use sim::sim;
-pub use status::status;
+pub use status::{status, status_unreadable};
 pub use store::{store_backup, store_migrate};
 pub use webhook::{webhook_delete, webhook_set, webhook_show, WEBHOOK_EVENTS, WEBHOOK_NAME};
 
@@ -70,8 +70,13 @@ pub enum Command {
         answers: Option<PathBuf>,
     },
     /// Queue counts, last poll, oldest pending job, the last errors, and the nodes sharing
-    /// the database (who leads, last heartbeats).
-    Status,
+    /// the database (who leads, last heartbeats). Read-only; exit 0 healthy, 1 degraded (dead
+    /// jobs or a stale poll), 2 the configuration or the state database cannot be read.
+    Status {
+        /// Print one JSON object (a versioned shape, docs/status-json.md) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Work on the state database itself.
     Store {
         /// What to do.

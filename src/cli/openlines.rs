@@ -2,7 +2,7 @@
 //! Lines bridge as a sysadmin inspects them.
 
 use crate::config::Config;
-use crate::openlines::{line_status, LineRules};
+use crate::openlines::{line_status, LineRules, NO_ANSWER};
 use anyhow::bail;
 use chrono::Utc;
 
@@ -28,7 +28,7 @@ pub fn app_connect(config: &Config) -> anyhow::Result<()> {
 /// `app status`: who authorised, when, the scopes, the token's expiry, a revocation.
 pub async fn app_status(config: &Config) -> anyhow::Result<bool> {
     let app = app_of(config)?;
-    let store = crate::service::open_store(config).await?;
+    let store = crate::service::open_existing_store(config).await?;
     let Some(g) = store.grant().await? else {
         println!(
             "Not connected: a portal administrator must open {}/bitrix24/connect",
@@ -73,7 +73,7 @@ pub async fn app_status(config: &Config) -> anyhow::Result<bool> {
 /// that an administrator disconnected that line.
 pub async fn openlines(config: &Config, reconnect: Option<i64>) -> anyhow::Result<()> {
     let rules = LineRules::new(config);
-    let store = crate::service::open_store(config).await?;
+    let store = crate::service::open_existing_store(config).await?;
     if let Some(line) = reconnect {
         if crate::openlines::reconnect(&store, line).await? {
             println!("Line {line} will be connected again on the daemon's next start or reload (systemctl reload chat2desk-b24)");
@@ -148,6 +148,12 @@ pub async fn openlines(config: &Config, reconnect: Option<i64>) -> anyhow::Resul
             at.format("%Y-%m-%d %H:%M:%S UTC")
         ),
         None => println!("Last error: none"),
+    }
+    if !status.is_empty() && status.iter().all(|(_, s)| s.starts_with(NO_ANSWER)) {
+        bail!(
+            "imconnector.status failed for every line: the portal did not answer the local \
+             application; see `chat2desk-b24 app status` and [bitrix24.app]"
+        );
     }
     Ok(())
 }

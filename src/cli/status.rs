@@ -1,135 +1,178 @@
-//! `status`: what the queue holds, how the last poll went, and the nodes on the database.
+//! `status`: what the queue holds, how the last poll went, and the nodes on the database, as
+//! text or as JSON (`--json`), with an exit code for monitoring: 0 healthy, 1 degraded (dead
+//! jobs or a stale poll), 2 the state cannot be read. It opens the database read-only and
+//! never creates it.
 
-use crate::intake::{LAST_POLL_ERROR_KEY, LAST_POLL_KEY};
-use crate::metrics::MonthUsage;
-use crate::store::Store;
+mod report;
+
+use crate::config::Config;
 use chrono::{DateTime, Utc};
+use report::{kind_words, Report, FORMAT_VERSION};
 
-/// Prints queue counts, last poll, oldest pending job, the last errors and the nodes.
-pub async fn status(store: &Store) -> anyhow::Result<()> {
-    println!("Database: {}", store.name());
-    let c = store.counts().await?;
+/// Exit code: healthy.
+pub const STATUS_HEALTHY: u8 = 0;
+/// Exit code: dead jobs or a stale poll.
+pub const STATUS_DEGRADED: u8 = 1;
+/// Exit code: the configuration or the state database cannot be read.
+pub const STATUS_UNREADABLE: u8 = 2;
+
+/// Prints the status of the state database of `config` (text, or JSON with `json`) and
+/// returns the exit code.
+pub async fn status(config: &Config, json: bool) -> u8 {
+    let read = async {
+        let store = crate::service::open_existing_store(config)
+            .await
+            .map_err(|e| with_user_note(e, config))?;
+        let report = Report::read(&store, config).await;
+        store.close().await;
+        anyhow::Ok(report?)
+    };
+    let report = match read.await {
+        Ok(report) => report,
+        Err(e) => return status_unreadable(&e, json),
+    };
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => return status_unreadable(&e.into(), json),
+        }
+    } else {
+        print_text(&report);
+    }
+    if report.problems.is_empty() {
+        STATUS_HEALTHY
+    } else {
+        STATUS_DEGRADED
+    }
+}
+
+/// Reports that the state cannot be read (`error` says why and names the key) and returns
+/// [`STATUS_UNREADABLE`]; with `json` a `{"version", "health": "unreadable", "error"}` object
+/// goes to stdout as well, so that a script always has JSON to parse.
+pub fn status_unreadable(error: &anyhow::Error, json: bool) -> u8 {
+    let text = format!("cannot read the state: {error:#}");
+    eprintln!("error: {text}");
+    if json {
+        let object = serde_json::json!({
+            "version": FORMAT_VERSION,
+            "health": "unreadable",
+            "error": text,
+        });
+        println!("{object:#}");
+    }
+    STATUS_UNREADABLE
+}
+
+/// A SQLite file that exists but cannot be opened is most often one this user may not read.
+fn with_user_note(e: anyhow::Error, config: &Config) -> anyhow::Error {
+    if config.database.url.is_some() || !config.database.path.exists() {
+        return e;
+    }
+    anyhow::anyhow!(
+        "{e:#}; read-only commands need read access to it: run them as root or as the service \
+         user (sudo -u chat2desk-b24 chat2desk-b24 status)"
+    )
+}
+
+fn print_text(r: &Report) {
+    println!("Database: {}", r.database);
+    let c = &r.queue.counts;
     println!(
         "Queue: {} pending, {} running, {} done, {} dead",
         c.pending, c.running, c.done, c.dead
     );
-    let last_poll = store.meta(LAST_POLL_KEY).await?;
-    match last_poll.as_deref().and_then(parse) {
-        Some(t) => println!(
-            "Last poll: {} ({})",
-            t.format("%Y-%m-%d %H:%M:%S UTC"),
-            ago(t)
-        ),
+    match r.last_poll.at {
+        Some(t) => println!("Last poll: {} ({})", when(t), ago(t)),
         None => println!("Last poll: never"),
     }
-    if let Some(err) = store
-        .meta(LAST_POLL_ERROR_KEY)
-        .await?
-        .filter(|e| !e.is_empty())
-    {
+    if let Some(err) = &r.last_poll.error {
         println!("Last poll error: {err}");
     }
-    chat2desk_usage(store).await?;
-    match store.oldest_pending().await? {
-        Some(t) => println!(
-            "Oldest pending: since {} ({})",
-            t.format("%Y-%m-%d %H:%M:%S UTC"),
-            ago(t)
+    let q = &r.quota;
+    let reported = match (q.reported_calls, q.reported_at) {
+        (Some(calls), Some(at)) => format!(
+            "{calls} by Chat2Desk's count (companies/api_info, read {}), ",
+            ago(at)
         ),
+        _ => String::new(),
+    };
+    println!(
+        "Chat2Desk calls this month ({}): {reported}{} made by chat2desk-b24; projected for the month: {}",
+        q.month, q.calls, q.projected_calls
+    );
+    match r.queue.oldest_pending {
+        Some(t) => println!("Oldest pending: since {} ({})", when(t), ago(t)),
         None => println!("Oldest pending: none"),
     }
-    let errors = store.recent_errors(10).await?;
-    if !errors.is_empty() {
+    if !r.recent_errors.is_empty() {
         println!("Last errors:");
-        for job in errors {
-            let what = match job.kind {
-                crate::store::JobKind::Transcript => "request",
-                crate::store::JobKind::Send => "send",
-                crate::store::JobKind::LineIn => "line message (client → line)",
-                crate::store::JobKind::LineOut => "line message (operator → client)",
-                crate::store::JobKind::LineClose => "finished Open Lines session",
-            };
+        for job in &r.recent_errors {
             println!(
-                "  {what} {} ({}, {} failed attempt(s), {}): {}",
+                "  {} {} ({}, {} failed attempt(s), {}): {}",
+                kind_words(job.kind),
                 job.key,
                 job.state,
                 job.attempts,
-                job.updated_at.format("%Y-%m-%d %H:%M:%S UTC"),
-                job.last_error.unwrap_or_default()
+                when(job.updated_at),
+                job.reason
             );
         }
         if c.dead > 0 {
             println!("Fix the cause, then `chat2desk-b24 retry --dead`.");
         }
     }
-    app(store).await?;
-    lines_off(store).await?;
-    nodes(store).await
+    print_app(r);
+    print_lines_off(r);
+    print_nodes(r);
+    match r.problems.as_slice() {
+        [] => println!("Health: healthy"),
+        problems => println!("Health: degraded ({})", problems.join("; ")),
+    }
 }
 
 /// Open Lines disconnected by a portal administrator (their routing is stopped).
-async fn lines_off(store: &Store) -> anyhow::Result<()> {
-    for (line, d) in crate::openlines::disconnected(store).await? {
+fn print_lines_off(r: &Report) {
+    for (line, d) in &r.disconnected_lines {
         println!(
             "Open Line {line}: disconnected on the portal {} ({}); its clients' messages stay in Chat2Desk: `chat2desk-b24 openlines --reconnect {line}`, then reload",
             d.at.format("%Y-%m-%d %H:%M:%S UTC"),
             d.event
         );
     }
-    Ok(())
 }
 
 /// The local application's grant (Open Lines), when there is one.
-async fn app(store: &Store) -> anyhow::Result<()> {
-    let Some(g) = store.grant().await? else {
-        return Ok(());
+fn print_app(r: &Report) {
+    let Some(g) = &r.app else {
+        return;
     };
-    match g.revoked {
-        Some((at, why)) => println!(
-            "Local application: REVOKED {} ({why}): a portal administrator must open <daemon_url>/bitrix24/connect again",
-            at.format("%Y-%m-%d %H:%M:%S UTC")
+    match (g.revoked_at, &g.revoked_reason) {
+        (Some(at), why) => println!(
+            "Local application: REVOKED {} ({}): a portal administrator must open <daemon_url>/bitrix24/connect again",
+            when(at),
+            why.as_deref().unwrap_or_default()
         ),
-        None => println!(
+        _ => println!(
             "Local application: connected by {} (user {}), access token until {}",
             g.user_name,
             g.user_id,
-            g.expires_at.format("%Y-%m-%d %H:%M:%S UTC")
+            when(g.expires_at)
         ),
     }
-    Ok(())
-}
-
-/// This month's Chat2Desk API calls (they are billed) and the month's projection.
-async fn chat2desk_usage(store: &Store) -> anyhow::Result<()> {
-    let usage = MonthUsage::read(store, Utc::now()).await?;
-    let reported = match usage.reported {
-        Some((calls, at)) => format!(
-            "{calls} by Chat2Desk's count (companies/api_info, read {}), ",
-            ago(at)
-        ),
-        None => String::new(),
-    };
-    println!(
-        "Chat2Desk calls this month ({}): {reported}{} made by chat2desk-b24; projected for the month: {}",
-        usage.month, usage.ours, usage.projection
-    );
-    Ok(())
 }
 
 /// One line per node: name, leader or not, last heartbeat, start, version.
-async fn nodes(store: &Store) -> anyhow::Result<()> {
-    let nodes = store.nodes().await?;
-    if nodes.is_empty() {
+fn print_nodes(r: &Report) {
+    if r.nodes.is_empty() {
         println!("Nodes: none has started on this database yet");
-        return Ok(());
+        return;
     }
-    let leader = nodes.iter().find(|n| n.leads_until.is_some());
-    match leader {
-        Some(n) => println!("Leader: {} (runs the poller)", n.name),
+    match &r.leader {
+        Some(name) => println!("Leader: {name} (runs the poller)"),
         None => println!("Leader: none (no node holds the leader lease)"),
     }
     println!("Nodes:");
-    for n in &nodes {
+    for n in &r.nodes {
         let role = match n.leads_until {
             Some(until) => format!("leader until {}", until.format("%H:%M:%S UTC")),
             None => "follower".to_string(),
@@ -137,19 +180,16 @@ async fn nodes(store: &Store) -> anyhow::Result<()> {
         println!(
             "  {:<20} {role:<24} last heartbeat {} ({}), started {}, version {}",
             n.name,
-            n.heartbeat_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            when(n.heartbeat_at),
             ago(n.heartbeat_at),
-            n.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            when(n.started_at),
             n.version
         );
     }
-    Ok(())
 }
 
-fn parse(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+fn when(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 fn ago(t: DateTime<Utc>) -> String {

@@ -25,6 +25,26 @@ impl Health {
     }
 }
 
+/// How old the last successful poll may be before the poller counts as stuck (`/healthz`,
+/// `status`): `[server] health_max_poll_age_secs`, or three schedule periods plus a minute
+/// when it is 0; `None` when polling is off.
+pub fn poll_max_age(config: &Config) -> Option<Duration> {
+    (config.sync.poll_strategy != PollStrategy::Off).then(|| {
+        match config.server.health_max_poll_age_secs {
+            0 => {
+                let schedule = config.schedule();
+                let mut next = schedule.upcoming(Utc).take(2);
+                let period = match (next.next(), next.next()) {
+                    (Some(a), Some(b)) => (b - a).to_std().unwrap_or(Duration::from_secs(60)),
+                    _ => Duration::from_secs(3600),
+                };
+                period * 3 + Duration::from_secs(60)
+            }
+            secs => Duration::from_secs(secs),
+        }
+    })
+}
+
 /// Checks the daemon's moving parts on demand. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct HealthProbe {
@@ -39,23 +59,9 @@ impl HealthProbe {
     /// `[server] health_max_poll_age_secs` (0 = three schedule periods plus a minute), unless
     /// polling is off.
     pub fn new(services: Arc<Services>, config: &Config) -> Self {
-        let poll_max_age = (config.sync.poll_strategy != PollStrategy::Off).then(|| {
-            match config.server.health_max_poll_age_secs {
-                0 => {
-                    let schedule = config.schedule();
-                    let mut next = schedule.upcoming(Utc).take(2);
-                    let period = match (next.next(), next.next()) {
-                        (Some(a), Some(b)) => (b - a).to_std().unwrap_or(Duration::from_secs(60)),
-                        _ => Duration::from_secs(3600),
-                    };
-                    period * 3 + Duration::from_secs(60)
-                }
-                secs => Duration::from_secs(secs),
-            }
-        });
         Self {
             services,
-            poll_max_age,
+            poll_max_age: poll_max_age(config),
             tick_max_age: DEFAULT_TICK_MAX_AGE,
             started: Utc::now(),
         }

@@ -13,7 +13,7 @@ mod quota;
 mod registry;
 mod render;
 
-pub use health::{Health, HealthProbe};
+pub use health::{poll_max_age, Health, HealthProbe};
 pub use quota::{
     add_remaining_calls, month_of, project, watch_chat2desk_quota, MonthUsage, REPORTED_KEY,
 };

@@ -118,6 +118,9 @@ async fn reconcile(
     Ok(())
 }
 
+/// How [`line_status`] words a line whose `imconnector.status` call failed.
+pub const NO_ANSWER: &str = "нет ответа портала";
+
 /// Each line's connector status in words (`imconnector.status`), for the settings page and
 /// `chat2desk-b24 openlines`.
 pub async fn line_status(app: Option<&AppClient>, rules: &LineRules) -> Vec<(i64, String)> {
@@ -137,7 +140,7 @@ pub async fn line_status(app: Option<&AppClient>, rules: &LineRules) -> Vec<(i64
                     "настроена, но с ошибкой".into()
                 }
                 Ok(_) => "коннектор не подключён к линии".into(),
-                Err(e) => format!("нет ответа портала: {e}"),
+                Err(e) => format!("{NO_ANSWER}: {e}"),
             },
         };
         out.push((l.line, words));

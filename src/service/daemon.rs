@@ -196,14 +196,27 @@ async fn build_with(config: Config, node: bool) -> anyhow::Result<Daemon> {
 /// Opens the store of `[database]` for `[node] name`; the error names the key in use.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let location = config.database.location();
+    let opened = Store::connect(&location, &config.node.name).await;
+    opened.map_err(|e| database_error(config, &e))
+}
+
+/// Opens the existing state database for a read-only command (`status`, `openlines`,
+/// `app status`): nothing is created or migrated; a missing file is an error naming the key.
+pub async fn open_existing_store(config: &Config) -> anyhow::Result<Store> {
+    let location = config.database.location();
+    let opened = Store::open_existing(&location, &config.node.name).await;
+    opened.map_err(|e| database_error(config, &e))
+}
+
+/// The error of opening the database: the key, where it points, what failed and the fix.
+fn database_error(config: &Config, e: &crate::store::StoreError) -> anyhow::Error {
     let key = if config.database.url.is_some() {
         "[database] url"
     } else {
         "[database] path"
     };
-    Store::connect(&location, &config.node.name)
-        .await
-        .map_err(|e| anyhow::anyhow!("{key} = {location:?}: {e} ({})", e.hint()))
+    let location = config.database.location();
+    anyhow::anyhow!("{key} = {location:?}: {e} ({})", e.hint())
 }
 
 /// The chat link base: config, else `api_info` (cached in the database), else the default.

@@ -7,7 +7,7 @@ mod logging;
 mod notify;
 mod signals;
 
-pub use daemon::{build, build_beside, open_store, run, Daemon};
+pub use daemon::{build, build_beside, open_existing_store, open_store, run, Daemon};
 pub use leadership::Leadership;
 pub use logging::{init_logging, LogHandle};
 pub use notify::Notifier;

@@ -82,7 +82,7 @@ impl Store {
     pub async fn connect(location: &Location, node: &str) -> Result<Store, StoreError> {
         let name: Arc<str> = location.display().into();
         let pool = match location {
-            Location::Sqlite(path) => Pool::Sqlite(sqlite_pool(path, &name).await?),
+            Location::Sqlite(path) => Pool::Sqlite(sqlite_pool(path, &name, true).await?),
             Location::MySql(url) => Pool::MySql(mysql_pool(url, &name).await?),
         };
         let store = Store {
@@ -92,6 +92,23 @@ impl Store {
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Opens the existing database at `location` without creating or migrating anything: for
+    /// the commands that only look (`status`, `openlines`, `app status`; the last two may
+    /// still store a refreshed token of the local application). SQLite: the file must exist;
+    /// MySQL/MariaDB: connects without migrating.
+    pub async fn open_existing(location: &Location, node: &str) -> Result<Store, StoreError> {
+        let name: Arc<str> = location.display().into();
+        let pool = match location {
+            Location::Sqlite(path) => Pool::Sqlite(sqlite_pool(path, &name, false).await?),
+            Location::MySql(url) => Pool::MySql(mysql_pool(url, &name).await?),
+        };
+        Ok(Store {
+            pool,
+            name,
+            node: node.into(),
+        })
     }
 
     /// Applies the embedded migrations of this backend. Two nodes (or the daemon and
@@ -150,9 +167,21 @@ async fn migrate_mysql(pool: &sqlx::MySqlPool) -> Result<(), sqlx::migrate::Migr
     result
 }
 
-async fn sqlite_pool(path: &Path, name: &str) -> Result<sqlx::SqlitePool, StoreError> {
+/// The pool on the SQLite file at `path`; with `create`, its directory and the file are made
+/// when missing, else a missing file is [`Cause::Missing`].
+async fn sqlite_pool(
+    path: &Path,
+    name: &str,
+    create: bool,
+) -> Result<sqlx::SqlitePool, StoreError> {
     let fail = |cause: Cause| StoreError::new("open", Backend::Sqlite, name, cause);
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+    if !create && !path.exists() {
+        return Err(fail(Cause::Missing));
+    }
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| create && !d.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(dir).map_err(|e| fail(Cause::CreateDir(e)))?;
     }
     // Created 0600 before SQLite opens it (SQLite gives its -wal and -shm files the same
@@ -168,7 +197,7 @@ async fn sqlite_pool(path: &Path, name: &str) -> Result<sqlx::SqlitePool, StoreE
     }
     let options = SqliteConnectOptions::new()
         .filename(path)
-        .create_if_missing(true)
+        .create_if_missing(create)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(BUSY_TIMEOUT)

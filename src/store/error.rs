@@ -39,6 +39,9 @@ pub enum Cause {
     /// The database's parent directory could not be created.
     #[error("cannot create the directory: {0}")]
     CreateDir(std::io::Error),
+    /// A read-only command found no database file.
+    #[error("no such database file")]
+    Missing,
     /// SQLite (through sqlx) reported an error.
     #[error("{0}")]
     Sql(#[from] sqlx::Error),
@@ -199,6 +202,10 @@ impl StoreError {
             "check that [database] path and its directory are writable by the service user";
         match &self.cause {
             Cause::CreateDir(_) => WRITABLE,
+            Cause::Missing => {
+                "the daemon creates it on its first start (systemctl start chat2desk-b24); \
+                 otherwise [database] path names another file than the daemon's"
+            }
             Cause::Migrate(_) => {
                 "the database was written by another version of chat2desk-b24; run that version \
                  or restore a backup"
@@ -250,7 +257,7 @@ impl StoreError {
                 "the job changed under the worker: its lease ran out and another node took it \
                  over; check that the nodes' clocks agree (NTP) and the database answers quickly"
             }
-            Cause::CreateDir(_) => "check [database] url",
+            Cause::CreateDir(_) | Cause::Missing => "check [database] url",
             Cause::Sql(sqlx::Error::Configuration(_)) => {
                 "[database] url is not a usable MySQL URL; expected \
                  mysql://user:password@host:3306/database (options such as ?ssl-mode=required)"
