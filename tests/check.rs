@@ -90,6 +90,8 @@ fn assert_case(name: &str, code: i32, out: &str, expected: &str, want_code: i32)
         .filter(|l| l.starts_with("FAIL") && l.contains(&format!(" {key}: ")))
         .collect();
     assert_eq!(naming, [expected], "{name}: one line naming {key}:\n{out}");
+    let fails = out.lines().filter(|l| l.starts_with("FAIL")).count();
+    assert_eq!(fails, 1, "{name}: one mistake, one FAIL line:\n{out}");
     assert_eq!(code, want_code, "{name}: exit code\n{out}");
     for w in PARSER_WORDS {
         assert!(
@@ -229,6 +231,65 @@ fn each_misconfiguration_gives_one_line_naming_the_key_and_the_fix() {
         std::fs::write(&path, fill(&template, adds)).unwrap();
         let (code, out) = run(&path, env, &["check", "--offline"]);
         assert_case(name, code, &out, expected, 1);
+    }
+}
+
+/// A mistake replacing `from` with `to` in the base file, its FAIL line, and the keys it
+/// leaves unchecked (`skip` lines naming the cause).
+type Cascade = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+);
+
+#[test]
+fn a_key_under_another_name_points_at_ours_and_what_it_leaves_unset_is_a_skip() {
+    let cases: &[Cascade] = &[
+        ("api_token", "token = ", "api_token = ",
+         "FAIL chat2desk.api_token: unknown key; did you mean `token`?; [chat2desk] takes api_url, naive_timezone, requests_per_second, timeout_secs, token, web_url, token_file",
+         &["chat2desk.token"]),
+        ("api_key", "token = ", "api_key = ",
+         "FAIL chat2desk.api_key: unknown key; did you mean `token`?; [chat2desk] takes api_url, naive_timezone, requests_per_second, timeout_secs, token, web_url, token_file",
+         &["chat2desk.token"]),
+        ("listen_addr", "listen = ", "listen_addr = ",
+         "FAIL server.listen_addr: unknown key; did you mean `listen`?; [server] takes allow_from, health_max_poll_age_secs, listen, metrics_listen, public_url, trusted_proxies, webhook_secret, webhook_secret_file",
+         &[]),
+        ("bind", "listen = ", "bind = ",
+         "FAIL server.bind: unknown key; did you mean `listen`?; [server] takes allow_from, health_max_poll_age_secs, listen, metrics_listen, public_url, trusted_proxies, webhook_secret, webhook_secret_file",
+         &[]),
+        ("database file", "path = ", "file = ",
+         "FAIL database.file: unknown key; did you mean `path`?; [database] takes path, url, url_file",
+         &[]),
+        ("webhook", "webhook_url = ", "webhook = ",
+         "FAIL bitrix24.webhook: unknown key; did you mean `webhook_url`?; [bitrix24] takes burst, ca_file, requests_per_second, timeout_secs, webhook_url, webhook_url_file",
+         &["bitrix24.webhook_url"]),
+        ("misspelt section, then its token", "[chat2desk]", "[chat2dsk]",
+         "FAIL chat2dsk: unknown section; did you mean [chat2desk] (`chat2desk`)?; the sections are bitrix24, bitrix24.app, bizproc, chat2desk, crm, database, log, node, openlines, server, sync",
+         &["chat2desk.token"]),
+        ("misspelt section, then its webhook", "[bitrix24]", "[bitrix]",
+         "FAIL bitrix: unknown section; did you mean [bitrix24] (`bitrix24`)?; the sections are bitrix24, bitrix24.app, bizproc, chat2desk, crm, database, log, node, openlines, server, sync",
+         &["bitrix24.webhook_url"]),
+        ("missing token file", "token = \"tok-SECRET-4711\"", "token_file = \"/nonexistent/token\"",
+         "FAIL chat2desk.token_file: cannot read `/nonexistent/token` (no such file); expected a file holding chat2desk.token, readable by the service user",
+         &["chat2desk.token"]),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let text = fill(&base(&dir.path().join("state.db")), &[]);
+    let path = dir.path().join("config.toml");
+    for (name, from, to, expected, skipped) in cases {
+        assert!(text.contains(from), "{name}: the base has {from}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+        let (code, out) = run(&path, &[], &["check", "--offline"]);
+        assert_case(name, code, &out, expected, 1);
+        let cause = expected[5..].split_once(": ").unwrap().0;
+        let skips: Vec<&str> = out.lines().filter(|l| l.starts_with("skip")).collect();
+        let want: Vec<String> = skipped
+            .iter()
+            .map(|k| format!("skip {k}: not checked (follows from {cause} above)"))
+            .collect();
+        assert_eq!(skips, want, "{name}: what the mistake leaves unset:\n{out}");
     }
 }
 

@@ -146,6 +146,57 @@ pub(crate) fn suggest<'a>(
         .map(|(_, c)| c)
 }
 
+/// Words people use for a key under another name (`listen_addr`, `db_file`): each maps to
+/// the word of our key names it stands for.
+const SYNONYMS: &[(&str, &str)] = &[
+    ("addr", "listen"),
+    ("address", "listen"),
+    ("bind", "listen"),
+    ("file", "path"),
+    ("filename", "path"),
+    ("db", "path"),
+    ("key", "token"),
+    ("hook", "webhook"),
+];
+
+/// The key `wrong` most likely meant: a close spelling, else the one key that contains it or
+/// is contained in it, or shares the most of its words (`api_token` → `token`, `listen_addr`
+/// → `listen`, `file` → `path`); among equals, the key with the fewest other words (`bind` →
+/// `listen`, not `metrics_listen`). `None` when no candidate stands out.
+pub(crate) fn likely<'a>(wrong: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    if let Some(best) = suggest(wrong, candidates.iter().copied()) {
+        return Some(best);
+    }
+    let words: Vec<&str> = wrong
+        .split(['_', '-', '.'])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            SYNONYMS
+                .iter()
+                .find(|(from, _)| *from == w)
+                .map_or(w, |(_, to)| to)
+        })
+        .collect();
+    // (how much it matches, minus how many words of its own it adds)
+    let score = |c: &str| -> (usize, isize) {
+        // A `*_file` key is only meant when the wrong name speaks of a file too.
+        if c.ends_with("_file") && !wrong.contains("file") {
+            return (0, 0);
+        }
+        let theirs: Vec<&str> = c.split('_').collect();
+        let shared = theirs.iter().filter(|w| words.contains(w)).count();
+        let contains = wrong.contains(c) || (wrong.len() >= 3 && c.contains(wrong));
+        let extra = theirs.len() - shared;
+        (2 * shared + usize::from(contains), -(extra as isize))
+    };
+    let best = candidates.iter().map(|c| score(c)).max()?;
+    let mut top = candidates.iter().filter(|c| score(c) == best);
+    match (best.0, top.next(), top.next()) {
+        (1.., Some(one), None) => Some(one),
+        _ => None,
+    }
+}
+
 /// Levenshtein distance over chars.
 fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -179,6 +230,21 @@ mod tests {
         );
         assert_eq!(suggest("timezon", keys), Some("timezone"));
         assert_eq!(suggest("colour", keys), None);
+    }
+
+    #[test]
+    fn points_at_the_likely_key_by_containment_and_words() {
+        let t = KeyTable::new();
+        let of = |s| t.keys_of(s);
+        assert_eq!(likely("api_token", &of("chat2desk")), Some("token"));
+        assert_eq!(likely("listen_addr", &of("server")), Some("listen"));
+        assert_eq!(likely("file", &of("database")), Some("path"));
+        assert_eq!(likely("webhook", &of("bitrix24")), Some("webhook_url"));
+        assert_eq!(likely("bind", &of("server")), Some("listen"));
+        assert_eq!(likely("api_key", &of("chat2desk")), Some("token"));
+        assert_eq!(likely("secret", &of("server")), Some("webhook_secret"));
+        assert_eq!(likely("url", &of("chat2desk")), None, "api_url or web_url");
+        assert_eq!(likely("colour", &of("crm")), None);
     }
 
     #[test]

@@ -84,17 +84,18 @@ fn pipeline(text: &str, env: &[(String, String)], source: &str) -> Result<Loaded
     resolve_secret_files(&mut toml_layer, &Origin::File, &mut problems);
     resolve_secret_files(&mut env_dict, &env_origin, &mut problems);
     one_database(&[&toml_layer, &env_dict], &mut problems);
-    // Keys already named by a problem: a semantic problem about them would repeat it, unless
-    // the environment sets them anew.
-    let mut reported: Vec<String> = parsed.skipped;
+    // Keys already named by a problem, with the key of that problem: a semantic problem
+    // about them would repeat it (dropped) or follow from it (a skip), unless the
+    // environment sets them anew.
+    let mut reported: Vec<(String, String)> = parsed.skipped.into_iter().map(own).collect();
     let file = check_layer(&mut toml_layer, &Origin::File, &keys);
     let environment = check_layer(&mut env_dict, &env_origin, &keys);
     reported.extend(file.suggested);
-    reported.extend(problems.iter().map(|p| p.key.clone()));
-    reported.extend(file.problems.iter().map(|p| p.key.clone()));
-    reported.retain(|k| !env.vars.contains_key(base_key(k)));
+    reported.extend(problems.iter().flat_map(|p| named(&p.key)));
+    reported.extend(file.problems.iter().flat_map(|p| named(&p.key)));
+    reported.retain(|(k, _)| !env.vars.contains_key(base_key(k)));
     reported.extend(environment.suggested);
-    reported.extend(environment.problems.iter().map(|p| p.key.clone()));
+    reported.extend(environment.problems.iter().flat_map(|p| named(&p.key)));
     problems.extend(file.problems);
     problems.extend(environment.problems);
     unhoist(&mut toml_layer);
@@ -114,17 +115,22 @@ fn pipeline(text: &str, env: &[(String, String)], source: &str) -> Result<Loaded
                      config.example.toml",
                 )
             }));
-            return Err(ConfigError { problems });
+            return Err(ConfigError::new(problems, Vec::new()));
         }
     };
     let mut warned = env.warnings;
     normalize(&mut config, &mut warned);
+    let mut skipped = Vec::new();
     for mut p in validate(&config) {
         let base = base_key(&p.key);
-        let already = reported
+        let cause = reported
             .iter()
-            .any(|r| base == base_key(r) || base.starts_with(&format!("{r}.")));
-        if already {
+            .find(|(r, _)| base == base_key(r) || base.starts_with(&format!("{r}.")))
+            .map(|(_, cause)| cause);
+        if let Some(cause) = cause {
+            if base_key(cause) != base {
+                skipped.push(Problem::new(p.key, format!("follows from {cause} above")));
+            }
             continue;
         }
         if let Some(var) = env.vars.get(base) {
@@ -135,13 +141,28 @@ fn pipeline(text: &str, env: &[(String, String)], source: &str) -> Result<Loaded
         problems.push(p);
     }
     if !problems.is_empty() {
-        return Err(ConfigError { problems });
+        return Err(ConfigError::new(problems, skipped));
     }
     warned.extend(warnings(&config));
     Ok(Loaded {
         config,
         warnings: warned,
     })
+}
+
+/// A key reported by its own problem.
+fn own(key: String) -> (String, String) {
+    (key.clone(), key)
+}
+
+/// The keys a problem with `key` names: itself, and for `<secret>_file` the secret it was
+/// to hold (a missing `token_file` leaves `token` unset).
+fn named(key: &str) -> Vec<(String, String)> {
+    let mut out = vec![own(key.to_string())];
+    if let Some(secret) = key.strip_suffix("_file") {
+        out.push((secret.to_string(), key.to_string()));
+    }
+    out
 }
 
 /// `crm.operators[0].bitrix24` → `crm.operators`.

@@ -36,14 +36,20 @@ impl fmt::Display for Problem {
 pub struct ConfigError {
     /// The problems, in the order of the keys in the file where possible.
     pub problems: Vec<Problem>,
+    /// Keys not checked because a listed problem causes theirs (a misspelt section, then the
+    /// token it lacks): `message` names that problem's key.
+    pub skipped: Vec<Problem>,
 }
 
 impl ConfigError {
+    /// An error made of `problems`, with the keys they leave unchecked.
+    pub fn new(problems: Vec<Problem>, skipped: Vec<Problem>) -> Self {
+        Self { problems, skipped }
+    }
+
     /// An error made of one problem.
     pub fn single(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            problems: vec![Problem::new(key, message)],
-        }
+        Self::new(vec![Problem::new(key, message)], Vec::new())
     }
 
     /// Configuration errors never go away by retrying: the file or the environment must change.

@@ -4,7 +4,7 @@
 //! default applies) so the rest still loads and is validated.
 
 use super::expect::{describe, expect, wants_text, Expect};
-use super::keys::{suggest, unhoist, KeyTable, SECRET_KEYS};
+use super::keys::{likely, suggest, unhoist, KeyTable, SECRET_KEYS};
 use super::{Config, Problem};
 use figment::error::Kind;
 use figment::providers::Serialized;
@@ -21,12 +21,13 @@ pub(crate) enum Origin<'a> {
 }
 
 /// Problems of one layer, and the keys a "did you mean" already points at (a problem saying
-/// such a key is missing would repeat it).
+/// such a key is missing would only follow from the misspelling).
 pub(crate) struct Checked {
     /// One problem per unusable key or item.
     pub problems: Vec<Problem>,
-    /// `section.key` of the keys suggested for misspelt ones that the layer lacks.
-    pub suggested: Vec<String>,
+    /// `(section.key, cause)`: a key the layer lacks because it is misspelt (or sits in a
+    /// misspelt section), with the key of the problem that names the misspelling.
+    pub suggested: Vec<(String, String)>,
 }
 
 /// Checks every key of `layer`, removes the unusable ones and returns a problem for each.
@@ -42,6 +43,17 @@ pub(crate) fn check_layer(layer: &mut Dict, origin: &Origin, keys: &KeyTable) ->
         let known = keys.sections();
         if !known.contains(&section.as_str()) {
             let value = layer.remove(&section).expect("listed key");
+            if let (Value::Dict(_, fields), Some(best)) =
+                (&value, suggest(&section, known.iter().copied()))
+            {
+                let lacks = |k: &&String| !layer_has(layer, best, k);
+                suggested.extend(
+                    fields
+                        .keys()
+                        .filter(lacks)
+                        .map(|k| (format!("{best}.{k}"), section.clone())),
+                );
+            }
             out.push(unknown_section(&section, &value, keys));
             continue;
         }
@@ -61,9 +73,9 @@ pub(crate) fn check_layer(layer: &mut Dict, origin: &Origin, keys: &KeyTable) ->
             if !keys.keys_of(&section).contains(&key.as_str()) {
                 fields.remove(&key);
                 out.push(unknown_key(&section, &key, keys));
-                if let Some(best) = suggest(&key, keys.keys_of(&section)) {
+                if let Some(best) = likely(&key, &keys.keys_of(&section)) {
                     if !fields.contains_key(best) {
-                        suggested.push(format!("{section}.{best}"));
+                        suggested.push((format!("{section}.{best}"), format!("{section}.{key}")));
                     }
                 }
                 continue;
@@ -304,10 +316,15 @@ fn unknown_section(name: &str, value: &Value, keys: &KeyTable) -> Problem {
     Problem::new(name, message)
 }
 
+/// True when `layer` sets `section.key`.
+fn layer_has(layer: &Dict, section: &str, key: &str) -> bool {
+    matches!(layer.get(section), Some(Value::Dict(_, fields)) if fields.contains_key(key))
+}
+
 fn unknown_key(section: &str, key: &str, keys: &KeyTable) -> Problem {
     let here = keys.keys_of(section);
     let mut message = "unknown key".to_string();
-    if let Some(best) = suggest(key, here.iter().copied()) {
+    if let Some(best) = likely(key, &here) {
         message.push_str(&format!("; did you mean `{best}`?"));
     } else if let Some(home) = keys
         .sections()

@@ -94,6 +94,9 @@ pub async fn check(path: &Path, offline: bool) -> bool {
             for p in &e.problems {
                 println!("{}", Line::fail(&p.key, &p.message));
             }
+            for s in &e.skipped {
+                println!("{}", Line::skip(&s.key, &s.message));
+            }
             println!(
                 "{} problem(s) in the configuration; the services were not checked.",
                 e.problems.len()
