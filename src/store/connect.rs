@@ -191,6 +191,7 @@ async fn sqlite_pool(
         std::fs::OpenOptions::new()
             .write(true)
             .create(true)
+            .truncate(false)
             .mode(0o600)
             .open(path)
             .map_err(|e| fail(Cause::CreateDir(e)))?;
