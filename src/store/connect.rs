@@ -162,6 +162,7 @@ async fn sqlite_pool(path: &Path, name: &str) -> Result<sqlx::SqlitePool, StoreE
         std::fs::OpenOptions::new()
             .write(true)
             .create(true)
+            .truncate(false)
             .mode(0o600)
             .open(path)
             .map_err(|e| fail(Cause::CreateDir(e)))?;
