@@ -95,10 +95,10 @@ async fn bench() {
     let shutdown = CancellationToken::new();
     tokio::spawn(server.run(shutdown.clone()));
     tokio::spawn(daemon.worker.clone().run(shutdown.clone()));
-    let page = reqwest::get(format!("{url}/bitrix24/connect"))
+    let (status, _) = chat2desk_b24::sim::browser::open(&format!("{url}/bitrix24/connect"))
         .await
         .expect("connect");
-    assert_eq!(page.status(), 200, "the app connects");
+    assert_eq!(status, 200, "the app connects");
     chat2desk_b24::cli::webhook_set(&daemon.config, &daemon.services().chat2desk, &url)
         .await
         .expect("webhook set");

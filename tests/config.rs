@@ -523,6 +523,26 @@ fn plain_http_warns_unless_loopback() {
 }
 
 #[test]
+fn a_plain_http_oauth_url_warns_it_carries_the_client_secret() {
+    let app = |oauth: &str| {
+        format!(
+            "{}[server]\nlisten = \"127.0.0.1:8089\"\n[bitrix24.app]\nclient_id = \"local.a.b\"\n\
+             client_secret = \"app-secret-0123\"\ndaemon_url = \"https://c2d.corp.lan\"\n\
+             oauth_url = \"{oauth}\"\n",
+            minimal()
+        )
+    };
+    let w = ok(&app("http://oauth.corp.lan"), &[]).warnings;
+    let keys: Vec<_> = w.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["bitrix24.app.oauth_url"], "{w:?}");
+    assert!(w[0].message.contains("https://"), "{w:?}");
+    assert!(!format!("{w:?}").contains("app-secret-0123"));
+    assert!(ok(&app("https://oauth.bitrix.info"), &[])
+        .warnings
+        .is_empty());
+}
+
+#[test]
 fn unknown_environment_variables_warn() {
     let loaded = ok(
         &minimal(),

@@ -4,7 +4,8 @@
 //! active on each line with its offline events bound; a client's messages on a mapped
 //! channel reach their line once each, in order, files as links; an unmapped channel's do
 //! not; an expired access token is refreshed; a restart goes on with the stored tokens; a
-//! wrong state, a non-administrator and a foreign portal's tokens get a 4xx page.
+//! wrong state, a non-administrator, a post without our state and a foreign portal's tokens
+//! get a 4xx page.
 
 mod common;
 
@@ -53,11 +54,10 @@ impl Bridge {
     /// The admin's browser opens /bitrix24/connect and follows every redirect; the final
     /// status and page.
     async fn connect(&self) -> (u16, String) {
-        let page = reqwest::get(format!("http://127.0.0.1:{}/bitrix24/connect", self.listen))
+        let url = format!("http://127.0.0.1:{}/bitrix24/connect", self.listen);
+        chat2desk_b24::sim::browser::open(&url)
             .await
-            .expect("the connect page answers");
-        let status = page.status().as_u16();
-        (status, page.text().await.unwrap())
+            .expect("the connect page answers")
     }
 
     fn webhook_set(&self) {
@@ -170,19 +170,48 @@ async fn wrong_state_non_admin_and_foreign_tokens_are_refused_with_a_page() {
         .1
         .into_owned();
     let tokens = oauth.exchange_code(&code).await.unwrap();
+    let member_id = foreign.member_id();
+    let form = [
+        ("AUTH_ID", tokens.access_token.expose()),
+        ("REFRESH_ID", tokens.refresh_token.expose()),
+        ("AUTH_EXPIRES", "3600"),
+        ("member_id", member_id.as_str()),
+    ];
+    // Without a state of ours (a page on another site posting the form): refused unread.
     let posted = reqwest::Client::new()
         .post(format!("{base}/bitrix24/app"))
-        .form(&[
-            ("AUTH_ID", tokens.access_token.expose()),
-            ("REFRESH_ID", tokens.refresh_token.expose()),
-            ("AUTH_EXPIRES", "3600"),
-            ("member_id", foreign.member_id().as_str()),
-        ])
+        .form(&form)
         .send()
         .await
         .unwrap();
-    assert_eq!(posted.status(), 403);
-    assert!(posted.text().await.unwrap().contains("another portal"));
+    assert_eq!(posted.status(), 400);
+    assert!(posted.text().await.unwrap().contains("/bitrix24/connect"));
+    // With this browser's state and cookie: the refresh token is not our application's.
+    let connect = browser
+        .get(format!("{base}/bitrix24/connect"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = connect.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("SameSite=Lax") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let state = cookie.split_once('=').unwrap().1.to_string();
+    let posted = reqwest::Client::new()
+        .post(format!("{base}/bitrix24/app"))
+        .header("cookie", &cookie)
+        .form(&[&form[..], &[("state", state.as_str())]].concat())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 400);
+    let page = posted.text().await.unwrap();
+    assert!(page.contains("invalid_grant"), "{page}");
     assert!(b.store().await.grant().await.unwrap().is_none());
     let _ = &b.client_id;
 }

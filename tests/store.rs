@@ -713,10 +713,17 @@ async fn the_app_grant_rotates_once_when_two_nodes_refresh_at_once(db: Fixture) 
     let stored = a.grant().await.unwrap().unwrap();
     assert_eq!(stored.refresh_token.expose(), "refresh-2");
     assert!(stored.refreshed_at.is_some());
-    // One-use authorisation states.
-    a.add_oauth_state("st-1").await.unwrap();
+    // One-use authorisation states, at most `cap` unused ones, expired ones purged.
+    assert!(a.add_oauth_state("st-1", later(-60), 2).await.unwrap());
+    assert!(a.add_oauth_state("st-2", later(-60), 2).await.unwrap());
+    assert!(!b.add_oauth_state("st-3", later(-60), 2).await.unwrap());
     assert!(b.take_oauth_state("st-1", later(-60)).await.unwrap());
     assert!(!a.take_oauth_state("st-1", later(-60)).await.unwrap());
+    assert!(!a.take_oauth_state("st-3", later(-60)).await.unwrap());
+    assert!(b.add_oauth_state("st-3", later(-60), 2).await.unwrap());
+    // Once every stored state is older than `since`, they are dropped and room is made.
+    assert!(a.add_oauth_state("st-4", later(60), 1).await.unwrap());
+    assert!(!a.take_oauth_state("st-2", later(-60)).await.unwrap());
 }
 
 async fn sends_are_queued_once_and_the_write_first_budget_holds_across_nodes(db: Fixture) {

@@ -75,11 +75,12 @@ impl AppClient {
         })
     }
 
-    /// Calls `profile` with a token that is not stored yet (to verify it before it is
-    /// accepted): the portal answers only for its own tokens.
-    pub async fn profile_of(&self, token: &Secret) -> Result<Value, BitrixError> {
+    /// Calls `method` (`profile`, `app.info`) without parameters with a token that is not
+    /// stored yet (to verify it before it is accepted): the portal answers only for its own
+    /// tokens.
+    pub async fn call_unstored(&self, method: &str, token: &Secret) -> Result<Value, BitrixError> {
         let body = serde_json::json!({ "auth": token.expose() });
-        match self.transport.post("profile", &body).await {
+        match self.transport.post(method, &body).await {
             Ok(envelope) => Ok(envelope.get("result").cloned().unwrap_or(Value::Null)),
             Err(
                 Failure::Final(e) | Failure::Uncertain(e) | Failure::NotExecuted { error: e, .. },

@@ -1,5 +1,8 @@
 //! The OAuth token endpoint of a local application (`bitrix24-apps.md` §1.2–§1.3):
-//! `GET <oauth_url>/oauth/token/?grant_type=authorization_code|refresh_token&…`.
+//! `POST <oauth_url>/oauth/token/` with the form `grant_type=authorization_code|refresh_token&…`.
+//! The docs show a GET with the fields in the query; the form body keeps `client_secret` and
+//! the refresh token out of URLs (and every proxy's log). Redirects are not followed: a
+//! redirected request would carry the secret to another host.
 //!
 //! Unsure in the docs: the HTTP status of token-endpoint errors (§7.3) — the `error` code
 //! decides, whatever the status; every field but the two tokens is optional (§1.2).
@@ -99,6 +102,7 @@ impl OAuthClient {
             .timeout(timeout)
             .connect_timeout(timeout)
             .user_agent(concat!("chat2desk-b24/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("HTTP client builds");
         Ok(Self {
@@ -131,18 +135,26 @@ impl OAuthClient {
             host: self.endpoint.host_str().unwrap_or("").to_string(),
             detail,
         };
-        let mut url = self.endpoint.clone();
-        url.query_pairs_mut()
-            .append_pair("grant_type", grant)
-            .append_pair("client_id", &self.client_id)
-            .append_pair("client_secret", self.client_secret.expose())
-            .append_pair(field, value);
+        let form = [
+            ("grant_type", grant),
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.client_secret.expose()),
+            (field, value),
+        ];
         let response = self
             .http
-            .get(url)
+            .post(self.endpoint.clone())
+            .form(&form)
             .send()
             .await
             .map_err(|e| unreachable(e.without_url().to_string()))?;
+        if response.status().is_redirection() {
+            return Err(unreachable(format!(
+                "HTTP {} redirect, not followed: set [bitrix24.app] oauth_url to the token \
+                 server's final address",
+                response.status().as_u16()
+            )));
+        }
         let status = response.status().as_u16();
         let body = response
             .bytes()
@@ -194,6 +206,6 @@ const MAX_TTL_SECS: i64 = 365 * 86_400;
 
 /// Now plus `secs` (clamped to `0..=`[`MAX_TTL_SECS`]): the expiry of a token the portal
 /// says lives `secs` seconds.
-pub fn expiry_after(secs: i64) -> chrono::DateTime<Utc> {
+fn expiry_after(secs: i64) -> chrono::DateTime<Utc> {
     Utc::now() + chrono::Duration::seconds(secs.clamp(0, MAX_TTL_SECS))
 }

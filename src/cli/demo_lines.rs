@@ -143,9 +143,8 @@ async fn connect(
     url: &str,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let page = reqwest::get(format!("{url}/bitrix24/connect")).await?;
-    let status = page.status();
-    let text = page.text().await?;
+    let (code, text) = crate::sim::browser::open(&format!("{url}/bitrix24/connect")).await?;
+    let status = reqwest::StatusCode::from_u16(code)?;
     let said = text
         .split("<p class=\"ok\">")
         .nth(1)

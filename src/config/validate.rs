@@ -43,6 +43,10 @@ pub fn warnings(c: &Config) -> Vec<Problem> {
         urls.push(("chat2desk.web_url", web.as_str()));
     }
     urls.push(("bitrix24.webhook_url", c.bitrix24.webhook_url.expose()));
+    if let Some(app) = &c.bitrix24.app {
+        // The token requests carry client_secret and the refresh token.
+        urls.push(("bitrix24.app.oauth_url", app.oauth_url.as_str()));
+    }
     urls.into_iter()
         .filter_map(|(key, value)| {
             let url = http_url(key, value, true, &mut ignored)?;

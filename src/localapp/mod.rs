@@ -8,6 +8,7 @@ pub mod page;
 
 pub use connect::{
     authorize_url, finish_code, finish_form, random_token, ConnectCtx, Connected, Refusal,
+    MAX_STATES, STATE_COOKIE,
 };
 pub use keeper::StoredGrant;
 

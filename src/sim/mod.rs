@@ -3,6 +3,7 @@
 //! benches and `chat2desk-b24 demo`.
 
 pub mod bitrix24;
+pub mod browser;
 pub mod chat2desk;
 pub mod faults;
 pub mod http;

@@ -210,18 +210,38 @@ impl Store {
         })
     }
 
-    /// Records a new browser authorisation `state` (one use, see [`Store::take_oauth_state`]).
-    pub async fn add_oauth_state(&self, state: &str) -> Result<(), StoreError> {
+    /// Records a new browser authorisation `state` (one use, see [`Store::take_oauth_state`])
+    /// unless `cap` states issued after `since` are still unused: false then, nothing
+    /// stored. States issued before `since` are dropped on the way, so the table stays
+    /// within `cap` rows however often the connect page is opened.
+    pub async fn add_oauth_state(
+        &self,
+        state: &str,
+        since: DateTime<Utc>,
+        cap: u32,
+    ) -> Result<bool, StoreError> {
         let fail = self.err_of("save oauth state");
         with_pool!(self, pool, _sql => {
+            sqlx::query("DELETE FROM oauth_states WHERE created_at < ?")
+                .bind(to_millis(since))
+                .execute(pool)
+                .await
+                .map_err(&fail)?;
+            let (live,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM oauth_states")
+                .fetch_one(pool)
+                .await
+                .map_err(&fail)?;
+            if live >= i64::from(cap) {
+                return Ok(false);
+            }
             sqlx::query("INSERT INTO oauth_states (state, created_at) VALUES (?, ?)")
                 .bind(state)
                 .bind(to_millis(Utc::now()))
                 .execute(pool)
                 .await
                 .map_err(&fail)?;
-        });
-        Ok(())
+            Ok(true)
+        })
     }
 
     /// Uses up `state`: true when it was issued after `since` and not used before. Old

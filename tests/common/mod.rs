@@ -4,6 +4,7 @@
 
 pub mod exposition;
 mod fixture;
+pub mod hostile;
 
 pub use fixture::*;
 

@@ -1,16 +1,19 @@
 //! `/bitrix24/connect`, `/bitrix24/app` and `/bitrix24/connector`: connecting the portal's
 //! local application from an administrator's browser on the LAN, and the connector's
 //! settings frame. 404 while `[bitrix24.app]` is not configured. Nothing here logs a query,
-//! a form or a token.
+//! a form or a token. The connect page sets the state cookie ([`localapp::STATE_COOKIE`]);
+//! `/bitrix24/app` hands it to the connection steps.
 
 use super::handler::{not_allowed, not_found, read_body, Answer, Ctx};
 use crate::localapp::{self, page, ConnectCtx, Refusal};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use hyper::{Method, Request, Response, StatusCode};
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
 
 impl Ctx {
     /// Routes `/bitrix24/...`.
@@ -28,35 +31,63 @@ impl Ctx {
             ("/bitrix24/connect", &Method::GET) => {
                 let portal = services.portal.portal_url();
                 match localapp::authorize_url(&services.store, &app, &portal).await {
-                    Ok(url) => redirect(&url),
+                    Ok((url, state)) => redirect(&url, &state_cookie(&app.daemon_url, &state)),
                     Err(r) => html_refusal(&r),
                 }
             }
             ("/bitrix24/connect", _) => not_allowed("GET"),
             ("/bitrix24/app", &Method::GET) => {
                 let query = pairs(req.uri().query().unwrap_or(""));
-                answer(localapp::finish_code(ctx, &query).await)
+                let cookie = cookie_state(&req);
+                answer(localapp::finish_code(ctx, &query, cookie.as_deref()).await)
             }
             ("/bitrix24/app", &Method::POST) => {
+                let cookie = cookie_state(&req);
                 let form = match form(req, self).await {
                     Ok(form) => form,
                     Err(answer) => return answer,
                 };
-                answer(localapp::finish_form(ctx, &form).await)
+                answer(localapp::finish_form(ctx, &form, cookie.as_deref()).await)
             }
             ("/bitrix24/app", _) => not_allowed("GET, POST"),
             ("/bitrix24/connector", &Method::GET | &Method::POST) => {
-                let status =
-                    crate::openlines::line_status(services.app.as_ref(), &self.settings.lines)
-                        .await;
-                html(
-                    StatusCode::OK,
-                    page::connector(&self.settings.lines, &status),
-                )
+                let lines = &self.settings.lines;
+                let page = self
+                    .connector_page
+                    .get_or(async {
+                        let status = crate::openlines::line_status(services.app.as_ref(), lines);
+                        page::connector(lines, &status.await)
+                    })
+                    .await;
+                html(StatusCode::OK, page)
             }
             ("/bitrix24/connector", _) => not_allowed("GET, POST"),
             _ => not_found(),
         }
+    }
+}
+
+/// How long the connector's settings page is served from memory: each render asks the
+/// portal `imconnector.status` per line, and the frame is opened by anyone on the LAN.
+const PAGE_TTL: Duration = Duration::from_secs(30);
+
+/// The last rendered connector page and when it was rendered.
+#[derive(Debug, Default)]
+pub(super) struct PageCache(Mutex<Option<(Instant, String)>>);
+
+impl PageCache {
+    /// The cached page while younger than [`PAGE_TTL`], else `render`'s (one render at a
+    /// time: concurrent requests wait for it).
+    async fn get_or(&self, render: impl std::future::Future<Output = String>) -> String {
+        let mut slot = self.0.lock().await;
+        if let Some((at, page)) = slot.as_ref() {
+            if at.elapsed() < PAGE_TTL {
+                return page.clone();
+            }
+        }
+        let page = render.await;
+        *slot = Some((Instant::now(), page.clone()));
+        page
     }
 }
 
@@ -98,11 +129,41 @@ fn html_refusal(r: &Refusal) -> Answer {
     html(status, page::refused(r))
 }
 
-fn redirect(url: &str) -> Answer {
+/// The `Set-Cookie` value binding `state` to the browser: only for `/bitrix24/`, not for
+/// scripts, sent back on the portal's top-level redirect but not on other sites' posts,
+/// `Secure` when the daemon is reached over https.
+fn state_cookie(daemon_url: &str, state: &str) -> String {
+    let secure = if daemon_url.trim().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{}={state}; Path=/bitrix24/; Max-Age=900; HttpOnly; SameSite=Lax{secure}",
+        localapp::STATE_COOKIE
+    )
+}
+
+/// The browser's state cookie, when it sent one.
+fn cookie_state(req: &Request<Incoming>) -> Option<String> {
+    req.headers()
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == localapp::STATE_COOKIE)
+        .map(|(_, value)| value.to_string())
+}
+
+fn redirect(url: &str, cookie: &str) -> Answer {
     let mut answer = Response::new(Full::new(Bytes::new()));
     *answer.status_mut() = StatusCode::FOUND;
     if let Ok(value) = HeaderValue::from_str(url) {
         answer.headers_mut().insert(LOCATION, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        answer.headers_mut().insert(SET_COOKIE, value);
     }
     answer
         .headers_mut()

@@ -103,7 +103,7 @@ impl Ctx {
     }
 
     /// The company's channels for the activity's settings dialog. The secret comes as
-    /// `Authorization: Bearer <secret>` or `?auth[application_token]=<secret>`.
+    /// `Authorization: Bearer <secret>` only (never in the URL, which proxies log).
     async fn bizproc_channels(&self, req: &Request<Incoming>, client: IpAddr) -> Answer {
         let bearer = req
             .headers()
@@ -111,9 +111,7 @@ impl Ctx {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::to_string);
-        let presented =
-            bearer.or_else(|| query::find(req.uri().query().unwrap_or(""), SECRET_FIELD));
-        if !self.bizproc_secret_is(presented.as_deref()) {
+        if !self.bizproc_secret_is(bearer.as_deref()) {
             return unauthorized(client);
         }
         match self.probe.services().chat2desk.channels().await {

@@ -1,4 +1,4 @@
-//! Routing and answers: `/webhook/<secret>` (or `/webhook?secret=`), `/healthz`, `/metrics`,
+//! Routing and answers: `/webhook/<secret>`, `/healthz`, `/metrics`,
 //! and the other routes' dispatch (`/files/<token>/<name>` is streamed, see `files.rs`).
 //!
 //! Nothing here logs the request path or query: they carry the secret.
@@ -39,6 +39,8 @@ pub(super) struct Ctx {
     pub(super) wake: Arc<Notify>,
     /// `/files/`' download slots and per-link pace.
     pub(super) files: super::files::FileHost,
+    /// The connector's settings page, rendered at most once per its lifetime.
+    pub(super) connector_page: super::bitrix24::PageCache,
 }
 
 /// A buffered answer (every route but `/files/`).
@@ -63,6 +65,7 @@ impl Ctx {
             commit,
             wake,
             files: super::files::FileHost::new(),
+            connector_page: super::bitrix24::PageCache::default(),
         }
     }
 
@@ -274,19 +277,13 @@ impl Ctx {
         if expected.is_empty() {
             return false;
         }
-        let path = req.uri().path();
-        let in_path = path
+        // Only the path form (what `webhook set` registers): no `?secret=` query form, which
+        // proxies log with the query.
+        let presented = req
+            .uri()
+            .path()
             .strip_prefix("/webhook/")
             .filter(|rest| !rest.is_empty() && !rest.contains('/'));
-        let presented = match in_path {
-            Some(secret) => Some(secret.to_string()),
-            None if path == "/webhook" || path == "/webhook/" => req.uri().query().and_then(|q| {
-                url::form_urlencoded::parse(q.as_bytes())
-                    .find(|(k, _)| k == "secret")
-                    .map(|(_, v)| v.into_owned())
-            }),
-            None => None,
-        };
         presented.is_some_and(|p| constant_time_eq(p.as_bytes(), expected))
     }
 }

@@ -109,6 +109,10 @@ pub(crate) struct Connectors {
     pub(crate) lead_lines: BTreeSet<i64>,
     /// An older box: no `OnImConnectorDialogStart/Finish`.
     pub(crate) old_box: bool,
+    /// Injected fault: short links (`/~r<id>`) that redirect to any address.
+    pub(crate) redirects: BTreeMap<i64, String>,
+    /// `METHOD path` of every request for a file link, in order.
+    pub(crate) file_requests: Vec<String>,
 }
 
 /// Rows per `event.offline.list` page (the portal's list page).
@@ -732,6 +736,14 @@ impl Connectors {
         format!("{portal}/~f{id}")
     }
 
+    /// Injected fault: a short link on `portal` that redirects to `location` (a portal
+    /// behind an open redirect, or a link pointing elsewhere).
+    pub(crate) fn attach_redirect(&mut self, portal: &str, location: &str) -> String {
+        let id = 1 + self.redirects.len() as i64;
+        self.redirects.insert(id, location.to_string());
+        format!("{portal}/~r{id}")
+    }
+
     /// The answer to `GET /~<code>` or `GET /pub/im.file.php`; `None` for other paths.
     pub(crate) fn file_answer(
         &self,
@@ -739,6 +751,14 @@ impl Connectors {
         query: &[(String, String)],
     ) -> Option<crate::sim::http::SimResponse> {
         use crate::sim::http::SimResponse;
+        let redirect = path
+            .strip_prefix("/~r")
+            .and_then(|id| id.parse::<i64>().ok());
+        if let Some(location) = redirect.and_then(|id| self.redirects.get(&id)) {
+            let mut answer = SimResponse::text(302, "text/html; charset=utf-8", "");
+            answer.headers.push(("location", location.clone()));
+            return Some(answer);
+        }
         if let Some(code) = path.strip_prefix("/~f") {
             let Some(id) = code
                 .parse::<i64>()

@@ -138,9 +138,7 @@ pub(crate) fn execute(state: &mut State, method: &str, params: &Value) -> Result
             Ok(Reply::of(json!(scopes)))
         }
         "methods" => Ok(Reply::of(json!(METHODS))),
-        "app.info" => Ok(Reply::of(
-            json!({"SCOPE": state.scopes, "LICENSE": "ru_selfhosted"}),
-        )),
+        "app.info" => Ok(Reply::of(oauth::app_info(state))),
         "batch" => batch::run(state, params, &[]),
         "user.get" => people::user_get(state, params),
         "user.current" => people::current(state),
@@ -396,7 +394,10 @@ impl SimService for Portal {
             return self.wait(&req);
         }
         if req.path.starts_with("/~") || req.path == "/pub/im.file.php" {
-            let files = &self.state().connectors;
+            let files = &mut self.state().connectors;
+            files
+                .file_requests
+                .push(format!("{} {}", req.method, req.path));
             if let Some(answer) = files.file_answer(&req.path, &req.query_pairs()) {
                 return answer;
             }
@@ -452,6 +453,7 @@ impl SimService for Portal {
                     .response();
                 }
                 state.caller = state::WEBHOOK_USER;
+                state.caller_app = None;
                 (method, params_of(&req))
             }
             None => {
@@ -468,7 +470,10 @@ impl SimService for Portal {
                         .response();
                 };
                 match state.oauth.check(&token) {
-                    Ok(grant) => state.caller = grant.user_id,
+                    Ok(grant) => {
+                        state.caller = grant.user_id;
+                        state.caller_app = Some(grant.client_id);
+                    }
                     Err(e) => return e.response(),
                 }
                 (method, params)
@@ -765,6 +770,20 @@ impl PortalSim {
             .state()
             .connectors
             .attach_file(&portal, name, content_type, bytes.to_vec())
+    }
+
+    /// Injected fault: a short link on the portal that redirects to `location`.
+    pub fn attach_redirect(&self, location: &str) -> String {
+        let portal = self.base_url();
+        self.portal
+            .state()
+            .connectors
+            .attach_redirect(&portal, location)
+    }
+
+    /// `METHOD path` of every request for a file link so far.
+    pub fn file_requests(&self) -> Vec<String> {
+        self.portal.state().connectors.file_requests.clone()
     }
 
     /// Offline event rows still queued (`(id, event, process_id, error)`).

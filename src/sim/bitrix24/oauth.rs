@@ -249,3 +249,20 @@ pub(crate) fn app_only(method: &str) -> bool {
 pub(crate) fn is_admin(state: &State, user_id: i64) -> bool {
     state.admins.contains(&user_id)
 }
+
+/// `app.info`: with an app token, the calling application (`CODE` is a local app's
+/// client id, `STATUS` `L`, as in the REST docs' example); with the webhook, its scopes.
+pub(crate) fn app_info(state: &State) -> Value {
+    let app = state
+        .caller_app
+        .as_ref()
+        .and_then(|id| state.oauth.apps.iter().position(|a| &a.client_id == id));
+    match app {
+        Some(index) => json!({
+            "ID": (index + 1).to_string(), "CODE": state.oauth.apps[index].client_id,
+            "VERSION": 1, "STATUS": "L", "INSTALLED": true, "PAYMENT_EXPIRED": "N",
+            "DAYS": null, "LICENSE": "ru_selfhosted",
+        }),
+        None => json!({"SCOPE": state.scopes, "LICENSE": "ru_selfhosted"}),
+    }
+}

@@ -80,6 +80,8 @@ pub(crate) struct State {
     pub(crate) admins: std::collections::BTreeSet<i64>,
     /// The user the current call runs as (the webhook's owner, or an app token's user).
     pub(crate) caller: i64,
+    /// The application (client id) of the current call's token; `None` for the webhook.
+    pub(crate) caller_app: Option<String>,
 }
 
 /// The webhook's owner.
@@ -131,6 +133,7 @@ impl State {
             connectors: super::connector::Connectors::default(),
             admins: [WEBHOOK_USER].into_iter().collect(),
             caller: WEBHOOK_USER,
+            caller_app: None,
         };
         state.add_user("Admin", "Adminov", "admin@portal.example", true);
         for (id, name, semantics) in [
