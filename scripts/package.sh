@@ -54,12 +54,13 @@ rm -rf "$PKG/man" "$PKG/completions"
 mkdir -p "$PKG/man" "$PKG/completions"
 "$BIN" gen-man "$PKG/man" || fail "'$NAME gen-man DIR' failed: the man page cannot be generated"
 "$BIN" gen-completions "$PKG/completions" || fail "'$NAME gen-completions DIR' failed"
-compgen -G "$PKG/man/*.1" >/dev/null || fail "gen-man wrote no *.1 file into $PKG/man"
-gzip -9nf "$PKG"/man/*.1
+compgen -G "$PKG/man/man1/*.1" >/dev/null || fail "gen-man wrote no man1/*.1 file into $PKG/man"
+[[ -s $PKG/man/man5/$NAME.toml.5 ]] || fail "gen-man wrote no man5/$NAME.toml.5 (the configuration page)"
+gzip -9nf "$PKG"/man/man1/*.1 "$PKG"/man/man5/*.5
 for f in "$NAME.bash" "_$NAME" "$NAME.fish"; do
     [[ -s $PKG/completions/$f ]] || fail "gen-completions did not write $f (clap_complete default names expected)"
 done
-ls -l "$PKG/man" "$PKG/completions"
+ls -l "$PKG/man/man1" "$PKG/man/man5" "$PKG/completions"
 
 [[ -f config.example.toml ]] || fail "config.example.toml (the packaged /etc/$NAME/config.toml) is missing"
 
@@ -90,7 +91,7 @@ listing=$(dpkg-deb -c "$DEB")
 echo "$listing"
 paths=$(awk '{print $6}' <<<"$listing")
 for path in ./usr/bin/$NAME ./etc/$NAME/config.toml ./usr/lib/systemd/system/$NAME.service \
-    ./usr/lib/sysusers.d/$NAME.conf ./usr/share/man/man1/$NAME.1.gz \
+    ./usr/lib/sysusers.d/$NAME.conf ./usr/share/man/man1/$NAME.1.gz ./usr/share/man/man5/$NAME.toml.5.gz \
     ./usr/share/doc/$NAME/changelog.Debian.gz ./usr/share/doc/$NAME/copyright \
     ./usr/share/doc/$NAME/examples/nginx-$NAME.conf \
     ./usr/share/bash-completion/completions/$NAME ./usr/share/zsh/vendor-completions/_$NAME \

@@ -18,6 +18,7 @@ mod urls;
 mod validate;
 
 pub use env::{ENV_PREFIX, NON_CONFIG_ENV_VARS};
+pub(crate) use keys::{KeyTable, SECRET_KEYS};
 pub use load::{load, load_from_str, Loaded};
 pub use problem::{ConfigError, Problem};
 pub use secret::Secret;
