@@ -263,9 +263,10 @@ async fn the_connector_is_registered_active_on_each_line_and_bound_idempotently(
     assert_eq!(active[&3]["NAME"], "Chat2Desk: линия 3");
     let bound = p.sim.offline_bindings();
     assert!(bound.contains(&("ONIMCONNECTORMESSAGEADD".into(), "chat2desk".into())));
+    assert!(bound.contains(&("ONIMCONNECTORDIALOGFINISH".into(), "chat2desk".into())));
     assert_eq!(
         bound.len(),
-        5,
+        6,
         "every connector event the portal has: {bound:?}"
     );
 }

@@ -21,17 +21,41 @@ async fn send(
     url: String,
     body: String,
 ) -> (u16, String) {
-    let answer = http
+    let answer = match http
         .request(method, url)
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(body)
         .send()
         .await
-        .expect("the daemon answers");
+    {
+        Ok(answer) => answer,
+        // A body over the limit is refused (413) as soon as its length is known; the daemon
+        // then closes, and a client still writing may see the close before the answer.
+        Err(e) if closed_while_writing(&e) => return (CLOSED, e.to_string()),
+        Err(e) => panic!("the daemon answers: {e:?}"),
+    };
     (
         answer.status().as_u16(),
         answer.text().await.unwrap_or_default(),
     )
+}
+
+/// What [`send`] reports when the daemon closed the connection before the body was sent.
+const CLOSED: u16 = 0;
+
+/// True when `e` is the connection closed under a request still being written.
+fn closed_while_writing(e: &reqwest::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            );
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// Writes `head` (no body) on a new connection; what the daemon answered before closing.
@@ -78,7 +102,10 @@ async fn form_routes_refuse_bombs_floods_and_forgeries_without_a_crash_or_a_stal
         format!("{secret}&{flood}"),
     )
     .await;
-    assert_eq!(status, 413);
+    assert!(
+        matches!(status, 413 | CLOSED),
+        "refused, not read: {status}"
+    );
     let many = "a[]=1&".repeat(1_001);
     let (a, b) = tokio::join!(
         send(
@@ -102,7 +129,10 @@ async fn form_routes_refuse_bombs_floods_and_forgeries_without_a_crash_or_a_stal
     let mib = "x".repeat(1 << 20);
     let app = format!("{}/bitrix24/app", t.base);
     let (status, _) = send(&http, post.clone(), app.clone(), format!("AUTH_ID={mib}")).await;
-    assert_eq!(status, 413);
+    assert!(
+        matches!(status, 413 | CLOSED),
+        "refused, not read: {status}"
+    );
     let addr = t.base.trim_start_matches("http://").to_string();
     let head = format!(
         "POST /webhook/not-{WEBHOOK_SECRET} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n",
