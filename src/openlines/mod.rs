@@ -26,4 +26,4 @@ pub use line_state::{disconnected, is_disconnected, reconnect, switched_off, Dis
 pub use payload::{chat_key, client_message, ClientSide};
 pub use reply_text::{plain_text, Signature};
 pub use rules::LineRules;
-pub use setup::{line_status, set_up_at_start, set_up_lines};
+pub use setup::{line_status, reconcile_lines, set_up_at_start, set_up_lines};
