@@ -9,6 +9,7 @@
 
 mod connector;
 mod disconnect;
+mod event_data;
 mod events;
 mod finish;
 mod line_state;
@@ -20,7 +21,8 @@ mod setup;
 pub use connector::{
     ensure_connector, event_names, ConnectorSpec, LineSetup, LineSpec, SetupError, SESSION_FINISH,
 };
-pub use events::{replies_of, EventsReader, ReadError, ReadReport, BATCH_LIMIT, SWEEP_EVERY};
+pub use event_data::replies_of;
+pub use events::{EventsReader, ReadError, ReadReport, BATCH_LIMIT, SWEEP_EVERY};
 pub use finish::finishes_of;
 pub use line_state::{disconnected, is_disconnected, reconnect, switched_off, Disconnect};
 pub use payload::{chat_key, client_message, ClientSide};
