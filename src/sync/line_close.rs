@@ -76,7 +76,7 @@ fn raised_at(finish: &SessionFinish) -> Option<chrono::DateTime<chrono::Utc>> {
 /// What became of the close.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum Closed {
+enum CloseOutcome {
     /// `PUT /requests/close` closed the client's request.
     Closed,
     /// Nothing was open any more (Chat2Desk or an operator there closed it first, or the
@@ -97,7 +97,7 @@ struct CloseProgress {
     looked: bool,
     /// `PUT /requests/close` was about to be sent.
     intent: bool,
-    closed: Option<Closed>,
+    closed: Option<CloseOutcome>,
     /// `event.offline.clear` answered.
     event_done: bool,
 }
@@ -151,9 +151,9 @@ async fn close(
     finish: &SessionFinish,
     progress: &mut CloseProgress,
     lease: Duration,
-) -> Result<Closed, JobError> {
+) -> Result<CloseOutcome, JobError> {
     let Some(client_id) = client_of(&finish.chat_id) else {
-        return Ok(Closed::NothingOpen);
+        return Ok(CloseOutcome::NothingOpen);
     };
     if !progress.looked {
         progress.request_id = current_request(services, client_id).await?;
@@ -162,18 +162,18 @@ async fn close(
     } else if progress.intent {
         let now = current_request(services, client_id).await?;
         if now.is_some() && now != progress.request_id {
-            return Ok(Closed::NewRequestOpen);
+            return Ok(CloseOutcome::NewRequestOpen);
         }
     }
     progress.intent = true;
     checkpoint(services, job, &steps(progress), lease).await?;
     match services.chat2desk.close_request(client_id).await {
-        Ok(()) => Ok(Closed::Closed),
+        Ok(()) => Ok(CloseOutcome::Closed),
         // Chat2Desk answers 400 when the client has no open request (closed there first).
         Err(Chat2DeskError::Api { status, .. }) if (400..500).contains(&status) => {
-            Ok(Closed::NothingOpen)
+            Ok(CloseOutcome::NothingOpen)
         }
-        Err(Chat2DeskError::NotFound { .. }) => Ok(Closed::NothingOpen),
+        Err(Chat2DeskError::NotFound { .. }) => Ok(CloseOutcome::NothingOpen),
         Err(e) => Err(e.into()),
     }
 }
@@ -196,12 +196,12 @@ async fn current_request(services: &Services, client_id: i64) -> Result<Option<i
     }
 }
 
-fn log_closed(job: &Job, finish: &SessionFinish, closed: Closed) {
+fn log_closed(job: &Job, finish: &SessionFinish, closed: CloseOutcome) {
     let finish_to_close_ms = raised_at(finish)
         .map(|at| (chrono::Utc::now() - at).num_milliseconds().max(0))
         .unwrap_or_default();
     match closed {
-        Closed::Closed => tracing::info!(
+        CloseOutcome::Closed => tracing::info!(
             line_message = job.key,
             line = finish.line,
             chat = %finish.chat_id,
@@ -209,14 +209,14 @@ fn log_closed(job: &Job, finish: &SessionFinish, closed: Closed) {
             finish_to_close_ms,
             "Closed the Chat2Desk request of a finished Open Lines session; its transcript follows"
         ),
-        Closed::NothingOpen => tracing::info!(
+        CloseOutcome::NothingOpen => tracing::info!(
             line_message = job.key,
             line = finish.line,
             chat = %finish.chat_id,
             session = %finish.session_id,
             "An Open Lines session finished; the client had no open Chat2Desk request (closed there first)"
         ),
-        Closed::NewRequestOpen => tracing::info!(
+        CloseOutcome::NewRequestOpen => tracing::info!(
             line_message = job.key,
             line = finish.line,
             chat = %finish.chat_id,
