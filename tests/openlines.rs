@@ -10,66 +10,8 @@
 mod common;
 
 use chat2desk_b24::sim::bitrix24::PortalSim;
-use chat2desk_b24::store::Store;
-use common::{command, free_port, output, wait_for, Binary, Env};
-
-const SCOPES: [&str; 5] = ["imopenlines", "imconnector", "im", "crm", "user"];
-const LINE: i64 = 3;
-
-struct Bridge {
-    env: Env,
-    daemon: Binary,
-    listen: u16,
-    client_id: String,
-}
-
-/// The daemon with `[bitrix24.app]` registered on the portal sim and the scenario's channel
-/// in line 3 (a second line holds a channel of its own).
-async fn bridge(extra: &str) -> Bridge {
-    let env = Env::new().await;
-    let listen = free_port();
-    let daemon_url = format!("http://127.0.0.1:{listen}");
-    let (client_id, secret) = env
-        .portal
-        .register_app(&format!("{daemon_url}/bitrix24/app"), &SCOPES);
-    let other = env.c2d.add_channel("Telegram бот", "", &["telegram"]);
-    let config = format!(
-        "[bitrix24.app]\nclient_id = \"{client_id}\"\nclient_secret = \"{secret}\"\n\
-         oauth_url = \"{}\"\ndaemon_url = \"{daemon_url}\"\n\
-         [[openlines.lines]]\nline = {LINE}\nchannels = [{}]\n\
-         [[openlines.lines]]\nline = 5\nchannels = [{other}]\n{extra}",
-        env.portal.oauth_url(),
-        env.s.channel,
-    );
-    let daemon = env.spawn_daemon_at(listen, &config).await;
-    Bridge {
-        env,
-        daemon,
-        listen,
-        client_id,
-    }
-}
-
-impl Bridge {
-    /// The admin's browser opens /bitrix24/connect and follows every redirect; the final
-    /// status and page.
-    async fn connect(&self) -> (u16, String) {
-        let url = format!("http://127.0.0.1:{}/bitrix24/connect", self.listen);
-        chat2desk_b24::sim::browser::open(&url)
-            .await
-            .expect("the connect page answers")
-    }
-
-    fn webhook_set(&self) {
-        let public = format!("http://127.0.0.1:{}", self.listen);
-        let (out, text) = output(command(&self.daemon.config, &["webhook", "set", &public]));
-        assert!(out.status.success(), "webhook set: {text}");
-    }
-
-    async fn store(&self) -> Store {
-        Store::open(&self.env.db()).await.unwrap()
-    }
-}
+use common::bridge::{bridge, LINE, SCOPES};
+use common::{command, output, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_browser_connects_the_app_and_the_connector_is_set_up_on_each_line() {

@@ -2,7 +2,8 @@
 //! through the browser flow, then a two-way exchange through the real webhook, queue and
 //! worker: a client's messages on a Telegram channel arriving in line 1, an operator's
 //! answer (with a file) fetched from the portal's offline events and sent to the client
-//! through Chat2Desk, and the client's answer to that.
+//! through Chat2Desk, the client's answer to that, and the operator finishing the session,
+//! which closes the Chat2Desk request and writes its transcript.
 
 use crate::config::{AppConfig, Config, LineConfig, Secret};
 use crate::sim::bitrix24::PortalSim;
@@ -130,8 +131,57 @@ pub(super) async fn run(
         c2d.client_says(lines.client, "Да, в 12 будем. Спасибо!");
     })
     .await?;
+    session_finishes(c2d, portal, lines, &daemon.config.openlines.connector).await?;
     drop(leader);
     let _ = reading.await;
+    Ok(())
+}
+
+/// The operator finishes the line's session: shown as the request closed in Chat2Desk and
+/// its transcript on the portal.
+async fn session_finishes(
+    c2d: &Chat2DeskSim,
+    portal: &PortalSim,
+    lines: &DemoLines,
+    connector: &str,
+) -> anyhow::Result<()> {
+    let chat = crate::openlines::chat_key(lines.client);
+    let request = c2d
+        .open_request_id(lines.client)
+        .ok_or_else(|| anyhow::anyhow!("the demo's client has no open request"))?;
+    let started = Instant::now();
+    let session = portal
+        .finish_session(connector, LINE, &chat)
+        .ok_or_else(|| anyhow::anyhow!("the demo's chat has no session in line {LINE}"))?;
+    println!("Оператор завершил сессию {session} в чате {chat}");
+    while c2d.open_request_id(lines.client).is_some() {
+        if started.elapsed() > PATIENCE {
+            anyhow::bail!("request {request} was not closed within 20 s of the session's finish");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    println!(
+        "    → обращение {request} закрыто в Chat2Desk через {:.0} мс (OnImConnectorDialogFinish из event.offline.get, PUT /requests/close)",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    let comment = loop {
+        let found = portal.comments().into_iter().find(|c| {
+            crate::transcript::find_marker(&c.text).is_some_and(|m| m.request_id == request)
+        });
+        if let Some(c) = found {
+            break c;
+        }
+        if started.elapsed() > PATIENCE {
+            anyhow::bail!("the transcript of request {request} did not come within 20 s");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    println!(
+        "    → стенограмма в таймлайне: {} {} через {:.0} мс после завершения сессии",
+        comment.entity_type,
+        comment.entity_id,
+        started.elapsed().as_secs_f64() * 1000.0
+    );
     Ok(())
 }
 

@@ -102,6 +102,8 @@ pub struct Router {
     deal_category: i64,
     new_deal_when_closed: bool,
     responsibles: Responsibles,
+    /// The Open Lines bridge is on: with `openlines_lead`, a line may have made the lead.
+    line_leads: bool,
 }
 
 /// The fields that put a closed lead back to «Не обработан».
@@ -118,7 +120,15 @@ impl Router {
             deal_category: crm.deal_category,
             new_deal_when_closed: crm.new_deal_when_closed,
             responsibles: Responsibles::new(crm),
+            line_leads: false,
         }
+    }
+
+    /// With `bridged`, `openlines_lead` looks for the lead an Open Line made for the client
+    /// before creating one (see `crm::line_lead`).
+    pub fn with_bridge(mut self, bridged: bool) -> Self {
+        self.line_leads = bridged;
+        self
     }
 
     /// The responsible picker (for the `operators` command).
@@ -220,7 +230,8 @@ impl Router {
     }
 
     /// Open Lines lead generation: a known client keeps their contact (its open deal when
-    /// there is one) or lead; a new client gets a lead titled the way Open Lines title them.
+    /// there is one) or lead; with the bridge on, the lead a line made for the client; a new
+    /// client gets a lead titled the way Open Lines title them.
     async fn plan_openlines(
         &self,
         portal: &Bitrix24,
@@ -236,6 +247,11 @@ impl Router {
         }
         if let Some(lead) = found.lead() {
             return Ok(Plan::Existing(use_lead(lead)));
+        }
+        if self.line_leads {
+            if let Some(lead) = super::line_lead::line_lead(portal, client).await? {
+                return Ok(Plan::Existing(use_lead(lead)));
+            }
         }
         self.new_lead(portal, client, operator, true).await
     }

@@ -12,7 +12,7 @@
 use crate::bitrix24::{AppClient, BitrixError, OAuthClient, OAuthError, TokenSet};
 use crate::bizproc::constant_time_eq;
 use crate::config::{AppConfig, Secret};
-use crate::openlines::{set_up_lines, LineRules, LineSetup};
+use crate::openlines::{reconcile_lines, LineRules, LineSetup};
 use crate::store::{Grant, Store};
 use crate::sync::Services;
 use chrono::{Duration, Utc};
@@ -306,8 +306,9 @@ async fn accept(ctx: ConnectCtx<'_>, tokens: TokenSet) -> Result<Connected, Refu
         .map_err(unavailable)?;
     tracing::info!(user_id, scopes = %scopes.join(","), "The local application is connected");
     let lines = if ctx.lines.enabled() {
-        set_up_lines(
+        reconcile_lines(
             &app,
+            &ctx.services.store,
             &ctx.services.chat2desk,
             ctx.lines,
             &ctx.app.daemon_url,

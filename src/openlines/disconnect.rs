@@ -4,7 +4,7 @@
 //! disconnected, its client messages stop going to it, and the daemon does not connect it
 //! again by itself (`chat2desk-b24 openlines --reconnect <line>` does).
 
-use super::events::{int, text};
+use super::event_data::{int, text};
 use super::line_state::mark_disconnected;
 use crate::store::{Store, StoreError};
 use serde_json::Value;
@@ -35,7 +35,7 @@ pub async fn note_disconnect(
         )
     } else {
         // The line id, bare or (form-encoded) in a one-element list or map.
-        let line = int(data).or_else(|| super::events::elements(data).first().and_then(int));
+        let line = int(data).or_else(|| super::event_data::elements(data).first().and_then(int));
         (line, "OnImConnectorLineDelete")
     };
     let Some(line) = line else {

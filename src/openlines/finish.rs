@@ -3,7 +3,7 @@
 //! chat{id}, user{id}}]}`; each element with `session.closed = Y` becomes a `line_close`
 //! job, which closes the client's Chat2Desk request so its transcript is written now.
 
-use super::events::{elements, int, text};
+use super::event_data::{elements, int, text};
 use crate::sync::SessionFinish;
 use serde_json::Value;
 

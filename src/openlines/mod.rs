@@ -9,6 +9,7 @@
 
 mod connector;
 mod disconnect;
+mod event_data;
 mod events;
 mod finish;
 mod line_state;
@@ -20,10 +21,11 @@ mod setup;
 pub use connector::{
     ensure_connector, event_names, ConnectorSpec, LineSetup, LineSpec, SetupError, SESSION_FINISH,
 };
-pub use events::{replies_of, EventsReader, ReadError, ReadReport, BATCH_LIMIT, SWEEP_EVERY};
+pub use event_data::replies_of;
+pub use events::{EventsReader, ReadError, ReadReport, BATCH_LIMIT, SWEEP_EVERY};
 pub use finish::finishes_of;
 pub use line_state::{disconnected, is_disconnected, reconnect, switched_off, Disconnect};
 pub use payload::{chat_key, client_message, ClientSide};
 pub use reply_text::{plain_text, Signature};
 pub use rules::LineRules;
-pub use setup::{line_status, set_up_at_start, set_up_lines, NO_ANSWER};
+pub use setup::{line_status, reconcile_lines, set_up_at_start, set_up_lines, NO_ANSWER};

@@ -69,18 +69,18 @@ fn spec_of(rules: &LineRules, daemon_url: &str) -> ConnectorSpec {
     }
 }
 
-/// At start and on SIGHUP: switches the connector off on the lines it was set up on that
-/// the config no longer names, then sets it up on the configured lines an administrator has
-/// not disconnected on the portal (those stay off: not undone behind the admin's back),
-/// and remembers which lines it is on.
-async fn reconcile(
+/// At start, on SIGHUP and when the app is connected: switches the connector off on the
+/// lines it was set up on that the config no longer names, then sets it up on the configured
+/// lines an administrator has not disconnected on the portal (those stay off: not undone
+/// behind the admin's back), and remembers which lines it is on. What the setup found.
+pub async fn reconcile_lines(
     app: &AppClient,
     store: &Store,
     chat2desk: &Chat2Desk,
     rules: &LineRules,
     daemon_url: &str,
     web_url: &str,
-) -> Result<(), SetupError> {
+) -> Result<Vec<LineSetup>, SetupError> {
     let store_failed = |e: crate::store::StoreError| SetupError {
         method: "state database",
         line: None,
@@ -108,14 +108,21 @@ async fn reconcile(
     for line in configured.iter().filter(|l| off.contains_key(l)) {
         tracing::warn!(line, connector = %spec.id, "Not connecting a line an administrator disconnected on the portal; run `chat2desk-b24 openlines --reconnect {line}` and reload to connect it again");
     }
+    let mut report = Vec::new();
     if !wanted.lines.is_empty() {
-        set_up_lines(app, chat2desk, &wanted, daemon_url, web_url).await?;
+        report = set_up_lines(app, chat2desk, &wanted, daemon_url, web_url).await?;
     }
     let now_on: BTreeSet<i64> = wanted.lines.iter().map(|l| l.line).collect();
     remember_set_up(store, &now_on)
         .await
         .map_err(store_failed)?;
-    Ok(())
+    if off_now.iter().any(|l| now_on.contains(l)) {
+        off_now.retain(|l| !now_on.contains(l));
+        remember_switched_off(store, &off_now)
+            .await
+            .map_err(store_failed)?;
+    }
+    Ok(report)
 }
 
 /// How [`line_status`] words a line whose `imconnector.status` call failed.
@@ -176,7 +183,7 @@ pub async fn set_up_at_start(
         }
         let web_url = services.directory.web_url().to_string();
         let store = &services.store;
-        match reconcile(
+        match reconcile_lines(
             &app,
             store,
             &services.chat2desk,

@@ -93,7 +93,8 @@ impl Daemon {
 /// Routing rules from a config.
 pub fn rules(config: &Config) -> Rules {
     Rules {
-        router: Router::new(&config.crm),
+        router: Router::new(&config.crm)
+            .with_bridge(config.openlines.enabled() && config.bitrix24.app.is_some()),
         timezone: config.timezone(),
         max_comment_bytes: config.crm.max_comment_bytes,
         send: SendRules {

@@ -2,6 +2,7 @@
 //! tests need.
 #![allow(dead_code)]
 
+pub mod bridge;
 pub mod exposition;
 mod fixture;
 pub mod hostile;

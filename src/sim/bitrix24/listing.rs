@@ -37,6 +37,14 @@ pub(crate) fn matches(row: &Map<String, Value>, filter: &Value) -> bool {
             .copied()
             .unwrap_or("");
         let field = &key[prefix.len()..];
+        // A multifield (`PHONE`, `EMAIL`, …) matches when one of its values does.
+        if let (Some(Value::Array(values)), "" | "=") = (row.get(field), prefix) {
+            let wanted_text = text(wanted).unwrap_or_default();
+            return values
+                .iter()
+                .filter_map(|v| v.get("VALUE").and_then(text))
+                .any(|v| equal(&v, &wanted_text));
+        }
         let actual = row.get(field).and_then(text).unwrap_or_default();
         let wanted_text = text(wanted).unwrap_or_default();
         let like = |a: &str| {
