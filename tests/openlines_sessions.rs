@@ -166,11 +166,7 @@ async fn a_line_taken_out_of_the_config_is_switched_off_on_reload() {
     b.env.c2d.client_says(client, "есть кто?");
     let in_line3 = client_in_line(&b, "Анна", "79005550104").await;
     assert!(
-        !b.env
-            .portal
-            .line_messages()
-            .iter()
-            .any(|m| m.chat_id == chat_key(client)),
+        !reached_a_line(&b, client),
         "the removed line's channel reached a line"
     );
     assert!(in_line3 > 0);
@@ -209,11 +205,7 @@ async fn an_admins_disconnect_stops_the_line_until_reconnect() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(!b.env.portal.active_lines(CONNECTOR).contains_key(&LINE));
     assert!(
-        !b.env
-            .portal
-            .line_messages()
-            .iter()
-            .any(|m| m.chat_id == chat_key(client)),
+        !reached_a_line(&b, client),
         "a message reached the disconnected line"
     );
     let (out, text) = output(command(
@@ -251,4 +243,13 @@ async fn with_openlines_lead_the_transcript_goes_to_the_lead_the_line_made() {
         .filter(|l| common::field(l, "PHONE").contains("79005550107"))
         .collect();
     assert_eq!(leads.len(), 1, "one lead for the client: {leads:?}");
+}
+
+/// True when a message of the Chat2Desk client `client` reached any Open Line.
+fn reached_a_line(b: &Bridge, client: i64) -> bool {
+    b.env
+        .portal
+        .line_messages()
+        .iter()
+        .any(|m| m.chat_id == chat_key(client))
 }
