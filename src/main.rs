@@ -53,10 +53,23 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             service::init_logging("warn");
             cli::demo().await?;
         }
-        Command::Sim { chat2desk, portal } => {
-            service::init_logging("info");
-            cli::sim(chat2desk, portal).await?;
-        }
+        Command::Sim {
+            chat2desk,
+            portal,
+            token,
+            secret,
+            action,
+        } => match action {
+            None => {
+                service::init_logging("info");
+                cli::sim(chat2desk, portal, &token, &secret).await?;
+            }
+            Some(action) => {
+                if !cli::sim_action(action, chat2desk, portal).await? {
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        },
         Command::GenMan { dir } => cli::gen_man(&dir)?,
         Command::GenCompletions { dir } => cli::gen_completions(&dir)?,
         Command::Run => {

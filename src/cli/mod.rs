@@ -25,7 +25,7 @@ pub use openlines::{app_connect, app_status, openlines};
 pub use retry::retry;
 pub use send::{send, SendArgs};
 pub use setup::setup;
-pub use sim::sim;
+pub use sim::{sim, sim_action, SimAction};
 pub use status::{status, status_unreadable};
 pub use store::{store_backup, store_migrate};
 pub use webhook::{webhook_delete, webhook_set, webhook_show, WEBHOOK_EVENTS, WEBHOOK_NAME};
@@ -152,15 +152,35 @@ pub enum Command {
     Config,
     /// Run the whole pipeline against built-in simulators and print what the portal got.
     Demo,
-    /// Run both simulators (for end-to-end tests); prints their addresses as JSON lines.
-    #[command(hide = true)]
+    /// Run both simulators, Chat2Desk and a portal, seeded with a demo company, to try
+    /// everything on one machine (docs/first-transcript.md); its subcommands drive the
+    /// running simulators. Prints their addresses as JSON lines, a guide on stderr.
     Sim {
-        /// Chat2Desk simulator address.
-        #[arg(long, default_value = "127.0.0.1:18080")]
+        /// Chat2Desk simulator address (API under /v1/).
+        #[arg(
+            long,
+            global = true,
+            env = "CHAT2DESK_SIM_ADDR",
+            default_value = "127.0.0.1:18080"
+        )]
         chat2desk: SocketAddr,
-        /// Portal simulator address.
-        #[arg(long, default_value = "127.0.0.1:18081")]
+        /// Portal simulator address (inbound webhook under /rest/1/<secret>/).
+        #[arg(
+            long,
+            global = true,
+            env = "PORTAL_SIM_ADDR",
+            default_value = "127.0.0.1:18081"
+        )]
         portal: SocketAddr,
+        /// The Chat2Desk API token the simulator accepts.
+        #[arg(long, default_value = sim::SIM_TOKEN)]
+        token: String,
+        /// The secret in the portal's inbound webhook URL.
+        #[arg(long, default_value = sim::SIM_SECRET)]
+        secret: String,
+        /// Drive the running simulators instead of starting them.
+        #[command(subcommand)]
+        action: Option<SimAction>,
     },
     /// Write the man pages into a directory (packaging).
     #[command(hide = true)]

@@ -5,6 +5,7 @@
 //! `Content-Type: application/json` (invalid JSON = no parameters), PHP-bracket form and
 //! query parameters otherwise, body over query.
 
+mod apps;
 mod batch;
 mod bizproc;
 mod connector;
@@ -392,6 +393,9 @@ impl SimService for Portal {
         }
         if req.path == "/_sim/bizproc/wait" {
             return self.wait(&req);
+        }
+        if req.path == "/_sim/app" && req.method == hyper::Method::POST {
+            return self.register_app(&req);
         }
         if req.path.starts_with("/~") || req.path == "/pub/im.file.php" {
             let files = &mut self.state().connectors;
