@@ -264,3 +264,49 @@ async fn the_first_transcript_walkthrough_works_as_written() {
     assert_eq!(field(lead, "ASSIGNED_BY_ID"), "2", "{lead}");
     assert_eq!(walk.status()["queue"]["dead"], 0);
 }
+
+/// A step skipped or done out of order: each driving command says what to do instead.
+#[tokio::test]
+async fn a_skipped_step_says_what_to_do() {
+    let mut walk = Walk::new();
+    let fails = |walk: &Walk, code: &str| {
+        let out = walk.shell(code).output().unwrap();
+        assert!(!out.status.success(), "{code} should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let error = fails(&walk, "chat2desk-b24 sim client --phone +79161112233");
+    assert!(
+        error.contains("start `chat2desk-b24 sim`") && error.contains("--chat2desk"),
+        "{error}"
+    );
+    walk.start(&Block {
+        line: 0,
+        code: "chat2desk-b24 sim".into(),
+        background: true,
+    })
+    .await;
+    let client = walk
+        .run(&Block {
+            line: 0,
+            code: "chat2desk-b24 sim client --phone +79161112233".into(),
+            background: false,
+        })
+        .stdout;
+    let client = String::from_utf8_lossy(&client).trim().to_string();
+    let error = fails(&walk, &format!("chat2desk-b24 sim close --client {client}"));
+    assert!(
+        error.contains("no request to close") && error.contains("sim message --client"),
+        "{error}"
+    );
+    let error = fails(&walk, "chat2desk-b24 sim timeline --wait 1");
+    assert!(
+        error.contains("no transcript arrived within 1 s"),
+        "{error}"
+    );
+    let daemon = walk.address(2).to_string();
+    let error = fails(
+        &walk,
+        &format!("chat2desk-b24 sim browse http://{daemon}/bitrix24/connect"),
+    );
+    assert!(error.contains("is the daemon listening there?"), "{error}");
+}

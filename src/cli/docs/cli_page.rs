@@ -73,6 +73,20 @@ const EXIT_CODES: &[(&str, &[(&str, &str)])] = &[
             ("1", "the request is not in the queue, or the database cannot be used"),
         ],
     ),
+    (
+        "sim timeline",
+        &[
+            ("0", "the comments were printed (none yet, without --wait)"),
+            ("1", "no comment arrived within --wait seconds, or the portal simulator did not answer"),
+        ],
+    ),
+    (
+        "sim browse",
+        &[
+            ("0", "the final page answered below 400 (e.g. the application is connected)"),
+            ("1", "an error page (its text is printed), or the address did not answer"),
+        ],
+    ),
 ];
 
 /// Exit codes of a command without an entry in [`EXIT_CODES`].
