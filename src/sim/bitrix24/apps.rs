@@ -15,8 +15,19 @@ impl Portal {
         let Some(handler) = params.get("handler").and_then(values::text) else {
             return ApiError::new(400, "ERROR_ARGUMENT", "handler is required").response();
         };
-        if url::Url::parse(&handler).is_err() {
-            return ApiError::new(400, "ERROR_ARGUMENT", "handler is not a URL").response();
+        // The portal's code takes http and https handlers whose host contains a dot; the
+        // REST docs say https only (doc §1.1 [X]): the simulator follows the code, so a
+        // loopback daemon (`http://127.0.0.1:8089`) can be tried.
+        let usable = url::Url::parse(&handler).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| h.contains('.'))
+        });
+        if !usable {
+            return ApiError::new(
+                400,
+                "ERROR_ARGUMENT",
+                "handler must be an http(s) URL whose host contains a dot",
+            )
+            .response();
         }
         let scopes: Vec<String> = match params.get("scopes") {
             Some(Value::Array(items)) => items.iter().filter_map(values::text).collect(),
