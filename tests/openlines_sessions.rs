@@ -312,6 +312,33 @@ async fn with_openlines_lead_a_client_without_a_phone_gets_one_lead() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connector_page_is_cached_so_a_flood_costs_the_portal_nothing() {
+    let b = connected("").await;
+    let url = format!("http://127.0.0.1:{}/bitrix24/connector", b.listen);
+    let status_calls = || {
+        b.env
+            .portal
+            .calls_by_method()
+            .get("imconnector.status")
+            .copied()
+            .unwrap_or(0)
+    };
+    let first = reqwest::get(&url).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let after_first = status_calls();
+    for _ in 0..20 {
+        assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);
+    }
+    // Uncached, each of the 20 renders asks `imconnector.status` for both lines (40 calls);
+    // the connector set-up after connecting may still re-check a line or two meanwhile.
+    let more = status_calls() - after_first;
+    assert!(
+        more < 20,
+        "the page was rendered again: {more} status calls"
+    );
+}
+
 /// The daemon's `/metrics` page once it contains `wanted` (or after about 10 s).
 async fn metrics_until(b: &Bridge, wanted: &str) -> String {
     let url = b.daemon.metrics_url("/metrics");
