@@ -340,3 +340,33 @@ async fn the_state_database_is_created_0600_outside_systemd() {
     let mode = std::fs::metadata(env.db()).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "state.db is created {mode:o}");
 }
+
+#[test]
+fn the_shipped_nginx_and_systemd_files_keep_secrets_out_of_logs_and_match_the_connection_cap() {
+    let nginx = std::fs::read_to_string("packaging/nginx/chat2desk-b24.conf").unwrap();
+    let directive = |name: &str| -> Vec<String> {
+        nginx
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with(name))
+            .map(str::to_string)
+            .collect()
+    };
+    // An upstream error at `warn`/`error` writes the request line (`/webhook/<secret>`).
+    let errors = directive("error_log");
+    assert!(
+        !errors.is_empty() && errors.iter().all(|l| l.contains(" crit;")),
+        "{errors:?}"
+    );
+    let access = directive("access_log");
+    assert!(access.iter().all(|l| l.contains("nosecret")), "{access:?}");
+    let unit = std::fs::read_to_string("systemd/chat2desk-b24.service").unwrap();
+    let limit: usize = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("LimitNOFILE="))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the unit sets LimitNOFILE");
+    // Two listeners (webhook and metrics) at their cap fit.
+    let cap = chat2desk_b24::intake::webhook::MAX_CONNECTIONS;
+    assert!(limit >= 2 * cap, "LimitNOFILE={limit} < 2 × {cap}");
+}
