@@ -4,7 +4,8 @@
 //! without `OnImConnectorDialogFinish` is reported; a line taken out of the config is switched
 //! off on SIGHUP while the other stays; an admin's disconnect stops the line's routing and is
 //! not undone by a restart until `openlines --reconnect`; with `openlines_lead` the
-//! transcript goes to the lead the line made.
+//! transcript goes to the lead the line made, and a client without a phone gets one lead;
+//! a client's BB-codes reach the line inert.
 
 mod common;
 
@@ -158,12 +159,16 @@ async fn a_line_taken_out_of_the_config_is_switched_off_on_reload() {
         text.contains("line 5: switched off (no longer in [[openlines.lines]])"),
         "{text}"
     );
-    // Its channel reaches no line.
+    // Its channel reaches no line: the server routes by the reloaded lines, so the delivery
+    // is acknowledged and ignored (not queued for the switched-off line).
     let client = b
         .env
         .c2d
         .add_client("Пётр", Some("79005550103"), "telegram", b.other_channel);
     b.env.c2d.client_says(client, "есть кто?");
+    let ignored = "chat2desk_b24_webhook_events_total{type=\"inbox\",outcome=\"ignored\"}";
+    let metrics = metrics_until(&b, ignored).await;
+    assert!(metrics.contains(ignored), "{metrics}");
     let in_line3 = client_in_line(&b, "Анна", "79005550104").await;
     assert!(
         !reached_a_line(&b, client),
@@ -243,6 +248,109 @@ async fn with_openlines_lead_the_transcript_goes_to_the_lead_the_line_made() {
         .filter(|l| common::field(l, "PHONE").contains("79005550107"))
         .collect();
     assert_eq!(leads.len(), 1, "one lead for the client: {leads:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clients_bb_codes_reach_the_line_inert() {
+    let b = connected("").await;
+    let client = b
+        .env
+        .c2d
+        .add_client("Ева", Some("79005550108"), "whatsapp", b.env.s.channel);
+    let said = "[url=https://evil.example/x]жми[/url] [b]срочно[/b] [user=1]Админ[/user]";
+    b.env.c2d.client_says(client, said);
+    let chat = chat_key(client);
+    wait_for("the client's message in the line", || {
+        b.env
+            .portal
+            .line_messages()
+            .iter()
+            .any(|m| m.chat_id == chat)
+    })
+    .await;
+    let messages = b.env.portal.line_messages();
+    let text = &messages.iter().find(|m| m.chat_id == chat).unwrap().text;
+    for tag in ["[url", "[/url]", "[b]", "[user"] {
+        assert!(!text.contains(tag), "a live {tag} reached the line: {text}");
+    }
+    assert_eq!(
+        text.replace('\u{200B}', ""),
+        said,
+        "the text reads as written"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_openlines_lead_a_client_without_a_phone_gets_one_lead() {
+    let b = connected("[crm]\nintegration = \"openlines_lead\"\n").await;
+    b.env.portal.set_line_creates_leads(LINE);
+    let before = b.env.portal.leads().len();
+    let client = b
+        .env
+        .c2d
+        .add_client("Гость без телефона", None, "whatsapp", b.env.s.channel);
+    b.env.c2d.client_says(client, "добрый день");
+    let chat = chat_key(client);
+    wait_for("the client's message in the line", || {
+        b.env
+            .portal
+            .line_messages()
+            .iter()
+            .any(|m| m.chat_id == chat)
+    })
+    .await;
+    let request = b.env.c2d.open_request_id(client).unwrap();
+    b.env.portal.finish_session(CONNECTOR, LINE, &chat);
+    b.env.wait_all_done(&[request]).await;
+    let (kind, _) = b.env.entity_of(request);
+    assert_eq!(kind, "lead");
+    let leads = b.env.portal.leads();
+    assert_eq!(
+        leads.len(),
+        before + 1,
+        "one lead for the client: {leads:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connector_page_is_cached_so_a_flood_costs_the_portal_nothing() {
+    let b = connected("").await;
+    let url = format!("http://127.0.0.1:{}/bitrix24/connector", b.listen);
+    let status_calls = || {
+        b.env
+            .portal
+            .calls_by_method()
+            .get("imconnector.status")
+            .copied()
+            .unwrap_or(0)
+    };
+    let first = reqwest::get(&url).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let after_first = status_calls();
+    for _ in 0..20 {
+        assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);
+    }
+    // Uncached, each of the 20 renders asks `imconnector.status` for both lines (40 calls);
+    // the connector set-up after connecting may still re-check a line or two meanwhile.
+    let more = status_calls() - after_first;
+    assert!(
+        more < 20,
+        "the page was rendered again: {more} status calls"
+    );
+}
+
+/// The daemon's `/metrics` page once it contains `wanted` (or after about 10 s).
+async fn metrics_until(b: &Bridge, wanted: &str) -> String {
+    let url = b.daemon.metrics_url("/metrics");
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = reqwest::get(&url).await.unwrap().text().await.unwrap();
+        if page.contains(wanted) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    page
 }
 
 /// True when a message of the Chat2Desk client `client` reached any Open Line.

@@ -46,8 +46,8 @@ pub struct Poller {
     pub(super) wake: Arc<Notify>,
     webhook_poll: Option<Duration>,
     /// The Open Lines bridge: client messages of its channels that a poll reads go to their
-    /// line (the path when webhooks are off).
-    pub(super) lines: crate::openlines::LineRules,
+    /// line (the path when webhooks are off); live, as the last reload left them.
+    pub(super) lines: crate::openlines::LiveLines,
 }
 
 /// What the poll loop remembers between scheduled polls to decide whether to back off.
@@ -77,7 +77,7 @@ impl Poller {
             overlap,
             wake,
             webhook_poll: None,
-            lines: crate::openlines::LineRules::default(),
+            lines: crate::openlines::LiveLines::default(),
         }
     }
 
@@ -90,7 +90,7 @@ impl Poller {
 
     /// The same poller, also passing the client messages it reads on the bridge's channels
     /// to their Open Lines.
-    pub fn with_lines(mut self, lines: crate::openlines::LineRules) -> Self {
+    pub fn with_lines(mut self, lines: crate::openlines::LiveLines) -> Self {
         self.lines = lines;
         self
     }

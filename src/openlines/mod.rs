@@ -27,5 +27,5 @@ pub use finish::finishes_of;
 pub use line_state::{disconnected, is_disconnected, reconnect, switched_off, Disconnect};
 pub use payload::{chat_key, client_message, ClientSide};
 pub use reply_text::{plain_text, Signature};
-pub use rules::LineRules;
+pub use rules::{LineRules, LiveLines};
 pub use setup::{line_status, reconcile_lines, set_up_at_start, set_up_lines, NO_ANSWER};

@@ -5,6 +5,7 @@
 //! carry, doc §3.2), so it must name the client uniquely: `c2d-<client id>`.
 
 use crate::chat2desk::Message;
+use crate::transcript::{escape, escape_inline};
 use serde_json::{json, Value};
 
 /// The external chat (and user) id of a Chat2Desk client.
@@ -26,9 +27,23 @@ pub struct ClientSide {
 }
 
 /// One element of `MESSAGES`.
+///
+/// The client's name, text and file names go through the transcripts' escaping: the line
+/// shows `text` as BB-code, so a client's `[url=…]` or `[b]` must reach the operators inert.
+///
+/// A client without a phone is sent with `disable_crm: "Y"` (doc §2.3: no auto lead or
+/// contact). The line's CRM integration would make a lead for such a chat that the daemon
+/// cannot find again: the docs name no method from a chat to its CRM binding
+/// (`imopenlines.crm.chat.get` is not among them), and the phone is the only key the daemon
+/// passes. So the daemon's own lead, made when the request closes, stays the client's one.
 pub fn client_message(client: &ClientSide, message: &Message) -> Value {
+    let name = client
+        .name
+        .as_deref()
+        .map(escape_inline)
+        .filter(|n| !n.is_empty());
     let mut user = json!({ "id": chat_key(client.client_id) });
-    if let Some(name) = client.name.as_deref().filter(|n| !n.trim().is_empty()) {
+    if let Some(name) = &name {
         user["name"] = json!(name);
     }
     if let Some(phone) = &client.phone {
@@ -37,25 +52,29 @@ pub fn client_message(client: &ClientSide, message: &Message) -> Value {
         user["skip_phone_validate"] = json!("Y");
     }
     let mut body = json!({ "id": format!("c2d-msg-{}", message.id) });
+    if client.phone.is_none() {
+        body["disable_crm"] = json!("Y");
+    }
     if let Some(at) = message.created {
         body["date"] = json!(at.timestamp());
     }
-    if let Some(text) = message.text.as_deref().filter(|t| !t.trim().is_empty()) {
+    let mut text = message.text.clone().unwrap_or_default();
+    if let Some(coords) = &message.coordinates {
+        text = format!("{text}\nГеопозиция: {coords}");
+    }
+    let text = escape(text.trim());
+    if !text.trim().is_empty() {
         body["text"] = json!(text);
     }
     if !message.attachments.is_empty() {
         body["files"] = json!(message
             .attachments
             .iter()
-            .map(|a| json!({"url": a.url, "name": a.name}))
+            .map(|a| json!({"url": a.url, "name": escape_inline(&a.name)}))
             .collect::<Vec<_>>());
     }
-    if let Some(coords) = &message.coordinates {
-        let text = body["text"].as_str().unwrap_or_default().to_string();
-        body["text"] = json!(format!("{text}\nГеопозиция: {coords}").trim().to_string());
-    }
     let mut chat = json!({ "id": chat_key(client.client_id) });
-    if let Some(name) = &client.name {
+    if let Some(name) = &name {
         chat["name"] = json!(name);
     }
     if let Some(url) = &client.chat_url {
@@ -112,5 +131,38 @@ mod tests {
             m["chat"]["url"],
             "https://web.chat2desk.com/chat/all?dialogID=9"
         );
+        assert!(m["message"].get("disable_crm").is_none());
+    }
+
+    #[test]
+    fn bb_codes_of_a_client_reach_the_line_inert_and_no_phone_means_no_line_lead() {
+        let message = Message {
+            id: 7,
+            text: Some("[url=https://evil.example]жми[/url] [b]срочно[/b]".into()),
+            kind: MessageKind::FromClient,
+            created: None,
+            client_id: Some(1),
+            dialog_id: None,
+            request_id: None,
+            operator_id: None,
+            channel_id: Some(17),
+            transport: None,
+            read: None,
+            attachments: vec![],
+            coordinates: None,
+            external_id: None,
+        };
+        let client = ClientSide {
+            client_id: 1,
+            name: Some("[b]Админ[/b]".into()),
+            ..ClientSide::default()
+        };
+        let m = client_message(&client, &message);
+        let text = m["message"]["text"].as_str().unwrap();
+        assert!(!text.contains("[url") && !text.contains("[b]"), "{text}");
+        assert_eq!(text.replace('\u{200B}', ""), message.text.unwrap());
+        assert_eq!(m["user"]["name"], "[\u{200B}b]Админ[\u{200B}/b]");
+        assert_eq!(m["chat"]["name"], m["user"]["name"]);
+        assert_eq!(m["message"]["disable_crm"], "Y");
     }
 }

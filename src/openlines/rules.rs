@@ -3,6 +3,7 @@
 
 use super::Signature;
 use crate::config::{Config, LineConfig, OperatorName};
+use tokio::sync::watch;
 
 /// The bridge's settings, live-reloadable with the other rules.
 #[derive(Debug, Clone, Default)]
@@ -48,5 +49,43 @@ impl LineRules {
             .iter()
             .find(|l| l.channels.contains(&channel))
             .map(|l| l.line)
+    }
+}
+
+/// The bridge's rules as the last reload left them, for the parts that route a channel to a
+/// line outside the worker (the webhook server, the poller): a line taken out and SIGHUPed
+/// routes nothing from the next message on.
+#[derive(Debug, Clone)]
+pub struct LiveLines(watch::Receiver<LineRules>);
+
+impl LiveLines {
+    /// The sender a reload replaces the rules through, and its first reader.
+    pub fn channel(rules: LineRules) -> (watch::Sender<LineRules>, Self) {
+        let (tx, rx) = watch::channel(rules);
+        (tx, Self(rx))
+    }
+
+    /// The rules in force now.
+    pub fn current(&self) -> LineRules {
+        self.0.borrow().clone()
+    }
+
+    /// The line a Chat2Desk channel belongs to now.
+    pub fn line_of(&self, channel: i64) -> Option<i64> {
+        self.0.borrow().line_of(channel)
+    }
+}
+
+impl From<&watch::Sender<LineRules>> for LiveLines {
+    /// Another reader of `sender`'s rules.
+    fn from(sender: &watch::Sender<LineRules>) -> Self {
+        Self(sender.subscribe())
+    }
+}
+
+impl Default for LiveLines {
+    /// No lines (the bridge off); nothing can change them.
+    fn default() -> Self {
+        Self::channel(LineRules::default()).1
     }
 }

@@ -9,6 +9,7 @@ use crate::http::Backoff;
 use crate::intake::webhook::{ServerSettings, WebhookServer};
 use crate::intake::Poller;
 use crate::metrics::HealthProbe;
+use crate::openlines::{LineRules, LiveLines};
 use crate::store::Store;
 use crate::sync::{Directory, Rules, SendRules, Services, Stats, Worker, WorkerSettings};
 use anyhow::Context;
@@ -34,6 +35,8 @@ pub struct Daemon {
     pub rules: watch::Sender<Arc<Rules>>,
     /// Sender for live schedule changes.
     pub schedule: watch::Sender<cron::Schedule>,
+    /// Sender for live Open Lines changes (the server's and the poller's routing).
+    pub lines: watch::Sender<LineRules>,
     /// The effective config.
     pub config: Config,
     /// Poked when jobs were queued (the worker wakes up at once).
@@ -75,7 +78,7 @@ impl Daemon {
     pub async fn bind_server(&self) -> anyhow::Result<Option<WebhookServer>> {
         let mut settings = ServerSettings::from_config(&self.config.server)?;
         settings.bizproc_secret = self.config.bizproc.secret.clone();
-        settings.lines = crate::openlines::LineRules::new(&self.config);
+        settings.lines = LiveLines::from(&self.lines);
         settings.app = self.config.bitrix24.app.clone();
         if settings.listen.is_none() && settings.metrics_listen.is_none() {
             return Ok(None);
@@ -102,7 +105,7 @@ pub fn rules(config: &Config) -> Rules {
             files: config.bizproc.files,
             timezone: config.timezone(),
         },
-        lines: crate::openlines::LineRules::new(config),
+        lines: LineRules::new(config),
     }
 }
 
@@ -160,6 +163,7 @@ async fn build_with(config: Config, node: bool) -> anyhow::Result<Daemon> {
     });
     let (rules_tx, rules_rx) = watch::channel(Arc::new(rules(&config)));
     let (schedule_tx, _) = watch::channel(config.schedule());
+    let (lines_tx, lines) = LiveLines::channel(LineRules::new(&config));
     let wake = Arc::new(Notify::new());
     let sync = &config.sync;
     let settings = WorkerSettings {
@@ -182,12 +186,13 @@ async fn build_with(config: Config, node: bool) -> anyhow::Result<Daemon> {
         wake.clone(),
     )
     .with_webhook_poll(Some(Duration::from_secs(sync.webhook_poll_secs)))
-    .with_lines(crate::openlines::LineRules::new(&config));
+    .with_lines(lines);
     Ok(Daemon {
         worker,
         poller,
         rules: rules_tx,
         schedule: schedule_tx,
+        lines: lines_tx,
         config,
         wake,
         leadership,
@@ -420,6 +425,7 @@ async fn reload(daemon: &Daemon, current: Config, path: &Path, log: &LogHandle) 
     };
     let new = loaded.config;
     daemon.rules.send_replace(Arc::new(rules(&new)));
+    daemon.lines.send_replace(LineRules::new(&new));
     daemon.schedule.send_replace(new.schedule());
     if let Err(e) = log.set_level(&new.log.level) {
         tracing::error!(error = %e, "Cannot apply [log] level");

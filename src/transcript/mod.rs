@@ -11,6 +11,7 @@ mod model;
 mod render;
 mod split;
 
+pub(crate) use escape::escape_inline;
 pub use escape::{escape, sanitize_url};
 pub use marker::{find_marker, marker, Marker};
 pub use model::{Author, FileKind, FileLink, Line, TranscriptInput};

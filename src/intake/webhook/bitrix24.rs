@@ -22,10 +22,11 @@ impl Ctx {
             return not_found();
         };
         let services = self.probe.services();
+        let lines = self.settings.lines.current();
         let ctx = ConnectCtx {
             services,
             app: &app,
-            lines: &self.settings.lines,
+            lines: &lines,
         };
         match (req.uri().path(), req.method()) {
             ("/bitrix24/connect", &Method::GET) => {
@@ -51,12 +52,11 @@ impl Ctx {
             }
             ("/bitrix24/app", _) => not_allowed("GET, POST"),
             ("/bitrix24/connector", &Method::GET | &Method::POST) => {
-                let lines = &self.settings.lines;
                 let page = self
                     .connector_page
                     .get_or(async {
-                        let status = crate::openlines::line_status(services.app.as_ref(), lines);
-                        page::connector(lines, &status.await)
+                        let status = crate::openlines::line_status(services.app.as_ref(), &lines);
+                        page::connector(&lines, &status.await)
                     })
                     .await;
                 html(StatusCode::OK, page)

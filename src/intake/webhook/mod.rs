@@ -25,5 +25,5 @@ pub use cidr::{Cidr, CidrError};
 pub use commit::{CommitError, GroupCommit};
 pub use error::ServerError;
 pub use parse::{parse_delivery, Delivery, ParseError};
-pub use server::WebhookServer;
+pub use server::{WebhookServer, MAX_CONNECTIONS};
 pub use settings::ServerSettings;

@@ -19,8 +19,8 @@ pub struct ServerSettings {
     pub bizproc_secret: Secret,
     /// `[bitrix24.app]`; `None` = the `/bitrix24/*` pages answer 404.
     pub app: Option<crate::config::AppConfig>,
-    /// The Open Lines bridge: which channels' client messages go to which line.
-    pub lines: crate::openlines::LineRules,
+    /// The Open Lines bridge: which channels' client messages go to which line (live).
+    pub lines: crate::openlines::LiveLines,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<Cidr>,
     /// Networks allowed to post webhooks; empty = any.
@@ -64,7 +64,7 @@ impl ServerSettings {
             metrics_listen: addr("metrics_listen", c.metrics_listen.as_deref().unwrap_or(""))?,
             secret: c.webhook_secret.clone(),
             bizproc_secret: Secret::default(),
-            lines: crate::openlines::LineRules::default(),
+            lines: crate::openlines::LiveLines::default(),
             app: None,
             trusted_proxies: nets("trusted_proxies", &c.trusted_proxies)?,
             allow_from: nets("allow_from", &c.allow_from)?,
