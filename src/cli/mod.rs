@@ -60,12 +60,14 @@ pub enum Command {
         #[arg(long)]
         offline: bool,
     },
-    /// Guided first configuration on a terminal: the token, the webhook, then integration type,
-    /// source, default responsibles and operator mapping chosen from what the two services
-    /// list; edits the config file in place (comments kept), then runs `check`.
+    /// Guided first configuration on a terminal: the token, the webhook, the state database
+    /// (each checked as it is given, with a way back), then integration type, source, default
+    /// responsibles and operator mapping chosen from what the two services list; edits the
+    /// config file in place (comments kept), then runs `check`.
     Setup {
         /// Take the answers from this TOML file instead of asking (automation): api_url, token,
-        /// webhook_url, integration, source, default_responsibles, operators, secrets_in_files.
+        /// webhook_url, database_path, integration, source, default_responsibles, operators,
+        /// secrets_in_files.
         #[arg(long, value_name = "FILE")]
         answers: Option<PathBuf>,
     },
