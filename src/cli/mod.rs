@@ -23,7 +23,7 @@ pub use directory::{channels, operators};
 pub use docs::{gen_completions, gen_man};
 pub use openlines::{app_connect, app_status, openlines};
 pub use retry::retry;
-pub use send::{send, SendArgs};
+pub use send::{dry_run as send_dry_run, send, SendArgs};
 pub use setup::setup;
 pub use sim::sim;
 pub use status::{status, status_unreadable};
@@ -128,6 +128,10 @@ pub enum Command {
         /// Transport (whatsapp, viber, telegram…); default: the client's, else the channel's first.
         #[arg(long)]
         transport: Option<String>,
+        /// Only say what would happen (the channel, an existing client or a new one); asks
+        /// Chat2Desk read-only questions and queues, creates and sends nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Install or remove the business-process action «Написать сообщение на номер» in the
     /// portal's document root.

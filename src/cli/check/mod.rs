@@ -116,7 +116,7 @@ async fn run(path: &Path, offline: bool, may_create_db: bool) -> bool {
         }
     };
     let mut failures = print(&database::check(&config, may_create_db).await);
-    failures += print(&bizproc::check(&config));
+    failures += print(&bizproc::check(&config, offline).await);
     if !offline {
         failures += services(&config).await;
         failures += print(&openlines::check(&config).await);
