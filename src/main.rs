@@ -98,6 +98,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             text,
             files,
             transport,
+            dry_run,
         } => {
             let config = load(&cli.config)?;
             service::init_logging(&config.log.level);
@@ -108,7 +109,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 files,
                 transport,
             };
-            if !cli::send(config, args).await? {
+            let sent = if dry_run {
+                cli::send_dry_run(&chat2desk(&config)?, &args).await?
+            } else {
+                cli::send(config, args).await?
+            };
+            if !sent {
                 return Ok(ExitCode::FAILURE);
             }
         }

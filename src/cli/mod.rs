@@ -23,7 +23,7 @@ pub use directory::{channels, operators};
 pub use docs::{gen_completions, gen_man};
 pub use openlines::{app_connect, app_status, openlines};
 pub use retry::retry;
-pub use send::{send, SendArgs};
+pub use send::{dry_run as send_dry_run, send, SendArgs};
 pub use setup::setup;
 pub use sim::{sim, sim_action, SimAction};
 pub use status::{status, status_unreadable};
@@ -60,12 +60,14 @@ pub enum Command {
         #[arg(long)]
         offline: bool,
     },
-    /// Guided first configuration on a terminal: the token, the webhook, then integration type,
-    /// source, default responsibles and operator mapping chosen from what the two services
-    /// list; edits the config file in place (comments kept), then runs `check`.
+    /// Guided first configuration on a terminal: the token, the webhook, the state database
+    /// (each checked as it is given, with a way back), then integration type, source, default
+    /// responsibles and operator mapping chosen from what the two services list; edits the
+    /// config file in place (comments kept), then runs `check`.
     Setup {
         /// Take the answers from this TOML file instead of asking (automation): api_url, token,
-        /// webhook_url, integration, source, default_responsibles, operators, secrets_in_files.
+        /// webhook_url, database_path, integration, source, default_responsibles, operators,
+        /// secrets_in_files.
         #[arg(long, value_name = "FILE")]
         answers: Option<PathBuf>,
     },
@@ -126,6 +128,10 @@ pub enum Command {
         /// Transport (whatsapp, viber, telegram…); default: the client's, else the channel's first.
         #[arg(long)]
         transport: Option<String>,
+        /// Only say what would happen (the channel, an existing client or a new one); asks
+        /// Chat2Desk read-only questions and queues, creates and sends nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Install or remove the business-process action «Написать сообщение на номер» in the
     /// portal's document root.

@@ -1,8 +1,12 @@
 //! `send`: one message through the business-process path (queue, steps, Chat2Desk), for a
-//! sysadmin's first test; prints the result.
+//! sysadmin's first test; prints the result. `send --dry-run` only asks Chat2Desk read-only
+//! questions and says what the send would do. (The activity's own path, the listener and its
+//! secret, is what `check` probes.)
 
 use crate::bizproc::SendCall;
+use crate::chat2desk::Chat2Desk;
 use crate::config::Config;
+use crate::crm::phone::normalize_phone;
 use crate::service::build_beside;
 use crate::store::{Intake, JobKind, JobState};
 use crate::sync::{Outcome, SendProgress};
@@ -29,9 +33,7 @@ pub struct SendArgs {
 /// Queues the send and runs it here (or waits for the running daemon to); true when the
 /// message went out.
 pub async fn send(config: Config, args: SendArgs) -> anyhow::Result<bool> {
-    if args.text.trim().is_empty() && args.files.is_empty() {
-        anyhow::bail!("--text is empty and no --file given: nothing to send");
-    }
+    something_to_send(&args)?;
     let daemon = build_beside(config).await?;
     let store = daemon.services().store.clone();
     let call = SendCall {
@@ -118,4 +120,70 @@ pub async fn send(config: Config, args: SendArgs) -> anyhow::Result<bool> {
             }
         }
     }
+}
+
+/// `send --dry-run`: what a send would do, asking Chat2Desk only read-only questions (the
+/// channel, the client with this phone, whether the company may write first); nothing is
+/// queued, created or sent. True when the send would go out.
+pub async fn dry_run(c2d: &Chat2Desk, args: &SendArgs) -> anyhow::Result<bool> {
+    something_to_send(args)?;
+    let channels = c2d
+        .channels()
+        .await
+        .map_err(|e| call_failed("GET /v1/channels", e))?;
+    let Some(channel) = channels.iter().find(|c| c.id == args.channel) else {
+        println!(
+            "Would not send: Chat2Desk channel {} does not exist; `chat2desk-b24 channels` lists them",
+            args.channel
+        );
+        return Ok(false);
+    };
+    let name = channel.name.as_deref().unwrap_or("unnamed");
+    let Some(phone) = normalize_phone(&args.phone) else {
+        println!(
+            "Would not send: {:?} is not a phone number; give it in international format, e.g. +79161234567",
+            args.phone
+        );
+        return Ok(false);
+    };
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    let clients = c2d
+        .clients_by_phone(&digits)
+        .await
+        .map_err(|e| call_failed("GET /v1/clients?phone=", e))?;
+    if let Some(client) = clients.first() {
+        println!(
+            "Would send to Chat2Desk client {} through channel {} ({name}); dry run, nothing was sent",
+            client.id, channel.id
+        );
+        return Ok(true);
+    }
+    let info = c2d
+        .api_info()
+        .await
+        .map_err(|e| call_failed("GET /v1/companies/api_info", e))?;
+    if info.write_first_option == Some(false) {
+        println!(
+            "Would not send: no Chat2Desk client has the phone {phone}, and the company may not write first (companies/api_info: write_first_option = false)"
+        );
+        return Ok(false);
+    }
+    println!(
+        "Would create a Chat2Desk client for {phone} (writing first, counted against [bizproc] write_first_daily_limit) and send through channel {} ({name}); dry run, nothing was sent",
+        channel.id
+    );
+    Ok(true)
+}
+
+/// Refuses a send with neither text nor files.
+fn something_to_send(args: &SendArgs) -> anyhow::Result<()> {
+    if args.text.trim().is_empty() && args.files.is_empty() {
+        anyhow::bail!("--text is empty and no --file given: nothing to send");
+    }
+    Ok(())
+}
+
+/// A failed read-only Chat2Desk call of the dry run, named with what to do.
+fn call_failed(call: &str, e: crate::chat2desk::Chat2DeskError) -> anyhow::Error {
+    anyhow::anyhow!("{call} failed: {e}; {}", e.hint())
 }

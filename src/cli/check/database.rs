@@ -65,8 +65,15 @@ impl ServiceUser {
     }
 }
 
-/// The database line(s).
-pub(super) async fn check(config: &Config) -> Vec<Line> {
+/// Why nothing was created when `check` ran as root, the guessed service user, and
+/// `may_create` was false (setup as root on a machine without the package's user).
+const ROOT_WITHOUT_USER: &str = "checked by permissions only, nothing created: this machine has \
+    no user chat2desk-b24 (the package creates it) and a state database made now would belong \
+    to root; the daemon creates it at its first start as the user it runs as";
+
+/// The database line(s). `may_create`: whether a missing SQLite file may be created when
+/// `check` runs as the service user (false after `setup` as root without the package's user).
+pub(super) async fn check(config: &Config, may_create: bool) -> Vec<Line> {
     if config.database.url.is_some() {
         return vec![shared(config).await];
     }
@@ -97,10 +104,29 @@ pub(super) async fn check(config: &Config) -> Vec<Line> {
             format!("cannot inspect {}", existing.display()),
         )];
     };
-    if nix::unistd::geteuid() == service.uid {
-        return vec![open(path).await];
+    let me = nix::unistd::geteuid();
+    if me == service.uid {
+        if may_create || path.exists() {
+            return vec![open(path).await];
+        }
+        return by_permissions(path, &dir, &existing, &service, ROOT_WITHOUT_USER);
     }
-    by_permissions(path, &dir, &existing, &service)
+    let who = User::from_uid(me)
+        .ok()
+        .flatten()
+        .map_or_else(|| format!("uid {me}"), |u| u.name);
+    let name = &service.name;
+    let note = format!(
+        "checked by permissions only, nothing created: check runs as {who}, not as the service \
+         user {name}; for a full check run `sudo -u {name} chat2desk-b24 check`"
+    );
+    by_permissions(path, &dir, &existing, &service, &note)
+}
+
+/// Whether this is root on a machine without the package's user (then `setup` lets its
+/// `check` create no state database).
+pub(super) fn root_without_service_user() -> bool {
+    nix::unistd::geteuid().is_root() && !matches!(User::from_name(SERVICE_USER), Ok(Some(_)))
 }
 
 /// As the service user: open (creating it when missing), answer, write.
@@ -141,18 +167,15 @@ async fn shared(config: &Config) -> Line {
     }
 }
 
-/// As another user (root): look, touch nothing.
-fn by_permissions(path: &Path, dir: &Path, existing: &Path, service: &ServiceUser) -> Vec<Line> {
-    let me = nix::unistd::geteuid();
-    let who = User::from_uid(me)
-        .ok()
-        .flatten()
-        .map_or_else(|| format!("uid {me}"), |u| u.name);
+/// As another user (root), or told not to create: look, touch nothing; `note` says why.
+fn by_permissions(
+    path: &Path,
+    dir: &Path,
+    existing: &Path,
+    service: &ServiceUser,
+    note: &str,
+) -> Vec<Line> {
     let name = &service.name;
-    let note = format!(
-        "checked by permissions only, nothing created: check runs as {who}, not as the service \
-         user {name}; for a full check run `sudo -u {name} chat2desk-b24 check`"
-    );
     if existing != dir {
         let parent = std::fs::metadata(existing).ok();
         if parent.is_some_and(|m| service.may(&m, 0o3)) || dir == Path::new(STATE_DIRECTORY) {

@@ -79,6 +79,17 @@ impl std::fmt::Display for Line {
 /// Loads and checks `path`; with `offline`, only the config and the database. Returns false
 /// when any check failed (the caller exits 1).
 pub async fn check(path: &Path, offline: bool) -> bool {
+    run(path, offline, true).await
+}
+
+/// `check` at the end of `setup`: the same, except that as root on a machine without the
+/// package's user it creates no state database (it would belong to root) and says so.
+pub(super) async fn check_after_setup(path: &Path) -> bool {
+    run(path, false, !database::root_without_service_user()).await
+}
+
+/// The checks; `may_create_db` as in [`database::check`].
+async fn run(path: &Path, offline: bool, may_create_db: bool) -> bool {
     let config = match crate::config::load(path) {
         Ok(loaded) => {
             for w in &loaded.warnings {
@@ -104,8 +115,8 @@ pub async fn check(path: &Path, offline: bool) -> bool {
             return false;
         }
     };
-    let mut failures = print(&database::check(&config).await);
-    failures += print(&bizproc::check(&config));
+    let mut failures = print(&database::check(&config, may_create_db).await);
+    failures += print(&bizproc::check(&config, offline).await);
     if !offline {
         failures += services(&config).await;
         failures += print(&openlines::check(&config).await);

@@ -24,6 +24,8 @@ pub(super) struct Answers {
     pub source: Option<String>,
     /// `crm.default_responsibles` (active portal user ids).
     pub default_responsibles: Option<Vec<i64>>,
+    /// `database.path` (the SQLite state file).
+    pub database_path: Option<String>,
     /// `[[crm.operators]]`; unset = each operator's e-mail match.
     pub operators: Option<Vec<OperatorMapping>>,
     /// Write the secrets to `*_file`s (default true).
@@ -38,12 +40,21 @@ impl Answers {
         toml::from_str(&text).map_err(|e| {
             anyhow::anyhow!(
                 "the answers file {} cannot be used: {}; it takes api_url, token, webhook_url, \
-                 integration, source, default_responsibles, operators, secrets_in_files",
+                 database_path, integration, source, default_responsibles, operators, \
+                 secrets_in_files",
                 path.display(),
                 e.message().lines().next().unwrap_or("")
             )
         })
     }
+}
+
+/// Where to go after an answer failed its check.
+pub(super) enum Next {
+    /// Ask the same question again.
+    Again,
+    /// Go back to the previous answer.
+    Back,
 }
 
 /// Where answers come from.
@@ -72,15 +83,26 @@ impl Ui {
         }
     }
 
-    /// After a failed check of an answer: on a terminal, say why and ask again; from a file,
-    /// stop.
-    pub(super) fn retry(&self, why: &str) -> anyhow::Result<()> {
+    /// After an answer failed its check: from a file, stop with `why`; on a terminal, say why
+    /// and let the person type it again, go `back` to the previous answer, or quit (nothing
+    /// written).
+    pub(super) fn after_failure(&self, why: &str, again: &str, back: &str) -> anyhow::Result<Next> {
         match self {
-            Ui::Terminal(_) => {
-                eprintln!("{why}");
-                Ok(())
-            }
             Ui::Answers(_) => anyhow::bail!("{why}"),
+            Ui::Terminal(theme) => {
+                eprintln!("{why}");
+                let items = [again, back, "Quit setup (the file is left as it was)"];
+                match Select::with_theme(theme.as_ref())
+                    .with_prompt("What now?")
+                    .items(&items)
+                    .default(0)
+                    .interact()?
+                {
+                    0 => Ok(Next::Again),
+                    1 => Ok(Next::Back),
+                    _ => anyhow::bail!("setup stopped; the configuration file was not changed"),
+                }
+            }
         }
     }
 
@@ -108,7 +130,8 @@ impl Ui {
         }
     }
 
-    /// A secret typed without echo; empty keeps `current`.
+    /// A secret typed without echo; empty keeps `current` (and is empty without one, which
+    /// the caller's check refuses).
     pub(super) fn secret(
         &self,
         prompt: &str,
@@ -119,7 +142,7 @@ impl Ui {
             Ui::Answers(a) => pick(a)
                 .or(current)
                 .ok_or_else(|| anyhow::anyhow!("the answers file needs `{}`", answer_name(prompt))),
-            Ui::Terminal(theme) => loop {
+            Ui::Terminal(theme) => {
                 let keep = if current.is_some() {
                     " [Enter keeps the current one]"
                 } else {
@@ -129,12 +152,11 @@ impl Ui {
                     .with_prompt(format!("{prompt}{keep}"))
                     .allow_empty_password(true)
                     .interact()?;
-                match (typed.trim(), &current) {
-                    ("", Some(c)) => return Ok(c.clone()),
-                    ("", None) => eprintln!("It is required."),
-                    (t, _) => return Ok(t.to_string()),
-                }
-            },
+                Ok(match (typed.trim(), current) {
+                    ("", Some(c)) => c,
+                    (t, _) => t.to_string(),
+                })
+            }
         }
     }
 

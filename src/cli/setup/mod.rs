@@ -1,8 +1,11 @@
-//! `setup`: the seed app's settings screen in a shell. It asks for the token and checks it at
-//! once, then the inbound webhook URL and its scopes, then offers choices read live from both
-//! services (integration type, the SOURCE directory, active portal users as default
+//! `setup`: the seed app's settings screen in a shell. It asks for the token first and checks
+//! it at once, then the inbound webhook URL and its scopes, then the state database path; an
+//! answer that fails its check can be typed again, or the previous answer changed (the API
+//! URL for the token), or setup quit with the file untouched. Then it offers choices read live
+//! from both services (integration type, the SOURCE directory, active portal users as default
 //! responsibles, each Chat2Desk operator's portal user with the e-mail match pre-selected),
-//! edits the config file in place (comments kept), and runs `check`.
+//! edits the config file in place (comments kept), and runs `check` (which, as root on a
+//! machine without the package's user, creates no root-owned state database).
 //!
 //! `--answers FILE` gives the same answers non-interactively (automation); every answer left
 //! out keeps the file's value (or, for operators, the e-mail matches).
@@ -15,10 +18,13 @@ use crate::chat2desk::{Chat2Desk, Chat2DeskOptions, Operator};
 use crate::config::{
     Bitrix24Config, Chat2DeskConfig, Integration, OperatorMapping, OperatorRef, Secret,
 };
-use ask::{Answers, Ui};
+use ask::{Answers, Next, Ui};
 use document::Document;
 use std::path::Path;
 use std::time::Duration;
+
+/// The default `database.path`: the unit's `StateDirectory=`, which systemd creates.
+const DEFAULT_DB: &str = "/var/lib/chat2desk-b24/state.db";
 
 /// How long setup waits for one answer of a service.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,47 +41,9 @@ pub async fn setup(path: &Path, answers: Option<&Path>) -> anyhow::Result<bool> 
         path.display()
     ));
 
-    let api_url = ui.text(
-        "Chat2Desk API URL",
-        doc.get_str("chat2desk", "api_url")
-            .unwrap_or_else(|| "https://api.chat2desk.com".into()),
-        |a| a.api_url.clone(),
-    )?;
-    let (token, chat2desk) = loop {
-        let current = current_secret(&doc, "chat2desk", "token");
-        let token = ui.secret(
-            "Chat2Desk API token (Chat2Desk → Settings → API → Show)",
-            current,
-            |a| a.token.clone(),
-        )?;
-        match chat2desk_client(&api_url, &token).await {
-            Ok((client, company)) => {
-                ui.say(&format!(
-                    "ok   chat2desk.token: token works (company {company:?})"
-                ));
-                break (token, client);
-            }
-            Err(why) => ui.retry(&format!("FAIL chat2desk.token: {why}"))?,
-        }
-    };
-    ui.say("The inbound webhook: Bitrix24 → Developer resources → Other → Inbound webhook.");
-    let (webhook, portal) = loop {
-        let current = current_secret(&doc, "bitrix24", "webhook_url");
-        let hook = ui.secret(
-            "Bitrix24 inbound webhook URL (scopes crm, user, im)",
-            current,
-            |a| a.webhook_url.clone(),
-        )?;
-        match portal_client(&doc, &hook).await {
-            Ok(portal) => {
-                ui.say(
-                    "ok   bitrix24.webhook_url: the webhook works; scopes crm, user, im granted",
-                );
-                break (hook, portal);
-            }
-            Err(why) => ui.retry(&format!("FAIL bitrix24.webhook_url: {why}"))?,
-        }
-    };
+    let answers = ask_services(&ui, &doc).await?;
+    let (api_url, token, chat2desk) = (answers.api_url, answers.token, answers.chat2desk);
+    let (webhook, portal, db_path) = (answers.webhook, answers.portal, answers.db_path);
 
     let integrations = [
         (Integration::Lead, "lead — Лиды: a new client gets a lead"),
@@ -176,6 +144,7 @@ pub async fn setup(path: &Path, answers: Option<&Path>) -> anyhow::Result<bool> 
         |a| a.secrets_in_files,
     )?;
     doc.set("chat2desk", "api_url", api_url.as_str());
+    doc.set("database", "path", db_path.as_str());
     if in_files {
         doc.secret_to_file("chat2desk", "token", "chat2desk-token", &token)?;
         doc.secret_to_file("bitrix24", "webhook_url", "bitrix24-webhook", &webhook)?;
@@ -193,7 +162,141 @@ pub async fn setup(path: &Path, answers: Option<&Path>) -> anyhow::Result<bool> 
     doc.set_operators(&mapping);
     doc.save()?;
     ui.say(&format!("Wrote {}. Running check:", path.display()));
-    Ok(super::check(path, false).await)
+    Ok(super::check::check_after_setup(path).await)
+}
+
+/// The answers checked where they are asked: the token (against Chat2Desk), the webhook
+/// (against the portal), the state database path.
+struct Checked {
+    api_url: String,
+    token: String,
+    chat2desk: Chat2Desk,
+    webhook: String,
+    portal: Bitrix24,
+    db_path: String,
+}
+
+/// The questions that can fail, in order: token, webhook URL, database path. A failed one is
+/// typed again, or goes back to the previous answer (the token's "previous" is the API URL),
+/// or quits; from an answers file a failure stops.
+async fn ask_services(ui: &Ui, doc: &Document) -> anyhow::Result<Checked> {
+    let mut api_url = ui
+        .answered(|a| a.api_url.clone())
+        .or_else(|| doc.get_str("chat2desk", "api_url"))
+        .unwrap_or_else(|| "https://api.chat2desk.com".into());
+    let mut token = current_secret(doc, "chat2desk", "token");
+    let mut webhook = current_secret(doc, "bitrix24", "webhook_url");
+    let mut db_path = doc
+        .get_str("database", "path")
+        .unwrap_or_else(|| DEFAULT_DB.into());
+    let (mut chat2desk, mut portal) = (None, None);
+    let mut hinted = false;
+    let mut step = 0;
+    loop {
+        match step {
+            0 => {
+                let typed = ui.secret(
+                    "Chat2Desk API token (Chat2Desk → Settings → API → Show)",
+                    token.clone(),
+                    |a| a.token.clone(),
+                )?;
+                token = Some(typed.clone()).filter(|t| !t.trim().is_empty());
+                match chat2desk_client(&api_url, &typed).await {
+                    Ok((client, company)) => {
+                        ui.say(&format!(
+                            "ok   chat2desk.token: token works with {api_url} (company {company:?})"
+                        ));
+                        chat2desk = Some(client);
+                        step = 1;
+                    }
+                    Err(why) => {
+                        let why = format!("FAIL chat2desk.token: {why}");
+                        let back = format!("Change the Chat2Desk API URL (now {api_url})");
+                        if let Next::Back = ui.after_failure(&why, "Type the token again", &back)? {
+                            api_url = ui.text("Chat2Desk API URL", api_url, |_| None)?;
+                        }
+                    }
+                }
+            }
+            1 => {
+                if !hinted {
+                    ui.say("The inbound webhook: Bitrix24 → Developer resources → Other → Inbound webhook.");
+                    hinted = true;
+                }
+                let typed = ui.secret(
+                    "Bitrix24 inbound webhook URL (scopes crm, user, im)",
+                    webhook.clone(),
+                    |a| a.webhook_url.clone(),
+                )?;
+                webhook = Some(typed.clone()).filter(|t| !t.trim().is_empty());
+                match portal_client(doc, &typed).await {
+                    Ok(client) => {
+                        ui.say(
+                            "ok   bitrix24.webhook_url: the webhook works; scopes crm, user, im granted",
+                        );
+                        portal = Some(client);
+                        step = 2;
+                    }
+                    Err(why) => {
+                        let why = format!("FAIL bitrix24.webhook_url: {why}");
+                        let back = "Back to the Chat2Desk token";
+                        if let Next::Back =
+                            ui.after_failure(&why, "Type the webhook URL again", back)?
+                        {
+                            step = 0;
+                        }
+                    }
+                }
+            }
+            _ => {
+                db_path = ui.text("State database (database.path)", db_path, |a| {
+                    a.database_path.clone()
+                })?;
+                match db_path_problem(&db_path) {
+                    None => {
+                        ui.say(&format!("ok   database.path: {}", db_path.trim()));
+                        return Ok(Checked {
+                            api_url: api_url.trim().to_string(),
+                            token: token.unwrap_or_default(),
+                            chat2desk: chat2desk.expect("the token step came first"),
+                            webhook: webhook.unwrap_or_default(),
+                            portal: portal.expect("the webhook step came first"),
+                            db_path: db_path.trim().to_string(),
+                        });
+                    }
+                    Some(why) => {
+                        let why = format!("FAIL database.path: {why}");
+                        let back = "Back to the Bitrix24 webhook URL";
+                        if let Next::Back = ui.after_failure(&why, "Type the path again", back)? {
+                            step = 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Why `path` cannot be the state database, if it cannot: it must be an absolute file path
+/// whose directory exists (or is the unit's state directory, which systemd creates).
+fn db_path_problem(path: &str) -> Option<String> {
+    let path = Path::new(path.trim());
+    if !path.is_absolute() || path.file_name().is_none() {
+        return Some(format!(
+            "`{}` is not an absolute file path; expected e.g. {DEFAULT_DB}",
+            path.display()
+        ));
+    }
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    if dir == Path::new(DEFAULT_DB).parent().expect("has a directory") || dir.is_dir() {
+        return None;
+    }
+    Some(format!(
+        "the directory {} does not exist; create it (install -d -o chat2desk-b24 -m 0750 {}) or \
+         give a path in an existing directory, e.g. {DEFAULT_DB}",
+        dir.display(),
+        dir.display()
+    ))
 }
 
 /// One choice per Chat2Desk operator: a portal user (the e-mail match pre-selected) or none.
@@ -245,6 +348,9 @@ fn map_operators(
 }
 
 async fn chat2desk_client(api_url: &str, token: &str) -> Result<(Chat2Desk, String), String> {
+    if token.trim().is_empty() {
+        return Err("empty; paste the token shown in Chat2Desk → Settings → API".into());
+    }
     let config = Chat2DeskConfig {
         api_url: api_url.trim().to_string(),
         token: Secret::new(token.trim()),
@@ -262,6 +368,12 @@ async fn chat2desk_client(api_url: &str, token: &str) -> Result<(Chat2Desk, Stri
 }
 
 async fn portal_client(doc: &Document, hook: &str) -> Result<Bitrix24, String> {
+    if hook.trim().is_empty() {
+        return Err(
+            "empty; paste the URL Bitrix24 shows for the inbound webhook (https://<portal>/rest/<user id>/<secret>/)"
+                .into(),
+        );
+    }
     let config = Bitrix24Config {
         webhook_url: Secret::new(hook.trim()),
         ca_file: doc.get_str("bitrix24", "ca_file").map(Into::into),
