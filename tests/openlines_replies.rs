@@ -543,9 +543,10 @@ async fn a_crash_mid_job_sends_nothing_twice() {
 /// (five chats, each with five client messages interleaved with five operator replies) and
 /// restarted on the same state database: every reply reaches its client exactly once and
 /// in order, every event is cleared, every client message reaches the line in order. A
-/// client message whose `imconnector.send.messages` a kill left unanswered is sent again
-/// (the method has no lookup; the issue prefers a rare duplicate to a lost message), so
-/// duplicates towards the line are allowed, but never more than the resends counted.
+/// client message whose `imconnector.send.messages` a kill left unanswered is looked for in
+/// the chat and sent again only when it cannot be (a rare duplicate beats a lost message),
+/// so duplicates towards the line are allowed, but never more than the resends counted
+/// (tests/openlines_kills.rs asserts none).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_a_two_way_exchange_loses_nothing_and_sends_no_reply_twice() {
     use rand::Rng;
@@ -743,7 +744,7 @@ channels = [{channel}]
     let log = std::fs::read_to_string(&daemon.log).unwrap_or_default();
     let resends = |log: &str| {
         log.matches(
-            "An earlier attempt's fate is unknown (imconnector.send.messages has no lookup)",
+            "An earlier attempt's fate is unknown and the chat cannot be read",
         )
         .count()
     };

@@ -23,4 +23,5 @@ pub use client::{Bitrix24, Bitrix24Options};
 pub use error::{BitrixError, ErrorKind};
 pub use oauth::{OAuthClient, OAuthError, TokenSet};
 pub use round::{Answers, IdOf, Round};
+pub(crate) use types::id_from_value;
 pub use types::{Comment, Contact, Deal, EntityType, Lead, ListPage, Profile, StatusItem, User};

@@ -294,8 +294,8 @@ impl Registry {
     }
 
     /// Records a client's message sent to its line again because an earlier attempt's fate
-    /// was unknown (`imconnector.send.messages` cannot be looked up: a rare duplicate beats
-    /// a lost message).
+    /// was unknown and the chat could not be read to find it (a rare duplicate beats a lost
+    /// message).
     pub fn record_line_resent(&self) {
         self.line_resent.inc();
     }

@@ -53,6 +53,7 @@ struct Plan {
     rate: f64,
     kinds: Vec<FaultKind>,
     latency: Duration,
+    answer_hold: Duration,
     slow: Duration,
     hang: Duration,
 }
@@ -65,6 +66,7 @@ impl Default for Faults {
                 rate: 0.0,
                 kinds: FaultKind::ALL.to_vec(),
                 latency: Duration::ZERO,
+                answer_hold: Duration::ZERO,
                 slow: Duration::from_millis(300),
                 hang: Duration::from_secs(5),
             }),
@@ -98,6 +100,12 @@ impl Faults {
         self.plan().latency = latency;
     }
 
+    /// How long every answer is held after the call took effect (a client killed or timed
+    /// out meanwhile cannot know whether its write landed).
+    pub fn set_answer_hold(&self, hold: Duration) {
+        self.plan().answer_hold = hold;
+    }
+
     /// How long a [`FaultKind::Slow`] answer is delayed.
     pub fn set_slow(&self, slow: Duration) {
         self.plan().slow = slow;
@@ -108,12 +116,13 @@ impl Faults {
         self.plan().hang = hang;
     }
 
-    /// Removes every scripted and random fault and the latency.
+    /// Removes every scripted and random fault, the latency and the answer hold.
     pub fn clear(&self) {
         let mut p = self.plan();
         p.scripted.clear();
         p.rate = 0.0;
         p.latency = Duration::ZERO;
+        p.answer_hold = Duration::ZERO;
     }
 
     /// The fault for the call being served, if any.
@@ -134,6 +143,11 @@ impl Faults {
     /// Latency added to every call.
     pub fn latency(&self) -> Duration {
         self.plan().latency
+    }
+
+    /// How long every answer is held after the call took effect.
+    pub fn answer_hold(&self) -> Duration {
+        self.plan().answer_hold
     }
 
     /// Delay of a slow answer.

@@ -255,8 +255,9 @@ async fn serve_one<S: SimService>(
             service.handle(sim_req)
         }
     };
-    if !answer.hold.is_zero() {
-        tokio::time::sleep(answer.hold).await;
+    let hold = answer.hold.max(faults.answer_hold());
+    if !hold.is_zero() {
+        tokio::time::sleep(hold).await;
     }
     Ok(build_response(answer, fault == Some(FaultKind::Truncated)))
 }

@@ -1,6 +1,7 @@
 //! The Open Lines bridge's state: the message behind each line job (keyed by its id on the
 //! other side, so the same message delivered twice is queued once), the `event.offline.get`
-//! reservations being worked on, and the operators' files re-hosted for Chat2Desk.
+//! reservations being worked on, the portal's IM chat behind each external chat, and the
+//! operators' files re-hosted for Chat2Desk.
 
 use chrono::{DateTime, Utc};
 
@@ -30,6 +31,9 @@ pub struct HostedFile {
 
 /// The `line_messages.direction` of one-time notices ([`Store::first_time`]).
 const NOTICE: &str = "notice";
+/// The `line_messages.direction` of the portal's IM chat behind an external chat
+/// ([`Store::remember_im_chat`]); no job reads it either.
+const IM_CHAT: &str = "im_chat";
 
 /// One message for [`Store::enqueue_line_messages`].
 #[derive(Debug, Clone, PartialEq)]
@@ -226,6 +230,47 @@ impl Store {
                 .rows_affected()
         });
         Ok(inserted == 1)
+    }
+
+    /// Remembers that external chat `chat` of `line` is the portal's IM chat `im_chat` (from
+    /// a `send.messages` answer or an operator's event), so a push whose answer was lost can
+    /// be looked for there. The first one learnt stays.
+    pub async fn remember_im_chat(
+        &self,
+        line: i64,
+        chat: &str,
+        im_chat: i64,
+    ) -> Result<(), StoreError> {
+        let fail = self.err_of("remember_im_chat");
+        with_pool!(self, pool, sql => {
+            sqlx::query(sql.insert_line_message)
+                .bind(IM_CHAT)
+                .bind(format!("{line}:{chat}"))
+                .bind(serde_json::json!({ "im_chat": im_chat }).to_string())
+                .bind(to_millis(Utc::now()))
+                .execute(pool)
+                .await
+                .map_err(&fail)?;
+        });
+        Ok(())
+    }
+
+    /// The IM chat [`Store::remember_im_chat`] learnt for `chat` of `line`, if any.
+    pub async fn im_chat(&self, line: i64, chat: &str) -> Result<Option<i64>, StoreError> {
+        let fail = self.err_of("im_chat");
+        let text: Option<String> = with_pool!(self, pool, _sql => {
+            sqlx::query_scalar(
+                "SELECT payload FROM line_messages WHERE direction = ? AND external_id = ?",
+            )
+            .bind(IM_CHAT)
+            .bind(format!("{line}:{chat}"))
+            .fetch_optional(pool)
+            .await
+            .map_err(&fail)?
+        });
+        Ok(text
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["im_chat"].as_i64()))
     }
 
     /// The stored message behind line job `id`, if any.

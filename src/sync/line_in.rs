@@ -4,13 +4,17 @@
 //! Chat2Desk message ids (the job chain `line:<chat>:in`), each after a short reorder window,
 //! so the operator reads them as the client wrote them even when deliveries overtake.
 //!
-//! `imconnector.send.messages` is not idempotent and has no lookup (doc §2.3), so the intent
-//! is saved before the call: a run that finds it and no answer cannot know whether the portal
-//! took the message, and sends it again (a rare duplicate beats a lost message), counted in
-//! `openlines_resent_total`. An answered error is never ambiguous: nothing was taken.
+//! `imconnector.send.messages` is not idempotent (doc §2.3), so the intent is saved before
+//! the call: a run that finds it and no answer (the daemon was killed, or the call timed
+//! out) reads the line's chat first ([`super::line_look`]) and pushes only when the message
+//! is not there. When the chat cannot be read (no IM chat learnt yet for this client, or the
+//! portal refuses the reading), it pushes again (a rare duplicate beats a lost message),
+//! counted in `openlines_resent_total`. An answered error is never ambiguous: nothing was
+//! taken.
 
+use super::line_look::{find_by_update, find_pushed, InChat, METHOD as READ_METHOD};
 use super::{checkpoint, line_job, JobError, Services};
-use crate::bitrix24::{AppClient, BitrixError};
+use crate::bitrix24::{id_from_value, AppClient, BitrixError};
 use crate::chat2desk::{Client, Message};
 use crate::crm::phone::normalize_phone;
 use crate::metrics::{global, Direction};
@@ -91,7 +95,8 @@ pub async fn enqueue_client_message(
 struct LineInProgress {
     /// When a run was about to call `imconnector.send.messages` (unix ms).
     attempted_at: Option<i64>,
-    /// The portal took it: its answer element (session, saved file ids).
+    /// The portal took it: its answer element (session, saved file ids), or
+    /// `{"found_in_chat": <IM message id>}` when a later run found it in the chat.
     delivered: Option<Value>,
 }
 
@@ -111,21 +116,27 @@ pub async fn deliver_to_line(
     let app = line_job::app(services)?;
     let client = client_side(services, &payload).await?;
     if progress.attempted_at.is_some() {
-        global().record_line_resent();
-        tracing::warn!(
-            line_message = job.key,
-            message_id = payload.message.id,
-            line = payload.line,
-            portal_method = "imconnector.send.messages",
-            "An earlier attempt's fate is unknown (imconnector.send.messages has no lookup): sending the client's message again"
-        );
+        if let Some(found) = look_in_chat(services, app, rules, job, &payload, &client).await? {
+            progress.delivered = Some(found);
+            checkpoint(services, job, &steps(&progress), lease).await?;
+            global().record_line_message(Direction::ToLine, "delivered", None);
+            return Ok(steps(&progress));
+        }
     }
     progress.attempted_at = Some(chrono::Utc::now().timestamp_millis());
     checkpoint(services, job, &steps(&progress), lease).await?;
     match send(app, rules, &payload, &client).await {
         Ok(element) => {
+            let im_chat = element.pointer("/session/CHAT_ID").and_then(id_from_value);
             progress.delivered = Some(element);
             checkpoint(services, job, &steps(&progress), lease).await?;
+            if let Some(im_chat) = im_chat {
+                let chat = chat_key(client.client_id);
+                services
+                    .store
+                    .remember_im_chat(payload.line, &chat, im_chat)
+                    .await?;
+            }
             let latency = payload
                 .message
                 .created
@@ -148,6 +159,61 @@ pub async fn deliver_to_line(
             Err(JobError::Transient(e))
         }
         Err(Sent::Unknown(e)) => Err(JobError::Transient(e)),
+    }
+}
+
+/// After a push whose answer was never recorded: what the chat shows. `Some` (what to
+/// record as delivered) when the message is there; `None` when the push must be made again
+/// (it is not there, or the chat cannot be read: then counted as a resend).
+async fn look_in_chat(
+    services: &Services,
+    app: &AppClient,
+    rules: &LineRules,
+    job: &Job,
+    payload: &ClientLineMessage,
+    client: &ClientSide,
+) -> Result<Option<Value>, JobError> {
+    let client_id = client.client_id;
+    let pushed_id = format!("c2d-msg-{}", payload.message.id);
+    let chat = chat_key(client_id);
+    let looked = match services.store.im_chat(payload.line, &chat).await? {
+        Some(im_chat) => find_pushed(app, im_chat, &pushed_id).await?,
+        None => find_by_update(app, push_params(rules, payload, client)).await?,
+    };
+    match looked {
+        InChat::Found(im_message_id) => {
+            tracing::info!(
+                line_message = job.key,
+                message_id = payload.message.id,
+                line = payload.line,
+                im_message_id,
+                portal_method = READ_METHOD,
+                "Found the client's message an interrupted run had pushed; not pushing it again"
+            );
+            Ok(Some(json!({ "found_in_chat": im_message_id.map_or(json!(true), |id| json!(id)) })))
+        }
+        InChat::Absent => {
+            tracing::info!(
+                line_message = job.key,
+                message_id = payload.message.id,
+                line = payload.line,
+                portal_method = READ_METHOD,
+                "An interrupted push did not reach the chat: pushing the client's message"
+            );
+            Ok(None)
+        }
+        InChat::Unreadable(why) => {
+            global().record_line_resent();
+            tracing::warn!(
+                line_message = job.key,
+                message_id = payload.message.id,
+                line = payload.line,
+                portal_method = READ_METHOD,
+                error = %why,
+                "An earlier attempt's fate is unknown and the chat cannot be read: sending the client's message again"
+            );
+            Ok(None)
+        }
     }
 }
 
@@ -200,13 +266,8 @@ async fn send(
     payload: &ClientLineMessage,
     client: &ClientSide,
 ) -> Result<Value, Sent> {
-    let params = json!({
-        "CONNECTOR": rules.connector,
-        "LINE": payload.line,
-        "MESSAGES": [client_message(client, &payload.message)],
-    });
     let result = app
-        .call("imconnector.send.messages", params)
+        .call("imconnector.send.messages", push_params(rules, payload, client))
         .await
         .map_err(|e| match e {
             BitrixError::Api { .. } | BitrixError::Config { .. } => {
@@ -215,6 +276,16 @@ async fn send(
             _ => Sent::Unknown(format!("Bitrix24: {e} ({})", e.hint())),
         })?;
     element_result(&result, payload.line)
+}
+
+/// The `imconnector.send.messages` parameters of one client's message (the same for the
+/// push and for looking it up with `imconnector.update.messages`).
+fn push_params(rules: &LineRules, payload: &ClientLineMessage, client: &ClientSide) -> Value {
+    json!({
+        "CONNECTOR": rules.connector,
+        "LINE": payload.line,
+        "MESSAGES": [client_message(client, &payload.message)],
+    })
 }
 
 /// The one element of `DATA.RESULT`, or why the portal did not take the message: the call

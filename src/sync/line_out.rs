@@ -9,21 +9,19 @@
 //! Chat2Desk client, the line is not configured), is not retried: the line is told with a
 //! message from the connector, and the event is marked with `event.offline.error`.
 
-use super::line_in::{element_result, Sent as LineAnswer};
+use super::line_files::file_links;
+use super::line_notice::tell_line;
 use super::send_once::{refusal_text, send_once, SendFailed, Stop};
 use super::{checkpoint, line_chain, line_job, JobError, LineRules, Outcome, Services};
-use crate::bitrix24::{AppClient, BitrixError};
+use crate::bitrix24::{id_from_value, AppClient, BitrixError};
 use crate::chat2desk::{Chat2DeskError, MessageQuery, NewMessage, Order};
 use crate::metrics::{global, Direction};
 use crate::openlines::plain_text;
-use crate::store::{HostedFile, Intake, Job, JobKind, LineItem, LineOrder, Store, StoreError};
-use rand::RngCore;
+use crate::store::{Intake, Job, JobKind, LineItem, LineOrder, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// How long a re-hosted file stays reachable at its public link.
-pub const HOSTED_FILE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Messages of the client read to find the channel it writes on.
 const CHANNEL_LOOKUP_LIMIT: u64 = 50;
 
@@ -126,6 +124,8 @@ struct LineOutProgress {
     /// When `POST /messages` was about to be sent (unix ms).
     intent_at: Option<i64>,
     outcome: Option<Outcome>,
+    /// When the notice to the line was about to be pushed (unix ms).
+    notice_at: Option<i64>,
     /// The line was told (the links notice, or the refusal).
     told: bool,
     /// `imconnector.send.status.delivery` answered.
@@ -150,6 +150,13 @@ pub async fn deliver_to_client(
     let reply: OperatorReply = line_job::stored(services, job, "reply").await?;
     let app = line_job::app(services)?;
     if progress.outcome.is_none() {
+        // The chat's IM id, for reading the chat after a client's push left unanswered.
+        if let Some(im_chat) = reply.im.get("chat_id").and_then(id_from_value) {
+            services
+                .store
+                .remember_im_chat(reply.line, &reply.chat_id, im_chat)
+                .await?;
+        }
         let outcome = match deliver(services, rules, job, &reply, &mut progress, lease).await {
             Ok(message_id) => Outcome::Sent { message_id },
             Err(Stop::Refused(error)) => Outcome::Refused { error },
@@ -173,7 +180,12 @@ pub async fn deliver_to_client(
             Outcome::Sent { .. } => None,
         };
         if let Some(text) = notice {
-            tell_line(app, rules, job, &reply, &text).await?;
+            let pushed_before = progress.notice_at.is_some();
+            if !pushed_before {
+                progress.notice_at = Some(chrono::Utc::now().timestamp_millis());
+                checkpoint(services, job, &steps(&progress), lease).await?;
+            }
+            tell_line(app, rules, job, &reply, &text, pushed_before).await?;
         }
         progress.told = true;
         checkpoint(services, job, &steps(&progress), lease).await?;
@@ -332,125 +344,6 @@ async fn target(
     }
 }
 
-/// The links Chat2Desk gets for the operator's files: with `[server] public_url`, each file
-/// is offered by the daemon under a new unguessable token; without it, the portal's links
-/// go as they are, and the first such reply of a chat tells the line (the second value).
-async fn file_links(
-    store: &Store,
-    rules: &LineRules,
-    reply: &OperatorReply,
-) -> Result<(Vec<String>, bool), Stop> {
-    if reply.files.is_empty() {
-        return Ok((Vec::new(), false));
-    }
-    let Some(public) = &rules.public_url else {
-        let links = reply.files.iter().map(|f| f.link.clone()).collect();
-        let topic = format!("files-as-portal-links:{}:{}", reply.line, reply.chat_id);
-        return Ok((links, store.first_time(&topic).await?));
-    };
-    let mut links = Vec::with_capacity(reply.files.len());
-    let expires_at =
-        chrono::Utc::now() + chrono::Duration::from_std(HOSTED_FILE_TTL).expect("a week fits");
-    for file in &reply.files {
-        let token = new_token();
-        let name = file_name(&file.name);
-        store
-            .host_file(
-                &token,
-                &HostedFile {
-                    url: file.link.clone(),
-                    name: name.clone(),
-                    expires_at,
-                },
-            )
-            .await?;
-        links.push(hosted_link(public, &token, &name)?);
-    }
-    Ok((links, false))
-}
-
-/// 32 random bytes as 64 hex digits.
-fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A file name safe for a path segment and a `Content-Disposition`: no directories, no
-/// control characters, never empty.
-fn file_name(name: &str) -> String {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let clean: String = base.chars().filter(|c| !c.is_control()).collect();
-    let clean = clean.trim();
-    if clean.is_empty() || clean == "." || clean == ".." {
-        "file".into()
-    } else {
-        clean.to_string()
-    }
-}
-
-/// `<public_url>/files/<token>/<name>`, the name percent-encoded.
-fn hosted_link(public: &str, token: &str, name: &str) -> Result<String, Stop> {
-    let mut url = url::Url::parse(public).map_err(|e| {
-        Stop::Job(JobError::Permanent(format!(
-            "[server] public_url = {public:?} is not a URL ({e}): set it to the reverse proxy's \
-             internet address, e.g. https://c2d.example.com"
-        )))
-    })?;
-    url.path_segments_mut()
-        .map_err(|()| {
-            Stop::Job(JobError::Permanent(format!(
-                "[server] public_url = {public:?} cannot carry a path: use an http(s) URL"
-            )))
-        })?
-        .pop_if_empty()
-        .extend(["files", token, name]);
-    Ok(url.to_string())
-}
-
-/// Shows `text` in the chat as a message of the connector (`imconnector.send.messages`).
-/// Not idempotent: a crash between the answer and the checkpoint shows it twice (a rare
-/// duplicate notice beats a lost one). A line that refuses it is logged and skipped.
-async fn tell_line(
-    app: &AppClient,
-    rules: &LineRules,
-    job: &Job,
-    reply: &OperatorReply,
-    text: &str,
-) -> Result<(), JobError> {
-    const METHOD: &str = "imconnector.send.messages";
-    let params = json!({
-        "CONNECTOR": rules.connector,
-        "LINE": reply.line,
-        "MESSAGES": [{
-            "user": {"id": reply.chat_id},
-            "message": {
-                "id": format!("b24-note-{}", reply.im_message_id),
-                "date": chrono::Utc::now().timestamp(),
-                "text": format!("[Chat2Desk] {text}"),
-                "disable_crm": "Y",
-            },
-            "chat": {"id": reply.chat_id},
-        }],
-    });
-    let answer = app.call(METHOD, params).await;
-    let refused = match answer.map(|r| element_result(&r, reply.line)) {
-        Ok(Ok(_)) => return Ok(()),
-        Ok(Err(LineAnswer::Refused(e) | LineAnswer::Unknown(e))) => e,
-        Err(e @ (BitrixError::Api { .. } | BitrixError::Config { .. })) => e.to_string(),
-        Err(e) => return Err(e.into()),
-    };
-    tracing::warn!(
-        line_message = job.key,
-        line = reply.line,
-        chat = %reply.chat_id,
-        portal_method = METHOD,
-        error = %refused,
-        "The line did not take the connector's notice"
-    );
-    Ok(())
-}
-
 /// `imconnector.send.status.delivery` (doc §2.4): the portal marks the message delivered and
 /// learns its Chat2Desk id (edits and deletes raise events only after it). An answered
 /// error is logged and skipped: the client has the message.
@@ -575,23 +468,4 @@ mod tests {
         assert_eq!(client_of("c2d-x"), None);
     }
 
-    #[test]
-    fn hosted_links_encode_the_name_under_the_public_path() {
-        let link = hosted_link("https://proxy.example/c2d/", "ab12", "план цен.pdf").unwrap();
-        assert_eq!(
-            link,
-            "https://proxy.example/c2d/files/ab12/%D0%BF%D0%BB%D0%B0%D0%BD%20%D1%86%D0%B5%D0%BD.pdf"
-        );
-        assert_eq!(file_name("../../etc/passwd"), "passwd");
-        assert_eq!(file_name(".."), "file");
-        assert_eq!(file_name("a\u{0}b.txt"), "ab.txt");
-    }
-
-    #[test]
-    fn tokens_are_64_hex_digits_and_differ() {
-        let (a, b) = (new_token(), new_token());
-        assert_eq!(a.len(), 64);
-        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(a, b);
-    }
 }

@@ -6,8 +6,11 @@ mod directory;
 mod error;
 mod fetch;
 mod line_close;
+mod line_files;
 mod line_in;
 mod line_job;
+mod line_look;
+mod line_notice;
 mod line_out;
 mod progress;
 mod request;
@@ -24,9 +27,8 @@ pub use directory::{Directory, DEFAULT_WEB_URL};
 pub use error::JobError;
 pub use line_close::{close_finished_session, enqueue_session_finish, SessionFinish};
 pub use line_in::{deliver_to_line, enqueue_client_message, line_chain, ClientLineMessage};
-pub use line_out::{
-    deliver_to_client, enqueue_operator_replies, OperatorReply, PortalFile, HOSTED_FILE_TTL,
-};
+pub use line_files::HOSTED_FILE_TTL;
+pub use line_out::{deliver_to_client, enqueue_operator_replies, OperatorReply, PortalFile};
 pub use progress::Progress;
 pub use request::sync_request;
 pub use send::{send_message, SendRules};

@@ -93,6 +93,8 @@ pub(crate) struct Connectors {
     pub(crate) rows: Vec<OfflineRow>,
     next_row: i64,
     pub(crate) messages: Vec<LineMessage>,
+    /// The IM chats' messages, as `im.dialog.messages.get` reads them.
+    pub(crate) chat_log: Vec<super::dialog::ChatMessage>,
     /// `(line, external chat id)` → IM chat id.
     chats: BTreeMap<(i64, String), i64>,
     next_im_message: i64,
@@ -126,7 +128,7 @@ fn arg_error(name: &str) -> ApiError {
     )
 }
 
-fn upper(params: &Value, name: &str) -> Option<Value> {
+pub(super) fn upper(params: &Value, name: &str) -> Option<Value> {
     let Value::Object(map) = params else {
         return None;
     };
@@ -135,7 +137,7 @@ fn upper(params: &Value, name: &str) -> Option<Value> {
         .map(|(_, v)| v.clone())
 }
 
-fn connector_and_line(params: &Value) -> Result<(String, i64), ApiError> {
+pub(super) fn connector_and_line(params: &Value) -> Result<(String, i64), ApiError> {
     let connector = upper(params, "CONNECTOR")
         .and_then(|v| text(&v))
         .filter(|c| !c.is_empty())
@@ -213,6 +215,7 @@ pub(crate) fn imconnector(
             })))
         }
         "imconnector.send.messages" => send_messages(state, params),
+        "imconnector.update.messages" => super::dialog::update_messages(state, params),
         "imconnector.send.status.delivery" | "imconnector.send.status.reading" => {
             let (connector, line) = connector_and_line(params)?;
             let messages = upper(params, "MESSAGES")
@@ -239,7 +242,7 @@ pub(crate) fn imconnector(
     }
 }
 
-fn not_active() -> ApiError {
+pub(super) fn not_active() -> ApiError {
     ApiError::new(
         400,
         "NOT_ACTIVE_LINE",
@@ -247,7 +250,7 @@ fn not_active() -> ApiError {
     )
 }
 
-fn active(state: &State, connector: &str, line: i64) -> bool {
+pub(super) fn active(state: &State, connector: &str, line: i64) -> bool {
     state.connectors.registered.contains_key(connector)
         && state
             .connectors
@@ -362,9 +365,18 @@ fn send_messages(state: &mut State, params: &Value) -> Result<Reply, ApiError> {
             text: message_text.clone().unwrap_or_default(),
             files: files.clone(),
         });
-        c.next_message();
+        let im_message = c.next_message();
+        let connector_user = 500 + c.chats.len() as i64;
+        let shown = message_text.clone().unwrap_or_default();
+        super::dialog::pushed(
+            &mut c.chat_log,
+            (im_chat, im_message),
+            connector_user,
+            &message_id,
+            &shown,
+        );
         results.push(json!({
-            "user": (500 + c.chats.len()).to_string(),
+            "user": connector_user.to_string(),
             "message": {"id": message_id, "date": {}, "text": message_text,
                         "files": (0..files.len()).map(|i| 1234 + i).collect::<Vec<_>>()},
             "chat": {"id": chat_id}, "extra": {"disable_tracker": "Y"}, "SUCCESS": true,
@@ -812,6 +824,7 @@ impl Connectors {
     ) -> i64 {
         let im_chat = self.im_chat(line, chat_id);
         let im_message = self.next_message();
+        super::dialog::replied(&mut self.chat_log, (im_chat, im_message), user_id, text);
         let files: Vec<Value> = files
             .iter()
             .map(|(name, link)| json!({"name": name, "type": "file", "link": link, "size": 1024}))

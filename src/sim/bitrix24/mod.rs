@@ -10,6 +10,7 @@ mod batch;
 mod bizproc;
 mod connector;
 mod crm;
+mod dialog;
 mod listing;
 mod oauth;
 mod people;
@@ -86,7 +87,9 @@ fn scope_of(method: &str) -> Option<Option<&'static str>> {
     let scope = match method {
         "profile" | "scope" | "methods" | "batch" | "app.info" => None,
         "user.get" | "user.current" => Some("user"),
-        "im.notify.system.add" | "im.notify.personal.add" => Some("im"),
+        "im.notify.system.add" | "im.notify.personal.add" | "im.dialog.messages.get" => {
+            Some("im")
+        }
         "bizproc.event.send" => Some("bizproc"),
         "crm.status.list"
         | "crm.duplicate.findbycomm"
@@ -144,6 +147,7 @@ pub(crate) fn execute(state: &mut State, method: &str, params: &Value) -> Result
         "user.get" => people::user_get(state, params),
         "user.current" => people::current(state),
         "im.notify.system.add" | "im.notify.personal.add" => people::notify(state, params),
+        "im.dialog.messages.get" => dialog::messages_get(state, params),
         "crm.status.list" => crm::status_list(state, params),
         "crm.duplicate.findbycomm" => crm::find_by_comm(state, params),
         "crm.timeline.comment.add" => people::comment_add(state, params),
@@ -191,6 +195,7 @@ const METHODS: &[&str] = &[
     "user.current",
     "im.notify.system.add",
     "im.notify.personal.add",
+    "im.dialog.messages.get",
     "crm.status.list",
     "crm.duplicate.findbycomm",
     "crm.timeline.comment.add",
@@ -214,6 +219,7 @@ const METHODS: &[&str] = &[
     "imconnector.connector.data.set",
     "imconnector.status",
     "imconnector.send.messages",
+    "imconnector.update.messages",
     "imconnector.send.status.delivery",
     "imconnector.send.status.reading",
     "event.bind",
