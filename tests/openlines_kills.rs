@@ -179,7 +179,10 @@ fn assert_once(
             .filter_map(|p| p["text"].as_str())
             .collect();
         let expected: Vec<String> = (0..EACH).map(|i| format!("Ольга: ответ {i}")).collect();
-        assert_eq!(texts, expected, "seed {seed}, chat {client}: replies in order");
+        assert_eq!(
+            texts, expected,
+            "seed {seed}, chat {client}: replies in order"
+        );
     }
     assert_eq!(posts.len(), CHATS * EACH, "seed {seed}: nothing else sent");
 }

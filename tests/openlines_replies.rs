@@ -743,10 +743,8 @@ channels = [{channel}]
     // counter must match its own part of the log.
     let log = std::fs::read_to_string(&daemon.log).unwrap_or_default();
     let resends = |log: &str| {
-        log.matches(
-            "An earlier attempt's fate is unknown and the chat cannot be read",
-        )
-        .count()
+        log.matches("An earlier attempt's fate is unknown and the chat cannot be read")
+            .count()
     };
     let resent = resends(&log);
     assert!(

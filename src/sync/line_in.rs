@@ -190,7 +190,9 @@ async fn look_in_chat(
                 portal_method = READ_METHOD,
                 "Found the client's message an interrupted run had pushed; not pushing it again"
             );
-            Ok(Some(json!({ "found_in_chat": im_message_id.map_or(json!(true), |id| json!(id)) })))
+            Ok(Some(
+                json!({ "found_in_chat": im_message_id.map_or(json!(true), |id| json!(id)) }),
+            ))
         }
         InChat::Absent => {
             tracing::info!(
@@ -267,7 +269,10 @@ async fn send(
     client: &ClientSide,
 ) -> Result<Value, Sent> {
     let result = app
-        .call("imconnector.send.messages", push_params(rules, payload, client))
+        .call(
+            "imconnector.send.messages",
+            push_params(rules, payload, client),
+        )
         .await
         .map_err(|e| match e {
             BitrixError::Api { .. } | BitrixError::Config { .. } => {

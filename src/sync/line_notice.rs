@@ -62,7 +62,6 @@ pub(super) async fn tell_line(
     Ok(())
 }
 
-
 /// True when the chat of `reply` (its event's `im.chat_id`) already shows the notice.
 async fn already_shown(
     app: &AppClient,

@@ -467,5 +467,4 @@ mod tests {
         assert_eq!(client_of("livechat-7"), None);
         assert_eq!(client_of("c2d-x"), None);
     }
-
 }

@@ -32,7 +32,13 @@ pub(crate) struct ChatMessage {
 }
 
 /// Adds a client's message the connector pushed (`message.id` becomes `CONNECTOR_MID`).
-pub(crate) fn pushed(log: &mut Vec<ChatMessage>, im: (i64, i64), author_id: i64, mid: &str, text: &str) {
+pub(crate) fn pushed(
+    log: &mut Vec<ChatMessage>,
+    im: (i64, i64),
+    author_id: i64,
+    mid: &str,
+    text: &str,
+) {
     let (chat_id, id) = im;
     log.push(ChatMessage {
         id,

@@ -87,9 +87,7 @@ fn scope_of(method: &str) -> Option<Option<&'static str>> {
     let scope = match method {
         "profile" | "scope" | "methods" | "batch" | "app.info" => None,
         "user.get" | "user.current" => Some("user"),
-        "im.notify.system.add" | "im.notify.personal.add" | "im.dialog.messages.get" => {
-            Some("im")
-        }
+        "im.notify.system.add" | "im.notify.personal.add" | "im.dialog.messages.get" => Some("im"),
         "bizproc.event.send" => Some("bizproc"),
         "crm.status.list"
         | "crm.duplicate.findbycomm"
