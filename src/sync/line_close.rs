@@ -197,31 +197,30 @@ async fn current_request(services: &Services, client_id: i64) -> Result<Option<i
 }
 
 fn log_closed(job: &Job, finish: &SessionFinish, closed: CloseOutcome) {
-    let finish_to_close_ms = raised_at(finish)
-        .map(|at| (chrono::Utc::now() - at).num_milliseconds().max(0))
-        .unwrap_or_default();
-    match closed {
-        CloseOutcome::Closed => tracing::info!(
-            line_message = job.key,
-            line = finish.line,
-            chat = %finish.chat_id,
-            session = %finish.session_id,
-            finish_to_close_ms,
-            "Closed the Chat2Desk request of a finished Open Lines session; its transcript follows"
+    let (message, finish_to_close_ms) = match closed {
+        CloseOutcome::Closed => (
+            "Closed the Chat2Desk request of a finished Open Lines session; its transcript follows",
+            Some(
+                raised_at(finish)
+                    .map(|at| (chrono::Utc::now() - at).num_milliseconds().max(0))
+                    .unwrap_or_default(),
+            ),
         ),
-        CloseOutcome::NothingOpen => tracing::info!(
-            line_message = job.key,
-            line = finish.line,
-            chat = %finish.chat_id,
-            session = %finish.session_id,
-            "An Open Lines session finished; the client had no open Chat2Desk request (closed there first)"
+        CloseOutcome::NothingOpen => (
+            "An Open Lines session finished; the client had no open Chat2Desk request (closed there first)",
+            None,
         ),
-        CloseOutcome::NewRequestOpen => tracing::info!(
-            line_message = job.key,
-            line = finish.line,
-            chat = %finish.chat_id,
-            session = %finish.session_id,
-            "An Open Lines session finished; the client has written again since, so the new request stays open"
+        CloseOutcome::NewRequestOpen => (
+            "An Open Lines session finished; the client has written again since, so the new request stays open",
+            None,
         ),
-    }
+    };
+    tracing::info!(
+        line_message = job.key,
+        line = finish.line,
+        chat = %finish.chat_id,
+        session = %finish.session_id,
+        finish_to_close_ms,
+        "{message}"
+    );
 }

@@ -298,8 +298,12 @@ fn register(state: &mut State, params: &Value) -> Result<Reply, ApiError> {
     Ok(Reply::of(json!({"result": true})))
 }
 
-/// `imconnector.send.messages`: per-message `SUCCESS` (doc §2.3).
-fn send_messages(state: &mut State, params: &Value) -> Result<Reply, ApiError> {
+/// The `LINE` and non-empty `MESSAGES` of an `imconnector.*.messages` call, refused as the
+/// portal does when the array is empty or the connector is not active on the line.
+pub(super) fn messages_on_active_line(
+    state: &State,
+    params: &Value,
+) -> Result<(i64, Vec<Value>), ApiError> {
     let (connector, line) = connector_and_line(params)?;
     let messages = upper(params, "MESSAGES")
         .map(|m| items(&m))
@@ -314,6 +318,12 @@ fn send_messages(state: &mut State, params: &Value) -> Result<Reply, ApiError> {
     if !active(state, &connector, line) {
         return Err(not_active());
     }
+    Ok((line, messages))
+}
+
+/// `imconnector.send.messages`: per-message `SUCCESS` (doc §2.3).
+fn send_messages(state: &mut State, params: &Value) -> Result<Reply, ApiError> {
+    let (line, messages) = messages_on_active_line(state, params)?;
     let mut results = Vec::new();
     for m in messages {
         let user_id = m.pointer("/user/id").and_then(text);

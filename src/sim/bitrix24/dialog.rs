@@ -11,9 +11,9 @@
 //! Who may read an Open Lines chat on a real box (the app's admin user, an operator only)
 //! is not documented; the simulator lets any caller with the `im` scope read it.
 
-use super::connector::{active, connector_and_line, not_active, upper};
+use super::connector::messages_on_active_line;
 use super::state::State;
-use super::values::{int, items, param, text};
+use super::values::{int, param, text};
 use super::{ApiError, Reply};
 use serde_json::{json, Value};
 
@@ -111,20 +111,7 @@ pub(crate) fn messages_get(state: &State, params: &Value) -> Result<Reply, ApiEr
 /// `chat.id` and `user.id`; a found one takes the new text, an unknown one fails its
 /// element (`SUCCESS:false`, as `send.messages` reports per-message failures).
 pub(crate) fn update_messages(state: &mut State, params: &Value) -> Result<Reply, ApiError> {
-    let (connector, line) = connector_and_line(params)?;
-    let messages = upper(params, "MESSAGES")
-        .map(|m| items(&m))
-        .unwrap_or_default();
-    if messages.is_empty() {
-        return Err(ApiError::new(
-            400,
-            "ERROR_ARGUMENT",
-            "MESSAGES must be an array of messages",
-        ));
-    }
-    if !active(state, &connector, line) {
-        return Err(not_active());
-    }
+    let (line, messages) = messages_on_active_line(state, params)?;
     let mut results = Vec::new();
     for m in messages {
         let key = |path: &str| m.pointer(path).and_then(text).unwrap_or_default();
