@@ -5,8 +5,8 @@
 //! `bizproc.event.send`: one send at a time, then 16 at once. Run with
 //! `cargo bench --bench bizproc`.
 
+use chat2desk_b24::app::build;
 use chat2desk_b24::config::{PollStrategy, Secret};
-use chat2desk_b24::service::build;
 use chat2desk_b24::sim::bitrix24::PortalSim;
 use chat2desk_b24::sim::chat2desk::Chat2DeskSim;
 use chat2desk_b24::sim::scenario;

@@ -5,7 +5,7 @@
 use chat2desk_b24::chat2desk::{
     ApiInfo, Channel, Client, Dialog, Message, Operator, RequestInfo, Webhook, WebhookEvent,
 };
-use chat2desk_b24::transcript::{self, Author, Line, TranscriptInput};
+use chat2desk_b24::flows::transcript::text::{self as transcript, Author, Line, TranscriptInput};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -79,8 +79,8 @@ fn decode(bytes: &[u8]) {
     }
     let text = String::from_utf8_lossy(bytes);
     let _ = chat2desk_b24::config::load_from_str(&text, &[]);
-    let _ = transcript::escape(&text);
-    let _ = transcript::sanitize_url(&text);
+    let _ = chat2desk_b24::portal::escape(&text);
+    let _ = chat2desk_b24::portal::sanitize_url(&text);
     let _ = transcript::find_marker(&text);
 }
 

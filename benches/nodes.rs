@@ -152,7 +152,7 @@ async fn takeovers(url: &str, rounds: usize) -> Vec<(Duration, Duration)> {
                 lease_at = Some(killed.elapsed());
             }
             let polled = store
-                .meta(chat2desk_b24::intake::LAST_POLL_KEY)
+                .meta(chat2desk_b24::store::LAST_POLL_KEY)
                 .await
                 .unwrap()
                 .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())

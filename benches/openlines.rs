@@ -15,8 +15,8 @@
 //! Prints p50/p95/p99/max; asserts only that every message arrived once each way. Run with
 //! `cargo bench --bench openlines`.
 
+use chat2desk_b24::app::build;
 use chat2desk_b24::config::{AppConfig, LineConfig, PollStrategy, Secret};
-use chat2desk_b24::service::build;
 use chat2desk_b24::sim::bitrix24::PortalSim;
 use chat2desk_b24::sim::chat2desk::Chat2DeskSim;
 use chat2desk_b24::sim::scenario;

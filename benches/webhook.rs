@@ -2,9 +2,9 @@
 //! each answered only after its enqueue committed to SQLite (group commit). The worker is
 //! off: this measures the intake. Run with `cargo bench --bench webhook`.
 
+use chat2desk_b24::app::build;
 use chat2desk_b24::config::{PollStrategy, Secret};
-use chat2desk_b24::intake::webhook::{ServerSettings, WebhookServer};
-use chat2desk_b24::service::build;
+use chat2desk_b24::server::ServerSettings;
 use chat2desk_b24::sim::bitrix24::PortalSim;
 use chat2desk_b24::sim::chat2desk::Chat2DeskSim;
 use chat2desk_b24::sim::scenario;
@@ -38,7 +38,8 @@ async fn bench() {
     config.sync.poll_strategy = PollStrategy::Off;
     let daemon = build(config).await.expect("daemon builds");
     let settings = ServerSettings::from_config(&daemon.config.server).expect("settings");
-    let server = WebhookServer::bind(settings, daemon.health(), daemon.wake.clone())
+    let server = daemon
+        .bind_server_with(settings)
         .await
         .expect("server binds");
     let url = format!(

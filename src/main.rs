@@ -1,13 +1,13 @@
 //! The `chat2desk-b24` binary: parses the command line and calls into the library.
 
 use anyhow::Context;
-use chat2desk_b24::bitrix24::{Bitrix24, Bitrix24Options};
+use chat2desk_b24::app;
 use chat2desk_b24::chat2desk::{Chat2Desk, Chat2DeskOptions};
 use chat2desk_b24::cli::{
     self, AppAction, BizprocAction, Cli, Command, StoreAction, WebhookAction,
 };
 use chat2desk_b24::config::{self, Config};
-use chat2desk_b24::service;
+use chat2desk_b24::portal::{Bitrix24, Bitrix24Options};
 use chat2desk_b24::store::Store;
 use clap::Parser;
 use std::path::Path;
@@ -50,7 +50,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             });
         }
         Command::Demo => {
-            service::init_logging("warn");
+            app::init_logging("warn");
             cli::demo().await?;
         }
         Command::Sim {
@@ -61,7 +61,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             action,
         } => match action {
             None => {
-                service::init_logging("info");
+                app::init_logging("info");
                 cli::sim(chat2desk, portal, &token, &secret).await?;
             }
             Some(action) => {
@@ -74,10 +74,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::GenCompletions { dir } => cli::gen_completions(&dir)?,
         Command::Run => {
             let config = load(&cli.config)?;
-            let log = service::init_logging(&config.log.level);
-            let signals = service::spawn_signal_handler().context("installing signal handlers")?;
-            let daemon = service::build(config).await?;
-            service::run(daemon, &cli.config, signals, log).await?;
+            let log = app::init_logging(&config.log.level);
+            let signals = app::spawn_signal_handler().context("installing signal handlers")?;
+            let daemon = app::build(config).await?;
+            app::run(daemon, &cli.config, signals, log).await?;
         }
         Command::Config => print!("{}", load(&cli.config)?.dump()),
         Command::App { action } => {
@@ -101,7 +101,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             dry_run,
         } => {
             let config = load(&cli.config)?;
-            service::init_logging(&config.log.level);
+            app::init_logging(&config.log.level);
             let args = cli::SendArgs {
                 channel,
                 phone,
@@ -149,7 +149,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Backfill { since } => {
             let config = load(&cli.config)?;
-            service::init_logging(&config.log.level);
+            app::init_logging(&config.log.level);
             let store = open_store(&config).await?;
             cli::backfill(&chat2desk(&config)?, &store, since, config.timezone()).await?;
         }
@@ -183,7 +183,7 @@ fn load(path: &Path) -> anyhow::Result<Config> {
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    service::open_store(config).await
+    app::open_store(config).await
 }
 
 fn chat2desk(config: &Config) -> anyhow::Result<Chat2Desk> {

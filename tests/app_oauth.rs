@@ -4,10 +4,10 @@
 //! call goes through; a revoked grant is recorded with the fix; a webhook may not make
 //! app-context calls.
 
-use chat2desk_b24::bitrix24::{AppClient, Bitrix24, Bitrix24Options, OAuthClient};
 use chat2desk_b24::config::{Bitrix24Config, Secret};
-use chat2desk_b24::localapp::StoredGrant;
-use chat2desk_b24::openlines::{ensure_connector, ConnectorSpec, LineSetup, LineSpec};
+use chat2desk_b24::flows::openlines::{ensure_connector, ConnectorSpec, LineSetup, LineSpec};
+use chat2desk_b24::portal::StoredGrant;
+use chat2desk_b24::portal::{AppClient, Bitrix24, Bitrix24Options, OAuthClient};
 use chat2desk_b24::sim::bitrix24::PortalSim;
 use chat2desk_b24::store::{Grant, Store};
 use serde_json::json;

@@ -1,10 +1,10 @@
 //! The Bitrix24 client against the simulated portal over real HTTP on loopback.
 
-use chat2desk_b24::bitrix24::{
-    Bitrix24, Bitrix24Options, BitrixError, EntityType, ErrorKind, IdOf, Lead, Round,
-};
 use chat2desk_b24::config::Secret;
 use chat2desk_b24::http::Backoff;
+use chat2desk_b24::portal::{
+    Bitrix24, Bitrix24Options, BitrixError, EntityType, ErrorKind, IdOf, Lead, Round,
+};
 use chat2desk_b24::sim::bitrix24::PortalSim;
 use chat2desk_b24::sim::faults::{FaultKind, Faults};
 use chat2desk_b24::sim::http::{SimRequest, SimResponse, SimServer, SimService};

@@ -4,11 +4,12 @@
 
 mod common;
 
+use chat2desk_b24::app::build;
 use chat2desk_b24::config::{Config, Integration, PollStrategy, Secret};
-use chat2desk_b24::service::build;
+use chat2desk_b24::engine::Outcome;
+use chat2desk_b24::flows::bizproc::SendProgress;
 use chat2desk_b24::sim::bitrix24::SimWorkflow;
 use chat2desk_b24::store::{JobKind, JobState, Store};
-use chat2desk_b24::sync::{Outcome, SendProgress};
 use common::{binary, field, Env, KillOnDrop};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -347,7 +348,7 @@ async fn same_event_token_twice_is_one_job_one_message_one_event_send() {
          &event_token={}&properties[channel_id]={}&properties[phone]=79607940401&properties[text]=hi\
          &use_subscription=Y&timeout_duration=3600&ts=1773265993&auth[application_token]={SECRET}",
         wf.workflow_id,
-        chat2desk_b24::bitrix24::query::percent_encode(&wf.event_token),
+        chat2desk_b24::portal::query::percent_encode(&wf.event_token),
         env.s.channel
     );
     let http = reqwest::Client::new();
@@ -721,7 +722,7 @@ fn install_then_uninstall_leaves_the_docroot_as_it_was() {
         );
         assert!(!printed.contains(SECRET), "the secret is never printed");
         let activity = root.join("local/activities/custom/chat2desksend");
-        for f in chat2desk_b24::bizproc::FILES {
+        for f in chat2desk_b24::flows::bizproc::FILES {
             assert_eq!(
                 std::fs::read_to_string(activity.join(f.path)).unwrap(),
                 f.contents

@@ -7,8 +7,8 @@
 
 mod common;
 
+use chat2desk_b24::app::build;
 use chat2desk_b24::config::{Integration, PollStrategy, Secret};
-use chat2desk_b24::service::build;
 use common::{binary, Env};
 use std::path::{Path, PathBuf};
 use std::process::Command;

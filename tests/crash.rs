@@ -58,12 +58,16 @@ async fn sigkill_after_entity_creation_and_between_parts_writes_nothing_twice() 
 
     for r in &requests {
         let comments = env.comments_for(*r);
-        let total = chat2desk_b24::transcript::find_marker(&comments[0])
+        let total = chat2desk_b24::flows::transcript::text::find_marker(&comments[0])
             .unwrap()
             .total;
         let mut parts: Vec<usize> = comments
             .iter()
-            .map(|c| chat2desk_b24::transcript::find_marker(c).unwrap().part)
+            .map(|c| {
+                chat2desk_b24::flows::transcript::text::find_marker(c)
+                    .unwrap()
+                    .part
+            })
             .collect();
         parts.sort_unstable();
         assert_eq!(

@@ -163,7 +163,7 @@ async fn form_routes_refuse_bombs_floods_and_forgeries_without_a_crash_or_a_stal
     let connect = format!("{}/bitrix24/connect", t.base);
     let mut statuses = Vec::new();
     let mut issued = None;
-    for _ in 0..=chat2desk_b24::localapp::MAX_STATES {
+    for _ in 0..=chat2desk_b24::flows::openlines::MAX_STATES {
         let answer = no_redirects.get(&connect).send().await.unwrap();
         statuses.push(answer.status().as_u16());
         let location = answer
@@ -280,7 +280,7 @@ async fn random_request(base: &str, (method, path, tail, query, body): Case) -> 
         .header("X-Forwarded-For", visible(&query))
         .header(
             "Cookie",
-            format!("{}={tail}", chat2desk_b24::localapp::STATE_COOKIE),
+            format!("{}={tail}", chat2desk_b24::flows::openlines::STATE_COOKIE),
         )
         .body(body)
         .send()
@@ -367,6 +367,6 @@ fn the_shipped_nginx_and_systemd_files_keep_secrets_out_of_logs_and_match_the_co
         .and_then(|v| v.trim().parse().ok())
         .expect("the unit sets LimitNOFILE");
     // Two listeners (webhook and metrics) at their cap fit.
-    let cap = chat2desk_b24::intake::webhook::MAX_CONNECTIONS;
+    let cap = chat2desk_b24::server::MAX_CONNECTIONS;
     assert!(limit >= 2 * cap, "LimitNOFILE={limit} < 2 × {cap}");
 }

@@ -32,7 +32,7 @@ async fn internal_host() -> (String, Arc<AtomicUsize>) {
 
 /// Offers `url` under a new token; the daemon's `/files/` address for it.
 async fn offer(t: &Target, url: &str, name: &str) -> String {
-    let token = chat2desk_b24::localapp::random_token();
+    let token = chat2desk_b24::flows::openlines::random_token();
     let store = Store::open(&t.env.db()).await.unwrap();
     let file = HostedFile {
         url: url.to_string(),

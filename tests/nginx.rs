@@ -4,9 +4,9 @@
 
 mod common;
 
+use chat2desk_b24::app::build;
 use chat2desk_b24::config::{Integration, PollStrategy, Secret};
-use chat2desk_b24::intake::webhook::{ServerSettings, WebhookServer};
-use chat2desk_b24::service::build;
+use chat2desk_b24::server::ServerSettings;
 use common::{free_port, Env};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -159,9 +159,7 @@ async fn a_webhook_through_the_shipped_nginx_config_reaches_the_portal() {
     config.sync.poll_strategy = PollStrategy::Off;
     let daemon = build(config).await.unwrap();
     let settings = ServerSettings::from_config(&daemon.config.server).unwrap();
-    let server = WebhookServer::bind(settings, daemon.health(), daemon.wake.clone())
-        .await
-        .unwrap();
+    let server = daemon.bind_server_with(settings).await.unwrap();
     let shutdown = CancellationToken::new();
     let server_task = tokio::spawn(server.run(shutdown.clone()));
     let worker_task = tokio::spawn(daemon.worker.clone().run(shutdown.clone()));

@@ -87,7 +87,7 @@ async fn wrong_state_non_admin_and_foreign_tokens_are_refused_with_a_page() {
     // Tokens of another portal posted as the app's form.
     let foreign = PortalSim::start().await.unwrap();
     let (id, secret) = foreign.register_app(&format!("{base}/bitrix24/app"), &SCOPES);
-    let oauth = chat2desk_b24::bitrix24::OAuthClient::new(
+    let oauth = chat2desk_b24::portal::OAuthClient::new(
         &foreign.oauth_url(),
         &id,
         &chat2desk_b24::config::Secret::new(secret),

@@ -13,7 +13,7 @@
 
 mod common;
 
-use chat2desk_b24::openlines::chat_key;
+use chat2desk_b24::flows::openlines::chat_key;
 use common::bridge::{bridge, Bridge, LINE};
 use common::wait_for;
 use rand::{Rng, SeedableRng};

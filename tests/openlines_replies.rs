@@ -8,10 +8,10 @@
 
 mod common;
 
-use chat2desk_b24::bitrix24::{AppClient, OAuthClient};
+use chat2desk_b24::app::{build, Daemon};
 use chat2desk_b24::config::{AppConfig, Config, Integration, LineConfig, PollStrategy, Secret};
-use chat2desk_b24::openlines::{ensure_connector, ConnectorSpec, EventsReader, LineSpec};
-use chat2desk_b24::service::{build, Daemon};
+use chat2desk_b24::flows::openlines::{ensure_connector, ConnectorSpec, EventsReader, LineSpec};
+use chat2desk_b24::portal::{AppClient, OAuthClient};
 use chat2desk_b24::sim::faults::FaultKind;
 use chat2desk_b24::store::{Grant, Store};
 use common::{command, free_port, output, wait_for, Env};

@@ -9,7 +9,7 @@
 
 mod common;
 
-use chat2desk_b24::openlines::chat_key;
+use chat2desk_b24::flows::openlines::chat_key;
 use common::bridge::{bridge, Bridge, LINE};
 use common::{command, output, wait_for};
 use std::time::{Duration, Instant};

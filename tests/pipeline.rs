@@ -164,7 +164,7 @@ async fn long_dialog_is_split_into_ordered_parts() {
     let n = comments.len();
     for (i, c) in comments.iter().enumerate() {
         assert!(c.len() <= 6000, "part {} has {} bytes", i + 1, c.len());
-        let m = chat2desk_b24::transcript::find_marker(c).unwrap();
+        let m = chat2desk_b24::flows::transcript::text::find_marker(c).unwrap();
         assert_eq!((m.part, m.total), (i + 1, n), "parts written in order");
     }
     let all = comments.join("\n");

@@ -2,14 +2,16 @@
 //! error and never panic; whatever a client writes, a transcript comment keeps our markup
 //! and our marker, and the client's text can forge neither a tag, a link nor a mention.
 
-use chat2desk_b24::bitrix24::query::{self, Limits, QueryError};
-use chat2desk_b24::bitrix24::{Bitrix24, Bitrix24Options};
 use chat2desk_b24::chat2desk::{
     ApiInfo, Channel, Client, Dialog, Message, Operator, RequestInfo, Webhook, WebhookEvent,
 };
 use chat2desk_b24::config::{self, Secret};
+use chat2desk_b24::flows::transcript::text::{
+    self as transcript, Author, FileKind, FileLink, Line, TranscriptInput,
+};
 use chat2desk_b24::http::Backoff;
-use chat2desk_b24::transcript::{self, Author, FileKind, FileLink, Line, TranscriptInput};
+use chat2desk_b24::portal::query::{self, Limits, QueryError};
+use chat2desk_b24::portal::{Bitrix24, Bitrix24Options};
 use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
@@ -486,7 +488,7 @@ fn check_transcript(
         );
         let ours = transcript::marker(4242, i + 1, total);
         prop_assert_eq!(part.trim_end().lines().last(), Some(ours.as_str()));
-        if max_bytes >= transcript::MIN_MAX_BYTES {
+        if max_bytes >= chat2desk_b24::config::MIN_MAX_BYTES {
             prop_assert!(
                 part.len() <= max_bytes,
                 "part {} is {} bytes",
@@ -541,14 +543,14 @@ proptest! {
         ],
     ) {
         let mut lines: Vec<Line> = texts.into_iter().map(|t| line(t.repeat(8), Author::Client)).collect();
-        let linkable = transcript::sanitize_url(&file_url).is_some_and(|u| u.len() <= 2_048);
+        let linkable = chat2desk_b24::portal::sanitize_url(&file_url).is_some_and(|u| u.len() <= 2_048);
         lines.push(Line {
             at: None,
             author: Author::Bot,
             text: None,
             files: vec![FileLink { kind: FileKind::Document, name: file_name, url: file_url }],
         });
-        check_transcript(&lines, "Клиент", transcript::MIN_MAX_BYTES, |part| {
+        check_transcript(&lines, "Клиент", chat2desk_b24::config::MIN_MAX_BYTES, |part| {
             // The header's chat link, plus the file link in the part that holds it.
             1 + usize::from(linkable && part.contains("Документ: [url="))
         })?;
@@ -561,7 +563,7 @@ fn huge_and_empty_texts_render_with_markers() {
     assert!(big.len() >= 100_000);
     for (text, max) in [
         (big.clone(), 10_000),
-        (big, transcript::MIN_MAX_BYTES),
+        (big, chat2desk_b24::config::MIN_MAX_BYTES),
         (String::new(), 10_000),
         ("   \n\t ".to_string(), 10_000),
     ] {

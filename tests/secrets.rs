@@ -119,7 +119,8 @@ async fn secrets_never_appear_in_output_of_run_check_status_and_config() {
     let text = run_daemon(&config, dir.path(), Duration::from_secs(40), || {
         requests.iter().all(|r| {
             portal.comments().iter().any(|c| {
-                chat2desk_b24::transcript::find_marker(&c.text).is_some_and(|m| m.request_id == *r)
+                chat2desk_b24::flows::transcript::text::find_marker(&c.text)
+                    .is_some_and(|m| m.request_id == *r)
             })
         })
     })
@@ -135,8 +136,10 @@ async fn secrets_never_appear_in_output_of_run_check_status_and_config() {
             portal
                 .comments()
                 .iter()
-                .any(|c| chat2desk_b24::transcript::find_marker(&c.text)
-                    .is_some_and(|m| m.request_id == *r)),
+                .any(
+                    |c| chat2desk_b24::flows::transcript::text::find_marker(&c.text)
+                        .is_some_and(|m| m.request_id == *r)
+                ),
             "request {r} synced while faults were on"
         );
     }

@@ -5,8 +5,8 @@
 
 mod common;
 
-use chat2desk_b24::intake::{LAST_POLL_ERROR_KEY, LAST_POLL_KEY};
 use chat2desk_b24::store::{Intake, JobKind, Location, Store};
+use chat2desk_b24::store::{LAST_POLL_ERROR_KEY, LAST_POLL_KEY};
 use chrono::Utc;
 use common::{command, output};
 use std::path::{Path, PathBuf};

@@ -7,9 +7,9 @@
 
 mod common;
 
-use chat2desk_b24::bitrix24::{Bitrix24, Bitrix24Options};
 use chat2desk_b24::config::Secret;
 use chat2desk_b24::http::Backoff;
+use chat2desk_b24::portal::{Bitrix24, Bitrix24Options};
 use chat2desk_b24::sim::bitrix24::PortalSim;
 use common::Env;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};

@@ -1,10 +1,11 @@
 //! Transcript rendering as managers and the exactly-once check rely on it: layout, time zones,
 //! files, authors, splitting, escaping of untrusted text and the marker.
 
-use chat2desk_b24::transcript::{
-    escape, find_marker, marker, render, Author, FileKind, FileLink, Line, Marker, TranscriptInput,
-    MIN_MAX_BYTES,
+use chat2desk_b24::config::MIN_MAX_BYTES;
+use chat2desk_b24::flows::transcript::text::{
+    find_marker, marker, render, Author, FileKind, FileLink, Line, Marker, TranscriptInput,
 };
+use chat2desk_b24::portal::escape;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 

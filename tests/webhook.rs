@@ -4,9 +4,9 @@
 
 mod common;
 
+use chat2desk_b24::app::{build, Daemon};
 use chat2desk_b24::config::{Config, Integration, PollStrategy, Secret};
-use chat2desk_b24::intake::webhook::{ServerSettings, WebhookServer};
-use chat2desk_b24::service::{build, Daemon};
+use chat2desk_b24::server::ServerSettings;
 use chat2desk_b24::store::{Intake, JobKind, JobState, Store};
 use common::{wait_for, Env};
 use std::io::Write;
@@ -74,7 +74,8 @@ impl Running {
         let mut settings = ServerSettings::from_config(&daemon.config.server).unwrap();
         settings.header_timeout = Duration::from_millis(300);
         settings.body_timeout = Duration::from_millis(300);
-        let server = WebhookServer::bind(settings, daemon.health(), daemon.wake.clone())
+        let server = daemon
+            .bind_server_with(settings)
             .await
             .expect("server binds");
         let addr = server.webhook_addr().unwrap();

@@ -221,7 +221,7 @@ pub async fn soak_two_nodes(opts: &Soak, url: &str) -> TwoNodeReport {
                 holder == names[1 - i] && since.timestamp_millis() >= killed_ms
             });
             let last_poll = store
-                .meta(chat2desk_b24::intake::LAST_POLL_KEY)
+                .meta(chat2desk_b24::store::LAST_POLL_KEY)
                 .await
                 .ok()
                 .flatten()

@@ -8,8 +8,8 @@
 pub mod fixture;
 
 use chat2desk_b24::config::Secret;
+use chat2desk_b24::flows::transcript::text::find_marker;
 use chat2desk_b24::store::{JobKind, JobState, Location, QueueCounts, Store};
-use chat2desk_b24::transcript::find_marker;
 use chrono::{DateTime, Utc};
 pub use fixture::Env;
 use std::collections::{BTreeMap, HashMap};
@@ -428,7 +428,7 @@ pub async fn polled_once(location: &Location) -> bool {
         return false;
     };
     let polled = store
-        .meta(chat2desk_b24::intake::LAST_POLL_KEY)
+        .meta(chat2desk_b24::store::LAST_POLL_KEY)
         .await
         .ok()
         .flatten();

@@ -6,7 +6,7 @@
 //! API calls.
 
 use crate::chat2desk::Chat2Desk;
-use crate::intake::{closed_among, recent_requests};
+use crate::flows::transcript::intake::{closed_among, recent_requests};
 use crate::store::{Intake, JobKind, Store};
 use chrono::{DateTime, NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};

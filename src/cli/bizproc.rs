@@ -1,7 +1,7 @@
 //! `bizproc install|uninstall`: the PHP activity in a portal's document root.
 
-use crate::bizproc::{self, ActivitySettings, InstallReport};
 use crate::config::Config;
+use crate::flows::bizproc::{self, ActivitySettings, InstallReport};
 use std::net::SocketAddr;
 use std::path::Path;
 

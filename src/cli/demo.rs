@@ -1,7 +1,7 @@
 //! `demo`: the real pipeline against both simulators, then what the portal holds.
 
+use crate::app::build;
 use crate::config::Secret;
-use crate::service::build;
 use crate::sim::bitrix24::PortalSim;
 use crate::sim::chat2desk::Chat2DeskSim;
 use crate::sim::scenario;

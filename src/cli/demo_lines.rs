@@ -71,7 +71,7 @@ pub(super) fn prepare(
 /// webhook, runs the reader of operators' replies (the demo's node leads) and shows a
 /// two-way exchange.
 pub(super) async fn run(
-    daemon: &crate::service::Daemon,
+    daemon: &crate::app::Daemon,
     c2d: &Chat2DeskSim,
     portal: &PortalSim,
     lines: &DemoLines,
@@ -145,7 +145,7 @@ async fn session_finishes(
     lines: &DemoLines,
     connector: &str,
 ) -> anyhow::Result<()> {
-    let chat = crate::openlines::chat_key(lines.client);
+    let chat = crate::flows::openlines::chat_key(lines.client);
     let request = c2d
         .open_request_id(lines.client)
         .ok_or_else(|| anyhow::anyhow!("the demo's client has no open request"))?;
@@ -166,7 +166,8 @@ async fn session_finishes(
     );
     let comment = loop {
         let found = portal.comments().into_iter().find(|c| {
-            crate::transcript::find_marker(&c.text).is_some_and(|m| m.request_id == request)
+            crate::flows::transcript::text::find_marker(&c.text)
+                .is_some_and(|m| m.request_id == request)
         });
         if let Some(c) = found {
             break c;
@@ -187,11 +188,7 @@ async fn session_finishes(
 
 /// The administrator's browser opens `/bitrix24/connect` and follows the redirects; what
 /// the page said and what the portal now has.
-async fn connect(
-    daemon: &crate::service::Daemon,
-    portal: &PortalSim,
-    url: &str,
-) -> anyhow::Result<()> {
+async fn connect(daemon: &crate::app::Daemon, portal: &PortalSim, url: &str) -> anyhow::Result<()> {
     let started = Instant::now();
     let (code, text) = crate::sim::browser::open(&format!("{url}/bitrix24/connect")).await?;
     let status = reqwest::StatusCode::from_u16(code)?;

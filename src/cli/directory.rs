@@ -1,9 +1,9 @@
 //! `operators` and `channels`: what Chat2Desk has, and how operators map to portal users.
 
-use crate::bitrix24::Bitrix24;
 use crate::chat2desk::Chat2Desk;
 use crate::config::Config;
-use crate::crm::{Choice, Responsibles};
+use crate::portal::crm::{Choice, Responsibles};
+use crate::portal::Bitrix24;
 
 /// Lists Chat2Desk operators with the portal user each one maps to (mapped in the config,
 /// matched by e-mail, or none: new entities then go to a default responsible).

@@ -1,4 +1,5 @@
-//! The command line: clap definitions and one thin function per subcommand.
+//! The command line: clap definitions and one thin function per subcommand. The top floor:
+//! may import everything.
 
 mod backfill;
 pub mod bizproc;

@@ -2,7 +2,7 @@
 //! Lines bridge as a sysadmin inspects them.
 
 use crate::config::Config;
-use crate::openlines::{line_status, LineRules, NO_ANSWER};
+use crate::flows::openlines::{line_status, LineRules, NO_ANSWER};
 use anyhow::bail;
 use chrono::Utc;
 
@@ -28,7 +28,7 @@ pub fn app_connect(config: &Config) -> anyhow::Result<()> {
 /// `app status`: who authorised, when, the scopes, the token's expiry, a revocation.
 pub async fn app_status(config: &Config) -> anyhow::Result<bool> {
     let app = app_of(config)?;
-    let store = crate::service::open_existing_store(config).await?;
+    let store = crate::app::open_existing_store(config).await?;
     let Some(g) = store.grant().await? else {
         println!(
             "Not connected: a portal administrator must open {}/bitrix24/connect",
@@ -73,25 +73,25 @@ pub async fn app_status(config: &Config) -> anyhow::Result<bool> {
 /// that an administrator disconnected that line.
 pub async fn openlines(config: &Config, reconnect: Option<i64>) -> anyhow::Result<()> {
     let rules = LineRules::new(config);
-    let store = crate::service::open_existing_store(config).await?;
+    let store = crate::app::open_existing_store(config).await?;
     if let Some(line) = reconnect {
-        if crate::openlines::reconnect(&store, line).await? {
+        if crate::flows::openlines::reconnect(&store, line).await? {
             println!("Line {line} will be connected again on the daemon's next start or reload (systemctl reload chat2desk-b24)");
         } else {
             println!("Line {line} was not disconnected on the portal; nothing to do");
         }
     }
-    let off = crate::openlines::switched_off(&store).await?;
+    let off = crate::flows::openlines::switched_off(&store).await?;
     if !rules.enabled() && off.is_empty() {
         bail!("no [[openlines.lines]] are configured");
     }
-    let disconnected = crate::openlines::disconnected(&store).await?;
+    let disconnected = crate::flows::openlines::disconnected(&store).await?;
     let app = match &config.bitrix24.app {
         Some(app) => {
-            let portal = crate::bitrix24::Bitrix24::new(
-                crate::bitrix24::Bitrix24Options::from_config(&config.bitrix24),
+            let portal = crate::portal::Bitrix24::new(
+                crate::portal::Bitrix24Options::from_config(&config.bitrix24),
             )?;
-            Some(crate::localapp::app_client(
+            Some(crate::portal::local_app::app_client(
                 app,
                 &store,
                 &portal,

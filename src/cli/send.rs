@@ -3,13 +3,14 @@
 //! questions and says what the send would do. (The activity's own path, the listener and its
 //! secret, is what `check` probes.)
 
-use crate::bizproc::SendCall;
+use crate::app::build_beside;
 use crate::chat2desk::Chat2Desk;
 use crate::config::Config;
-use crate::crm::phone::normalize_phone;
-use crate::service::build_beside;
+use crate::engine::Outcome;
+use crate::flows::bizproc::SendCall;
+use crate::flows::bizproc::SendProgress;
+use crate::portal::crm::phone::normalize_phone;
 use crate::store::{Intake, JobKind, JobState};
-use crate::sync::{Outcome, SendProgress};
 use std::time::{Duration, Instant};
 
 /// How long `send` waits for the result.

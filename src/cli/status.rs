@@ -20,7 +20,7 @@ pub const STATUS_UNREADABLE: u8 = 2;
 /// returns the exit code.
 pub async fn status(config: &Config, json: bool) -> u8 {
     let read = async {
-        let store = crate::service::open_existing_store(config)
+        let store = crate::app::open_existing_store(config)
             .await
             .map_err(|e| with_user_note(e, config))?;
         let report = Report::read(&store, config).await;

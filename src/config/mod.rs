@@ -2,12 +2,16 @@
 //!
 //! Keys and their names are a contract with sysadmins and with independent test suites:
 //! rename nothing without a migration note in the README.
+//!
+//! The lowest floor: imports nothing of ours.
 
+mod cidr;
 mod derived;
 mod env;
 mod expect;
 mod keys;
 mod load;
+mod location;
 mod openlines;
 mod problem;
 mod schedule;
@@ -17,13 +21,15 @@ mod typecheck;
 mod urls;
 mod validate;
 
+pub use cidr::{Cidr, CidrError};
 pub use env::{ENV_PREFIX, NON_CONFIG_ENV_VARS};
 pub(crate) use keys::{KeyTable, SECRET_KEYS};
 pub use load::{load, load_from_str, Loaded};
+pub use location::{default_node_name, Location};
 pub use problem::{ConfigError, Problem};
-pub use secret::Secret;
+pub use secret::{constant_time_eq, Secret};
 pub use urls::{database_url_problems, mask_password};
-pub use validate::{validate, warnings};
+pub use validate::{validate, warnings, MIN_MAX_BYTES};
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -357,16 +363,6 @@ impl Default for DatabaseConfig {
     }
 }
 
-impl DatabaseConfig {
-    /// Where the store is: the MySQL URL when set, else the SQLite path.
-    pub fn location(&self) -> crate::store::Location {
-        match &self.url {
-            Some(url) => crate::store::Location::MySql(url.clone()),
-            None => crate::store::Location::Sqlite(self.path.clone()),
-        }
-    }
-}
-
 /// Shows the key in use only: `url` (password as `***`) or `path`.
 impl Serialize for DatabaseConfig {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -396,7 +392,7 @@ pub struct NodeConfig {
 impl Default for NodeConfig {
     fn default() -> Self {
         Self {
-            name: crate::store::default_node_name(),
+            name: default_node_name(),
             lease_secs: 15,
         }
     }

@@ -4,6 +4,12 @@ use super::schedule::parse_schedule;
 use super::urls::{database_url, http_url, plain_http_warning, webhook_shape};
 use super::{Config, OperatorRef, Problem};
 
+/// Smallest `max_bytes` for which every part is guaranteed to fit: header fields, names, file
+/// names and URLs are capped so that the header, the marker and the largest piece of our
+/// markup (a file link) always leave room. Smaller settings still render, but a part may
+/// exceed them; this check rejects them.
+pub const MIN_MAX_BYTES: usize = 6_000;
+
 /// Checks everything that can be checked without the network and returns ALL problems found
 /// (empty when the configuration is usable).
 pub fn validate(c: &Config) -> Vec<Problem> {
@@ -170,7 +176,7 @@ fn crm(c: &Config, out: &mut Vec<Problem>) {
     }
     zone("crm.timezone", &s.timezone, out);
     operators(c, out);
-    let min = crate::transcript::MIN_MAX_BYTES;
+    let min = MIN_MAX_BYTES;
     if !(min..=60_000).contains(&s.max_comment_bytes) {
         out.push(Problem::new(
             "crm.max_comment_bytes",
@@ -314,7 +320,7 @@ fn server(c: &Config, out: &mut Vec<Problem>) {
         ("server.allow_from", &s.allow_from),
     ] {
         for (i, text) in list.iter().enumerate() {
-            if let Err(e) = text.parse::<crate::intake::Cidr>() {
+            if let Err(e) = text.parse::<super::Cidr>() {
                 out.push(Problem::new(
                     format!("{key}[{i}]"),
                     format!("{e}; expected an IP address or network such as 10.0.0.0/8"),

@@ -1,4 +1,5 @@
-//! Pieces shared by both HTTP clients: retry delays and a request budget.
+//! Pieces shared by both HTTP clients: retry delays and a request budget. Imports nothing
+//! of ours.
 
 mod backoff;
 mod ratelimit;

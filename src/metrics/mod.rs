@@ -1,5 +1,8 @@
-//! Metrics and health: counters and histograms recorded by the API clients, the webhook intake
-//! and the worker, the health probe behind `/healthz`, and the page behind `/metrics`.
+//! Metrics: counters and histograms recorded by the API clients, the webhook intake and the
+//! worker, the worker's totals ([`Stats`]), and the page behind `/metrics`, rendered from
+//! plain handles (the store, the totals, the health verdict).
+//!
+//! May import config, http and store.
 //!
 //! The metrics are `prometheus-client`, the Prometheus project's own Rust client, rather than
 //! the `metrics` facade with its exporter: we serve `/metrics` from our own listener and read
@@ -8,14 +11,12 @@
 //! label sets are typed structs, so a label cannot be misspelt; and it writes OpenMetrics, the
 //! format Prometheus asks for first.
 
-mod health;
 mod quota;
 mod registry;
 mod render;
+mod stats;
 
-pub use health::{poll_max_age, Health, HealthProbe};
-pub use quota::{
-    add_remaining_calls, month_of, project, watch_chat2desk_quota, MonthUsage, REPORTED_KEY,
-};
+pub use quota::{month_of, project, MonthUsage, REPORTED_KEY};
 pub use registry::{global, Direction, Outcome, Registry, Remote};
 pub use render::{render, CONTENT_TYPE};
+pub use stats::Stats;

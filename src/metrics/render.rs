@@ -1,8 +1,8 @@
 //! The `/metrics` page: the daemon's own state read at scrape time (health, queue depth, worker
 //! totals, last poll and worker round) plus the process-wide metrics, as OpenMetrics text.
 
-use super::{global, HealthProbe};
-use crate::intake::LAST_POLL_KEY;
+use super::{global, Stats};
+use crate::store::{Store, LAST_POLL_KEY};
 use chrono::{DateTime, Utc};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::ConstCounter;
@@ -29,15 +29,13 @@ struct NodeLabel {
     node: String,
 }
 
-/// Renders the whole page (reads the queue counts and runs the health checks).
-pub async fn render(probe: &HealthProbe) -> String {
+/// Renders the whole page: `healthy` as the health checks found it, the queue counts and
+/// the last poll read from `store`, the worker totals from `stats`.
+pub async fn render(store: &Store, stats: &Stats, healthy: bool) -> String {
     let mut r = Registry::with_prefix("chat2desk_b24");
-    let services = probe.services();
-    let healthy = probe.check().await.is_healthy();
     let help = "1 when /healthz answers 200";
     r.register("healthy", help, ConstGauge::new(i64::from(healthy)));
 
-    let store = &services.store;
     let node = store.node().to_string();
     let info = Family::<NodeLabels, Gauge>::default();
     info.get_or_create(&NodeLabels {
@@ -57,7 +55,7 @@ pub async fn render(probe: &HealthProbe) -> String {
         r.register("leader", help, leader);
     }
 
-    if let Ok(c) = services.store.counts().await {
+    if let Ok(c) = store.counts().await {
         let jobs = Family::<StateLabel, Gauge>::default();
         for (state, n) in [
             ("pending", c.pending),
@@ -69,7 +67,6 @@ pub async fn render(probe: &HealthProbe) -> String {
         }
         r.register("queue_jobs", "Jobs in the queue by state", jobs);
     }
-    let stats = &services.stats;
     for (name, help, value) in [
         (
             "requests_synced",
@@ -90,7 +87,7 @@ pub async fn render(probe: &HealthProbe) -> String {
         r.register(name, help, ConstCounter::new(value));
     }
 
-    let last_poll = services.store.meta(LAST_POLL_KEY).await.ok().flatten();
+    let last_poll = store.meta(LAST_POLL_KEY).await.ok().flatten();
     if let Some(t) = last_poll.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()) {
         let help = "When the last Chat2Desk poll succeeded (unix seconds)";
         let seconds = t.timestamp_millis() as f64 / 1000.0;

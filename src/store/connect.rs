@@ -1,7 +1,7 @@
 //! Opening the store: where the database is, connection settings per backend, and the
 //! embedded migrations (run safely when several nodes start at once).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::Executor;
 
 use super::{Backend, Cause, Pool, Store, StoreError};
-use crate::config::{mask_password, Secret};
+use crate::config::{default_node_name, Location, Secret};
 
 /// How often a failed migration is tried again (a concurrent first start).
 const MIGRATE_RETRIES: u32 = 3;
@@ -30,42 +30,6 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// retried rather than stall a worker.
 const MYSQL_SESSION: &str = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; \
      SET SESSION innodb_lock_wait_timeout = 10";
-
-/// Where the state lives.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Location {
-    /// A SQLite file (`[database] path`).
-    Sqlite(PathBuf),
-    /// A MySQL or MariaDB database (`[database] url`, `mysql://user:pass@host:3306/db`).
-    MySql(Secret),
-}
-
-impl Location {
-    /// How errors and `status` name it: the path, or the URL with its password as `***`.
-    pub fn display(&self) -> String {
-        match self {
-            Location::Sqlite(path) => path.display().to_string(),
-            Location::MySql(url) => mask_password(url.expose()),
-        }
-    }
-}
-
-impl std::fmt::Debug for Location {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.display())
-    }
-}
-
-/// The node name used when `[node] name` is not set: the host name (`/proc`, else
-/// `$HOSTNAME`, else `localhost`).
-pub fn default_node_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|name| name.trim().to_string())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
-}
 
 impl Store {
     /// Opens (creating the directory and file if missing) the SQLite database at `path` for

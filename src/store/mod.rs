@@ -1,6 +1,6 @@
 //! The durable queue and state store, the only place that writes SQL. Two backends behind one
 //! interface: a SQLite file (the default, one node) and MySQL 8 / MariaDB ≥ 10.6 (the
-//! portal's own database server, shared by two or more nodes).
+//! portal's own database server, shared by two or more nodes). May import config only.
 //!
 //! # Durability
 //! SQLite runs in WAL mode with `synchronous=FULL`: every commit fsyncs the WAL before it
@@ -57,14 +57,15 @@ use std::sync::Arc;
 
 use sqlx::{MySqlPool, SqlitePool};
 
+pub use crate::config::{default_node_name, Location};
 pub use claims::{ClaimAttempt, ClientKey, ClientRecord, StoredRecord};
-pub use connect::{default_node_name, Location};
 pub use copy::CopyReport;
 pub use error::{Backend, Cause, StoreError};
 pub use grant::{Grant, RefreshFailure, Rotated, Rotation};
 pub use job::{Intake, Job, JobKind, JobState, QueueCounts};
 pub use lines::{Bridged, HostedFile, LineItem, LineOrder, LineTraffic};
 pub use nodes::{NodeInfo, LEADER};
+pub use scan::{LAST_POLL_ERROR_KEY, LAST_POLL_KEY};
 pub use sends::Enqueued;
 
 /// The connection pool of one backend.

@@ -4,6 +4,11 @@
 
 use chrono::Utc;
 
+/// Meta key: when the last poll finished successfully (RFC 3339).
+pub const LAST_POLL_KEY: &str = "poll.last_success_at";
+/// Meta key: the last poll error, empty after a success.
+pub const LAST_POLL_ERROR_KEY: &str = "poll.last_error";
+
 use super::job::to_millis;
 use super::queue::insert_jobs;
 use super::{with_pool, Intake, JobKind, Store, StoreError, WritePool};

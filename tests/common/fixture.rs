@@ -3,8 +3,8 @@
 //! free loopback ports. Tests use it through `mod common`, benches through a `#[path]` module.
 #![allow(dead_code)]
 
+use chat2desk_b24::app::{build, Daemon};
 use chat2desk_b24::config::{Config, Integration};
-use chat2desk_b24::service::{build, Daemon};
 use chat2desk_b24::sim::bitrix24::PortalSim;
 use chat2desk_b24::sim::chat2desk::Chat2DeskSim;
 use chat2desk_b24::sim::scenario::{self, Scenario};
@@ -101,7 +101,7 @@ impl Env {
             .comments()
             .into_iter()
             .filter(|c| {
-                chat2desk_b24::transcript::find_marker(&c.text)
+                chat2desk_b24::flows::transcript::text::find_marker(&c.text)
                     .is_some_and(|m| m.request_id == request_id)
             })
             .map(|c| c.text)

@@ -5,8 +5,8 @@
 //! with 400 after the secret was accepted and before anything is queued.
 
 use super::{Line, ANSWER_TIMEOUT};
-use crate::bizproc::CODE;
 use crate::config::Config;
+use crate::flows::bizproc::CODE;
 use std::time::Duration;
 
 /// Longest wait for the TCP connection of the probe.

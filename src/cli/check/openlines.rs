@@ -4,9 +4,9 @@
 //! each channel known to Chat2Desk.
 
 use super::Line;
-use crate::bitrix24::{Bitrix24, Bitrix24Options};
 use crate::chat2desk::{Chat2Desk, Chat2DeskOptions};
 use crate::config::Config;
+use crate::portal::{Bitrix24, Bitrix24Options};
 use serde_json::json;
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ pub(super) async fn check(config: &Config) -> Vec<Line> {
         "a portal administrator must open {}/bitrix24/connect",
         app.daemon_url.trim_end_matches('/')
     );
-    let store = match crate::service::open_store(config).await {
+    let store = match crate::app::open_store(config).await {
         Ok(store) => store,
         Err(_) => {
             return vec![Line::skip(
@@ -57,7 +57,7 @@ pub(super) async fn check(config: &Config) -> Vec<Line> {
         (Ok(p), Ok(c)) => (p, c),
         _ => return vec![Line::skip("bitrix24.app", "the clients cannot be built")],
     };
-    let client = match crate::localapp::app_client(
+    let client = match crate::portal::local_app::app_client(
         app,
         &store,
         &portal,
@@ -111,7 +111,7 @@ pub(super) async fn check(config: &Config) -> Vec<Line> {
     }
     let o = &config.openlines;
     let channels = chat2desk.channels().await.ok();
-    let off = crate::openlines::disconnected(&store)
+    let off = crate::flows::openlines::disconnected(&store)
         .await
         .unwrap_or_default();
     if !o.lines.is_empty() {

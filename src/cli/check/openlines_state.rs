@@ -3,9 +3,9 @@
 //! the daemon (`OnImConnectorDialogFinish` bound; older boxes lack it).
 
 use super::Line;
-use crate::bitrix24::AppClient;
 use crate::config::Config;
-use crate::openlines::{event_names, Disconnect, SESSION_FINISH};
+use crate::flows::openlines::{event_names, Disconnect, SESSION_FINISH};
+use crate::portal::AppClient;
 use serde_json::json;
 use std::collections::BTreeMap;
 

@@ -4,8 +4,8 @@
 use super::progress::Step;
 use super::reach::{after_connect, host_port, probe, proxy_var};
 use super::{Line, ANSWER_TIMEOUT};
-use crate::bitrix24::{Bitrix24, Bitrix24Options, BitrixError, ErrorKind};
 use crate::config::{Config, Integration};
+use crate::portal::{Bitrix24, Bitrix24Options, BitrixError, ErrorKind};
 use std::collections::BTreeSet;
 use url::Url;
 

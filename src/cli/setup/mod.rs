@@ -13,11 +13,11 @@
 mod ask;
 mod document;
 
-use crate::bitrix24::{Bitrix24, Bitrix24Options, User};
 use crate::chat2desk::{Chat2Desk, Chat2DeskOptions, Operator};
 use crate::config::{
     Bitrix24Config, Chat2DeskConfig, Integration, OperatorMapping, OperatorRef, Secret,
 };
+use crate::portal::{Bitrix24, Bitrix24Options, User};
 use ask::{Answers, Next, Ui};
 use document::Document;
 use std::path::Path;

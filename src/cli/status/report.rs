@@ -3,9 +3,10 @@
 //! ([`FORMAT_VERSION`]) and documented in docs/status-json.md.
 
 use crate::config::Config;
-use crate::intake::{LAST_POLL_ERROR_KEY, LAST_POLL_KEY};
-use crate::metrics::{poll_max_age, MonthUsage};
+use crate::engine::poll_max_age;
+use crate::metrics::MonthUsage;
 use crate::store::{Job, JobKind, QueueCounts, Store, StoreError};
+use crate::store::{LAST_POLL_ERROR_KEY, LAST_POLL_KEY};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -46,7 +47,7 @@ pub struct Report {
     /// This month's Chat2Desk API calls (they count against the monthly quota).
     pub quota: Quota,
     /// Open Lines an administrator disconnected on the portal (their routing is stopped).
-    pub disconnected_lines: std::collections::BTreeMap<i64, crate::openlines::Disconnect>,
+    pub disconnected_lines: std::collections::BTreeMap<i64, crate::flows::openlines::Disconnect>,
 }
 
 /// Queue counts and age.
@@ -210,7 +211,7 @@ impl Report {
             nodes,
             app,
             quota,
-            disconnected_lines: crate::openlines::disconnected(store).await?,
+            disconnected_lines: crate::flows::openlines::disconnected(store).await?,
         };
         report.problems = report.find_problems(now);
         if !report.problems.is_empty() {

@@ -4,7 +4,7 @@
 use super::state::State;
 use super::values::{text, truthy};
 use super::{execute, ApiError, Reply};
-use crate::bitrix24::query;
+use crate::portal::query;
 use serde_json::{json, Map, Value};
 
 /// Sub-calls run per batch.

@@ -23,7 +23,7 @@ pub use state::SimComment;
 
 use super::faults::Faults;
 use super::http::{SimRequest, SimResponse, SimServer, SimService};
-use crate::bitrix24::query;
+use crate::portal::query;
 use rand::Rng;
 use serde_json::{json, Map, Value};
 use state::{Bucket, State};
@@ -980,7 +980,7 @@ impl PortalSim {
             .map_or("", |(k, _)| k);
         let body = json!({
             "workflow_id": workflow.workflow_id,
-            "code": crate::bizproc::CODE,
+            "code": crate::flows::bizproc::CODE,
             "document_id": document_id,
             "document_type": [document_id.first().copied().unwrap_or("crm"), document_id.get(1).copied().unwrap_or(""), kind],
             "event_token": workflow.event_token,

@@ -1,0 +1,39 @@
+//! What a job has already done, saved after every remote write so a retry never redoes it.
+
+use crate::portal::crm::{EntityRef, Reopen};
+use serde::{Deserialize, Serialize};
+
+/// The finished steps of one transcript job (stored as JSON in the job row).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Progress {
+    /// The entity the transcript goes to, once found or created.
+    pub entity: Option<EntityRef>,
+    /// A closed lead to reopen for this request (saved before it is reopened), until its
+    /// responsible was notified.
+    pub reopen: Option<Reopen>,
+    /// True once the lead of `reopen` was put back to `NEW` (the intent, `reopen`, is saved
+    /// before the update).
+    pub reopen_done: bool,
+    /// True once the reopen notification was sent.
+    pub notified: bool,
+    /// Parts (1-based) already on the timeline.
+    pub parts_written: Vec<usize>,
+    /// Ids of the comments written.
+    pub comment_ids: Vec<i64>,
+    /// Number of parts the transcript has.
+    pub parts_total: usize,
+}
+
+impl Progress {
+    /// Reads the saved progress; an unreadable value starts from scratch (every step
+    /// re-checks the portal before writing, so that is safe).
+    pub fn from_steps(steps: &serde_json::Value) -> Self {
+        serde_json::from_value(steps.clone()).unwrap_or_default()
+    }
+
+    /// The progress as stored.
+    pub fn to_steps(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("progress serialises")
+    }
+}
