@@ -1,7 +1,7 @@
 //! The local application's token requests against an OAuth server that will not do what a
-//! careless client relies on, with the real binary: the simulated `/oauth/token/` refuses a
-//! GET (the secrets would travel in a URL), so the code exchange and the refresh succeed only
-//! as POSTs; a token endpoint that answers with a redirect is not followed (the secret would
+//! careless client relies on, with the real binary: the simulated `/oauth/token/` set to
+//! refuse a GET (the secrets would travel in a URL), so the code exchange and the refresh
+//! succeed only as POSTs; a token endpoint that answers with a redirect is not followed (the secret would
 //! go to the redirect's host), the error names `[bitrix24.app] oauth_url`, and nothing is
 //! stored or rotated.
 
@@ -15,6 +15,7 @@ use common::{command, output};
 async fn token_requests_are_posts_and_a_redirecting_token_endpoint_is_not_followed() {
     let b = bridge("").await;
     let portal = &b.env.portal;
+    portal.refuse_token_get(true);
     let get = reqwest::get(format!(
         "{}/oauth/token/?grant_type=refresh_token&client_id=a&client_secret=b&refresh_token=c",
         portal.oauth_url()

@@ -679,9 +679,10 @@ impl PortalSim {
         self.portal.state().oauth.endpoint.methods.clone()
     }
 
-    /// Accepts a GET at `/oauth/token/` as the docs show it (by default it answers 405).
-    pub fn allow_token_get(&self, allow: bool) {
-        self.portal.state().oauth.endpoint.allow_get = allow;
+    /// Refuses a GET at `/oauth/token/` with 405 (by default it answers one, as the docs and
+    /// the official SDK do): for proving a client sends its secrets in a POST body.
+    pub fn refuse_token_get(&self, refuse: bool) {
+        self.portal.state().oauth.endpoint.refuse_get = refuse;
     }
 
     /// Answers every token request with a 307 to `to` (`None`: answers them again), as an

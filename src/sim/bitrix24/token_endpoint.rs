@@ -2,11 +2,12 @@
 //! the HTTP method, and a redirect knob standing for a misconfigured `oauth_url` (a proxy or
 //! an old address that answers 3xx).
 //!
-//! Unsure in the docs: `bitrix24-apps.md` §1.2–§1.3 show the token requests as a GET with
-//! `client_secret` and the refresh token in the query; the SDK (§8) names only the fields.
-//! The daemon sends them as a POST form, which keeps the secrets out of URLs and proxy logs.
-//! The simulator refuses a GET by default (405, `Allow: POST`) so a client that puts the
-//! secrets in a URL is caught; [`TokenEndpoint::allow_get`] accepts it as the docs show.
+//! The docs (`bitrix24-apps.md` §1.2–§1.3) show the token requests as a GET with
+//! `client_secret` and the refresh token in the query, and the official SDK (§8, b24pysdk)
+//! sends them so: a real server answers a GET, and so does this one by default. The daemon
+//! sends a POST form, which keeps the secrets out of URLs and proxy logs; a test proves it
+//! with [`TokenEndpoint::refuse_get`] (405, `Allow: POST`). Unsure in the docs: whether every
+//! OAuth server takes the POST form (the daemon's tests assume it, as the REST API does).
 
 use super::super::http::SimResponse;
 use hyper::Method;
@@ -15,8 +16,8 @@ use std::collections::BTreeMap;
 /// The token endpoint's knobs and what it saw.
 #[derive(Debug, Default)]
 pub(crate) struct TokenEndpoint {
-    /// Answer a GET as the docs show it (default: 405).
-    pub(crate) allow_get: bool,
+    /// Refuse a GET with 405 (default: answered, as the docs show it).
+    pub(crate) refuse_get: bool,
     /// Answer every token request with `307` to this URL instead.
     pub(crate) redirect_to: Option<String>,
     /// Token requests by HTTP method, refused ones included.
@@ -28,7 +29,7 @@ impl TokenEndpoint {
     /// method the endpoint refuses, 307 while the redirect knob is set.
     pub(crate) fn gate(&mut self, method: &Method) -> Option<SimResponse> {
         *self.methods.entry(method.to_string()).or_default() += 1;
-        let accepted = *method == Method::POST || (self.allow_get && *method == Method::GET);
+        let accepted = *method == Method::POST || (!self.refuse_get && *method == Method::GET);
         if !accepted {
             let mut answer = SimResponse::json(
                 405,
@@ -37,7 +38,7 @@ impl TokenEndpoint {
                     "error_description": "The token endpoint accepts POST only",
                 }),
             );
-            let allow = if self.allow_get { "GET, POST" } else { "POST" };
+            let allow = if self.refuse_get { "POST" } else { "GET, POST" };
             answer.headers.push(("allow", allow.to_string()));
             return Some(answer);
         }
