@@ -133,7 +133,11 @@ async fn deliver(
         None => client_transports(services, client_id, channel.id).await?,
     };
     let message = compose(rules, job.key, call, &channel, client_id, &transports)?;
-    let sent = send_once(services, &message, progress.intent_at, |at| {
+    // The same event_token delivered again after the state database was lost is a new send
+    // row: the message's external_id comes from the token, and the first run looks for it
+    // among the client's messages written since the call was made.
+    let asked_at = call.event_token.as_ref().and(call.ts).map(|ts| ts * 1000);
+    let sent = send_once(services, &message, progress.intent_at, asked_at, |at| {
         progress.intent_at = Some(at);
         progress.client_transports = Some(transports);
         let steps = progress.to_steps();
@@ -156,6 +160,17 @@ async fn deliver(
             refusal_text(&e)
         ))),
         Err(SendFailed::Job(e)) => Err(Stop::Job(e)),
+    }
+}
+
+/// The message's `external_id`: made from the call's `event_token`, so that it is the same
+/// whatever the state database remembers; a send without one (`chat2desk-b24 send`) uses
+/// its id.
+fn message_key(send_id: i64, call: &SendCall) -> String {
+    use md5::{Digest, Md5};
+    match &call.event_token {
+        Some(token) => format!("b24-send-{:x}", Md5::digest(token.as_bytes())),
+        None => format!("b24-send-{send_id}"),
     }
 }
 
@@ -276,7 +291,7 @@ fn compose(
         text: call.text.trim().to_string(),
         channel_id: Some(channel.id),
         transport,
-        external_id: Some(format!("b24-send-{send_id}")),
+        external_id: Some(message_key(send_id, call)),
         kind: "to_client",
         ..NewMessage::default()
     };
