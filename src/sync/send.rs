@@ -163,17 +163,6 @@ async fn deliver(
     }
 }
 
-/// The message's `external_id`: made from the call's `event_token`, so that it is the same
-/// whatever the state database remembers; a send without one (`chat2desk-b24 send`) uses
-/// its id.
-fn message_key(send_id: i64, call: &SendCall) -> String {
-    use md5::{Digest, Md5};
-    match &call.event_token {
-        Some(token) => format!("b24-send-{:x}", Md5::digest(token.as_bytes())),
-        None => format!("b24-send-{send_id}"),
-    }
-}
-
 /// The channel named by the call, from `GET /channels`.
 async fn channel(services: &Services, channel_id: i64) -> Result<Channel, Stop> {
     let channels = services.chat2desk.channels().await?;
@@ -291,7 +280,7 @@ fn compose(
         text: call.text.trim().to_string(),
         channel_id: Some(channel.id),
         transport,
-        external_id: Some(message_key(send_id, call)),
+        external_id: Some(call.message_key(send_id)),
         kind: "to_client",
         ..NewMessage::default()
     };
