@@ -6,10 +6,6 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// Links to a document another branch brings (issue 21 writes docs/lost-state.md): accepted
-/// while the file is absent, checked like any other once it exists.
-const AWAITED: &[&str] = &["docs/lost-state.md"];
-
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -90,10 +86,7 @@ fn every_relative_link_in_the_docs_resolves() {
             };
             let name = doc.strip_prefix(root()).unwrap().display().to_string();
             if !path.exists() {
-                let awaited = AWAITED.iter().any(|a| root().join(a) == dir.join(file));
-                if !awaited {
-                    broken.push(format!("{name}: {target} (no such file)"));
-                }
+                broken.push(format!("{name}: {target} (no such file)"));
                 continue;
             }
             checked += 1;
