@@ -250,6 +250,30 @@ mod tests {
     }
 
     #[test]
+    fn tag_events_name_the_client_or_request_never_the_tag() {
+        assert_eq!(
+            parse(r#"{"hook_type":"add_tag_to_client","id":7,"client_id":41}"#),
+            Ok(Delivery::ClientUpdated {
+                hook_type: "add_tag_to_client".into(),
+                client_id: 41
+            })
+        );
+        assert_eq!(
+            parse(r#"{"hook_type":"delete_tag_from_request","id":7,"request":{"id":"88"}}"#),
+            Ok(Delivery::RequestTagged {
+                hook_type: "delete_tag_from_request".into(),
+                request_id: 88
+            })
+        );
+        assert_eq!(
+            parse(r#"{"hook_type":"add_tag_to_request","id":7}"#),
+            Ok(Delivery::Other {
+                hook_type: "add_tag_to_request".into()
+            })
+        );
+    }
+
+    #[test]
     fn other_events_are_acknowledged_and_garbage_refused() {
         assert_eq!(
             parse(r#"{"hook_type":"inbox","message_id":1,"request_id":3}"#),
