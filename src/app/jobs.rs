@@ -35,6 +35,9 @@ pub fn rules(config: &Config) -> Rules {
                 .with_bridge(config.openlines.enabled() && config.bitrix24.app.is_some()),
             timezone: config.timezone(),
             max_comment_bytes: config.crm.max_comment_bytes,
+            filter: config.crm.filter.clone(),
+            fields: config.crm.fields.clone(),
+            tag_rules: config.crm.tag_rules.clone(),
         },
         send: SendRules {
             write_first_daily_limit: config.bizproc.write_first_daily_limit,
@@ -101,6 +104,9 @@ impl Jobs for FlowJobs {
 }
 
 fn log_synced(request_id: i64, progress: &Progress, elapsed: Duration) {
+    if progress.skipped.is_some() {
+        return; // logged with its rule when skipped
+    }
     let (entity, entity_id) = progress
         .entity
         .map(|e| (e.kind.timeline_name(), e.id))

@@ -16,7 +16,7 @@ pub(crate) const SECRET_KEYS: &[(&str, &str)] = &[
 
 /// Tables nested in a section (`[bitrix24.app]`): each is checked as a section of its own,
 /// named `outer.inner`, and put back in place before the configuration is extracted.
-pub(crate) const SUBSECTIONS: &[(&str, &str)] = &[("bitrix24", "app")];
+pub(crate) const SUBSECTIONS: &[(&str, &str)] = &[("bitrix24", "app"), ("crm", "filter")];
 
 /// Moves each nested table of `layer` to a top-level `outer.inner` entry.
 pub(crate) fn hoist(layer: &mut figment::value::Dict) {
@@ -70,6 +70,7 @@ impl KeyTable {
         template.database.url = Some(super::Secret::new("mysql://u@h/d"));
         template.bitrix24.app = Some(super::AppConfig::default());
         template.server.public_url = Some(String::new());
+        template.escalation = Some(super::EscalationConfig::default());
         let mut keys = Vec::new();
         if let Ok(Value::Dict(_, mut sections)) = Value::serialize(&template) {
             hoist(&mut sections);

@@ -23,6 +23,7 @@ pub fn validate(c: &Config) -> Vec<Problem> {
     database(c, &mut out);
     node(c, &mut out);
     super::openlines::validate(c, &mut out);
+    super::rules::validate(c, &mut out);
     let level = c.log.level.trim();
     if level.is_empty() {
         out.push(Problem::new(
@@ -58,7 +59,8 @@ fn is_bare_word(filter: &str) -> bool {
     !filter.contains(['=', ',', ':', '['])
 }
 
-/// Warnings that do not stop the daemon: plain http:// to a non-loopback host.
+/// Warnings that do not stop the daemon: plain http:// to a non-loopback host, rules not
+/// acted on yet.
 pub fn warnings(c: &Config) -> Vec<Problem> {
     let mut ignored = Vec::new();
     let mut urls = vec![("chat2desk.api_url", c.chat2desk.api_url.as_str())];
@@ -75,6 +77,7 @@ pub fn warnings(c: &Config) -> Vec<Problem> {
             let url = http_url(key, value, true, &mut ignored)?;
             plain_http_warning(key, &url)
         })
+        .chain(super::rules::warnings(c))
         .collect()
 }
 

@@ -115,8 +115,15 @@ impl WebhookServer {
             )));
         }
         drop(guard);
-        let housekeeping = self.ctx.router.housekeeping(&shutdown);
-        let housekeeping = housekeeping.into_iter().map(tokio::spawn);
+        // Spawned now (collected, not a lazy iterator): the routes' housekeeping (the purge
+        // of expired file offers) runs while the server does, not after its accept loops end.
+        let housekeeping: Vec<_> = self
+            .ctx
+            .router
+            .housekeeping(&shutdown)
+            .into_iter()
+            .map(tokio::spawn)
+            .collect();
         for task in accept_loops.into_iter().chain(housekeeping) {
             let _ = task.await;
         }

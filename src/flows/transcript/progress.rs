@@ -23,6 +23,9 @@ pub struct Progress {
     pub comment_ids: Vec<i64>,
     /// Number of parts the transcript has.
     pub parts_total: usize,
+    /// The `[crm.filter]` rule that kept the request out (nothing was written), in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 impl Progress {

@@ -3,10 +3,13 @@
 //! entity, a reopened lead and its notice, the comment parts).
 
 use super::fetch::{fetch_request, Fetched};
+use super::fields::{new_entity_fields, Sources};
+use super::filter::{decide, Seen};
 use super::text::{self as transcript, Author, FileKind, FileLink, Line, TranscriptInput};
 use super::writes::{scope_of, write_all, Comments, Target, CONTACT_SCOPE, LEAD_SCOPE};
 use super::Progress;
 use crate::chat2desk::{AttachmentKind, Message, MessageKind, Operator};
+use crate::config::{CrmFilter, FieldRule, TagRule};
 use crate::engine::single_flight::{self, client_keys};
 use crate::engine::{JobError, Services};
 use crate::portal::crm::phone::normalize_phone;
@@ -26,6 +29,12 @@ pub struct TranscriptRules {
     pub timezone: chrono_tz::Tz,
     /// Largest comment before a transcript is split.
     pub max_comment_bytes: usize,
+    /// `[crm.filter]`: which closed requests are synced.
+    pub filter: CrmFilter,
+    /// `[[crm.fields]]`: Chat2Desk values a new entity gets.
+    pub fields: Vec<FieldRule>,
+    /// `[[crm.tag_rules]]`: tags that set fields of a new entity.
+    pub tag_rules: Vec<TagRule>,
 }
 
 /// Comment pages (50 each, newest first) searched for markers of an earlier, interrupted run.
@@ -51,6 +60,7 @@ pub async fn sync_request(
     let Fetched {
         info: request,
         messages,
+        read_request,
     } = fetch_request(c2d, request_id).await?;
     let client_id = request
         .client_id
@@ -61,6 +71,27 @@ pub async fn sync_request(
             ))
         })?;
     let client = services.directory.client(c2d, client_id).await?;
+    let seen = Seen {
+        channel: messages.iter().find_map(|m| m.channel_id),
+        request_tags: &request.tags,
+        client_tags: &client.tags,
+    };
+    // A job that found or wrote its entity already finishes whatever the rules say now.
+    if progress.entity.is_none() {
+        let decided = decide(c2d, &rules.filter, seen, request_id, read_request).await?;
+        if let Some(out) = decided {
+            tracing::info!(
+                request_id,
+                client_id,
+                rule = out.rule,
+                why = %out.why,
+                "Skipped request: a [crm.filter] rule keeps it out of the CRM"
+            );
+            crate::metrics::global().record_skipped(out.rule);
+            progress.skipped = Some(out.why);
+            return Ok(progress);
+        }
+    }
     let operator_id = request
         .operator_id
         .or_else(|| messages.iter().rev().find_map(|m| m.operator_id));
@@ -113,10 +144,18 @@ pub async fn sync_request(
                 operator_id,
             };
             let keys = client_keys(phone.as_deref(), Some(client_id));
+            let tags: Vec<_> = request.tags.iter().chain(&client.tags).cloned().collect();
+            let sources = Sources {
+                client: &client,
+                tags: &tags,
+                operator,
+                channel: seen.channel,
+            };
             let who = Who {
                 keys: &keys,
                 facts: &facts,
                 operator,
+                fields: new_entity_fields(&rules.fields, &rules.tag_rules, &sources),
             };
             single_flight::for_client(services, job, &keys, lease, || {
                 route_and_write(services, rules, job, lease, &who, comments, &mut progress)
@@ -130,11 +169,13 @@ pub async fn sync_request(
     Ok(progress)
 }
 
-/// The client being routed: its keys, what we know of it, and the request's operator.
+/// The client being routed: its keys, what we know of it, the request's operator, and the
+/// fields the rules give a new entity.
 struct Who<'a> {
     keys: &'a [ClientKey],
     facts: &'a ClientFacts,
     operator: Option<&'a Operator>,
+    fields: serde_json::Map<String, serde_json::Value>,
 }
 
 /// While holding the client's claim: finds the request's entity (trying the records the
@@ -178,10 +219,13 @@ async fn route_and_write(
     }
     let plan = rules
         .router
-        .plan(&services.portal, who.facts, who.operator, known)
+        .plan(&services.portal, store, who.facts, who.operator, known)
         .await?;
     let target = match plan {
-        Plan::Create(creation) => Target::New(creation, keys.to_vec()),
+        Plan::Create(mut creation) => {
+            creation.add_fields(&who.fields);
+            Target::New(creation, keys.to_vec())
+        }
         Plan::Existing(mut routed) => {
             // The entity may hold the transcript already, written by a daemon whose state
             // was lost or by another one: its markers are the truth, not the state database.
