@@ -1,6 +1,6 @@
 //! The daemon's wiring: store, clients, worker and poller, readiness, watchdog, reload.
 
-use super::{rules, FlowJobs, Rules};
+use super::{registry, rules, Rules};
 use super::{LogHandle, Notifier, Signals};
 use crate::chat2desk::Directory;
 use crate::chat2desk::{Chat2Desk, Chat2DeskOptions};
@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::engine::HealthProbe;
 use crate::engine::Inbox;
 use crate::engine::Leadership;
-use crate::engine::{Services, Worker, WorkerSettings};
+use crate::engine::{Live, Services, Worker, WorkerSettings};
 use crate::flows::bizproc::BizprocRoute;
 use crate::flows::openlines::{AppPages, FileHost, LineInbox};
 use crate::flows::openlines::{LineRules, LiveLines};
@@ -198,7 +198,7 @@ async fn build_with(config: Config, node: bool) -> anyhow::Result<Daemon> {
     };
     let worker = Worker::new(
         services,
-        Arc::new(FlowJobs::new(rules_rx)),
+        Arc::new(registry(&Live::new(move || rules_rx.borrow().clone()))),
         settings,
         wake.clone(),
     );
@@ -432,7 +432,7 @@ fn set_up_lines(daemon: &Daemon, shutdown: &tokio_util::sync::CancellationToken)
         tokio::spawn(
             crate::flows::openlines::set_up_at_start(
                 daemon.services().clone(),
-                daemon.rules.borrow().lines.clone(),
+                (*daemon.rules.borrow().lines).clone(),
                 app.daemon_url.clone(),
                 shutdown.clone(),
             )

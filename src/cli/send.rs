@@ -6,7 +6,7 @@
 use crate::app::build_beside;
 use crate::chat2desk::Chat2Desk;
 use crate::config::Config;
-use crate::engine::Outcome;
+use crate::engine::{Outcome, Steps};
 use crate::flows::bizproc::SendCall;
 use crate::flows::bizproc::SendProgress;
 use crate::portal::crm::phone::normalize_phone;
@@ -66,18 +66,18 @@ pub async fn send(config: Config, args: SendArgs) -> anyhow::Result<bool> {
     let mut shown_error: Option<String> = None;
     loop {
         if let Some(job) = store
-            .claim_one(JobKind::Send, queued.send_id, lease)
+            .claim_one(JobKind::SEND, queued.send_id, lease)
             .await?
         {
             daemon.worker.run_job(job).await;
         }
         let job = store
-            .job(JobKind::Send, queued.send_id)
+            .job(JobKind::SEND, queued.send_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("send {} vanished from the queue", queued.send_id))?;
         match job.state {
             JobState::Done => {
-                let progress = SendProgress::from_steps(&job.steps);
+                let progress = SendProgress::of(&job);
                 let ms = started.elapsed().as_millis();
                 return Ok(match progress.outcome {
                     Some(Outcome::Sent { message_id }) => {

@@ -21,5 +21,5 @@ pub use activity::{
 };
 pub use call::{CallError, SendCall, CODE};
 pub use route::BizprocRoute;
-pub use send::{send_message, SendRules};
+pub use send::{SendJob, SendRules};
 pub use send_progress::SendProgress;
