@@ -11,6 +11,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 
+#[path = "check/cases.rs"]
+mod cases;
+
 const TOKEN: &str = "tok-SECRET-4711";
 const HOOK: &str = "https://portal.example/rest/1/hooksecret0042/";
 
@@ -227,7 +230,7 @@ fn each_misconfiguration_gives_one_line_naming_the_key_and_the_fix() {
     std::fs::write(&path, fill(&template, &[])).unwrap();
     let (code, out) = run(&path, &[], &["check", "--offline"]);
     assert_eq!(code, 0, "the base config passes:\n{out}");
-    for (name, adds, env, expected) in cases {
+    for (name, adds, env, expected) in cases.iter().chain(cases::CASES) {
         std::fs::write(&path, fill(&template, adds)).unwrap();
         let (code, out) = run(&path, env, &["check", "--offline"]);
         assert_case(name, code, &out, expected, 1);
@@ -278,7 +281,7 @@ fn a_key_under_another_name_points_at_ours_and_what_it_leaves_unset_is_a_skip() 
     let dir = tempfile::tempdir().unwrap();
     let text = fill(&base(&dir.path().join("state.db")), &[]);
     let path = dir.path().join("config.toml");
-    for (name, from, to, expected, skipped) in cases {
+    for (name, from, to, expected, skipped) in cases.iter().chain(cases::CASCADES) {
         assert!(text.contains(from), "{name}: the base has {from}");
         std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
         let (code, out) = run(&path, &[], &["check", "--offline"]);

@@ -188,7 +188,11 @@ async fn deliver(
         None => client_transports(services, client_id, channel.id).await?,
     };
     let message = compose(rules, job.key, call, &channel, client_id, &transports)?;
-    let sent = send_once(services, &message, progress.intent_at, |at| {
+    // The same event_token delivered again after the state database was lost is a new send
+    // row: the message's external_id comes from the token, and the first run looks for it
+    // among the client's messages written since the call was made.
+    let asked_at = call.event_token.as_ref().and(call.ts).map(|ts| ts * 1000);
+    let sent = send_once(services, &message, progress.intent_at, asked_at, |at| {
         progress.intent_at = Some(at);
         progress.client_transports = Some(transports);
         let saved = progress.clone();
@@ -331,7 +335,7 @@ fn compose(
         text: call.text.trim().to_string(),
         channel_id: Some(channel.id),
         transport,
-        external_id: Some(format!("b24-send-{send_id}")),
+        external_id: Some(call.message_key(send_id)),
         kind: "to_client",
         ..NewMessage::default()
     };

@@ -299,7 +299,7 @@ async fn deliver(
         kind: "to_client",
         ..NewMessage::default()
     };
-    let sent = send_once(services, &message, progress.intent_at, |at| {
+    let sent = send_once(services, &message, progress.intent_at, None, |at| {
         progress.intent_at = Some(at);
         let saved = progress.clone();
         async move { checkpoint(services, job, &saved, lease).await }

@@ -138,8 +138,8 @@ impl Router {
     }
 
     /// Decides where `client`'s transcript goes by the configured integration type: one
-    /// lookup round (trying the `known` records first, and reading the candidates'
-    /// timelines), then, for a new entity, the choice of its responsible. Nothing is
+    /// lookup round (trying the `known` records first, and reading the timeline of the
+    /// candidate taken first), then, for a new entity, the choice of its responsible. Nothing is
     /// written here.
     pub async fn plan(
         &self,
