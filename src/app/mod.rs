@@ -13,6 +13,7 @@ mod daemon;
 mod jobs;
 mod logging;
 mod notify;
+mod reload;
 mod signals;
 
 pub use daemon::{build, build_beside, open_existing_store, open_store, run, Daemon};

@@ -9,13 +9,12 @@ use super::SendProgress;
 use crate::chat2desk::{Channel, Chat2DeskError, NewMessage};
 use crate::config::FileMode;
 use crate::engine::single_flight::{self, client_keys};
-use crate::engine::{self, checkpoint, JobError, KeyField, Live, Services, Steps};
+use crate::engine::{checkpoint, JobError, Services, Steps};
 use crate::engine::{refusal_text, send_once, Outcome, SendFailed, Stop};
 use crate::portal::crm::phone::normalize_phone;
 use crate::portal::crm::EntityRef;
 use crate::portal::{escape, BitrixError};
-use crate::store::{Job, JobKind};
-use futures_util::future::BoxFuture;
+use crate::store::Job;
 use std::time::Duration;
 
 /// What the send steps need besides the services (from `[bizproc]` and `[crm] timezone`).
@@ -34,63 +33,8 @@ pub struct SendRules {
 /// job's own backoff takes over.
 const EVENT_SEND_PAUSES_MS: [u64; 5] = [200, 500, 1_000, 2_000, 4_000];
 
-/// The business-process send job, reading the live send rules.
-#[derive(Debug)]
-pub struct SendJob {
-    rules: Live<SendRules>,
-}
-
-impl SendJob {
-    /// The job, reading `rules` at the start of each run.
-    pub fn new(rules: Live<SendRules>) -> Self {
-        Self { rules }
-    }
-}
-
-impl engine::Job for SendJob {
-    type Steps = SendProgress;
-
-    fn kind(&self) -> JobKind {
-        JobKind::SEND
-    }
-
-    fn noun(&self) -> &'static str {
-        "Send"
-    }
-
-    fn words(&self) -> &'static str {
-        "send"
-    }
-
-    fn key_field(&self) -> KeyField {
-        KeyField::SendId
-    }
-
-    fn run<'a>(
-        &'a self,
-        services: &'a Services,
-        job: &'a Job,
-        lease: Duration,
-    ) -> BoxFuture<'a, Result<SendProgress, JobError>> {
-        Box::pin(async move {
-            let rules = self.rules.now();
-            let started = std::time::Instant::now();
-            let progress = send_message(services, &rules, job, lease).await?;
-            let sent = matches!(progress.outcome, Some(Outcome::Sent { .. }));
-            tracing::info!(
-                send_id = job.key,
-                sent,
-                reported = progress.reported,
-                duration_ms = started.elapsed().as_millis() as u64,
-                "Finished a business-process send"
-            );
-            Ok(progress)
-        })
-    }
-}
-
 /// Runs one send job to the end, saving progress after every remote write.
-async fn send_message(
+pub(super) async fn send_message(
     services: &Services,
     rules: &SendRules,
     job: &Job,

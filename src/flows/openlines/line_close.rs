@@ -12,9 +12,8 @@
 use super::line_out::client_of;
 use super::{line_chain, line_job, LineRules};
 use crate::chat2desk::{Chat2DeskError, MessageQuery, Order};
-use crate::engine::{self, checkpoint, JobError, KeyField, Live, Services, Steps};
+use crate::engine::{checkpoint, JobError, Services, Steps};
 use crate::store::{Intake, Job, JobKind, LineItem, LineOrder, Store, StoreError};
-use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::time::Duration;
@@ -92,51 +91,6 @@ enum CloseOutcome {
 /// The kind that closes the Chat2Desk request of an Open Lines session the portal finished; the key is the `line_messages` row id.
 pub const LINE_CLOSE: JobKind = JobKind::new("line_close");
 
-/// The `line_close` job, reading the bridge's live rules.
-#[derive(Debug)]
-pub struct LineCloseJob {
-    rules: Live<LineRules>,
-}
-
-impl LineCloseJob {
-    /// The job, reading `rules` at the start of each run.
-    pub fn new(rules: Live<LineRules>) -> Self {
-        Self { rules }
-    }
-}
-
-impl engine::Job for LineCloseJob {
-    type Steps = CloseProgress;
-
-    fn kind(&self) -> JobKind {
-        LINE_CLOSE
-    }
-
-    fn noun(&self) -> &'static str {
-        "Finished Open Lines session"
-    }
-
-    fn words(&self) -> &'static str {
-        "finished Open Lines session"
-    }
-
-    fn key_field(&self) -> KeyField {
-        KeyField::LineMessage
-    }
-
-    fn run<'a>(
-        &'a self,
-        services: &'a Services,
-        job: &'a Job,
-        lease: Duration,
-    ) -> BoxFuture<'a, Result<CloseProgress, JobError>> {
-        Box::pin(async move {
-            let rules = self.rules.now();
-            close_finished_session(services, &rules, job, lease).await
-        })
-    }
-}
-
 /// Progress of a `line_close` job.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -155,7 +109,7 @@ pub struct CloseProgress {
 impl Steps for CloseProgress {}
 
 /// Runs one `line_close` job to the end; returns its steps.
-async fn close_finished_session(
+pub(super) async fn close_finished_session(
     services: &Services,
     rules: &LineRules,
     job: &Job,

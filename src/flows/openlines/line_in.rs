@@ -16,12 +16,11 @@ use super::line_job;
 use super::line_look::{find_by_update, find_pushed, InChat, METHOD as READ_METHOD};
 use super::{chat_key, client_message, ClientSide, LineRules};
 use crate::chat2desk::{Client, Message};
-use crate::engine::{self, checkpoint, JobError, KeyField, Live, Services, Steps};
+use crate::engine::{checkpoint, JobError, Services, Steps};
 use crate::metrics::{global, Direction};
 use crate::portal::crm::phone::normalize_phone;
 use crate::portal::{id_from_value, AppClient, BitrixError};
 use crate::store::{Job, JobKind};
-use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -95,51 +94,6 @@ pub async fn enqueue_client_message(
 /// The kind of a client's message into its Open Line; the key is the `line_messages` row id.
 pub const LINE_IN: JobKind = JobKind::new("line_in");
 
-/// The `line_in` job, reading the bridge's live rules.
-#[derive(Debug)]
-pub struct LineInJob {
-    rules: Live<LineRules>,
-}
-
-impl LineInJob {
-    /// The job, reading `rules` at the start of each run.
-    pub fn new(rules: Live<LineRules>) -> Self {
-        Self { rules }
-    }
-}
-
-impl engine::Job for LineInJob {
-    type Steps = LineInProgress;
-
-    fn kind(&self) -> JobKind {
-        LINE_IN
-    }
-
-    fn noun(&self) -> &'static str {
-        "Client message for an Open Line"
-    }
-
-    fn words(&self) -> &'static str {
-        "line message (client → line)"
-    }
-
-    fn key_field(&self) -> KeyField {
-        KeyField::LineMessage
-    }
-
-    fn run<'a>(
-        &'a self,
-        services: &'a Services,
-        job: &'a Job,
-        lease: Duration,
-    ) -> BoxFuture<'a, Result<LineInProgress, JobError>> {
-        Box::pin(async move {
-            let rules = self.rules.now();
-            deliver_to_line(services, &rules, job, lease).await
-        })
-    }
-}
-
 /// Progress of a `line_in` job.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LineInProgress {
@@ -153,7 +107,7 @@ pub struct LineInProgress {
 impl Steps for LineInProgress {}
 
 /// Runs one `line_in` job to the end; returns its steps.
-async fn deliver_to_line(
+pub(super) async fn deliver_to_line(
     services: &Services,
     rules: &LineRules,
     job: &Job,

@@ -14,12 +14,11 @@ use super::line_notice::tell_line;
 use super::plain_text;
 use super::{line_chain, line_job, LineRules};
 use crate::chat2desk::{Chat2DeskError, MessageQuery, NewMessage, Order};
-use crate::engine::{self, checkpoint, JobError, KeyField, Live, Services, Steps};
+use crate::engine::{checkpoint, JobError, Services, Steps};
 use crate::engine::{refusal_text, send_once, Outcome, SendFailed, Stop};
 use crate::metrics::{global, Direction};
 use crate::portal::{id_from_value, AppClient, BitrixError};
 use crate::store::{Intake, Job, JobKind, LineItem, LineOrder, Store, StoreError};
-use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -117,51 +116,6 @@ struct Target {
 /// The kind of an operator's reply to the client; the key is the `line_messages` row id.
 pub const LINE_OUT: JobKind = JobKind::new("line_out");
 
-/// The `line_out` job, reading the bridge's live rules.
-#[derive(Debug)]
-pub struct LineOutJob {
-    rules: Live<LineRules>,
-}
-
-impl LineOutJob {
-    /// The job, reading `rules` at the start of each run.
-    pub fn new(rules: Live<LineRules>) -> Self {
-        Self { rules }
-    }
-}
-
-impl engine::Job for LineOutJob {
-    type Steps = LineOutProgress;
-
-    fn kind(&self) -> JobKind {
-        LINE_OUT
-    }
-
-    fn noun(&self) -> &'static str {
-        "Operator reply"
-    }
-
-    fn words(&self) -> &'static str {
-        "line message (operator → client)"
-    }
-
-    fn key_field(&self) -> KeyField {
-        KeyField::LineMessage
-    }
-
-    fn run<'a>(
-        &'a self,
-        services: &'a Services,
-        job: &'a Job,
-        lease: Duration,
-    ) -> BoxFuture<'a, Result<LineOutProgress, JobError>> {
-        Box::pin(async move {
-            let rules = self.rules.now();
-            deliver_to_client(services, &rules, job, lease).await
-        })
-    }
-}
-
 /// Progress of a `line_out` job.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -187,7 +141,7 @@ pub struct LineOutProgress {
 impl Steps for LineOutProgress {}
 
 /// Runs one `line_out` job to the end; returns its steps.
-async fn deliver_to_client(
+pub(super) async fn deliver_to_client(
     services: &Services,
     rules: &LineRules,
     job: &Job,
