@@ -42,7 +42,7 @@ async fn wait_done(db: &Path, daemon: &Binary, requests: &[i64]) {
         let store = Store::open(db).await.expect("the state database opens");
         let mut done = 0;
         for r in requests {
-            let job = store.job(JobKind::Transcript, *r).await.expect("job read");
+            let job = store.job(JobKind::TRANSCRIPT, *r).await.expect("job read");
             if let Some(job) = job {
                 assert_ne!(job.state, JobState::Dead, "{r}: {:?}", job.last_error);
                 done += usize::from(job.state == JobState::Done);

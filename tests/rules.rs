@@ -6,6 +6,7 @@
 mod common;
 
 use chat2desk_b24::config::{load_from_str, Integration, ResponsiblePick, TagRef};
+use chat2desk_b24::engine::Steps;
 use chat2desk_b24::flows::transcript::Progress;
 use chat2desk_b24::store::{JobKind, JobState, Store};
 use common::{field, Env};
@@ -23,12 +24,12 @@ fn new_request(env: &Env, name: &str, phone: &str) -> (i64, i64) {
 /// The job's saved progress after the worker ran.
 async fn progress(store: &Store, request: i64) -> Progress {
     let job = store
-        .job(JobKind::Transcript, request)
+        .job(JobKind::TRANSCRIPT, request)
         .await
         .unwrap()
         .expect("the request was queued");
     assert_eq!(job.state, JobState::Done, "{:?}", job.last_error);
-    Progress::from_steps(&job.steps)
+    <Progress as Steps>::of(&job)
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 use crate::app::build_beside;
 use crate::chat2desk::Chat2Desk;
 use crate::config::Config;
-use crate::engine::Outcome;
+use crate::engine::{Outcome, Steps};
 use crate::flows::bizproc::SendCall;
 use crate::flows::bizproc::SendProgress;
 use crate::portal::crm::phone::normalize_phone;
@@ -66,7 +66,7 @@ pub async fn send(config: Config, args: SendArgs) -> anyhow::Result<bool> {
     let mut shown_error: Option<String> = None;
     loop {
         if let Some(job) = store
-            .claim_one(JobKind::Send, queued.send_id, lease)
+            .claim_one(JobKind::SEND, queued.send_id, lease)
             .await?
         {
             daemon.worker.run_job(job).await;
@@ -87,12 +87,12 @@ pub(super) async fn settled(
     shown_error: &mut Option<String>,
 ) -> anyhow::Result<Option<bool>> {
     let job = store
-        .job(JobKind::Send, send_id)
+        .job(JobKind::SEND, send_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("send {send_id} vanished from the queue"))?;
     match job.state {
         JobState::Done => {
-            let progress = SendProgress::from_steps(&job.steps);
+            let progress = SendProgress::of(&job);
             let ms = started.elapsed().as_millis();
             if let Some(error) = &progress.report_error {
                 println!(

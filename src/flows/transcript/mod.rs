@@ -19,4 +19,4 @@ pub mod text;
 mod writes;
 
 pub use progress::Progress;
-pub use request::{sync_request, TranscriptRules};
+pub use request::{TranscriptJob, TranscriptRules};

@@ -1,5 +1,6 @@
 //! What a job has already done, saved after every remote write so a retry never redoes it.
 
+use crate::engine::Steps;
 use crate::portal::crm::{EntityRef, Reopen};
 use serde::{Deserialize, Serialize};
 
@@ -28,15 +29,4 @@ pub struct Progress {
     pub skipped: Option<String>,
 }
 
-impl Progress {
-    /// Reads the saved progress; an unreadable value starts from scratch (every step
-    /// re-checks the portal before writing, so that is safe).
-    pub fn from_steps(steps: &serde_json::Value) -> Self {
-        serde_json::from_value(steps.clone()).unwrap_or_default()
-    }
-
-    /// The progress as stored.
-    pub fn to_steps(&self) -> serde_json::Value {
-        serde_json::to_value(self).expect("progress serialises")
-    }
-}
+impl Steps for Progress {}

@@ -11,12 +11,13 @@ use super::Progress;
 use crate::chat2desk::{AttachmentKind, Message, MessageKind, Operator};
 use crate::config::{CrmFilter, FieldRule, TagRule};
 use crate::engine::single_flight::{self, client_keys};
-use crate::engine::{JobError, Services};
+use crate::engine::{self, JobError, KeyField, Live, Services, Steps};
 use crate::portal::crm::phone::normalize_phone;
 use crate::portal::crm::Router;
 use crate::portal::crm::{ClientFacts, EntityRef, Known, Plan};
 use crate::portal::Comment;
-use crate::store::{ClientKey, ClientRecord, Job};
+use crate::store::{ClientKey, ClientRecord, Job, JobKind};
+use futures_util::future::BoxFuture;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -46,15 +47,63 @@ const REMEMBER_FOR: chrono::Duration = chrono::Duration::hours(1);
 /// Record scope prefix of the Chat2Desk client ids whose jobs may create an entity.
 const ORIGIN_SCOPE: &str = "crm.origin:";
 
+/// The transcript job, reading the live transcript rules.
+#[derive(Debug)]
+pub struct TranscriptJob {
+    rules: Live<TranscriptRules>,
+}
+
+impl TranscriptJob {
+    /// The job, reading `rules` at the start of each run.
+    pub fn new(rules: Live<TranscriptRules>) -> Self {
+        Self { rules }
+    }
+}
+
+impl engine::Job for TranscriptJob {
+    type Steps = Progress;
+
+    fn kind(&self) -> JobKind {
+        JobKind::TRANSCRIPT
+    }
+
+    fn noun(&self) -> &'static str {
+        "Request"
+    }
+
+    fn words(&self) -> &'static str {
+        "request"
+    }
+
+    fn key_field(&self) -> KeyField {
+        KeyField::RequestId
+    }
+
+    fn run<'a>(
+        &'a self,
+        services: &'a Services,
+        job: &'a Job,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Progress, JobError>> {
+        Box::pin(async move {
+            let rules = self.rules.now();
+            let started = std::time::Instant::now();
+            let progress = sync_request(services, &rules, job, lease).await?;
+            log_synced(job.key, &progress, started.elapsed());
+            Ok(progress)
+        })
+    }
+}
+
 /// Runs one transcript job to the end, saving progress after every remote write.
-pub async fn sync_request(
+async fn sync_request(
     services: &Services,
     rules: &TranscriptRules,
     job: &Job,
     lease: Duration,
 ) -> Result<Progress, JobError> {
     let request_id = job.key;
-    let mut progress = Progress::from_steps(&job.steps);
+    let mut progress = Progress::of(job);
     let c2d = &services.chat2desk;
 
     let Fetched {
@@ -247,7 +296,7 @@ async fn route_and_write(
             store
                 .save_client_records(
                     job.id,
-                    &progress.to_steps(),
+                    &progress.to_value(),
                     chrono::Utc::now() + lease,
                     keys,
                     &[record],
@@ -362,4 +411,23 @@ fn to_line(m: &Message, operators: &HashMap<i64, Operator>) -> Line {
             })
             .collect(),
     }
+}
+
+fn log_synced(request_id: i64, progress: &Progress, elapsed: Duration) {
+    if progress.skipped.is_some() {
+        return; // logged with its rule when skipped
+    }
+    let (entity, entity_id) = progress
+        .entity
+        .map(|e| (e.kind.timeline_name(), e.id))
+        .unwrap_or(("none", 0));
+    tracing::info!(
+        request_id,
+        entity,
+        entity_id,
+        parts = progress.parts_total,
+        reopened = progress.reopen.is_some(),
+        duration_ms = elapsed.as_millis() as u64,
+        "Synced request"
+    );
 }
