@@ -21,6 +21,9 @@ pub struct SpawnOptions {
     pub server: Option<ServerSettings>,
     /// The log filter a reload's `[log] level` changes (the binary's; none in tests).
     pub log: Option<LogHandle>,
+    /// Leaves the worker off, so what arrives stays queued (the webhook bench measures the
+    /// intake alone).
+    pub without_worker: bool,
 }
 
 /// The daemon's loops, joined on [`Running::stop`] in this order.
@@ -30,7 +33,7 @@ struct Tasks {
     poller: JoinHandle<()>,
     events: Option<JoinHandle<()>>,
     leadership: JoinHandle<()>,
-    worker: JoinHandle<()>,
+    worker: Option<JoinHandle<()>>,
     quota: JoinHandle<u64>,
 }
 
@@ -67,7 +70,8 @@ impl Daemon {
         let webhook_addr = server.as_ref().and_then(WebhookServer::webhook_addr);
         let metrics_addr = server.as_ref().and_then(WebhookServer::metrics_addr);
         let server = server.map(|s| spawn_in(&span, s.run(shutdown.clone())));
-        let worker = spawn_in(&span, daemon.worker.clone().run(shutdown.clone()));
+        let worker = (!options.without_worker)
+            .then(|| spawn_in(&span, daemon.worker.clone().run(shutdown.clone())));
         let (leader_tx, leader) = watch::channel(false);
         let leadership = daemon.leadership.clone().run(leader_tx, shutdown.clone());
         let leadership = spawn_in(&span, leadership);
@@ -143,6 +147,23 @@ impl Running {
         self.daemon.set_up_lines(&self.shutdown);
     }
 
+    /// Stops every loop as a crash would (tests of what a restart finds): no drain, no
+    /// lease given up, jobs in flight keep their state.
+    pub async fn abort(self) {
+        let tasks = self.tasks;
+        let loops = [tasks.poller, tasks.leadership].into_iter();
+        let loops = loops
+            .chain(tasks.server)
+            .chain(tasks.events)
+            .chain(tasks.worker);
+        for task in loops {
+            task.abort();
+            let _ = task.await;
+        }
+        tasks.quota.abort();
+        let _ = tasks.quota.await;
+    }
+
     /// Cancels every loop and waits for them in order (the server, the poller, the events
     /// reader, leadership, the worker's drain); last, the Chat2Desk calls of the drain are
     /// added to the month's count.
@@ -157,7 +178,9 @@ impl Running {
             let _ = task.await;
         }
         let _ = tasks.leadership.await;
-        let _ = tasks.worker.await;
+        if let Some(task) = tasks.worker {
+            let _ = task.await;
+        }
         // Last: the calls of the drain and the last poll count too.
         let services = self.daemon.services();
         if let Ok(counted) = tasks.quota.await {
