@@ -101,28 +101,26 @@ impl Daemon {
         Observability::mount(self.health(), router)
     }
 
-    /// Binds the webhook/metrics server of `[server]`; `None` when `listen` and
-    /// `metrics_listen` are both empty.
-    pub(super) async fn bind_server(&self) -> anyhow::Result<Option<WebhookServer>> {
-        let settings = ServerSettings::from_config(&self.config.server)?;
+    /// Binds the webhook/metrics server with every flow's routes: `settings`, else those of
+    /// `[server]`; `None` when `listen` and `metrics_listen` are both empty.
+    pub(super) async fn bind_server(
+        &self,
+        settings: Option<ServerSettings>,
+    ) -> anyhow::Result<Option<WebhookServer>> {
+        let settings = match settings {
+            Some(settings) => settings,
+            None => ServerSettings::from_config(&self.config.server)?,
+        };
         if settings.listen.is_none() && settings.metrics_listen.is_none() {
             return Ok(None);
         }
         if settings.listen.is_some() && self.config.server.webhook_secret.is_empty() {
             tracing::warn!("[server] webhook_secret is empty: webhook deliveries are refused (404); set it and run `chat2desk-b24 webhook set <public url>`");
         }
-        self.bind_server_with(settings).await.map(Some)
-    }
-
-    /// Binds the server with `settings` (tests shorten its limits) and every flow's routes.
-    pub(super) async fn bind_server_with(
-        &self,
-        settings: ServerSettings,
-    ) -> anyhow::Result<WebhookServer> {
         let router = self.router(&settings);
-        WebhookServer::bind(settings, router)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e} ({})", e.hint()))
+        let server = WebhookServer::bind(settings, router).await;
+        let server = server.map_err(|e| anyhow::anyhow!("{e} ({})", e.hint()))?;
+        Ok(Some(server))
     }
 
     /// Sets the Open Lines connector up for the live `[[openlines.lines]]` (and switches it

@@ -63,10 +63,8 @@ impl Daemon {
         let daemon = build(config).await?;
         // journald: NODE=…; terminal: `node{node=…}:` in front of each line.
         let span = tracing::info_span!("node", node = %daemon.services().store.node());
-        let server = match options.server {
-            Some(settings) => Some(daemon.bind_server_with(settings).await?),
-            None => daemon.bind_server().instrument(span.clone()).await?,
-        };
+        let server = daemon.bind_server(options.server);
+        let server = server.instrument(span.clone()).await?;
         let webhook_addr = server.as_ref().and_then(WebhookServer::webhook_addr);
         let metrics_addr = server.as_ref().and_then(WebhookServer::metrics_addr);
         let server = server.map(|s| spawn_in(&span, s.run(shutdown.clone())));
