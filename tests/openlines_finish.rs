@@ -172,12 +172,12 @@ async fn a_line_taken_out_while_the_daemon_was_stopped_is_switched_off_at_start(
     .await;
     let after = b.env.portal.active_lines(CONNECTOR);
     assert_eq!(after.get(&LINE), before.get(&LINE), "line 3 untouched");
-    let (out, text) = output(command(&b.daemon.config, &["openlines"]));
-    assert!(out.status.success(), "{text}");
-    assert!(
-        text.contains("line 5: switched off (no longer in [[openlines.lines]])"),
-        "{text}"
-    );
+    // The daemon notes the line as switched off just after the portal answered.
+    let listed = || output(command(&b.daemon.config, &["openlines"])).1;
+    wait_for("`openlines` to list line 5 as switched off", || {
+        listed().contains("line 5: switched off (no longer in [[openlines.lines]])")
+    })
+    .await;
     // Its channel reaches no line; line 3's still does, by the same webhook and polls.
     let away = b
         .env
@@ -277,5 +277,53 @@ async fn with_openlines_lead_on_a_line_without_lead_generation_the_daemon_makes_
         field(&leads[0], "TITLE").contains("Открытая линия"),
         "{}",
         leads[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_deleted_on_the_portal_stops_its_routing_and_is_shown() {
+    let b = connected_bridge("").await;
+    // `OnImConnectorLineDelete` carries the line id alone (doc §3.1).
+    b.env
+        .portal
+        .raise_offline_event("OnImConnectorLineDelete", json!(LINE.to_string()), 1);
+    wait_for("the deletion noticed", || {
+        said(&b, "The Open Line was disconnected on the portal") == 1
+    })
+    .await;
+    let (_, status) = output(command(&b.daemon.config, &["status"]));
+    assert!(
+        status.contains(&format!("Open Line {LINE}: disconnected on the portal")),
+        "{status}"
+    );
+    let (_, lines) = output(command(&b.daemon.config, &["openlines"]));
+    assert!(
+        lines.contains("disconnected on the portal (OnImConnectorLineDelete"),
+        "{lines}"
+    );
+    let (_, check) = output(command(&b.daemon.config, &["check"]));
+    assert!(
+        check.contains(&format!("openlines --reconnect {LINE}")),
+        "{check}"
+    );
+    // Line 3's channel reaches no line now; line 5's still does.
+    let gone = b
+        .env
+        .c2d
+        .add_client("Мария", Some("79005550207"), "whatsapp", b.env.s.channel);
+    b.env.c2d.client_says(gone, "алло");
+    let other = b
+        .env
+        .c2d
+        .add_client("Пётр", Some("79005550208"), "telegram", b.other_channel);
+    writes_to_line(&b, other, "здравствуйте").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !b.env
+            .portal
+            .line_messages()
+            .iter()
+            .any(|m| m.chat_id == chat_key(gone)),
+        "a message reached the deleted line"
     );
 }
