@@ -3,11 +3,14 @@
 //! portal's event. The closed request then becomes a transcript the way every close does
 //! (Chat2Desk's close webhook or the poll queues it), by the configured integration type.
 //!
-//! The request is closed with `PUT /requests/close {client_id}` (see
-//! `chat2desk::closing` for why not the dialog's `PUT /dialogs/{id}`). The client's current
-//! request is noted before the call: when a run finds the call made but unanswered, and the
-//! client's newest message is already in another request, the one meant is closed and a
-//! new episode is open, which is not closed behind the client's back.
+//! The request is closed with `PUT /requests/close {client_id}`, not the dialog's
+//! `PUT /dialogs/{id} {state: closed}`: the line's chat id names the client, and the request
+//! close ends exactly the episode whose transcript is due, while the dialog call needs the
+//! dialog id and closes the whole conversation (more in `chat2desk::closing`).
+//!
+//! The client's current request is noted before the call: when a run finds the call made
+//! but unanswered, and the client's newest message is already in another request, the one
+//! meant is closed and a new episode is open, which is not closed behind the client's back.
 
 use super::line_out::client_of;
 use super::{line_chain, line_job, LineRules};
