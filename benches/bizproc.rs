@@ -5,7 +5,7 @@
 //! `bizproc.event.send`: one send at a time, then 16 at once. Run with
 //! `cargo bench --bench bizproc`.
 
-use chat2desk_b24::app::build;
+use chat2desk_b24::app::{Daemon, SpawnOptions};
 use chat2desk_b24::config::{PollStrategy, Secret};
 use chat2desk_b24::sim::bitrix24::PortalSim;
 use chat2desk_b24::sim::chat2desk::Chat2DeskSim;
@@ -120,12 +120,11 @@ async fn bench() {
     config.server.listen = "127.0.0.1:0".into();
     config.bizproc.secret = Secret::new(SECRET);
     config.sync.poll_strategy = PollStrategy::Off;
-    let daemon = build(config).await.expect("daemon builds");
-    let server = daemon.bind_server().await.expect("bind").expect("listener");
-    let url = format!("http://{}", server.webhook_addr().expect("addr"));
-    let shutdown = CancellationToken::new();
-    tokio::spawn(server.run(shutdown.clone()));
-    tokio::spawn(daemon.worker.clone().run(shutdown.clone()));
+    let options = SpawnOptions::default();
+    let daemon = Daemon::spawn(config, options, CancellationToken::new())
+        .await
+        .expect("the daemon starts");
+    let url = format!("http://{}", daemon.webhook_addr().expect("listener"));
     let channel = s.channel.to_string();
 
     let mut samples = Vec::new();
@@ -164,5 +163,5 @@ async fn bench() {
         SEQUENTIAL + CONCURRENT * ROUNDS,
         "one message per workflow"
     );
-    shutdown.cancel();
+    daemon.stop().await;
 }

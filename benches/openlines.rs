@@ -15,7 +15,7 @@
 //! Prints p50/p95/p99/max; asserts only that every message arrived once each way. Run with
 //! `cargo bench --bench openlines`.
 
-use chat2desk_b24::app::build;
+use chat2desk_b24::app::{Daemon, SpawnOptions};
 use chat2desk_b24::config::{AppConfig, LineConfig, PollStrategy, Secret};
 use chat2desk_b24::sim::bitrix24::PortalSim;
 use chat2desk_b24::sim::chat2desk::Chat2DeskSim;
@@ -90,16 +90,15 @@ async fn bench() {
         channels: vec![channel],
     }];
     config.openlines.events_poll_ms = EVENTS_POLL_MS;
-    let daemon = build(config).await.expect("daemon builds");
-    let server = daemon.bind_server().await.expect("bind").expect("listener");
-    let shutdown = CancellationToken::new();
-    tokio::spawn(server.run(shutdown.clone()));
-    tokio::spawn(daemon.worker.clone().run(shutdown.clone()));
+    let options = SpawnOptions::default();
+    let daemon = Daemon::spawn(config, options, CancellationToken::new())
+        .await
+        .expect("the daemon starts");
     let (status, _) = chat2desk_b24::sim::browser::open(&format!("{url}/bitrix24/connect"))
         .await
         .expect("connect");
     assert_eq!(status, 200, "the app connects");
-    chat2desk_b24::cli::webhook_set(&daemon.config, &daemon.services().chat2desk, &url)
+    chat2desk_b24::cli::webhook_set(daemon.config(), &daemon.services().chat2desk, &url)
         .await
         .expect("webhook set");
     let clients: Vec<i64> = (0..CHATS)
@@ -144,12 +143,7 @@ async fn bench() {
     );
     report("client message → line", &mut samples);
 
-    // The operators answer; the reader runs as on the leading node.
-    let reader = daemon
-        .events_reader()
-        .expect("the reader runs with lines and an app");
-    let (leader, leading) = tokio::sync::watch::channel(true);
-    tokio::spawn(reader.run(leading, shutdown.clone()));
+    // The operators answer; the daemon's reader runs (its node leads).
     let c2d = Arc::new(c2d);
     let chat2desk = c2d.clone();
     let posted = watch(move || {
@@ -176,8 +170,7 @@ async fn bench() {
         CHATS * ROUNDS + TRICKLE,
         "each reply once"
     );
-    shutdown.cancel();
-    drop(leader);
+    daemon.stop().await;
 }
 
 /// `rounds` replies to each of `clients`, each followed by a pause drawn from `pause_ms`;

@@ -2,9 +2,8 @@
 //! each answered only after its enqueue committed to SQLite (group commit). The worker is
 //! off: this measures the intake. Run with `cargo bench --bench webhook`.
 
-use chat2desk_b24::app::build;
+use chat2desk_b24::app::{Daemon, SpawnOptions};
 use chat2desk_b24::config::{PollStrategy, Secret};
-use chat2desk_b24::server::ServerSettings;
 use chat2desk_b24::sim::bitrix24::PortalSim;
 use chat2desk_b24::sim::chat2desk::Chat2DeskSim;
 use chat2desk_b24::sim::scenario;
@@ -36,18 +35,17 @@ async fn bench() {
     config.server.listen = "127.0.0.1:0".into();
     config.server.webhook_secret = Secret::new(SECRET);
     config.sync.poll_strategy = PollStrategy::Off;
-    let daemon = build(config).await.expect("daemon builds");
-    let settings = ServerSettings::from_config(&daemon.config.server).expect("settings");
-    let server = daemon
-        .bind_server_with(settings)
+    let options = SpawnOptions {
+        without_worker: true,
+        ..SpawnOptions::default()
+    };
+    let daemon = Daemon::spawn(config, options, CancellationToken::new())
         .await
-        .expect("server binds");
+        .expect("the daemon starts");
     let url = format!(
         "http://{}/webhook/{SECRET}",
-        server.webhook_addr().expect("addr")
+        daemon.webhook_addr().expect("listener")
     );
-    let shutdown = CancellationToken::new();
-    let server_task = tokio::spawn(server.run(shutdown.clone()));
 
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(CONCURRENCY)
@@ -101,6 +99,5 @@ async fn bench() {
         pct(0.99).as_secs_f64() * 1e3,
         latencies.last().expect("latencies").as_secs_f64() * 1e3,
     );
-    shutdown.cancel();
-    server_task.await.expect("server stops");
+    daemon.stop().await;
 }

@@ -21,8 +21,9 @@
 //!   [`flows::transcript`] (poll and webhook → transcript on the CRM timeline),
 //!   [`flows::bizproc`] (the business-process action → a Chat2Desk message),
 //!   [`flows::openlines`] (Chat2Desk channels ↔ Open Lines).
-//! - [`app`]: the daemon: wiring, the live rules every reader borrows (SIGHUP swaps them),
-//!   the job kinds, systemd notify and watchdog, logging, signals.
+//! - [`app`]: the daemon: wiring, `Daemon::spawn` (the one way it starts), the live rules
+//!   every reader borrows (SIGHUP swaps them), the job kinds, systemd notify and watchdog,
+//!   logging, signals.
 //! - [`cli`]: the command line, one thin function per subcommand.
 //!
 //! [`sim`] holds the loopback simulators of both remote services (tests, benches, `demo`);

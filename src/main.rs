@@ -76,8 +76,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load(&cli.config)?;
             let log = app::init_logging(&config.log.level);
             let signals = app::spawn_signal_handler().context("installing signal handlers")?;
-            let daemon = app::build(config).await?;
-            app::run(daemon, &cli.config, signals, log).await?;
+            app::run(config, &cli.config, signals, log).await?;
         }
         Command::Config { keys: true } => {
             for key in cli::config_keys() {

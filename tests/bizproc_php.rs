@@ -7,12 +7,10 @@
 
 mod common;
 
-use chat2desk_b24::app::build;
 use chat2desk_b24::config::{Integration, PollStrategy, Secret};
 use common::{binary, Env};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "php-activity-secret-0123456789";
 
@@ -93,14 +91,8 @@ async fn the_real_activity_against_the_real_daemon() {
     config.server.listen = "127.0.0.1:0".into();
     config.bizproc.secret = Secret::new(SECRET);
     config.sync.poll_strategy = PollStrategy::Off;
-    let daemon = build(config).await.unwrap();
-    let server = daemon.bind_server().await.unwrap().unwrap();
-    let url = format!("http://{}", server.webhook_addr().unwrap());
-    let shutdown = CancellationToken::new();
-    let tasks = [
-        tokio::spawn(server.run(shutdown.clone())),
-        tokio::spawn(daemon.worker.clone().run(shutdown.clone())),
-    ];
+    let daemon = common::spawn(config).await;
+    let url = format!("http://{}", daemon.webhook_addr().unwrap());
 
     let good = env.write_config("lead", &format!("[bizproc]\nsecret = \"{SECRET}\"\n"));
     let wrong = env.dir.path().join("wrong.toml");
@@ -171,10 +163,7 @@ async fn the_real_activity_against_the_real_daemon() {
     assert_eq!(env.portal.comments().len(), 1, "the refusal's comment");
 
     conformance(capture.path());
-    shutdown.cancel();
-    for t in tasks {
-        let _ = t.await;
-    }
+    daemon.stop().await;
 }
 
 /// Every captured body through b24pysdk; skipped (loudly) only when python3 is absent.

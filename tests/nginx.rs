@@ -5,15 +5,12 @@
 
 mod common;
 
-use chat2desk_b24::app::build;
 use chat2desk_b24::config::{Integration, PollStrategy, Secret};
-use chat2desk_b24::server::ServerSettings;
 use common::{free_port, Env, KillOnDrop};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
 const NGINX: &str = "/usr/sbin/nginx";
 const HOST: &str = "chat2desk-b24.example.com";
@@ -181,12 +178,7 @@ async fn a_webhook_through_the_shipped_nginx_config_reaches_the_portal() {
     config.server.listen = format!("127.0.0.1:{daemon_port}");
     config.server.webhook_secret = Secret::new(SECRET);
     config.sync.poll_strategy = PollStrategy::Off;
-    let daemon = build(config).await.unwrap();
-    let settings = ServerSettings::from_config(&daemon.config.server).unwrap();
-    let server = daemon.bind_server_with(settings).await.unwrap();
-    let shutdown = CancellationToken::new();
-    let server_task = tokio::spawn(server.run(shutdown.clone()));
-    let worker_task = tokio::spawn(daemon.worker.clone().run(shutdown.clone()));
+    let daemon = common::spawn(config).await;
 
     let dir = env.dir.path().join("nginx");
     std::fs::create_dir_all(dir.join("logs")).unwrap();
@@ -272,9 +264,7 @@ async fn a_webhook_through_the_shipped_nginx_config_reaches_the_portal() {
     assert!(access.contains("\"POST\" 200"), "{access}");
     assert!(!access.contains(SECRET), "{access}");
 
-    shutdown.cancel();
-    server_task.await.unwrap();
-    worker_task.await.unwrap();
+    daemon.stop().await;
     assert_eq!(env.comments_for(request).len(), 1);
 }
 

@@ -1,8 +1,6 @@
-//! The daemon's wiring: store, clients, worker and poller, readiness, watchdog, reload.
+//! The daemon's wiring: store, clients, worker and poller, the server's routes.
 
-use super::reload::reload;
 use super::{registry, rules, Rules};
-use super::{LogHandle, Notifier, Signals};
 use crate::chat2desk::Directory;
 use crate::chat2desk::{Chat2Desk, Chat2DeskOptions};
 use crate::config::Config;
@@ -21,7 +19,6 @@ use crate::portal::{Bitrix24, Bitrix24Options};
 use crate::server::{Observability, Router, ServerSettings, WebhookServer};
 use crate::store::Store;
 use anyhow::Context;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
@@ -29,10 +26,9 @@ use tracing::Instrument;
 
 /// Meta key caching the Chat2Desk web app URL found through `api_info`.
 const WEB_URL_KEY: &str = "chat2desk.web_url";
-/// How often `STATUS=` is refreshed.
-const STATUS_EVERY: Duration = Duration::from_secs(10);
 
-/// Everything `run` needs, built from a config (also used by `demo` and tests).
+/// The daemon's parts, built from a config: what [`Daemon::spawn`] runs, and what tests that
+/// step the pipeline (`poll_once`, `run_until_idle`) and `send` use without running it.
 #[derive(Debug)]
 pub struct Daemon {
     /// Worker (holds the services).
@@ -66,7 +62,7 @@ impl Daemon {
 
     /// The reader of operators' replies (run only while this node leads), when `[openlines]`
     /// has lines and `[bitrix24.app]` is configured.
-    pub fn events_reader(&self) -> Option<crate::flows::openlines::EventsReader> {
+    pub(super) fn events_reader(&self) -> Option<crate::flows::openlines::EventsReader> {
         let openlines = &self.config.openlines;
         let app = self.services().app.clone()?;
         if openlines.lines.is_empty() {
@@ -84,7 +80,7 @@ impl Daemon {
     /// The routes of every flow on the one server: the Chat2Desk webhook, the
     /// business-process action, the local application's pages (with `[bitrix24.app]`), the
     /// re-hosted files, health and metrics.
-    pub fn router(&self, settings: &ServerSettings) -> Router {
+    fn router(&self, settings: &ServerSettings) -> Router {
         let services = self.services().clone();
         let lines = LiveLines::from(&self.lines);
         let inbox: Arc<dyn Inbox> = Arc::new(LineInbox::new(services.store.clone(), lines.clone()));
@@ -105,28 +101,42 @@ impl Daemon {
         Observability::mount(self.health(), router)
     }
 
-    /// Binds the webhook/metrics server of `[server]`; `None` when `listen` and
-    /// `metrics_listen` are both empty.
-    pub async fn bind_server(&self) -> anyhow::Result<Option<WebhookServer>> {
-        let settings = ServerSettings::from_config(&self.config.server)?;
+    /// Binds the webhook/metrics server with every flow's routes: `settings`, else those of
+    /// `[server]`; `None` when `listen` and `metrics_listen` are both empty.
+    pub(super) async fn bind_server(
+        &self,
+        settings: Option<ServerSettings>,
+    ) -> anyhow::Result<Option<WebhookServer>> {
+        let settings = match settings {
+            Some(settings) => settings,
+            None => ServerSettings::from_config(&self.config.server)?,
+        };
         if settings.listen.is_none() && settings.metrics_listen.is_none() {
             return Ok(None);
         }
         if settings.listen.is_some() && self.config.server.webhook_secret.is_empty() {
             tracing::warn!("[server] webhook_secret is empty: webhook deliveries are refused (404); set it and run `chat2desk-b24 webhook set <public url>`");
         }
-        self.bind_server_with(settings).await.map(Some)
+        let router = self.router(&settings);
+        let server = WebhookServer::bind(settings, router).await;
+        let server = server.map_err(|e| anyhow::anyhow!("{e} ({})", e.hint()))?;
+        Ok(Some(server))
     }
 
-    /// Binds the server with `settings` (tests shorten its limits) and every flow's routes.
-    pub async fn bind_server_with(
-        &self,
-        settings: ServerSettings,
-    ) -> anyhow::Result<WebhookServer> {
-        let router = self.router(&settings);
-        WebhookServer::bind(settings, router)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e} ({})", e.hint()))
+    /// Sets the Open Lines connector up for the live `[[openlines.lines]]` (and switches it
+    /// off on lines taken out), in the background, when `[bitrix24.app]` is configured.
+    pub(super) fn set_up_lines(&self, shutdown: &tokio_util::sync::CancellationToken) {
+        if let Some(app) = &self.config.bitrix24.app {
+            tokio::spawn(
+                crate::flows::openlines::set_up_at_start(
+                    self.services().clone(),
+                    (*self.rules.borrow().lines).clone(),
+                    app.daemon_url.clone(),
+                    shutdown.clone(),
+                )
+                .in_current_span(),
+            );
+        }
     }
 }
 
@@ -265,179 +275,5 @@ async fn web_url(chat2desk: &Chat2Desk, store: &Store, configured: Option<&str>)
             tracing::warn!(error = %e, web_url = %url, "Cannot read companies/api_info for the chat link base; set [chat2desk] web_url to silence this");
             url
         }
-    }
-}
-
-/// Runs the daemon until SIGTERM/SIGINT: poller (while this node leads), worker, webhook
-/// server, heartbeat, watchdog and status, reload on SIGHUP. Every log line names the node.
-pub async fn run(
-    daemon: Daemon,
-    config_path: &Path,
-    signals: Signals,
-    log: LogHandle,
-) -> anyhow::Result<()> {
-    // journald: NODE=…; terminal: `node{node=…}:` in front of each line.
-    let span = tracing::info_span!("node", node = %daemon.services().store.node());
-    serve(daemon, config_path, signals, log)
-        .instrument(span)
-        .await
-}
-
-async fn serve(
-    daemon: Daemon,
-    config_path: &Path,
-    mut signals: Signals,
-    log: LogHandle,
-) -> anyhow::Result<()> {
-    let notifier = Notifier;
-    let shutdown = signals.shutdown.clone();
-    let services = daemon.services().clone();
-    // Bound before READY=1, so systemd (and nginx behind it) only see a listening daemon.
-    let server = daemon.bind_server().await?;
-    let server_task = server.map(|s| tokio::spawn(s.run(shutdown.clone()).in_current_span()));
-    let worker_task = tokio::spawn(
-        daemon
-            .worker
-            .clone()
-            .run(shutdown.clone())
-            .in_current_span(),
-    );
-    let (leader_tx, leader_rx) = watch::channel(false);
-    let leader_task = tokio::spawn(
-        daemon
-            .leadership
-            .clone()
-            .run(leader_tx, shutdown.clone())
-            .in_current_span(),
-    );
-    let quota_task = tokio::spawn(
-        crate::chat2desk::watch_chat2desk_quota(
-            services.chat2desk.clone(),
-            services.store.clone(),
-            shutdown.clone(),
-        )
-        .in_current_span(),
-    );
-    let poller_task = tokio::spawn(
-        daemon
-            .poller
-            .clone()
-            .run(
-                daemon.schedule.subscribe(),
-                leader_rx.clone(),
-                shutdown.clone(),
-            )
-            .in_current_span(),
-    );
-    let events_task = daemon.events_reader().map(|reader| {
-        tokio::spawn(
-            reader
-                .run(leader_rx.clone(), shutdown.clone())
-                .in_current_span(),
-        )
-    });
-    set_up_lines(&daemon, &shutdown);
-    let status = status_line(&services).await;
-    notifier.ready(&status);
-    tracing::info!(status = %status, "Started");
-    let watchdog = notifier.watchdog_interval();
-    let mut heartbeat = tokio::time::interval(
-        watchdog
-            .map(|w| w / 3)
-            .unwrap_or(STATUS_EVERY)
-            .min(STATUS_EVERY),
-    );
-    let mut last_status = tokio::time::Instant::now();
-    let mut config = daemon.config.clone();
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            Some(()) = signals.reload.recv() => {
-                notifier.reloading(false);
-                config = reload(&daemon, config, config_path, &log).await;
-                // Lines taken out are switched off, new ones set up.
-                set_up_lines(&daemon, &shutdown);
-                notifier.reloading(true);
-            }
-            _ = heartbeat.tick() => {
-                if let Some(interval) = watchdog {
-                    if healthy(&services, interval).await {
-                        notifier.watchdog();
-                    } else {
-                        tracing::error!("Worker loop or state database stuck: not feeding the watchdog");
-                    }
-                }
-                if last_status.elapsed() >= STATUS_EVERY {
-                    notifier.status(&status_line(&services).await);
-                    last_status = tokio::time::Instant::now();
-                }
-            }
-        }
-    }
-    notifier.stopping();
-    tracing::info!("Stopping: waiting for jobs in flight");
-    if let Some(task) = server_task {
-        let _ = task.await;
-    }
-    let _ = poller_task.await;
-    if let Some(task) = events_task {
-        let _ = task.await;
-    }
-    let _ = leader_task.await;
-    let _ = worker_task.await;
-    // Last: the calls of the drain and the last poll count too.
-    if let Ok(counted) = quota_task.await {
-        crate::chat2desk::add_remaining_calls(&services.chat2desk, &services.store, counted).await;
-    }
-    tracing::info!(synced = services.stats.synced(), "Stopped");
-    Ok(())
-}
-
-/// True while the worker loop goes round and SQLite answers.
-async fn healthy(services: &Services, interval: Duration) -> bool {
-    // An idle worker goes round at least every second; allow three rounds of slack.
-    let limit = interval.max(3 * crate::engine::IDLE_POLL);
-    let loop_ok = services
-        .stats
-        .since_tick_ms()
-        .is_some_and(|ms| (ms as u128) < limit.as_millis());
-    loop_ok && services.store.ping().await.is_ok()
-}
-
-/// `STATUS=` text: queue depth and last sync.
-async fn status_line(services: &Services) -> String {
-    let counts = services.store.counts().await;
-    let last = services
-        .stats
-        .last_sync_ms()
-        .and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-        .unwrap_or_else(|| "never".into());
-    match counts {
-        Ok(c) => format!(
-            "queue: {} pending, {} running, {} dead; synced {} since start, last {last}",
-            c.pending,
-            c.running,
-            c.dead,
-            services.stats.synced()
-        ),
-        Err(e) => format!("state database error: {e}"),
-    }
-}
-
-/// Re-reads the config file and applies what can change live; logs what needs a restart.
-/// Sets the Open Lines connector up for the live `[[openlines.lines]]` (and switches it off
-/// on lines taken out), in the background, when `[bitrix24.app]` is configured.
-fn set_up_lines(daemon: &Daemon, shutdown: &tokio_util::sync::CancellationToken) {
-    if let Some(app) = &daemon.config.bitrix24.app {
-        tokio::spawn(
-            crate::flows::openlines::set_up_at_start(
-                daemon.services().clone(),
-                (*daemon.rules.borrow().lines).clone(),
-                app.daemon_url.clone(),
-                shutdown.clone(),
-            )
-            .in_current_span(),
-        );
     }
 }

@@ -1,7 +1,9 @@
 //! The daemon: everything `run`, `demo`, tests and commands start from a config.
 //!
-//! - `daemon`: the wiring (store, clients, worker, poller, server routes), readiness,
-//!   watchdog and status, reload on SIGHUP;
+//! - `daemon`: the wiring (store, clients, worker, poller, server routes);
+//! - `running`: [`Daemon::spawn`] → [`Running`], the one seam that starts the daemon (for
+//!   `run`, tests, benches and `demo`); `reload`: what a reload changes live;
+//! - `service`: `run` under systemd (readiness, watchdog, status, SIGHUP, SIGTERM);
 //! - `jobs`: the rules the jobs read (one live value, swapped whole on reload) and the job kinds
 //!   the worker runs;
 //! - `logging`, `notify`, `signals`: journald or terminal logs, sd-notify, SIGTERM/SIGHUP.
@@ -14,10 +16,14 @@ mod jobs;
 mod logging;
 mod notify;
 mod reload;
+mod running;
+mod service;
 mod signals;
 
-pub use daemon::{build, build_beside, open_existing_store, open_store, run, Daemon};
+pub use daemon::{build, build_beside, open_existing_store, open_store, Daemon};
 pub use jobs::{registry, rules, Rules};
 pub use logging::{init_logging, LogHandle};
 pub use notify::Notifier;
+pub use running::{Running, SpawnOptions};
+pub use service::run;
 pub use signals::{spawn_signal_handler, Signals};

@@ -7,26 +7,30 @@ use crate::flows::openlines::LineRules;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Re-reads the config file at `path` and applies what can change live; logs what needs a
-/// restart. Returns the config that runs now.
-pub(super) async fn reload(
-    daemon: &Daemon,
-    current: Config,
-    path: &Path,
-    log: &LogHandle,
-) -> Config {
-    let loaded = match crate::config::load(path) {
-        Ok(loaded) => loaded,
+/// Reads the config file at `path` again; `None` (logged) when it is invalid, and the
+/// running config stays.
+pub(super) fn read(path: &Path) -> Option<Config> {
+    match crate::config::load(path) {
+        Ok(loaded) => Some(loaded.config),
         Err(e) => {
             tracing::error!(path = %path.display(), "Reload rejected, keeping the running config:\n{e}");
-            return current;
+            None
         }
-    };
-    let new = loaded.config;
+    }
+}
+
+/// Applies what can change live of `new` to `daemon` (and the `[log] level` to `log`); logs
+/// what needs a restart. Returns the config that runs now.
+pub(super) fn apply(
+    daemon: &Daemon,
+    current: Config,
+    new: Config,
+    log: Option<&LogHandle>,
+) -> Config {
     daemon.rules.send_replace(Arc::new(rules(&new)));
     daemon.lines.send_replace(LineRules::new(&new));
     daemon.schedule.send_replace(new.schedule());
-    if let Err(e) = log.set_level(&new.log.level) {
+    if let Some(Err(e)) = log.map(|log| log.set_level(&new.log.level)) {
         tracing::error!(error = %e, "Cannot apply [log] level");
     }
     let needs_restart: Vec<&str> = [

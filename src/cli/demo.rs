@@ -1,6 +1,6 @@
 //! `demo`: the real pipeline against both simulators, then what the portal holds.
 
-use crate::app::build;
+use crate::app::{build, Daemon, SpawnOptions};
 use crate::config::Secret;
 use crate::sim::bitrix24::PortalSim;
 use crate::sim::chat2desk::Chat2DeskSim;
@@ -23,7 +23,8 @@ pub async fn demo() -> anyhow::Result<()> {
     );
     println!("State database: {:?}\n", config.database.location());
 
-    let daemon = build(config).await?;
+    // The pipeline stepped by hand first, so each step's numbers can be printed.
+    let daemon = build(config.clone()).await?;
     // The daemon is running before the conversations happen, as in real life.
     daemon.poller.poll_once().await?;
     let closed = scenario::converse(&c2d, &s);
@@ -43,27 +44,18 @@ pub async fn demo() -> anyhow::Result<()> {
         portal.http_requests()
     );
     print_portal(&portal);
-    let server = daemon
-        .bind_server()
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the demo's listener is off"))?;
+    drop(daemon);
+    // Then the daemon as `run` starts it: its server, worker, poller and reader of replies.
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let running = Daemon::spawn(config, SpawnOptions::default(), shutdown).await?;
+    let addr = running.webhook_addr();
     let url = format!(
         "http://{}",
-        server
-            .webhook_addr()
-            .ok_or_else(|| anyhow::anyhow!("no listener"))?
+        addr.ok_or_else(|| anyhow::anyhow!("the demo's listener is off"))?
     );
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let tasks = [
-        tokio::spawn(server.run(shutdown.clone())),
-        tokio::spawn(daemon.worker.clone().run(shutdown.clone())),
-    ];
     bizproc(&url, &c2d, &portal, &s).await?;
-    super::demo_lines::run(&daemon, &c2d, &portal, &lines, &url, &shutdown).await?;
-    shutdown.cancel();
-    for task in tasks {
-        let _ = task.await;
-    }
+    super::demo_lines::run(&running, &c2d, &portal, &lines, &url).await?;
+    running.stop().await;
     std::fs::remove_dir_all(&dir).ok();
     Ok(())
 }

@@ -9,7 +9,6 @@ use crate::config::{AppConfig, Config, LineConfig, Secret};
 use crate::sim::bitrix24::PortalSim;
 use crate::sim::chat2desk::Chat2DeskSim;
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
 /// The Open Line of the demo.
 const LINE: i64 = 1;
@@ -71,24 +70,19 @@ pub(super) fn prepare(
 /// webhook, runs the reader of operators' replies (the demo's node leads) and shows a
 /// two-way exchange.
 pub(super) async fn run(
-    daemon: &crate::app::Daemon,
+    daemon: &crate::app::Running,
     c2d: &Chat2DeskSim,
     portal: &PortalSim,
     lines: &DemoLines,
     url: &str,
-    shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     println!("\n════ Открытые линии ════");
     connect(daemon, portal, url).await?;
-    super::webhook_set(&daemon.config, &daemon.services().chat2desk, url).await?;
-    let reader = daemon
-        .events_reader()
-        .ok_or_else(|| anyhow::anyhow!("the demo's lines have no reader of offline events"))?;
-    let (leader, leading) = tokio::sync::watch::channel(true);
-    let reading = tokio::spawn(reader.run(leading, shutdown.clone()));
+    super::webhook_set(daemon.config(), &daemon.services().chat2desk, url).await?;
+    // The daemon's node leads (it is the only one), so its reader of offline events runs.
     println!(
         "Ответы операторов читаются через event.offline.get раз в {} мс\n",
-        daemon.config.openlines.events_poll_ms
+        daemon.config().openlines.events_poll_ms
     );
 
     println!(
@@ -122,7 +116,7 @@ pub(super) async fn run(
         c2d,
         portal,
         lines,
-        &daemon.config.openlines.connector,
+        &daemon.config().openlines.connector,
         "[b]Мария Сидорова:[/b][br]Здравствуйте, Ольга! Суббота, 12:00 подойдёт? [i]Схема проезда во вложении.[/i]",
         &[("Схема проезда.pdf".into(), scheme)],
     )
@@ -131,9 +125,7 @@ pub(super) async fn run(
         c2d.client_says(lines.client, "Да, в 12 будем. Спасибо!");
     })
     .await?;
-    session_finishes(c2d, portal, lines, &daemon.config.openlines.connector).await?;
-    drop(leader);
-    let _ = reading.await;
+    session_finishes(c2d, portal, lines, &daemon.config().openlines.connector).await?;
     Ok(())
 }
 
@@ -188,7 +180,11 @@ async fn session_finishes(
 
 /// The administrator's browser opens `/bitrix24/connect` and follows the redirects; what
 /// the page said and what the portal now has.
-async fn connect(daemon: &crate::app::Daemon, portal: &PortalSim, url: &str) -> anyhow::Result<()> {
+async fn connect(
+    daemon: &crate::app::Running,
+    portal: &PortalSim,
+    url: &str,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let (code, text) = crate::sim::browser::open(&format!("{url}/bitrix24/connect")).await?;
     let status = reqwest::StatusCode::from_u16(code)?;
@@ -208,7 +204,7 @@ async fn connect(daemon: &crate::app::Daemon, portal: &PortalSim, url: &str) -> 
         );
     }
     let active: Vec<String> = portal
-        .active_lines(&daemon.config.openlines.connector)
+        .active_lines(&daemon.config().openlines.connector)
         .keys()
         .map(i64::to_string)
         .collect();

@@ -87,6 +87,24 @@ impl Bridge {
         std::fs::write(&self.daemon.config, toml::to_string(&table).unwrap()).unwrap();
     }
 
+    /// Replaces `[[openlines.lines]]` in the config file with `lines` (line, its channels).
+    pub fn set_lines(&self, lines: &[(i64, &[i64])]) {
+        let text = std::fs::read_to_string(&self.daemon.config).unwrap();
+        let mut table: toml::Table = text.parse().unwrap();
+        let openlines = table
+            .get_mut("openlines")
+            .and_then(toml::Value::as_table_mut)
+            .expect("the config has [openlines]");
+        let lines = lines.iter().map(|(line, channels)| {
+            let mut entry = toml::Table::new();
+            entry.insert("line".into(), (*line).into());
+            entry.insert("channels".into(), channels.to_vec().into());
+            toml::Value::Table(entry)
+        });
+        openlines.insert("lines".into(), toml::Value::Array(lines.collect()));
+        std::fs::write(&self.daemon.config, toml::to_string(&table).unwrap()).unwrap();
+    }
+
     /// SIGHUP: the daemon reloads its config.
     pub fn reload(&self) {
         let pid = self.daemon.child.as_ref().expect("the daemon runs").0.id();

@@ -2,12 +2,17 @@
 //! tests need.
 #![allow(dead_code)]
 
+pub mod bizproc;
 pub mod bridge;
 pub mod exposition;
 mod fixture;
 pub mod hostile;
+pub mod replies;
+mod running;
+pub mod webhook;
 
 pub use fixture::*;
+pub use running::*;
 
 /// A string field of a portal record.
 pub fn field(row: &serde_json::Value, name: &str) -> String {

@@ -6,6 +6,7 @@
 
 use crate::portal::{AppClient, BitrixError};
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Events an Open Lines connector needs; the first is required, the others are bound where
@@ -226,9 +227,13 @@ async fn bind_events(app: &AppClient, spec: &ConnectorSpec) -> Result<(), SetupE
     Ok(())
 }
 
-/// Logs an optional event the portal does not have (the finished-session one matters).
+/// Set once this process has said the portal lacks the finished-session event.
+static FINISH_MISSING_SAID: AtomicBool = AtomicBool::new(false);
+
+/// Logs an optional event the portal does not have (the finished-session one matters), once
+/// per process: the setup runs again on every SIGHUP and connect, the box stays as old.
 fn missing(event: &str) {
-    if event == SESSION_FINISH {
+    if event == SESSION_FINISH && !FINISH_MISSING_SAID.swap(true, Ordering::Relaxed) {
         tracing::warn!(portal_method = "event.bind", event, "This portal has no OnImConnectorDialogFinish (an older box): a session an operator finishes does not close the Chat2Desk request; its transcript comes when Chat2Desk closes it");
     }
 }

@@ -388,8 +388,8 @@ impl EventsReader {
         Ok(Some(enqueue_operator_replies(&self.store, &replies).await?))
     }
 
-    /// Queues the finished sessions of an `OnImConnectorDialogFinish` event; `None` when it
-    /// names none.
+    /// Queues the finished sessions of an `OnImConnectorDialogFinish` event; `None` (cleared
+    /// here) when it names none, or only sessions whose requests were closed before.
     async fn queue_finishes(
         &self,
         event: &Value,
@@ -402,6 +402,6 @@ impl EventsReader {
         for f in &finishes {
             tracing::info!(line = f.line, chat = %f.chat_id, session = %f.session_id, "An operator finished an Open Lines session; closing its Chat2Desk request");
         }
-        Ok(Some(enqueue_session_finish(&self.store, &finishes).await?))
+        Ok(enqueue_session_finish(&self.store, &finishes).await?)
     }
 }

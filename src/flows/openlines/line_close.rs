@@ -3,17 +3,22 @@
 //! portal's event. The closed request then becomes a transcript the way every close does
 //! (Chat2Desk's close webhook or the poll queues it), by the configured integration type.
 //!
-//! The request is closed with `PUT /requests/close {client_id}` (see
-//! `chat2desk::closing` for why not the dialog's `PUT /dialogs/{id}`). The client's current
-//! request is noted before the call: when a run finds the call made but unanswered, and the
-//! client's newest message is already in another request, the one meant is closed and a
-//! new episode is open, which is not closed behind the client's back.
+//! The request is closed with `PUT /requests/close {client_id}`, not the dialog's
+//! `PUT /dialogs/{id} {state: closed}`: the line's chat id names the client, and the request
+//! close ends exactly the episode whose transcript is due, while the dialog call needs the
+//! dialog id and closes the whole conversation (more in `chat2desk::closing`).
+//!
+//! The client's current request is noted before the call: when a run finds the call made
+//! but unanswered, and the client's newest message is already in another request, the one
+//! meant is closed and a new episode is open, which is not closed behind the client's back.
 
 use super::line_out::client_of;
 use super::{line_chain, line_job, LineRules};
 use crate::chat2desk::{Chat2DeskError, MessageQuery, Order};
 use crate::engine::{checkpoint, JobError, Services, Steps};
-use crate::store::{Intake, Job, JobKind, LineItem, LineOrder, Store, StoreError};
+use crate::store::{
+    Bridged, Intake, Job, JobKind, JobState, LineItem, LineOrder, Store, StoreError,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::time::Duration;
@@ -38,11 +43,13 @@ pub struct SessionFinish {
 
 /// Queues the finished sessions of one event in one transaction (a session is queued once,
 /// however often its event is read). Each goes in its chat's reply chain, after the replies
-/// the operator wrote before finishing. Returns how many were new.
+/// the operator wrote before finishing. Returns how many were new, or `None` when every
+/// session was queued before and its job is done: the portal handed the finish out again
+/// (a new reservation the done job will not clear), so the caller clears the event.
 pub async fn enqueue_session_finish(
     store: &Store,
     finishes: &[SessionFinish],
-) -> Result<usize, StoreError> {
+) -> Result<Option<usize>, StoreError> {
     let items: Vec<LineItem> = finishes
         .iter()
         .map(|f| LineItem {
@@ -54,10 +61,29 @@ pub async fn enqueue_session_finish(
             payload: serde_json::to_value(f).expect("a finish serialises"),
         })
         .collect();
-    let done = store
+    let queued = store
         .enqueue_line_messages(LINE_CLOSE, &items, Intake::Openlines)
         .await?;
-    Ok(done.iter().filter(|b| b.new).count())
+    let new = queued.iter().filter(|b| b.new).count();
+    if new == 0 && all_done(store, &queued).await? {
+        for f in finishes {
+            tracing::info!(line = f.line, chat = %f.chat_id, session = %f.session_id,
+                "A finished session's event came again; its request was closed before, clearing the event");
+        }
+        return Ok(None);
+    }
+    Ok(Some(new))
+}
+
+/// True when the `line_close` job of every one of `queued` is done.
+async fn all_done(store: &Store, queued: &[Bridged]) -> Result<bool, StoreError> {
+    for b in queued {
+        let job = store.job(LINE_CLOSE, b.id).await?;
+        if !job.is_some_and(|j| j.state == JobState::Done) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Due now, placed in the chain when the portal raised the event.
