@@ -246,15 +246,6 @@ fn an_import_up_a_floor_or_across_flows_is_caught() {
 /// The most lines a source file may have (the simulators are exempt).
 const MAX_LINES: usize = 500;
 
-/// Files over [`MAX_LINES`] that the other half of issue 22 (part a) splits on its own
-/// branch; the lead removes this list when both halves are merged.
-const BEING_SPLIT_BY_PART_A: &[&str] = &[
-    // being split by part a
-    "tests/bizproc.rs",
-    "tests/openlines_replies.rs",
-    "tests/webhook.rs",
-];
-
 #[test]
 fn no_source_file_is_over_500_lines() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -281,7 +272,7 @@ fn no_source_file_is_over_500_lines() {
     }
     let over: Vec<String> = sizes
         .iter()
-        .filter(|(lines, rel)| *lines > MAX_LINES && !BEING_SPLIT_BY_PART_A.contains(&rel.as_str()))
+        .filter(|(lines, _)| *lines > MAX_LINES)
         .map(|(lines, rel)| format!("{rel}: {lines} lines"))
         .collect();
     assert!(

@@ -12,13 +12,11 @@
 //! seed).
 
 mod common;
-#[path = "shared/jobs.rs"]
-mod jobs;
 
 use chat2desk_b24::flows::openlines::chat_key;
 use common::bridge::{bridge, Bridge, LINE};
+use common::replies::jobs_of;
 use common::wait_for;
-use jobs::jobs_of;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
 use std::time::{Duration, Instant};
