@@ -22,13 +22,20 @@ pub trait LineKind: Send + Sync + std::fmt::Debug + 'static {
     /// The kind in a sentence.
     const WORDS: &'static str;
 
-    /// One run of `job` with the `rules` of this moment.
-    fn run<'r>(
-        services: &'r Services,
-        rules: &'r LineRules,
-        job: &'r Job,
-        lease: Duration,
-    ) -> BoxFuture<'r, Result<Self::Steps, JobError>>;
+    /// One run of the job with the rules of this moment.
+    fn run(run: LineRun<'_>) -> BoxFuture<'_, Result<Self::Steps, JobError>>;
+}
+
+/// What one run of a bridge job works with.
+pub struct LineRun<'r> {
+    /// The daemon's services.
+    pub services: &'r Services,
+    /// The bridge's rules, read at the start of the run.
+    pub rules: &'r LineRules,
+    /// The queued job.
+    pub job: &'r Job,
+    /// The lease the run holds the job for.
+    pub lease: Duration,
 }
 
 /// One of the bridge's job kinds, reading the bridge's live rules at the start of each run.
@@ -75,7 +82,13 @@ impl<K: LineKind> engine::Job for LineJob<K> {
     ) -> BoxFuture<'a, Result<K::Steps, JobError>> {
         Box::pin(async move {
             let rules = self.rules.now();
-            K::run(services, &rules, job, lease).await
+            let run = LineRun {
+                services,
+                rules: &rules,
+                job,
+                lease,
+            };
+            K::run(run).await
         })
     }
 }
@@ -90,13 +103,10 @@ impl LineKind for LineIn {
     const NOUN: &'static str = "Client message for an Open Line";
     const WORDS: &'static str = "line message (client → line)";
 
-    fn run<'r>(
-        services: &'r Services,
-        rules: &'r LineRules,
-        job: &'r Job,
-        lease: Duration,
-    ) -> BoxFuture<'r, Result<Self::Steps, JobError>> {
-        Box::pin(line_in::deliver_to_line(services, rules, job, lease))
+    fn run(r: LineRun<'_>) -> BoxFuture<'_, Result<Self::Steps, JobError>> {
+        Box::pin(line_in::deliver_to_line(
+            r.services, r.rules, r.job, r.lease,
+        ))
     }
 }
 
@@ -110,13 +120,10 @@ impl LineKind for LineOut {
     const NOUN: &'static str = "Operator reply";
     const WORDS: &'static str = "line message (operator → client)";
 
-    fn run<'r>(
-        services: &'r Services,
-        rules: &'r LineRules,
-        job: &'r Job,
-        lease: Duration,
-    ) -> BoxFuture<'r, Result<Self::Steps, JobError>> {
-        Box::pin(line_out::deliver_to_client(services, rules, job, lease))
+    fn run(r: LineRun<'_>) -> BoxFuture<'_, Result<Self::Steps, JobError>> {
+        Box::pin(line_out::deliver_to_client(
+            r.services, r.rules, r.job, r.lease,
+        ))
     }
 }
 
@@ -130,14 +137,9 @@ impl LineKind for LineClose {
     const NOUN: &'static str = "Finished Open Lines session";
     const WORDS: &'static str = "finished Open Lines session";
 
-    fn run<'r>(
-        services: &'r Services,
-        rules: &'r LineRules,
-        job: &'r Job,
-        lease: Duration,
-    ) -> BoxFuture<'r, Result<Self::Steps, JobError>> {
+    fn run(r: LineRun<'_>) -> BoxFuture<'_, Result<Self::Steps, JobError>> {
         Box::pin(line_close::close_finished_session(
-            services, rules, job, lease,
+            r.services, r.rules, r.job, r.lease,
         ))
     }
 }
