@@ -30,6 +30,25 @@ async fn send_async(config: &std::path::Path, args: &[impl AsRef<str>]) -> (i32,
     .unwrap()
 }
 
+/// `send --dry-run` to `phone` through `channel` with `text`, off the async runtime.
+async fn dry_run(
+    config: &std::path::Path,
+    channel: &str,
+    phone: &str,
+    text: &str,
+) -> (i32, String) {
+    let args = [
+        "--dry-run",
+        "--channel",
+        channel,
+        "--phone",
+        phone,
+        "--text",
+        text,
+    ];
+    send_async(config, &args).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_dry_run_asks_only_and_writes_nothing() {
     let env = Env::new().await;
@@ -39,19 +58,7 @@ async fn send_dry_run_asks_only_and_writes_nothing() {
         .c2d
         .add_client("Анна", Some("79035550142"), "whatsapp", env.s.channel);
 
-    let (code, out) = send_async(
-        &config,
-        &[
-            "--dry-run",
-            "--channel",
-            &channel,
-            "--phone",
-            "+7 903 555-01-42",
-            "--text",
-            "Здравствуйте",
-        ],
-    )
-    .await;
+    let (code, out) = dry_run(&config, &channel, "+7 903 555-01-42", "Здравствуйте").await;
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains(&format!(
@@ -60,57 +67,21 @@ async fn send_dry_run_asks_only_and_writes_nothing() {
         "{out}"
     );
 
-    let (code, out) = send_async(
-        &config,
-        &[
-            "--dry-run",
-            "--channel",
-            &channel,
-            "--phone",
-            "+79990007766",
-            "--text",
-            "Hi",
-        ],
-    )
-    .await;
+    let (code, out) = dry_run(&config, &channel, "+79990007766", "Hi").await;
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("Would create a Chat2Desk client for +79990007766"),
         "{out}"
     );
 
-    let (code, out) = send_async(
-        &config,
-        &[
-            "--dry-run",
-            "--channel",
-            "999999",
-            "--phone",
-            "+79990007766",
-            "--text",
-            "Hi",
-        ],
-    )
-    .await;
+    let (code, out) = dry_run(&config, "999999", "+79990007766", "Hi").await;
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("Would not send: Chat2Desk channel 999999 does not exist"),
         "{out}"
     );
 
-    let (code, out) = send_async(
-        &config,
-        &[
-            "--dry-run",
-            "--channel",
-            &channel,
-            "--phone",
-            "12",
-            "--text",
-            "Hi",
-        ],
-    )
-    .await;
+    let (code, out) = dry_run(&config, &channel, "12", "Hi").await;
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("is not a phone number"), "{out}");
 

@@ -48,11 +48,16 @@ impl OpenlinesConfig {
 
     /// The line a Chat2Desk channel belongs to.
     pub fn line_of(&self, channel: i64) -> Option<i64> {
-        self.lines
-            .iter()
-            .find(|l| l.channels.contains(&channel))
-            .map(|l| l.line)
+        line_of(&self.lines, channel)
     }
+}
+
+/// The line of `lines` a Chat2Desk channel belongs to.
+pub fn line_of(lines: &[LineConfig], channel: i64) -> Option<i64> {
+    lines
+        .iter()
+        .find(|l| l.channels.contains(&channel))
+        .map(|l| l.line)
 }
 
 /// One `[[openlines.lines]]` entry.

@@ -33,7 +33,7 @@ pub use cidr::{Cidr, CidrError};
 pub use crm::{CrmConfig, Integration, OperatorMapping, OperatorRef};
 pub use env::{ENV_PREFIX, NON_CONFIG_ENV_VARS};
 pub(crate) use keys::{KeyTable, SECRET_KEYS};
-pub use lines::{LineConfig, OpenlinesConfig, OperatorName};
+pub use lines::{line_of, LineConfig, OpenlinesConfig, OperatorName};
 pub use load::{load, load_from_str, Loaded};
 pub use location::{default_node_name, Location};
 pub use node::{DatabaseConfig, LogConfig, NodeConfig};

@@ -47,10 +47,7 @@ impl LineRules {
 
     /// The line a Chat2Desk channel belongs to.
     pub fn line_of(&self, channel: i64) -> Option<i64> {
-        self.lines
-            .iter()
-            .find(|l| l.channels.contains(&channel))
-            .map(|l| l.line)
+        crate::config::line_of(&self.lines, channel)
     }
 }
 
