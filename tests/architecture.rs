@@ -1,6 +1,8 @@
 //! The house's floors: every `crate::<folder>` path (and `super::` chain that leaves a folder)
 //! in `src/` is an import edge between top-level folders; each must run down the floors, and
 //! no flow may import another. `src/sim` (the simulators) is exempt. Prints the graph.
+//! And small files: no `.rs` file under `src/` (outside `src/sim`), `tests/` or `benches/`
+//! is over [`MAX_LINES`] lines; prints the largest five.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -158,7 +160,7 @@ fn violations(edges: &BTreeMap<(String, String), BTreeSet<String>>) -> Vec<Strin
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("src is readable") {
+    for entry in std::fs::read_dir(dir).expect("the folder is readable") {
         let path = entry.expect("a directory entry").path();
         if path.is_dir() {
             rust_files(&path, out);
@@ -239,4 +241,43 @@ fn an_import_up_a_floor_or_across_flows_is_caught() {
         "{bad:#?}"
     );
     assert!(bad[2].starts_with("server -> flows runs up"), "{bad:#?}");
+}
+
+/// The most lines a source file may have (the simulators are exempt).
+const MAX_LINES: usize = 500;
+
+#[test]
+fn no_source_file_is_over_500_lines() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut paths = Vec::new();
+    for dir in ["src", "tests", "benches"] {
+        rust_files(&root.join(dir), &mut paths);
+    }
+    let mut sizes: Vec<(usize, String)> = paths
+        .iter()
+        .map(|p| {
+            let rel = p
+                .strip_prefix(root)
+                .expect("under the crate")
+                .to_string_lossy();
+            let text = std::fs::read_to_string(p).expect("readable");
+            (text.lines().count(), rel.replace('\\', "/"))
+        })
+        .filter(|(_, rel)| !rel.starts_with("src/sim/"))
+        .collect();
+    sizes.sort_by(|a, b| b.cmp(a));
+    println!("The largest files (src/sim exempt):");
+    for (lines, rel) in sizes.iter().take(5) {
+        println!("  {lines:>5} {rel}");
+    }
+    let over: Vec<String> = sizes
+        .iter()
+        .filter(|(lines, _)| *lines > MAX_LINES)
+        .map(|(lines, rel)| format!("{rel}: {lines} lines"))
+        .collect();
+    assert!(
+        over.is_empty(),
+        "files over {MAX_LINES} lines (split them by what the code does):\n{}",
+        over.join("\n")
+    );
 }

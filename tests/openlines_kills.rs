@@ -15,6 +15,7 @@ mod common;
 
 use chat2desk_b24::flows::openlines::chat_key;
 use common::bridge::{bridge, Bridge, LINE};
+use common::replies::jobs_of;
 use common::wait_for;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
@@ -234,19 +235,4 @@ async fn wait_queued(db: &Path, n: usize, b: &Bridge, seed: u64) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// `(state, last_error)` of every job of `kind`, in id order.
-async fn jobs_of(db: &Path, kind: &str) -> Vec<(String, Option<String>)> {
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
-    let rows: Vec<(String, Option<String>)> =
-        sqlx::query_as("SELECT state, last_error FROM jobs WHERE kind = ? ORDER BY id")
-            .bind(kind)
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    pool.close().await;
-    rows
 }

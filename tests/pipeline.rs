@@ -246,12 +246,7 @@ async fn openlines_lead_generation() {
     // A new client gets a lead titled the Open Lines way.
     let (kind, id) = env.entity_of(closed[2]);
     assert_eq!(kind, "lead");
-    let lead = env
-        .portal
-        .leads()
-        .into_iter()
-        .find(|l| field(l, "ID") == id.to_string())
-        .unwrap();
+    let lead = env.portal.lead(id).unwrap();
     assert!(field(&lead, "TITLE").contains("Открытая линия"), "{lead}");
 }
 

@@ -110,12 +110,7 @@ async fn round_robin_gives_each_default_responsible_its_turn() {
     for request in &requests {
         let (kind, id) = env.entity_of(*request);
         assert_eq!(kind, "lead");
-        let lead = env
-            .portal
-            .leads()
-            .into_iter()
-            .find(|l| field(l, "ID") == id.to_string())
-            .expect("the lead exists");
+        let lead = env.portal.lead(id).expect("the lead exists");
         *per_user.entry(field(&lead, "ASSIGNED_BY_ID")).or_default() += 1;
     }
     let expected: BTreeMap<String, usize> = users.iter().map(|u| (u.to_string(), 2)).collect();
@@ -139,12 +134,7 @@ async fn round_robin_skips_a_deactivated_user() {
     d.worker.run_until_idle().await;
     for request in requests {
         let (_, id) = env.entity_of(request);
-        let lead = env
-            .portal
-            .leads()
-            .into_iter()
-            .find(|l| field(l, "ID") == id.to_string())
-            .unwrap();
+        let lead = env.portal.lead(id).unwrap();
         assert_eq!(
             field(&lead, "ASSIGNED_BY_ID"),
             env.s.user_default.to_string()
@@ -227,12 +217,7 @@ async fn a_tag_rule_and_a_field_rule_fill_the_new_lead_in_its_own_add() {
     let request = last;
 
     let (_, id) = env.entity_of(request);
-    let lead = env
-        .portal
-        .leads()
-        .into_iter()
-        .find(|l| field(l, "ID") == id.to_string())
-        .unwrap();
+    let lead = env.portal.lead(id).unwrap();
     assert_eq!(field(&lead, "SOURCE_ID"), "PARTNER");
     assert_eq!(field(&lead, "COMMENTS"), "VIP");
     assert_eq!(

@@ -18,6 +18,37 @@ fn send(config: &std::path::Path, args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// [`send`] off the async runtime (the daemon's simulators keep answering meanwhile).
+async fn send_async(config: &std::path::Path, args: &[impl AsRef<str>]) -> (i32, String) {
+    let config = config.to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        send(&config, &args)
+    })
+    .await
+    .unwrap()
+}
+
+/// `send --dry-run` to `phone` through `channel` with `text`, off the async runtime.
+async fn dry_run(
+    config: &std::path::Path,
+    channel: &str,
+    phone: &str,
+    text: &str,
+) -> (i32, String) {
+    let args = [
+        "--dry-run",
+        "--channel",
+        channel,
+        "--phone",
+        phone,
+        "--text",
+        text,
+    ];
+    send_async(config, &args).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_dry_run_asks_only_and_writes_nothing() {
     let env = Env::new().await;
@@ -27,25 +58,7 @@ async fn send_dry_run_asks_only_and_writes_nothing() {
         .c2d
         .add_client("Анна", Some("79035550142"), "whatsapp", env.s.channel);
 
-    let (code, out) = tokio::task::spawn_blocking({
-        let (config, channel) = (config.clone(), channel.clone());
-        move || {
-            send(
-                &config,
-                &[
-                    "--dry-run",
-                    "--channel",
-                    &channel,
-                    "--phone",
-                    "+7 903 555-01-42",
-                    "--text",
-                    "Здравствуйте",
-                ],
-            )
-        }
-    })
-    .await
-    .unwrap();
+    let (code, out) = dry_run(&config, &channel, "+7 903 555-01-42", "Здравствуйте").await;
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains(&format!(
@@ -54,75 +67,21 @@ async fn send_dry_run_asks_only_and_writes_nothing() {
         "{out}"
     );
 
-    let (code, out) = tokio::task::spawn_blocking({
-        let (config, channel) = (config.clone(), channel.clone());
-        move || {
-            send(
-                &config,
-                &[
-                    "--dry-run",
-                    "--channel",
-                    &channel,
-                    "--phone",
-                    "+79990007766",
-                    "--text",
-                    "Hi",
-                ],
-            )
-        }
-    })
-    .await
-    .unwrap();
+    let (code, out) = dry_run(&config, &channel, "+79990007766", "Hi").await;
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("Would create a Chat2Desk client for +79990007766"),
         "{out}"
     );
 
-    let (code, out) = tokio::task::spawn_blocking({
-        let config = config.clone();
-        move || {
-            send(
-                &config,
-                &[
-                    "--dry-run",
-                    "--channel",
-                    "999999",
-                    "--phone",
-                    "+79990007766",
-                    "--text",
-                    "Hi",
-                ],
-            )
-        }
-    })
-    .await
-    .unwrap();
+    let (code, out) = dry_run(&config, "999999", "+79990007766", "Hi").await;
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("Would not send: Chat2Desk channel 999999 does not exist"),
         "{out}"
     );
 
-    let (code, out) = tokio::task::spawn_blocking({
-        let (config, channel) = (config.clone(), channel.clone());
-        move || {
-            send(
-                &config,
-                &[
-                    "--dry-run",
-                    "--channel",
-                    &channel,
-                    "--phone",
-                    "12",
-                    "--text",
-                    "Hi",
-                ],
-            )
-        }
-    })
-    .await
-    .unwrap();
+    let (code, out) = dry_run(&config, &channel, "12", "Hi").await;
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("is not a phone number"), "{out}");
 
@@ -138,24 +97,18 @@ async fn send_dry_run_asks_only_and_writes_nothing() {
     assert!(!env.db().exists(), "a dry run created the state database");
 
     // The same send without --dry-run goes out.
-    let (code, out) = tokio::task::spawn_blocking({
-        let (config, channel) = (config.clone(), channel.clone());
-        move || {
-            send(
-                &config,
-                &[
-                    "--channel",
-                    &channel,
-                    "--phone",
-                    "+79035550142",
-                    "--text",
-                    "Здравствуйте",
-                ],
-            )
-        }
-    })
-    .await
-    .unwrap();
+    let (code, out) = send_async(
+        &config,
+        &[
+            "--channel",
+            &channel,
+            "--phone",
+            "+79035550142",
+            "--text",
+            "Здравствуйте",
+        ],
+    )
+    .await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Sent: Chat2Desk message"), "{out}");
     assert_eq!(env.c2d.message_posts().len(), 1);
@@ -217,17 +170,6 @@ async fn check_posts_the_activitys_call_to_the_running_listener() {
         "{out}"
     );
     assert!(!out.contains("reachable"), "{out}");
-}
-
-/// [`send`] off the async runtime (the daemon's simulators keep answering meanwhile).
-async fn send_async(config: &std::path::Path, args: &[String]) -> (i32, String) {
-    let (config, args) = (config.to_path_buf(), args.to_vec());
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        send(&config, &args)
-    })
-    .await
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

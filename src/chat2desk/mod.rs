@@ -9,7 +9,7 @@ mod client;
 mod closing;
 mod directory;
 mod error;
-mod lenient;
+pub(crate) mod lenient;
 mod models;
 mod options;
 mod outbound;

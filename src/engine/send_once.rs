@@ -54,6 +54,18 @@ pub enum SendFailed {
     Job(JobError),
 }
 
+impl SendFailed {
+    /// The send job's stop: a refusal becomes [`Stop::Refused`], the flow's own Russian
+    /// sentence `refused` followed by Chat2Desk's words ([`refusal_text`]); anything else is
+    /// the job's error, for the worker to retry or give up.
+    pub fn into_stop(self, refused: &str) -> Stop {
+        match self {
+            SendFailed::Refused(e) => Stop::Refused(format!("{refused}: {}", refusal_text(&e))),
+            SendFailed::Job(e) => Stop::Job(e),
+        }
+    }
+}
+
 impl From<JobError> for SendFailed {
     fn from(e: JobError) -> Self {
         SendFailed::Job(e)

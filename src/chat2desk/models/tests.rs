@@ -1,7 +1,8 @@
 //! Decoding of the payload shapes quoted in `chat2desk-api.md`.
 
 use super::*;
-use serde_json::json;
+use chrono_tz::Tz;
+use serde_json::{json, Value};
 
 fn inbox_example() -> Value {
     json!({"hook_type":"inbox","message_id":106773169,"type":"from_client","text":"Hi",

@@ -10,7 +10,7 @@ use crate::chat2desk::{Channel, Chat2DeskError, NewMessage};
 use crate::config::FileMode;
 use crate::engine::single_flight::{self, client_keys};
 use crate::engine::{checkpoint, JobError, Services, Steps};
-use crate::engine::{refusal_text, send_once, Outcome, SendFailed, Stop};
+use crate::engine::{refusal_text, send_once, Outcome, Stop};
 use crate::portal::crm::phone::normalize_phone;
 use crate::portal::crm::EntityRef;
 use crate::portal::{escape, BitrixError};
@@ -142,24 +142,20 @@ async fn deliver(
         let saved = progress.clone();
         async move { checkpoint(services, job, &saved, lease).await }
     })
-    .await;
-    match sent {
-        Ok(sent) => {
-            if sent.found {
-                tracing::info!(
-                    send_id = job.key,
-                    message_id = sent.message_id,
-                    "Found the message an interrupted run had sent; not sending it again"
-                );
-            }
-            Ok(sent.message_id)
-        }
-        Err(SendFailed::Refused(e)) => Err(Stop::Refused(format!(
-            "Chat2Desk отказался отправить сообщение на номер {phone}: {}",
-            refusal_text(&e)
-        ))),
-        Err(SendFailed::Job(e)) => Err(Stop::Job(e)),
+    .await
+    .map_err(|e| {
+        e.into_stop(&format!(
+            "Chat2Desk отказался отправить сообщение на номер {phone}"
+        ))
+    })?;
+    if sent.found {
+        tracing::info!(
+            send_id = job.key,
+            message_id = sent.message_id,
+            "Found the message an interrupted run had sent; not sending it again"
+        );
     }
+    Ok(sent.message_id)
 }
 
 /// The channel named by the call, from `GET /channels`.

@@ -1,12 +1,12 @@
 //! The links Chat2Desk gets for an operator's files: re-hosted by the daemon under new
 //! unguessable tokens with `[server] public_url`, else the portal's own links.
 
+use super::random_token;
 use super::LineRules;
 use super::OperatorReply;
 use crate::engine::JobError;
 use crate::engine::Stop;
 use crate::store::{HostedFile, Store};
-use rand::RngCore;
 use std::time::Duration;
 
 /// How long a re-hosted file stays reachable at its public link.
@@ -32,7 +32,7 @@ pub(super) async fn file_links(
     let expires_at =
         chrono::Utc::now() + chrono::Duration::from_std(HOSTED_FILE_TTL).expect("a week fits");
     for file in &reply.files {
-        let token = new_token();
+        let token = random_token();
         let name = file_name(&file.name);
         store
             .host_file(
@@ -47,13 +47,6 @@ pub(super) async fn file_links(
         links.push(hosted_link(public, &token, &name)?);
     }
     Ok((links, false))
-}
-
-/// 32 random bytes as 64 hex digits.
-fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A file name safe for a path segment and a `Content-Disposition`: no directories, no
@@ -106,7 +99,7 @@ mod tests {
 
     #[test]
     fn tokens_are_64_hex_digits_and_differ() {
-        let (a, b) = (new_token(), new_token());
+        let (a, b) = (random_token(), random_token());
         assert_eq!(a.len(), 64);
         assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);

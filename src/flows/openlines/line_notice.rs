@@ -52,13 +52,11 @@ pub(super) async fn tell_line(
         Err(e @ (BitrixError::Api { .. } | BitrixError::Config { .. })) => e.to_string(),
         Err(e) => return Err(e.into()),
     };
-    tracing::warn!(
-        line_message = job.key,
-        line = reply.line,
-        chat = %reply.chat_id,
-        portal_method = METHOD,
-        error = %refused,
-        "The line did not take the connector's notice"
+    reply.warn_portal(
+        job,
+        METHOD,
+        &refused,
+        "The line did not take the connector's notice",
     );
     Ok(())
 }
@@ -75,13 +73,11 @@ async fn already_shown(
         None => InChat::Unreadable("the reply's event names no im.chat_id".into()),
     };
     if let InChat::Unreadable(why) = &looked {
-        tracing::warn!(
-            line_message = job.key,
-            line = reply.line,
-            chat = %reply.chat_id,
-            portal_method = READ_METHOD,
-            error = %why,
-            "A notice's earlier push is unanswered and the chat cannot be read: showing it again"
+        reply.warn_portal(
+            job,
+            READ_METHOD,
+            &why,
+            "A notice's earlier push is unanswered and the chat cannot be read: showing it again",
         );
     }
     Ok(matches!(looked, InChat::Found(_)))

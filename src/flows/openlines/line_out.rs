@@ -15,7 +15,7 @@ use super::plain_text;
 use super::{line_chain, line_job, LineRules};
 use crate::chat2desk::{Chat2DeskError, MessageQuery, NewMessage, Order};
 use crate::engine::{checkpoint, JobError, Services, Steps};
-use crate::engine::{refusal_text, send_once, Outcome, SendFailed, Stop};
+use crate::engine::{send_once, Outcome, Stop};
 use crate::metrics::{global, Direction};
 use crate::portal::{id_from_value, AppClient, BitrixError};
 use crate::store::{Intake, Job, JobKind, LineItem, LineOrder, Store, StoreError};
@@ -57,6 +57,27 @@ pub struct OperatorReply {
     pub process_id: String,
     /// `TIMESTAMP_X` of the event (for the latency metric).
     pub raised_at: Option<String>,
+}
+
+impl OperatorReply {
+    /// Logs a portal call made for this reply that was refused or could not be read: the
+    /// job, the line, the chat, the portal method, the error, and `what` it means.
+    pub(super) fn warn_portal(
+        &self,
+        job: &Job,
+        method: &str,
+        error: &dyn std::fmt::Display,
+        what: &str,
+    ) {
+        tracing::warn!(
+            line_message = job.key,
+            line = self.line,
+            chat = %self.chat_id,
+            portal_method = method,
+            error = %error,
+            "{what}"
+        );
+    }
 }
 
 /// Queues the replies of one event in one transaction (each reply is queued once, however
@@ -258,26 +279,18 @@ async fn deliver(
         let saved = progress.clone();
         async move { checkpoint(services, job, &saved, lease).await }
     })
-    .await;
-    match sent {
-        Ok(sent) => {
-            if sent.found {
-                tracing::info!(
-                    line_message = job.key,
-                    line = reply.line,
-                    chat = %reply.chat_id,
-                    message_id = sent.message_id,
-                    "Found the reply an interrupted run had sent; not sending it again"
-                );
-            }
-            Ok(sent.message_id)
-        }
-        Err(SendFailed::Refused(e)) => Err(Stop::Refused(format!(
-            "Chat2Desk отказался его отправить: {}",
-            refusal_text(&e)
-        ))),
-        Err(SendFailed::Job(e)) => Err(Stop::Job(e)),
+    .await
+    .map_err(|e| e.into_stop("Chat2Desk отказался его отправить"))?;
+    if sent.found {
+        tracing::info!(
+            line_message = job.key,
+            line = reply.line,
+            chat = %reply.chat_id,
+            message_id = sent.message_id,
+            "Found the reply an interrupted run had sent; not sending it again"
+        );
     }
+    Ok(sent.message_id)
 }
 
 /// The chat's client and the line's channel it writes on: the channel of its latest
@@ -368,13 +381,11 @@ async fn delivery_status(
     match app.call(METHOD, params).await {
         Ok(_) => Ok(()),
         Err(e @ (BitrixError::Api { .. } | BitrixError::Config { .. })) => {
-            tracing::warn!(
-                line_message = job.key,
-                line = reply.line,
-                chat = %reply.chat_id,
-                portal_method = METHOD,
-                error = %e,
-                "The portal refused the delivery status; the client has the reply"
+            reply.warn_portal(
+                job,
+                METHOD,
+                &e,
+                "The portal refused the delivery status; the client has the reply",
             );
             Ok(())
         }
@@ -409,13 +420,11 @@ async fn finish_event(
     )
     .await
     .map_err(|e| {
-        tracing::warn!(
-            line_message = job.key,
-            line = reply.line,
-            chat = %reply.chat_id,
-            portal_method = method,
-            error = %e,
-            "Cannot finish the portal's event of a reply"
+        reply.warn_portal(
+            job,
+            method,
+            &e,
+            "Cannot finish the portal's event of a reply",
         );
         JobError::from(e)
     })?;

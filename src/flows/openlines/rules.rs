@@ -3,6 +3,8 @@
 
 use super::Signature;
 use crate::config::{Config, LineConfig, OperatorName};
+use crate::engine::Live;
+use std::sync::Arc;
 use tokio::sync::watch;
 
 /// The bridge's settings, live-reloadable with the other rules.
@@ -45,47 +47,54 @@ impl LineRules {
 
     /// The line a Chat2Desk channel belongs to.
     pub fn line_of(&self, channel: i64) -> Option<i64> {
-        self.lines
-            .iter()
-            .find(|l| l.channels.contains(&channel))
-            .map(|l| l.line)
+        crate::config::line_of(&self.lines, channel)
     }
 }
 
 /// The bridge's rules as the last reload left them, for the parts that route a channel to a
 /// line outside the worker (the webhook server, the poller): a line taken out and SIGHUPed
-/// routes nothing from the next message on.
+/// routes nothing from the next message on. Built from the bridge's part of the app's live
+/// rules ([`From<Live<LineRules>>`]), the one value every reader borrows.
 #[derive(Debug, Clone)]
-pub struct LiveLines(watch::Receiver<LineRules>);
+pub struct LiveLines(Live<LineRules>);
 
 impl LiveLines {
     /// The sender a reload replaces the rules through, and its first reader.
     pub fn channel(rules: LineRules) -> (watch::Sender<LineRules>, Self) {
-        let (tx, rx) = watch::channel(rules);
-        (tx, Self(rx))
+        let (tx, _) = watch::channel(rules);
+        let reader = Self::from(&tx);
+        (tx, reader)
     }
 
     /// The rules in force now.
-    pub fn current(&self) -> LineRules {
-        self.0.borrow().clone()
+    pub fn current(&self) -> Arc<LineRules> {
+        self.0.now()
     }
 
     /// The line a Chat2Desk channel belongs to now.
     pub fn line_of(&self, channel: i64) -> Option<i64> {
-        self.0.borrow().line_of(channel)
+        self.0.now().line_of(channel)
+    }
+}
+
+impl From<Live<LineRules>> for LiveLines {
+    /// The bridge's part of the app's live rules.
+    fn from(rules: Live<LineRules>) -> Self {
+        Self(rules)
     }
 }
 
 impl From<&watch::Sender<LineRules>> for LiveLines {
     /// Another reader of `sender`'s rules.
     fn from(sender: &watch::Sender<LineRules>) -> Self {
-        Self(sender.subscribe())
+        let rx = sender.subscribe();
+        Self(Live::new(move || Arc::new(rx.borrow().clone())))
     }
 }
 
 impl Default for LiveLines {
     /// No lines (the bridge off); nothing can change them.
     fn default() -> Self {
-        Self::channel(LineRules::default()).1
+        Self(Live::fixed(LineRules::default()))
     }
 }

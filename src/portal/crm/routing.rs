@@ -155,19 +155,16 @@ impl Router {
             deals_in: (self.integration != Integration::Lead).then_some(self.deal_category),
         };
         let found = lookup::look_up(portal, client, &known, needs).await?;
+        let ask = Asking {
+            portal,
+            store,
+            client,
+            operator,
+        };
         let plan = match self.integration {
-            Integration::Lead => {
-                self.plan_lead(portal, store, client, operator, &found)
-                    .await
-            }
-            Integration::ContactDeal => {
-                self.plan_contact_deal(portal, store, client, operator, &found)
-                    .await
-            }
-            Integration::OpenlinesLead => {
-                self.plan_openlines(portal, store, client, operator, &found)
-                    .await
-            }
+            Integration::Lead => self.plan_lead(ask, &found).await,
+            Integration::ContactDeal => self.plan_contact_deal(ask, &found).await,
+            Integration::OpenlinesLead => self.plan_openlines(ask, &found).await,
         }?;
         Ok(match plan {
             Plan::Existing(mut routed) => {
@@ -179,35 +176,22 @@ impl Router {
     }
 
     /// Leads: the client's lead (reopened when closed), else their contact, else a new lead.
-    async fn plan_lead(
-        &self,
-        portal: &Bitrix24,
-        store: &Store,
-        client: &ClientFacts,
-        operator: Option<&Operator>,
-        found: &Found,
-    ) -> Result<Plan, BitrixError> {
+    async fn plan_lead(&self, ask: Asking<'_>, found: &Found) -> Result<Plan, BitrixError> {
         if let Some(lead) = found.lead() {
             return Ok(Plan::Existing(use_lead(lead)));
         }
         if let Some(contact) = found.contact() {
             return Ok(Plan::Existing(existing(EntityType::Contact, contact)));
         }
-        self.new_lead(portal, store, client, operator, false).await
+        self.new_lead(ask, false).await
     }
 
     /// Contact + deal: the contact's open deal, else a new deal (or the contact itself when
     /// `new_deal_when_closed` is off); a new client gets a contact and a deal.
-    async fn plan_contact_deal(
-        &self,
-        portal: &Bitrix24,
-        store: &Store,
-        client: &ClientFacts,
-        operator: Option<&Operator>,
-        found: &Found,
-    ) -> Result<Plan, BitrixError> {
+    async fn plan_contact_deal(&self, ask: Asking<'_>, found: &Found) -> Result<Plan, BitrixError> {
+        let Asking { portal, client, .. } = ask;
         let Some(contact) = found.contact() else {
-            let responsible = self.pick(portal, store, client, operator).await?;
+            let responsible = self.pick(ask).await?;
             return Ok(Plan::Create(Creation::ContactAndDeal {
                 contact: creation::person_fields(client, &self.source, responsible),
                 deal: creation::deal_fields(
@@ -225,7 +209,7 @@ impl Router {
         if !self.new_deal_when_closed {
             return Ok(Plan::Existing(existing(EntityType::Contact, contact)));
         }
-        let responsible = self.pick(portal, store, client, operator).await?;
+        let responsible = self.pick(ask).await?;
         Ok(Plan::Create(Creation::Deal {
             contact,
             deal: creation::deal_fields(
@@ -241,14 +225,8 @@ impl Router {
     /// Open Lines lead generation: a known client keeps their contact (its open deal when
     /// there is one) or lead; with the bridge on, the lead a line made for the client; a new
     /// client gets a lead titled the way Open Lines title them.
-    async fn plan_openlines(
-        &self,
-        portal: &Bitrix24,
-        store: &Store,
-        client: &ClientFacts,
-        operator: Option<&Operator>,
-        found: &Found,
-    ) -> Result<Plan, BitrixError> {
+    async fn plan_openlines(&self, ask: Asking<'_>, found: &Found) -> Result<Plan, BitrixError> {
+        let Asking { portal, client, .. } = ask;
         if let Some(contact) = found.contact() {
             if let Some(deal) = self.open_deal(portal, found, contact).await? {
                 return Ok(Plan::Existing(deal_of(deal, contact)));
@@ -263,18 +241,12 @@ impl Router {
                 return Ok(Plan::Existing(use_lead(lead)));
             }
         }
-        self.new_lead(portal, store, client, operator, true).await
+        self.new_lead(ask, true).await
     }
 
-    async fn new_lead(
-        &self,
-        portal: &Bitrix24,
-        store: &Store,
-        client: &ClientFacts,
-        operator: Option<&Operator>,
-        openlines: bool,
-    ) -> Result<Plan, BitrixError> {
-        let responsible = self.pick(portal, store, client, operator).await?;
+    async fn new_lead(&self, ask: Asking<'_>, openlines: bool) -> Result<Plan, BitrixError> {
+        let Asking { client, .. } = ask;
+        let responsible = self.pick(ask).await?;
         Ok(Plan::Create(Creation::Lead {
             fields: creation::lead_fields(client, &self.source, responsible, openlines),
         }))
@@ -302,13 +274,13 @@ impl Router {
         Ok(deals.iter().filter(|d| !d.closed).map(|d| d.id).max())
     }
 
-    async fn pick(
-        &self,
-        portal: &Bitrix24,
-        store: &Store,
-        client: &ClientFacts,
-        operator: Option<&Operator>,
-    ) -> Result<Option<i64>, BitrixError> {
+    async fn pick(&self, ask: Asking<'_>) -> Result<Option<i64>, BitrixError> {
+        let Asking {
+            portal,
+            store,
+            client,
+            operator,
+        } = ask;
         let op = client.operator_id.map(|id| (id, operator));
         let choice = self.responsibles.pick(portal, store, op).await?;
         if let Some(choice) = choice {
@@ -316,6 +288,16 @@ impl Router {
         }
         Ok(choice.map(Choice::user_id))
     }
+}
+
+/// What every plan asks with: the portal, the store (the responsibles' rotation), the
+/// client and the request's operator.
+#[derive(Clone, Copy)]
+struct Asking<'a> {
+    portal: &'a Bitrix24,
+    store: &'a Store,
+    client: &'a ClientFacts,
+    operator: Option<&'a Operator>,
 }
 
 fn existing(kind: EntityType, id: i64) -> Routed {

@@ -917,6 +917,12 @@ impl PortalSim {
         self.portal.records(|s| &s.leads)
     }
 
+    /// The lead `id` as `crm.lead.get` shows it.
+    pub fn lead(&self, id: i64) -> Option<Value> {
+        let leads = &self.portal.state().leads;
+        leads.get(&id).map(|r| Value::Object(crm::readable(r)))
+    }
+
     /// All contacts as `crm.contact.get` shows them.
     pub fn contacts(&self) -> Vec<Value> {
         self.portal.records(|s| &s.contacts)

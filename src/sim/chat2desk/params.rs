@@ -1,6 +1,7 @@
 //! Request parameters from the query string, a JSON body or a form body: the API accepts
 //! all three (`chat2desk-api.md` §1).
 
+use crate::chat2desk::lenient;
 use crate::sim::http::SimRequest;
 use serde_json::{Map, Value};
 
@@ -36,32 +37,12 @@ impl Params {
     }
 
     pub fn int(&self, name: &str) -> Option<i64> {
-        match self.value(name)? {
-            Value::Number(n) => n.as_i64(),
-            Value::String(s) => s.trim().parse().ok(),
-            _ => None,
-        }
+        lenient::int(self.value(name))
     }
 
     /// A list given as a JSON array, repeated `name[]` keys or a comma list.
     pub fn list(&self, name: &str) -> Vec<String> {
-        match self.value(name) {
-            Some(Value::Array(items)) => items
-                .iter()
-                .filter_map(|i| match i {
-                    Value::String(s) => Some(s.clone()),
-                    Value::Number(n) => Some(n.to_string()),
-                    _ => None,
-                })
-                .collect(),
-            Some(Value::String(s)) => s
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect(),
-            _ => Vec::new(),
-        }
+        lenient::strings(self.value(name))
     }
 
     /// `limit` (default 20, at most 200) and `offset` (default 0).

@@ -1,221 +1,20 @@
-//! Auto-batching: concurrent calls are gathered by one dispatcher task and sent as one
-//! `batch` request (doc §1.6), with retries that never repeat a write whose fate is unknown.
+//! Sending a group as one `batch` call: pauses per method after rate errors, one attempt,
+//! and the split of the envelope into each caller's reply; writes whose fate is unknown are
+//! never repeated.
 
-use super::error::is_rate_code;
-use super::query;
-use super::references::{self, Link};
-use super::transport::{Failure, Transport};
-use super::BitrixError;
-use crate::http::{Backoff, RateLimiter};
+use crate::portal::error::is_rate_code;
+use crate::portal::query;
+use crate::portal::references::{self};
+use crate::portal::transport::Failure;
+use crate::portal::BitrixError;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::Instant;
 
-/// Most sub-calls in one `batch` (doc §1.6).
-pub(crate) const MAX_BATCH: usize = 50;
-
-/// A call's successful answer: `result`, plus `total`/`next` of list methods.
-#[derive(Debug, Clone)]
-pub(crate) struct Reply {
-    pub(crate) result: Value,
-    pub(crate) total: Option<u64>,
-    pub(crate) next: Option<u64>,
-}
-
-/// A call waiting to be sent.
-pub(crate) struct Pending {
-    pub(crate) method: String,
-    pub(crate) params: Value,
-    pub(crate) reply: oneshot::Sender<Result<Reply, BitrixError>>,
-    /// The round (see [`super::round`]) the call belongs to: its calls go in one batch.
-    pub(crate) unit: u64,
-    /// The call's name inside its round, for `$result[name]` references of later calls.
-    pub(crate) name: Option<String>,
-    /// Parameters that refer to earlier calls of the round.
-    pub(crate) links: Vec<Link>,
-}
-
-/// Calls that must travel in one `batch`: a single call, or the calls of one round.
-pub(crate) type Unit = Vec<Pending>;
-
-/// What the dispatcher and the request tasks share.
-pub(crate) struct Shared {
-    pub(crate) transport: Transport,
-    pub(crate) limiter: RateLimiter,
-    pub(crate) linger: Duration,
-    pub(crate) max_retries: u32,
-    pub(crate) backoff: Backoff,
-    pub(crate) http_calls: AtomicU64,
-    /// Methods held back after `OPERATION_TIME_LIMIT`, until the instant.
-    pub(crate) paused: Mutex<HashMap<String, Instant>>,
-    /// HTTP requests to the portal in flight at once ([`MAX_IN_FLIGHT`]): while they are
-    /// busy, new calls gather into the next batch instead of going out alone.
-    pub(crate) in_flight: Arc<Semaphore>,
-    /// The next [`Pending::unit`] number.
-    pub(crate) units: AtomicU64,
-    /// Callers (single calls or rounds) in the last batch sent: many mean a backlog (see
-    /// [`BUSY_LINGER`]).
-    pub(crate) last_callers: AtomicUsize,
-}
-
-/// How long the dispatcher gathers after the first call while the portal is busy (the last
-/// batch carried at least [`BUSY_CALLERS`] callers): a backlog's batches go out full, at a
-/// fraction of an HTTP request per transcript, while a trickle's calls go at once (after
-/// the configured linger).
-pub(crate) const BUSY_LINGER: Duration = Duration::from_millis(100);
-/// While busy, the group leaves when no call came for this long: with few workers all of
-/// them are in by then, so lingering longer would only slow them down.
-pub(crate) const BUSY_GAP: Duration = Duration::from_millis(40);
-/// Callers in one batch that mark the portal busy: more than a trickle brings together.
-pub(crate) const BUSY_CALLERS: usize = 3;
-
-/// Batches sent to the portal at once. The doc's client policy is one sequential worker;
-/// two keep the pipe full while one answer is on its way.
-pub(crate) const MAX_IN_FLIGHT: usize = 2;
-
-/// True for methods that change nothing, so a request made only of them may be repeated
-/// after an uncertain failure. Unknown methods count as writes.
-pub(crate) fn is_read(method: &str) -> bool {
-    let m = method.to_ascii_lowercase();
-    matches!(
-        m.as_str(),
-        "profile" | "scope" | "methods" | "method.get" | "app.info" | "user.current"
-    ) || m.ends_with(".list")
-        || m.ends_with(".get")
-        || m.ends_with(".fields")
-        || m.ends_with(".search")
-        || m.ends_with(".findbycomm")
-}
-
-/// The dispatcher: gathers calls for up to `linger` ([`BUSY_LINGER`] while busy) after the
-/// first one (and while a rate token or a free connection is awaited), at most
-/// [`MAX_BATCH`], then hands the group to its own task. A round's
-/// calls are never split: one that does not fit starts the next group.
-pub(crate) async fn dispatch(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Unit>) {
-    let mut carry: Option<Unit> = None;
-    loop {
-        let first = match carry.take() {
-            Some(unit) => unit,
-            None => match rx.recv().await {
-                Some(unit) => unit,
-                None => return,
-            },
-        };
-        let mut gathering = Gathering {
-            group: first,
-            carry: None,
-            closed: false,
-        };
-        let busy = shared.last_callers.load(Ordering::Relaxed) >= BUSY_CALLERS;
-        let start = Instant::now();
-        let until = start
-            + if busy {
-                shared.linger.max(BUSY_LINGER)
-            } else {
-                shared.linger
-            };
-        let mut last_arrival = start;
-        while !gathering.full() {
-            // While busy, a pause in the arrivals means every caller that was coming is in.
-            let deadline = if busy {
-                until.min(last_arrival + BUSY_GAP.max(shared.linger))
-            } else {
-                until
-            };
-            tokio::select! {
-                biased;
-                item = rx.recv() => {
-                    gathering.accept(item);
-                    last_arrival = Instant::now();
-                }
-                _ = tokio::time::sleep_until(deadline) => break,
-            }
-        }
-        {
-            let acquire = shared.limiter.acquire();
-            tokio::pin!(acquire);
-            loop {
-                if gathering.full() {
-                    acquire.await;
-                    break;
-                }
-                tokio::select! {
-                    biased;
-                    _ = &mut acquire => break,
-                    item = rx.recv() => gathering.accept(item),
-                }
-            }
-        }
-        let permit = {
-            let acquire = shared.in_flight.clone().acquire_owned();
-            tokio::pin!(acquire);
-            loop {
-                if gathering.full() {
-                    break acquire.await;
-                }
-                tokio::select! {
-                    biased;
-                    permit = &mut acquire => break permit,
-                    item = rx.recv() => gathering.accept(item),
-                }
-            }
-        }
-        .expect("the in-flight semaphore is never closed");
-        let Gathering {
-            group,
-            carry: next,
-            closed,
-        } = gathering;
-        carry = next;
-        shared
-            .last_callers
-            .store(callers(&group), Ordering::Relaxed);
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            execute(shared, group).await;
-            drop(permit);
-        });
-        if closed && carry.is_none() {
-            return;
-        }
-    }
-}
-
-/// The callers (single calls and rounds) of a group.
-fn callers(group: &[Pending]) -> usize {
-    let mut units: Vec<u64> = group.iter().map(|p| p.unit).collect();
-    units.dedup();
-    units.len()
-}
-
-/// The group being gathered by the dispatcher.
-struct Gathering {
-    group: Vec<Pending>,
-    /// A round that did not fit: the first of the next group.
-    carry: Option<Unit>,
-    /// The channel closed (the client is gone).
-    closed: bool,
-}
-
-impl Gathering {
-    /// No more calls go into this group.
-    fn full(&self) -> bool {
-        self.group.len() >= MAX_BATCH || self.carry.is_some() || self.closed
-    }
-
-    fn accept(&mut self, item: Option<Unit>) {
-        match item {
-            Some(unit) if self.group.len() + unit.len() > MAX_BATCH => self.carry = Some(unit),
-            Some(unit) => self.group.extend(unit),
-            None => self.closed = true,
-        }
-    }
-}
-
+use super::{is_read, Pending, Reply, Shared};
 /// Sends a group (its first rate token already taken) and retries what may be retried.
 pub(crate) async fn execute(shared: Arc<Shared>, mut pending: Vec<Pending>) {
     let mut attempt: u32 = 0;
@@ -456,7 +255,7 @@ fn split_batch(
             };
             if is_rate_code(&code) {
                 if code == "OPERATION_TIME_LIMIT" {
-                    let pause = super::transport::operating_pause(envelope);
+                    let pause = crate::portal::transport::operating_pause(envelope);
                     pause_method(shared, &call.method, pause);
                 }
                 last_error = Some(error);
@@ -479,34 +278,4 @@ fn split_batch(
         }
     }
     (retry, last_error)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_and_writes() {
-        for read in [
-            "crm.lead.list",
-            "crm.lead.get",
-            "crm.duplicate.findbycomm",
-            "profile",
-            "scope",
-            "user.get",
-            "crm.status.list",
-            "crm.timeline.comment.list",
-        ] {
-            assert!(is_read(read), "{read}");
-        }
-        for write in [
-            "crm.lead.add",
-            "crm.lead.update",
-            "crm.timeline.comment.add",
-            "im.notify.system.add",
-            "something.unknown",
-        ] {
-            assert!(!is_read(write), "{write}");
-        }
-    }
 }
