@@ -1,5 +1,6 @@
 //! The daemon's wiring: store, clients, worker and poller, the server's routes.
 
+use super::jobs::part;
 use super::{registry, rules, Rules};
 use crate::chat2desk::Directory;
 use crate::chat2desk::{Chat2Desk, Chat2DeskOptions};
@@ -9,8 +10,8 @@ use crate::engine::Inbox;
 use crate::engine::Leadership;
 use crate::engine::{Live, Services, Worker, WorkerSettings};
 use crate::flows::bizproc::BizprocRoute;
+use crate::flows::openlines::LiveLines;
 use crate::flows::openlines::{AppPages, FileHost, LineInbox};
-use crate::flows::openlines::{LineRules, LiveLines};
 use crate::flows::transcript::intake::Poller;
 use crate::flows::transcript::intake::{ChatWebhook, ChatWebhookParts};
 use crate::http::Backoff;
@@ -39,8 +40,6 @@ pub struct Daemon {
     pub rules: watch::Sender<Arc<Rules>>,
     /// Sender for live schedule changes.
     pub schedule: watch::Sender<cron::Schedule>,
-    /// Sender for live Open Lines changes (the server's and the poller's routing).
-    pub lines: watch::Sender<LineRules>,
     /// The effective config.
     pub config: Config,
     /// Poked when jobs were queued (the worker wakes up at once).
@@ -82,7 +81,7 @@ impl Daemon {
     /// re-hosted files, health and metrics.
     fn router(&self, settings: &ServerSettings) -> Router {
         let services = self.services().clone();
-        let lines = LiveLines::from(&self.lines);
+        let lines = lines_of(&self.rules);
         let inbox: Arc<dyn Inbox> = Arc::new(LineInbox::new(services.store.clone(), lines.clone()));
         let webhook = ChatWebhookParts {
             secret: self.config.server.webhook_secret.clone(),
@@ -194,7 +193,6 @@ async fn build_with(config: Config, node: bool) -> anyhow::Result<Daemon> {
     });
     let (rules_tx, rules_rx) = watch::channel(Arc::new(rules(&config)));
     let (schedule_tx, _) = watch::channel(config.schedule());
-    let (lines_tx, lines) = LiveLines::channel(LineRules::new(&config));
     let wake = Arc::new(Notify::new());
     let sync = &config.sync;
     let settings = WorkerSettings {
@@ -209,12 +207,12 @@ async fn build_with(config: Config, node: bool) -> anyhow::Result<Daemon> {
     };
     let worker = Worker::new(
         services,
-        Arc::new(registry(&Live::new(move || rules_rx.borrow().clone()))),
+        Arc::new(registry(&live(rules_rx))),
         settings,
         wake.clone(),
     );
     let leadership = Leadership::new(store.clone(), Duration::from_secs(config.node.lease_secs));
-    let inbox = Arc::new(LineInbox::new(store.clone(), lines));
+    let inbox = Arc::new(LineInbox::new(store.clone(), lines_of(&rules_tx)));
     let poller = Poller::new(
         chat2desk,
         store,
@@ -229,11 +227,21 @@ async fn build_with(config: Config, node: bool) -> anyhow::Result<Daemon> {
         poller,
         rules: rules_tx,
         schedule: schedule_tx,
-        lines: lines_tx,
         config,
         wake,
         leadership,
     })
+}
+
+/// The rules as `rules` holds them at each reading.
+fn live(rules: watch::Receiver<Arc<Rules>>) -> Live<Rules> {
+    Live::new(move || rules.borrow().clone())
+}
+
+/// The Open Lines part of the live rules: what the server's inbox, the poller and the app
+/// pages route by, swapped with the rest on SIGHUP.
+fn lines_of(rules: &watch::Sender<Arc<Rules>>) -> LiveLines {
+    LiveLines::from(part(&live(rules.subscribe()), |r| &r.lines))
 }
 
 /// Opens the store of `[database]` for `[node] name`; the error names the key in use.

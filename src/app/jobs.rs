@@ -53,7 +53,10 @@ pub fn registry(rules: &Live<Rules>) -> Registry {
 }
 
 /// The part `pick` of the live `rules`.
-fn part<T: Send + Sync + 'static>(rules: &Live<Rules>, pick: fn(&Rules) -> &Arc<T>) -> Live<T> {
+pub(super) fn part<T: Send + Sync + 'static>(
+    rules: &Live<Rules>,
+    pick: fn(&Rules) -> &Arc<T>,
+) -> Live<T> {
     let rules = rules.clone();
     Live::new(move || pick(&rules.now()).clone())
 }

@@ -3,7 +3,6 @@
 
 use super::{rules, Daemon, LogHandle};
 use crate::config::Config;
-use crate::flows::openlines::LineRules;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -28,7 +27,6 @@ pub(super) fn apply(
     log: Option<&LogHandle>,
 ) -> Config {
     daemon.rules.send_replace(Arc::new(rules(&new)));
-    daemon.lines.send_replace(LineRules::new(&new));
     daemon.schedule.send_replace(new.schedule());
     if let Some(Err(e)) = log.map(|log| log.set_level(&new.log.level)) {
         tracing::error!(error = %e, "Cannot apply [log] level");

@@ -5,7 +5,6 @@ use super::Signature;
 use crate::config::{Config, LineConfig, OperatorName};
 use crate::engine::Live;
 use std::sync::Arc;
-use tokio::sync::watch;
 
 /// The bridge's settings, live-reloadable with the other rules.
 #[derive(Debug, Clone, Default)]
@@ -59,13 +58,6 @@ impl LineRules {
 pub struct LiveLines(Live<LineRules>);
 
 impl LiveLines {
-    /// The sender a reload replaces the rules through, and its first reader.
-    pub fn channel(rules: LineRules) -> (watch::Sender<LineRules>, Self) {
-        let (tx, _) = watch::channel(rules);
-        let reader = Self::from(&tx);
-        (tx, reader)
-    }
-
     /// The rules in force now.
     pub fn current(&self) -> Arc<LineRules> {
         self.0.now()
@@ -81,14 +73,6 @@ impl From<Live<LineRules>> for LiveLines {
     /// The bridge's part of the app's live rules.
     fn from(rules: Live<LineRules>) -> Self {
         Self(rules)
-    }
-}
-
-impl From<&watch::Sender<LineRules>> for LiveLines {
-    /// Another reader of `sender`'s rules.
-    fn from(sender: &watch::Sender<LineRules>) -> Self {
-        let rx = sender.subscribe();
-        Self(Live::new(move || Arc::new(rx.borrow().clone())))
     }
 }
 
