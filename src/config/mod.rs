@@ -5,6 +5,7 @@
 //!
 //! The lowest floor: imports nothing of ours.
 
+mod card;
 mod cidr;
 mod derived;
 mod env;
@@ -21,13 +22,14 @@ mod typecheck;
 mod urls;
 mod validate;
 
+pub use card::{CardConfig, CARD_ENTITIES};
 pub use cidr::{Cidr, CidrError};
 pub use env::{ENV_PREFIX, NON_CONFIG_ENV_VARS};
 pub(crate) use keys::{KeyTable, SECRET_KEYS};
 pub use load::{load, load_from_str, Loaded};
 pub use location::{default_node_name, Location};
 pub use problem::{ConfigError, Problem};
-pub use secret::{constant_time_eq, Secret};
+pub use secret::{constant_time_eq, random_token, Secret};
 pub use urls::{database_url_problems, mask_password};
 pub use validate::{validate, warnings, MIN_MAX_BYTES};
 
@@ -61,6 +63,8 @@ pub struct Config {
     pub bizproc: BizprocConfig,
     /// `[openlines]`: Chat2Desk channels bridged into Bitrix24 Open Lines.
     pub openlines: OpenlinesConfig,
+    /// `[card]`: the Chat2Desk tab in CRM cards; off when absent.
+    pub card: Option<CardConfig>,
 }
 
 /// `[chat2desk]`

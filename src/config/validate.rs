@@ -23,6 +23,7 @@ pub fn validate(c: &Config) -> Vec<Problem> {
     database(c, &mut out);
     node(c, &mut out);
     super::openlines::validate(c, &mut out);
+    super::card::validate(c, &mut out);
     let level = c.log.level.trim();
     if level.is_empty() {
         out.push(Problem::new(
@@ -58,6 +59,7 @@ pub fn warnings(c: &Config) -> Vec<Problem> {
             let url = http_url(key, value, true, &mut ignored)?;
             plain_http_warning(key, &url)
         })
+        .chain(super::card::warnings(c))
         .collect()
 }
 

@@ -6,6 +6,7 @@ pub mod bridge;
 pub mod exposition;
 mod fixture;
 pub mod hostile;
+pub mod webdriver;
 
 pub use fixture::*;
 

@@ -14,11 +14,13 @@ mod dialog;
 mod listing;
 mod oauth;
 mod people;
+mod placement;
 mod state;
 mod values;
 
 pub use bizproc::{SimEventSend, SimWorkflow};
 pub use connector::LineMessage;
+pub use placement::TabForm;
 pub use state::SimComment;
 
 use super::faults::Faults;
@@ -160,22 +162,21 @@ pub(crate) fn execute(state: &mut State, method: &str, params: &Value) -> Result
             let admin = oauth::is_admin(state, state.caller);
             connector::events(state, m, params, admin)
         }
-        m if m.starts_with("event.")
-            || m.starts_with("placement.")
-            || m.starts_with("imconnector.") =>
-        {
-            Err(ApiError::new(
-                403,
-                "WRONG_AUTH_TYPE",
-                "Current authorization type is denied for this method",
-            ))
-        }
+        m if m.starts_with("placement.") => placement::call(state, m, params),
+        m if m.starts_with("event.") || m.starts_with("imconnector.") => Err(ApiError::new(
+            403,
+            "WRONG_AUTH_TYPE",
+            "Current authorization type is denied for this method",
+        )),
         m => {
             let kind = crm::Kind::from_method(m).ok_or_else(|| not_found(m))?;
             match m.rsplit('.').next() {
                 Some("add") => crm::add(state, kind, params),
                 Some("update") => crm::update(state, kind, params),
-                Some("get") => crm::get(state, kind, params),
+                Some("get") => {
+                    placement::check_read(state, m, params)?;
+                    crm::get(state, kind, params)
+                }
                 _ => crm::list(state, kind, params),
             }
         }
@@ -228,6 +229,10 @@ const METHODS: &[&str] = &[
     "event.offline.clear",
     "event.offline.error",
     "event.offline.list",
+    "placement.bind",
+    "placement.get",
+    "placement.unbind",
+    "placement.list",
 ];
 
 pub(crate) fn not_found(method: &str) -> ApiError {
@@ -397,6 +402,9 @@ impl SimService for Portal {
         }
         if req.path == "/_sim/bizproc/wait" {
             return self.wait(&req);
+        }
+        if req.path == "/_sim/card" {
+            return self.card_page(&req);
         }
         if req.path == "/_sim/app" && req.method == hyper::Method::POST {
             return self.register_app(&req);

@@ -82,6 +82,8 @@ pub(crate) struct State {
     pub(crate) caller: i64,
     /// The application (client id) of the current call's token; `None` for the webhook.
     pub(crate) caller_app: Option<String>,
+    /// CRM card tabs and per-user read refusals.
+    pub(crate) placements: super::placement::Placements,
 }
 
 /// The webhook's owner.
@@ -134,6 +136,7 @@ impl State {
             admins: [WEBHOOK_USER].into_iter().collect(),
             caller: WEBHOOK_USER,
             caller_app: None,
+            placements: Default::default(),
         };
         state.add_user("Admin", "Adminov", "admin@portal.example", true);
         for (id, name, semantics) in [
