@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// The W3C key of an element reference.
-const ELEMENT: &str = "element-6066-11e4-a52f-4f735466cecf";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A headless Chromium session; the driver is killed on drop.
 pub struct Browser {
