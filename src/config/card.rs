@@ -117,3 +117,61 @@ pub(crate) fn warnings(c: &Config) -> Vec<Problem> {
     }
     Vec::new()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(c: &Config) -> Vec<String> {
+        let mut out = Vec::new();
+        validate(c, &mut out);
+        out.into_iter().map(|p| p.key).collect()
+    }
+
+    #[test]
+    fn defaults_are_the_four_cards_and_bad_values_name_their_key() {
+        let card = CardConfig::default();
+        assert_eq!(card.entities, CARD_ENTITIES);
+        assert_eq!((card.title.as_str(), card.history_days), ("Chat2Desk", 90));
+        assert_eq!(card.placements()[0], "CRM_LEAD_DETAIL_TAB");
+        let mut c = Config {
+            card: Some(card),
+            ..Config::default()
+        };
+        assert_eq!(keys(&c), ["card"], "needs [bitrix24.app]");
+        c.bitrix24.app = Some(super::super::AppConfig::default());
+        assert!(keys(&c).is_empty());
+        c.card = Some(CardConfig {
+            entities: vec!["lead".into(), "invoice".into(), "lead".into()],
+            title: " ".into(),
+            history_days: 0,
+        });
+        assert_eq!(
+            keys(&c),
+            [
+                "card.entities[1]",
+                "card.entities[2]",
+                "card.title",
+                "card.history_days"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_http_daemon_behind_an_https_portal_is_warned_about() {
+        let mut c = Config {
+            card: Some(CardConfig::default()),
+            ..Config::default()
+        };
+        c.bitrix24.webhook_url = super::super::Secret::new("https://portal.corp/rest/1/x/");
+        c.bitrix24.app = Some(super::super::AppConfig {
+            daemon_url: "http://c2d.corp.lan".into(),
+            ..Default::default()
+        });
+        let found = warnings(&c);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].key, "bitrix24.app.daemon_url");
+        c.bitrix24.app.as_mut().unwrap().daemon_url = "https://c2d.corp.lan".into();
+        assert!(warnings(&c).is_empty());
+    }
+}
