@@ -98,8 +98,8 @@ impl Daemon {
         let mut router = ChatWebhook::mount(webhook, Router::new());
         let secret = self.config.bizproc.secret.clone();
         router = BizprocRoute::mount(secret, services.clone(), self.wake.clone(), router);
-        if let (Some(card), Some(app)) = (&self.config.card, &self.config.bitrix24.app) {
-            let tab = (card.clone(), app.daemon_url.clone(), self.config.timezone());
+        if let (Some(card), Some(_)) = (&self.config.card, &self.config.bitrix24.app) {
+            let tab = (card.clone(), self.config.timezone());
             router = CardRoute::mount(tab, services.clone(), router);
         }
         if let Some(app) = &self.config.bitrix24.app {
@@ -341,6 +341,15 @@ async fn serve(
         )
     });
     set_up_lines(&daemon, &shutdown);
+    if let (Some(card), Some(app)) = (&daemon.config.card, &daemon.config.bitrix24.app) {
+        let bind = crate::flows::card::keep_bound(
+            daemon.services().clone(),
+            card.clone(),
+            app.daemon_url.clone(),
+            shutdown.clone(),
+        );
+        tokio::spawn(bind.in_current_span());
+    }
     let status = status_line(&services).await;
     notifier.ready(&status);
     tracing::info!(status = %status, "Started");

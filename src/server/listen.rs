@@ -115,8 +115,7 @@ impl WebhookServer {
         }
         drop(guard);
         let housekeeping = self.ctx.router.housekeeping(&shutdown);
-        // Spawned now (a lazy map would start them only once the accept loops ended).
-        let housekeeping: Vec<_> = housekeeping.into_iter().map(tokio::spawn).collect();
+        let housekeeping = housekeeping.into_iter().map(tokio::spawn);
         for task in accept_loops.into_iter().chain(housekeeping) {
             let _ = task.await;
         }
