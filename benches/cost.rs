@@ -13,7 +13,8 @@
 //!      50 ms: portal calls per transcript in the everyday case.
 //!
 //! `COST_REQUESTS` (default 10,000), `COST_TRICKLE` (default 40) change the sizes,
-//! `COST_WORKERS` the daemon's `sync.workers`.
+//! `COST_WORKERS` the daemon's `sync.workers`; with `COST_METHODS` set, each scenario also
+//! prints the portal's sub-calls by method to stderr.
 
 #[path = "support/rig.rs"]
 mod rig;
@@ -133,6 +134,7 @@ async fn sims(setup: Setup) {
             Some("stats") => json!({
                 "chat2desk_calls": rig.c2d.api_calls(),
                 "portal_calls": rig.portal.http_requests(),
+                "portal_methods": rig.portal.calls_by_method(),
             }),
             Some("latency") => {
                 let done = rig.verify(&closed).await;
@@ -284,6 +286,10 @@ fn settle(sims: &mut Sims, d: Daemon, name: &'static str, n: usize, mark: Mark, 
     sims.ask(&format!("wait {n}"));
     let (elapsed, cpu) = (mark.start.elapsed(), cpu(&d));
     let (c2d, portal) = sims.calls();
+    if std::env::var_os("COST_METHODS").is_some() {
+        // The portal's sub-calls by method since the simulators started (first poll included).
+        eprintln!("{name}: {}", sims.ask("stats")["portal_methods"]);
+    }
     let peak = d.memory_kib("VmHWM").unwrap_or(0);
     d.stop();
     let lat = sims.ask("latency 0");

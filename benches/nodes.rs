@@ -71,7 +71,7 @@ async fn claim_latency(
     let keys: Vec<i64> = (1..=n as i64).collect();
     for chunk in keys.chunks(500) {
         store
-            .enqueue_many(JobKind::Transcript, chunk, Intake::Backfill)
+            .enqueue_many(JobKind::TRANSCRIPT, chunk, Intake::Backfill)
             .await
             .unwrap();
     }

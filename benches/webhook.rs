@@ -88,7 +88,7 @@ async fn bench() {
         "every acknowledged delivery is in the queue"
     );
     assert!(store
-        .job(JobKind::Transcript, EVENTS)
+        .job(JobKind::TRANSCRIPT, EVENTS)
         .await
         .expect("job")
         .is_some());

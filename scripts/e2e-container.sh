@@ -12,13 +12,18 @@
 #   E2E_STOP_AFTER    "install": stop (successfully, saying so) after installing the .deb;
 #                     for partial runs while the daemon is incomplete. Unset in CI.
 #
-# What it does: builds the .deb/.rpm (release, --locked) unless --no-build; builds a minimal
-# bookworm rootfs (debootstrap minbase + systemd, dbus, adduser, curl, ca-certificates, procps)
-# cached in target/e2e-rootfs (E2E_ROOTFS_CACHE); copies it to target/e2e-run/; boots it with systemd-nspawn; then
-# inside the container: installs the .deb, runs the simulators (`chat2desk-b24 sim`) as a
-# transient unit, points the config at them, starts the service and asserts READY, a synced
-# comment, journald fields, reload, a watchdog restart, a conffile-keeping upgrade and a purge;
-# finally installs the .rpm with `rpm --root --nodeps` and starts the unit from its files.
+# What it does: builds the .deb/.rpm (release, --locked) unless --no-build; lintian on the
+# .deb when the host has it; builds a minimal bookworm rootfs (debootstrap minbase + the
+# packages in ROOTFS_PACKAGES) cached in target/e2e-rootfs (E2E_ROOTFS_CACHE; a cache made
+# with another package list gets the missing ones); copies it to target/e2e-run/; boots it
+# with systemd-nspawn; then inside the container: installs the .deb; checks that
+# `man chat2desk-b24.toml` shows every key `config --keys` lists and that `man --warnings`
+# is silent for every page; runs the simulators (`chat2desk-b24 sim`) as a transient unit,
+# points the config at them, starts the service and asserts READY, a synced comment, that
+# every path a message in src/ names exists, `status --json` (parses; exit 0 healthy, 1 with
+# a dead job), journald fields, reload, a watchdog restart, a conffile-keeping upgrade and a
+# purge; finally installs the .rpm with `rpm --root --nodeps` and starts the unit from its
+# files.
 # A machine that cannot boot the container fails the test.
 set -euo pipefail
 
@@ -38,6 +43,9 @@ BUILD=1
 STOP_AFTER=${E2E_STOP_AFTER:-}
 NSPID=""
 P=""
+# What the rootfs gets on top of debootstrap's minbase (man-db: the man page checks).
+ROOTFS_PACKAGES="systemd systemd-sysv dbus adduser curl ca-certificates procps man-db"
+WEBHOOK_SECRET=e2e-webhook-secret-0123456789
 
 case ${1:-} in
     --no-build) BUILD=0 ;;
@@ -103,11 +111,32 @@ DEB=$(ls "$PKG/${NAME}_${VERSION}-1_"*.deb 2>/dev/null) || fail "no revision-1 .
 RPM=$(ls "$PKG/$NAME-$VERSION-1."*.rpm 2>/dev/null) || fail "no release-1 .rpm in $PKG"
 echo "deb: $DEB"
 echo "rpm: $RPM"
+if command -v lintian >/dev/null; then
+    banner "lintian on the .deb (fails on errors; the man pages included)"
+    # lintian warns that it runs as root; it still works.
+    lrc=0
+    lint=$(lintian --fail-on error --tag-display-limit 0 "$DEB" 2>&1) || lrc=$?
+    [[ -n $lint ]] && echo "$lint"
+    ((lrc == 0)) || fail "lintian reports errors (rc $lrc)"
+    ok "lintian: no errors"
+fi
 
 banner "Root filesystem (cached in $CACHE)"
 rm -rf "$WORK"
 mkdir -p "$WORK"
+# Installs ROOTFS_PACKAGES into the rootfs at $1 and records the list in its marker.
+rootfs_packages() {
+    chroot "$1" apt-get update -qq >/dev/null
+    # shellcheck disable=SC2086 # a list of package names
+    chroot "$1" apt-get install -y -qq --no-install-recommends $ROOTFS_PACKAGES >/dev/null
+    chroot "$1" apt-get clean
+    echo "$ROOTFS_PACKAGES" >"$1/.e2e-complete"
+}
 if [[ -f $CACHE/.e2e-complete ]]; then
+    if [[ $(cat "$CACHE/.e2e-complete") != "$ROOTFS_PACKAGES" ]]; then
+        echo "The cached rootfs was made with other packages; installing: $ROOTFS_PACKAGES"
+        rootfs_packages "$CACHE"
+    fi
     echo "Using the cached rootfs."
 else
     if [[ -z ${DEBIAN_MIRROR:-} ]]; then
@@ -118,10 +147,7 @@ else
     mkdir -p "$(dirname "$CACHE")"
     debootstrap --variant=minbase bookworm "$CACHE.tmp" "$DEBIAN_MIRROR" >"$WORK/debootstrap.log" 2>&1 \
         || { tail -n 20 "$WORK/debootstrap.log"; fail "debootstrap from $DEBIAN_MIRROR failed"; }
-    chroot "$CACHE.tmp" apt-get install -y -qq --no-install-recommends \
-        systemd systemd-sysv dbus adduser curl ca-certificates procps >/dev/null
-    chroot "$CACHE.tmp" apt-get clean
-    touch "$CACHE.tmp/.e2e-complete"
+    rootfs_packages "$CACHE.tmp"
     mv "$CACHE.tmp" "$CACHE"
     echo "Built the rootfs: $(du -sh "$CACHE" | cut -f1)."
 fi
@@ -152,6 +178,33 @@ done
 ctr systemd-analyze verify --man=no "/usr/lib/systemd/system/$NAME.service"
 ok "systemd-analyze verify inside the container"
 echo "Exposure inside the container: $(ctr systemd-analyze security "$NAME" 2>/dev/null | tail -n1)"
+
+banner "man chat2desk-b24.toml shows every key; man --warnings is silent"
+mapfile -t KEYS < <(ctr "/usr/bin/$NAME" config --keys)
+((${#KEYS[@]} > 20)) || fail "'$NAME config --keys' listed ${#KEYS[@]} keys"
+# No hyphenation or justification, one long line per paragraph: each key's environment
+# variable (CHAT2DESK_B24_<SECTION>__<KEY>, which names the key) stays one word.
+page=$(ctr env MANWIDTH=1000 man --nh --nj chat2desk-b24.toml 2>/dev/null) || fail "man chat2desk-b24.toml failed"
+missing=()
+for key in "${KEYS[@]}"; do
+    section=${key%.*}
+    var="CHAT2DESK_B24_${section//./__}__${key##*.}"
+    var=${var^^}
+    grep -qF -- "$var" <<<"$page" || missing+=("$key")
+done
+((${#missing[@]} == 0)) || fail "man chat2desk-b24.toml lacks ${#missing[@]} keys: ${missing[*]}"
+ok "man chat2desk-b24.toml shows all ${#KEYS[@]} keys of config --keys"
+pages=0
+while read -r file; do
+    warnings=$(ctr env MANWIDTH=80 man --warnings -l "$file" 2>&1 >/dev/null) || fail "man -l $file failed: $warnings"
+    [[ -z $warnings ]] || fail "man --warnings -l $file: $warnings"
+    pages=$((pages + 1))
+done < <(ctr dpkg -L "$NAME" | grep -E '^/usr/share/man/man[0-9]/.+\.gz$')
+for page_name in "$NAME" "$NAME.toml"; do
+    warnings=$(ctr env MANWIDTH=80 man --warnings "$page_name" 2>&1 >/dev/null) || fail "man $page_name failed: $warnings"
+    [[ -z $warnings ]] || fail "man --warnings $page_name: $warnings"
+done
+ok "man --warnings prints nothing for the $pages pages of the package"
 
 if [[ $STOP_AFTER == install ]]; then
     echo "Stopping after the install step, as E2E_STOP_AFTER=install asks: the service was not tested."
@@ -202,6 +255,9 @@ webhook_url = "$WEBHOOK"
 [crm]
 default_responsibles = [$RESPONSIBLE]
 
+[server]
+webhook_secret = "$WEBHOOK_SECRET"
+
 [sync]
 schedule = "*/2 * * * * *"
 TOML
@@ -243,6 +299,60 @@ ok "active; STATUS: $status"
 banner "A closed request becomes a portal comment"
 RID=$(sync_one_request)
 ok "comment for request $RID is in the portal"
+
+banner "Every path a message names exists (collected from src/)"
+# Absolute paths of the package named in any message or help text, plus the docs named
+# relative to its doc directory. Skipped: the other paths under /etc/$NAME/, which messages
+# give as the form of a *_file key ("/etc/$NAME/secret"): the admin creates those.
+named=$(
+    {
+        grep -rhoE "/(usr|etc|var)/[A-Za-z0-9_./-]*$NAME[A-Za-z0-9_./-]*" src | sed 's/[.,]*$//'
+        grep -rhoE '(^|[^A-Za-z0-9_/])docs/[a-z0-9_-]+\.md' src | sed "s|^.*docs/|/usr/share/doc/$NAME/docs/|"
+        if grep -rqF config.example.toml src; then echo "/usr/share/doc/$NAME/config.example.toml"; fi
+        if grep -rqw README src; then echo "/usr/share/doc/$NAME/README.md"; fi
+    } | grep -vE "^/etc/$NAME/.+" | sort -u
+    echo "$CONF"
+)
+absent=()
+count=0
+while read -r path; do
+    count=$((count + 1))
+    [[ -e $R$path ]] || absent+=("$path")
+done <<<"$named"
+((${#absent[@]} == 0)) || fail "named in messages but absent after install and first start: ${absent[*]}"
+ok "all $count paths named in src/ exist: $(tr '\n' ' ' <<<"$named")"
+
+banner "status --json parses; its exit code follows the queue's health"
+# Runs `status --json` as the service's user; prints the exit code, then the JSON.
+status_json() {
+    local rc=0 out
+    out=$(ctr runuser -u "$NAME" -- "/usr/bin/$NAME" status --json) || rc=$?
+    echo "$rc"
+    echo "$out"
+}
+{ read -r rc; json=$(cat); } < <(status_json)
+python3 -m json.tool <<<"$json" >/dev/null || fail "status --json printed no JSON: $json"
+[[ $rc == 0 ]] || fail "status --json exited $rc with an empty queue: $json"
+python3 -c 'import json,sys; s=json.load(sys.stdin); assert s["health"] == "healthy" and s["queue"]["dead"] == 0, s' <<<"$json" \
+    || fail "status --json does not say healthy: $json"
+ok "status --json: exit 0, healthy"
+# A close_request webhook for a request Chat2Desk does not know: the job dies (404).
+code=$(ctr curl -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' \
+    -d '{"hook_type":"close_request","request_id":987654321}' "http://127.0.0.1:8089/webhook/$WEBHOOK_SECRET")
+[[ $code == 200 ]] || fail "the close_request webhook answered $code"
+degraded() {
+    { read -r rc; json=$(cat); } < <(status_json)
+    [[ $rc == 1 ]]
+}
+wait_for 30 degraded || fail "status --json did not exit 1 after a job died (exit $rc): $json"
+python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert s["health"] == "degraded" and s["queue"]["dead"] == 1, s
+dead = s["dead_jobs"][0]
+assert dead["kind"] == "transcript" and dead["key"] == 987654321 and dead["reason"], dead
+' <<<"$json" || fail "status --json does not show the dead job: $json"
+ok "status --json: exit 1, degraded, dead job 987654321 with its reason"
 
 banner "journald has the structured fields"
 ctr journalctl -u "$NAME" -o json --no-pager | python3 -c '

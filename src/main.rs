@@ -79,7 +79,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let daemon = app::build(config).await?;
             app::run(daemon, &cli.config, signals, log).await?;
         }
-        Command::Config => print!("{}", load(&cli.config)?.dump()),
+        Command::Config { keys: true } => {
+            for key in cli::config_keys() {
+                println!("{key}");
+            }
+        }
+        Command::Config { keys: false } => print!("{}", load(&cli.config)?.dump()),
         Command::App { action } => {
             let config = load(&cli.config)?;
             match action {
@@ -99,6 +104,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             files,
             transport,
             dry_run,
+            via_daemon,
         } => {
             let config = load(&cli.config)?;
             app::init_logging(&config.log.level);
@@ -109,6 +115,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 files,
                 transport,
             };
+            if via_daemon {
+                let ended = cli::send_via_daemon(&config, &args).await?;
+                return Ok(ExitCode::from(ended as u8));
+            }
             let sent = if dry_run {
                 cli::send_dry_run(&chat2desk(&config)?, &args).await?
             } else {

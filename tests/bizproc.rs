@@ -6,7 +6,7 @@ mod common;
 
 use chat2desk_b24::app::build;
 use chat2desk_b24::config::{Config, Integration, PollStrategy, Secret};
-use chat2desk_b24::engine::Outcome;
+use chat2desk_b24::engine::{Outcome, Steps};
 use chat2desk_b24::flows::bizproc::SendProgress;
 use chat2desk_b24::sim::bitrix24::SimWorkflow;
 use chat2desk_b24::store::{JobKind, JobState, Store};
@@ -424,7 +424,7 @@ async fn event_send_retries_not_saved_and_locked_workflows_and_ends_on_access_de
     let store = Store::open(&run_.db).await.unwrap();
     let start = Instant::now();
     let done = loop {
-        let j = store.job(JobKind::Send, job).await.unwrap().unwrap();
+        let j = store.job(JobKind::SEND, job).await.unwrap().unwrap();
         if j.state == JobState::Done {
             break j;
         }
@@ -432,7 +432,7 @@ async fn event_send_retries_not_saved_and_locked_workflows_and_ends_on_access_de
         assert!(start.elapsed() < Duration::from_secs(20));
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let progress = SendProgress::from_steps(&done.steps);
+    let progress = SendProgress::of(&done);
     assert!(matches!(progress.outcome, Some(Outcome::Sent { .. })));
     assert!(progress.report_error.unwrap().contains("ACCESS_DENIED"));
     assert_eq!(event_sends_for(&env, "gone-token"), ["denied"]);

@@ -11,6 +11,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 
+#[path = "check/cases.rs"]
+mod cases;
+
 const TOKEN: &str = "tok-SECRET-4711";
 const HOOK: &str = "https://portal.example/rest/1/hooksecret0042/";
 
@@ -202,13 +205,13 @@ fn each_misconfiguration_gives_one_line_naming_the_key_and_the_fix() {
         ("webhook secret weak", &[("server", "webhook_secret = \"short\"")], &[],
          "FAIL server.webhook_secret: too weak or not URL-safe; expected at least 16 characters of A-Z, a-z, 0-9, `-` and `_` (e.g. the output of `openssl rand -hex 24`)"),
         ("misspelt key", &[("crm", "defualt_responsibles = [2]")], &[],
-         "FAIL crm.defualt_responsibles: unknown key; did you mean `default_responsibles`?; [crm] takes deal_category, default_responsibles, integration, max_comment_bytes, new_deal_when_closed, operators, source, timezone"),
+         "FAIL crm.defualt_responsibles: unknown key; did you mean `default_responsibles`?; [crm] takes deal_category, default_responsibles, fields, integration, max_comment_bytes, new_deal_when_closed, operators, responsible_pick, source, tag_rules, timezone"),
         ("key in the wrong section", &[("crm", "workers = 2")], &[],
-         "FAIL crm.workers: unknown key; it belongs in [sync]: move it there; [crm] takes deal_category, default_responsibles, integration, max_comment_bytes, new_deal_when_closed, operators, source, timezone"),
+         "FAIL crm.workers: unknown key; it belongs in [sync]: move it there; [crm] takes deal_category, default_responsibles, fields, integration, max_comment_bytes, new_deal_when_closed, operators, responsible_pick, source, tag_rules, timezone"),
         ("key above every section", &[("top", "workers = 2")], &[],
          "FAIL workers: unknown key here: keys go under their section header; move it below [sync]"),
         ("misspelt section", &[("database", "[crmm]\nsource = \"WEB\"")], &[],
-         "FAIL crmm: unknown section; did you mean [crm] (`crm`)?; the sections are bitrix24, bitrix24.app, bizproc, card, chat2desk, crm, database, log, node, openlines, server, sync"),
+         "FAIL crmm: unknown section; did you mean [crm] (`crm`)?; the sections are bitrix24, bitrix24.app, bizproc, card, chat2desk, crm, crm.filter, database, escalation, log, node, openlines, server, sync"),
         ("missing closing quote", &[("chat2desk", "web_url = \"https://web.example")], &[],
          "FAIL chat2desk.web_url: line 4 is not valid TOML: the text value has no closing quote; end it with the quote it starts with: web_url = \"…\""),
         ("header without bracket", &[("server", "[[crm.operators]\nchat2desk = 1\nbitrix24 = 2")], &[],
@@ -227,7 +230,7 @@ fn each_misconfiguration_gives_one_line_naming_the_key_and_the_fix() {
     std::fs::write(&path, fill(&template, &[])).unwrap();
     let (code, out) = run(&path, &[], &["check", "--offline"]);
     assert_eq!(code, 0, "the base config passes:\n{out}");
-    for (name, adds, env, expected) in cases {
+    for (name, adds, env, expected) in cases.iter().chain(cases::CASES) {
         std::fs::write(&path, fill(&template, adds)).unwrap();
         let (code, out) = run(&path, env, &["check", "--offline"]);
         assert_case(name, code, &out, expected, 1);
@@ -266,10 +269,10 @@ fn a_key_under_another_name_points_at_ours_and_what_it_leaves_unset_is_a_skip() 
          "FAIL bitrix24.webhook: unknown key; did you mean `webhook_url`?; [bitrix24] takes burst, ca_file, requests_per_second, timeout_secs, webhook_url, webhook_url_file",
          &["bitrix24.webhook_url"]),
         ("misspelt section, then its token", "[chat2desk]", "[chat2dsk]",
-         "FAIL chat2dsk: unknown section; did you mean [chat2desk] (`chat2desk`)?; the sections are bitrix24, bitrix24.app, bizproc, card, chat2desk, crm, database, log, node, openlines, server, sync",
+         "FAIL chat2dsk: unknown section; did you mean [chat2desk] (`chat2desk`)?; the sections are bitrix24, bitrix24.app, bizproc, card, chat2desk, crm, crm.filter, database, escalation, log, node, openlines, server, sync",
          &["chat2desk.token"]),
         ("misspelt section, then its webhook", "[bitrix24]", "[bitrix]",
-         "FAIL bitrix: unknown section; did you mean [bitrix24] (`bitrix24`)?; the sections are bitrix24, bitrix24.app, bizproc, card, chat2desk, crm, database, log, node, openlines, server, sync",
+         "FAIL bitrix: unknown section; did you mean [bitrix24] (`bitrix24`)?; the sections are bitrix24, bitrix24.app, bizproc, card, chat2desk, crm, crm.filter, database, escalation, log, node, openlines, server, sync",
          &["bitrix24.webhook_url"]),
         ("missing token file", "token = \"tok-SECRET-4711\"", "token_file = \"/nonexistent/token\"",
          "FAIL chat2desk.token_file: cannot read `/nonexistent/token` (no such file); expected a file holding chat2desk.token, readable by the service user",
@@ -278,7 +281,7 @@ fn a_key_under_another_name_points_at_ours_and_what_it_leaves_unset_is_a_skip() 
     let dir = tempfile::tempdir().unwrap();
     let text = fill(&base(&dir.path().join("state.db")), &[]);
     let path = dir.path().join("config.toml");
-    for (name, from, to, expected, skipped) in cases {
+    for (name, from, to, expected, skipped) in cases.iter().chain(cases::CASCADES) {
         assert!(text.contains(from), "{name}: the base has {from}");
         std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
         let (code, out) = run(&path, &[], &["check", "--offline"]);

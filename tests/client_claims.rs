@@ -23,7 +23,7 @@ fn at(base: DateTime<Utc>, secs: i64) -> DateTime<Utc> {
 async fn running_jobs(store: &Store, n: i64, now: DateTime<Utc>) -> Vec<i64> {
     for key in 0..n {
         store
-            .enqueue(JobKind::Transcript, 1000 + key, Intake::Poll)
+            .enqueue(JobKind::TRANSCRIPT, 1000 + key, Intake::Poll)
             .await
             .unwrap();
     }
@@ -151,7 +151,7 @@ async fn records_are_saved_with_the_checkpoint_and_read_newest_first(db: Fixture
         .unwrap();
     let scopes: Vec<(&str, i64)> = seen.iter().map(|r| (r.scope.as_str(), r.id)).collect();
     assert_eq!(scopes, vec![("crm.lead", 42), ("crm.origin:5", 5)]);
-    let job = store.job(JobKind::Transcript, 1000).await.unwrap().unwrap();
+    let job = store.job(JobKind::TRANSCRIPT, 1000).await.unwrap().unwrap();
     assert_eq!(job.steps, serde_json::json!({"entity": 42}));
     // Older than the window: not used.
     let none = store.client_records(&keys, at(t0, 3600)).await.unwrap();
@@ -200,13 +200,13 @@ async fn interleave(store: &Store, steps: Vec<Step>) -> Result<(), TestCaseError
     let base = Utc::now() + ChronoDuration::seconds(1);
     for key in [1, 2] {
         store
-            .enqueue(JobKind::Transcript, key, Intake::Poll)
+            .enqueue(JobKind::TRANSCRIPT, key, Intake::Poll)
             .await
             .unwrap();
     }
     let ids = [
-        store.job(JobKind::Transcript, 1).await.unwrap().unwrap().id,
-        store.job(JobKind::Transcript, 2).await.unwrap().unwrap().id,
+        store.job(JobKind::TRANSCRIPT, 1).await.unwrap().unwrap().id,
+        store.job(JobKind::TRANSCRIPT, 2).await.unwrap().unwrap().id,
     ];
     let mut model = [Model::default(); 2];
     let mut t = 0i64;
@@ -303,10 +303,10 @@ async fn two_nodes_racing_for_one_client_never_both_get_it(db: Fixture) {
     let b = db.reopen_as("node-b").await;
     for round in 0..20i64 {
         let key_a = 10_000 + 2 * round;
-        a.enqueue(JobKind::Transcript, key_a, Intake::Poll)
+        a.enqueue(JobKind::TRANSCRIPT, key_a, Intake::Poll)
             .await
             .unwrap();
-        b.enqueue(JobKind::Transcript, key_a + 1, Intake::Poll)
+        b.enqueue(JobKind::TRANSCRIPT, key_a + 1, Intake::Poll)
             .await
             .unwrap();
         let t0 = Utc::now() + ChronoDuration::seconds(1);
@@ -340,12 +340,12 @@ async fn jobs_of_one_chain_run_one_at_a_time_in_the_order_queued(db: Fixture) {
     let store = db.store.clone();
     for (key, chain) in [(1, "chat:7"), (2, "chat:7"), (3, "chat:8"), (4, "chat:7")] {
         assert!(store
-            .enqueue_in_chain(JobKind::Transcript, key, Intake::Webhook, chain)
+            .enqueue_in_chain(JobKind::TRANSCRIPT, key, Intake::Webhook, chain)
             .await
             .unwrap());
     }
     store
-        .enqueue(JobKind::Transcript, 5, Intake::Poll)
+        .enqueue(JobKind::TRANSCRIPT, 5, Intake::Poll)
         .await
         .unwrap();
     let t = Utc::now() + ChronoDuration::seconds(1);
@@ -364,14 +364,14 @@ async fn jobs_of_one_chain_run_one_at_a_time_in_the_order_queued(db: Fixture) {
     // The head fails: the chain waits for its retry, it does not skip ahead.
     store.fail(ids[0], "portal down", t).await.unwrap();
     assert_eq!(keys(store.claim(t, LEASE, 10).await.unwrap()), vec![1]);
-    let head = store.job(JobKind::Transcript, 1).await.unwrap().unwrap();
+    let head = store.job(JobKind::TRANSCRIPT, 1).await.unwrap().unwrap();
     store
         .complete(head.id, &serde_json::json!({}))
         .await
         .unwrap();
     assert_eq!(keys(store.claim(t, LEASE, 10).await.unwrap()), vec![2]);
     // A dead head does not block the chain forever.
-    let second = store.job(JobKind::Transcript, 2).await.unwrap().unwrap();
+    let second = store.job(JobKind::TRANSCRIPT, 2).await.unwrap().unwrap();
     store.bury(second.id, "refused").await.unwrap();
     assert_eq!(keys(store.claim(t, LEASE, 10).await.unwrap()), vec![4]);
 }

@@ -92,6 +92,14 @@ async fn form_routes_refuse_bombs_floods_and_forgeries_without_a_crash_or_a_stal
     let channels = format!("{}/bizproc/channels?{bomb}&{secret}", t.base);
     let (status, _) = send(&http, get.clone(), channels, String::new()).await;
     assert_eq!(status, 401, "the secret is never taken from the query");
+    let (status, _) = send(
+        &http,
+        post.clone(),
+        format!("{send_url}?{secret}"),
+        "event_token=t&properties[text]=hi".into(),
+    )
+    .await;
+    assert_eq!(status, 401, "nor from the query of a POST");
 
     // 40,000 pairs are over the 64 KiB form limit; 1,001 within it are over the field cap.
     let flood = "a[]=1&".repeat(40_000);

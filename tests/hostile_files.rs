@@ -123,9 +123,11 @@ async fn links_off_the_portal_fetch_nothing_and_active_content_is_never_served_i
     t.assert_untouched().await;
 }
 
-/// Asks for `url` on a raw connection, reads the status line and 64 KiB, then holds the
-/// connection without reading until `hold` ends; the status.
-async fn slow_reader(url: String, hold: Duration) -> u16 {
+/// Asks for `url` on a raw connection and reads the status line and 64 KiB; then holds the
+/// connection without reading until every reader has its status (`answered`), and `hold`
+/// longer: no slot is given back before the last reader was answered, however late the
+/// machine's load lets it arrive. The status.
+async fn slow_reader(url: String, answered: Arc<tokio::sync::Barrier>, hold: Duration) -> u16 {
     let rest = url.trim_start_matches("http://");
     let (addr, path) = rest.split_at(rest.find('/').unwrap());
     let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -138,7 +140,9 @@ async fn slow_reader(url: String, hold: Duration) -> u16 {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
+    answered.wait().await;
     tokio::time::sleep(hold).await;
+    drop(tcp);
     status
 }
 
@@ -150,12 +154,15 @@ async fn twelve_slow_readers_of_a_60_mib_file_share_8_slots_and_memory_stays_bou
     drop(big);
     let url = offer(&t, &link, "film.mp4").await;
     let watch = Watch::start(&t);
+    let answered = Arc::new(tokio::sync::Barrier::new(12));
+    let hold = Duration::from_secs(2);
     let readers: Vec<_> = (0..12)
-        .map(|_| tokio::spawn(slow_reader(url.clone(), Duration::from_secs(3))))
+        .map(|_| tokio::spawn(slow_reader(url.clone(), answered.clone(), hold)))
         .collect();
     let mut statuses = Vec::new();
     for r in readers {
-        statuses.push(r.await.unwrap());
+        let status = tokio::time::timeout(Duration::from_secs(120), r).await;
+        statuses.push(status.expect("every reader is answered").unwrap());
     }
     statuses.sort();
     let served = statuses.iter().filter(|s| **s == 200).count();

@@ -42,7 +42,7 @@ async fn wait_done(db: &Path, daemon: &Binary, requests: &[i64]) {
         let store = Store::open(db).await.expect("the state database opens");
         let mut done = 0;
         for r in requests {
-            let job = store.job(JobKind::Transcript, *r).await.expect("job read");
+            let job = store.job(JobKind::TRANSCRIPT, *r).await.expect("job read");
             if let Some(job) = job {
                 assert_ne!(job.state, JobState::Dead, "{r}: {:?}", job.last_error);
                 done += usize::from(job.state == JobState::Done);
@@ -198,4 +198,101 @@ async fn a_second_daemon_with_its_own_state_writes_nothing_twice() {
     run_ok(&second.config, &["backfill", "--since", &yesterday()]).await;
     wait_done(&db, &second, &requests).await;
     assert_once(&env, &requests);
+}
+
+/// The business-process activity's secret in these tests.
+const BIZPROC_SECRET: &str = "bizproc-secret-0123456789";
+
+/// Posts a business-process call for the workflow whose token is `token` the way the PHP
+/// activity does (to the lead `lead`, sending `text` to the scenario's known client).
+async fn post_send_call(env: &Env, daemon: &Binary, token: &str, lead: i64, text: &str) {
+    let encode = chat2desk_b24::portal::query::percent_encode;
+    let form = format!(
+        "workflow_id=wf1&code=chat2desk_send&document_id[0]=crm&document_id[1]=CCrmDocumentLead\
+         &document_id[2]=LEAD_{lead}&document_type[0]=crm&document_type[1]=CCrmDocumentLead\
+         &document_type[2]=LEAD&event_token={}&properties[channel_id]={}\
+         &properties[phone]=79607940401&properties[text]={}&use_subscription=Y\
+         &timeout_duration=3600&ts={}&auth[application_token]={BIZPROC_SECRET}",
+        encode(token),
+        env.s.channel,
+        encode(text),
+        chrono::Utc::now().timestamp(),
+    );
+    let answer = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/bizproc/send", daemon.listen))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .expect("the daemon answers");
+    assert_eq!(answer.status(), 202, "the call is queued");
+}
+
+/// Waits (up to 30 s) until the portal saw `n` `bizproc.event.send` calls for `token`;
+/// their `RETURN_VALUES`.
+async fn event_sends(env: &Env, daemon: &Binary, token: &str, n: usize) -> Vec<serde_json::Value> {
+    let start = Instant::now();
+    loop {
+        let sends: Vec<serde_json::Value> = env
+            .portal
+            .event_sends()
+            .into_iter()
+            .filter(|e| e.params["EVENT_TOKEN"] == token)
+            .map(|e| e.params["RETURN_VALUES"].clone())
+            .collect();
+        if sends.len() >= n {
+            return sends;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{} of {n} bizproc.event.send; log:\n{}",
+            sends.len(),
+            daemon.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_business_process_call_delivered_again_after_the_state_was_lost_is_not_sent_again() {
+    let env = Env::new().await;
+    env.c2d.client_says(env.s.client_existing, "Здравствуйте");
+    let extra =
+        format!("[bizproc]\nsecret = \"{BIZPROC_SECRET}\"\n[sync]\npoll_strategy = \"off\"\n");
+    let mut daemon = env.spawn_daemon(&extra).await;
+    let lead = env.s.lead_existing;
+    let document = format!("LEAD_{lead}");
+    let wf = env
+        .portal
+        .issue_workflow(&["crm", "CCrmDocumentLead", &document]);
+    env.portal.save_workflow(&wf.event_token);
+    post_send_call(&env, &daemon, &wf.event_token, lead, "Ваш заказ готов").await;
+    let first = event_sends(&env, &daemon, &wf.event_token, 1).await;
+    assert_eq!(first[0]["sent"], "Y", "{first:?}");
+    assert_eq!(env.c2d.message_posts().len(), 1);
+
+    // The state is lost; the same call (the same event_token) is delivered again.
+    daemon.kill9();
+    remove_db(&env.db());
+    daemon.restart().await;
+    post_send_call(&env, &daemon, &wf.event_token, lead, "Ваш заказ готов").await;
+    let both = event_sends(&env, &daemon, &wf.event_token, 2).await;
+    let posts = env.c2d.message_posts();
+    assert_eq!(posts.len(), 1, "the message is not sent again: {posts:#?}");
+    assert_eq!(
+        both[1]["message_id"], both[0]["message_id"],
+        "the second run reports the message it found"
+    );
+    // A different call with the same text is a message of its own.
+    let other = env
+        .portal
+        .issue_workflow(&["crm", "CCrmDocumentLead", &document]);
+    env.portal.save_workflow(&other.event_token);
+    post_send_call(&env, &daemon, &other.event_token, lead, "Ваш заказ готов").await;
+    event_sends(&env, &daemon, &other.event_token, 1).await;
+    assert_eq!(
+        env.c2d.message_posts().len(),
+        2,
+        "another call sends its message"
+    );
 }

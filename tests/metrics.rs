@@ -1,6 +1,6 @@
 //! The `/metrics` contract: the real binary, after a poll, a webhook and a synced request,
-//! serves exactly the metrics the README's "Monitoring" table documents, each with its type
-//! and label names.
+//! serves exactly the metrics the table of docs/operations.md ("Health and metrics")
+//! documents, each with its type and label names.
 
 mod common;
 
@@ -21,7 +21,7 @@ async fn metrics_page_matches_the_documented_names_types_and_labels() {
     assert_eq!(
         served.keys().collect::<Vec<_>>(),
         documented.keys().collect::<Vec<_>>(),
-        "metric names: served (left) vs README (right)\n{page}"
+        "metric names: served (left) vs docs/operations.md (right)\n{page}"
     );
     for (name, (kind, labels)) in &documented {
         let (served_kind, served_labels) = &served[name];

@@ -1,31 +1,26 @@
 //! The shipped nginx example in front of the daemon: a real nginx (Debian's package) with a
 //! self-signed certificate made by the openssl CLI, a webhook posted over HTTPS through it,
-//! and the comment on the portal simulator. nginx is required: CI installs it.
+//! and the comment on the portal simulator; the administrators' pages behind the same TLS
+//! server, for the LAN only. nginx is required: CI installs it.
 
 mod common;
 
 use chat2desk_b24::app::build;
 use chat2desk_b24::config::{Integration, PollStrategy, Secret};
 use chat2desk_b24::server::ServerSettings;
-use common::{free_port, Env};
+use common::{free_port, Env, KillOnDrop};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 const NGINX: &str = "/usr/sbin/nginx";
 const HOST: &str = "chat2desk-b24.example.com";
 const SECRET: &str = "nginx-test-secret-0123456789";
-
-/// Kills nginx when the test ends, passing or not.
-struct Nginx(Child);
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+/// The test's "LAN": the one address the example's `allow` for the admin pages is set to. A
+/// client bound to it is on the LAN; one from 127.0.0.1 is not.
+const LAN: [u8; 4] = [127, 0, 0, 2];
 
 fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
@@ -91,6 +86,10 @@ fn site_config(https: u16, http: u16, daemon: u16, cert: &Path, key: &Path, logs
             "server 192.0.2.12:8089",
             format!("server 127.0.0.1:{}", dead_port()),
         ),
+        (
+            "allow 192.168.0.0/16;",
+            format!("allow {};", IpAddr::from(LAN)),
+        ),
     ];
     let mut text = shipped;
     for (from, to) in replacements {
@@ -104,7 +103,7 @@ fn site_config(https: u16, http: u16, daemon: u16, cert: &Path, key: &Path, logs
         .join("\n")
 }
 
-fn start_nginx(dir: &Path, site: &str) -> Nginx {
+fn start_nginx(dir: &Path, site: &str) -> KillOnDrop {
     assert!(
         Path::new(NGINX).exists(),
         "{NGINX} is missing: this test needs Debian's nginx package (`apt-get install nginx`; \
@@ -146,7 +145,32 @@ fn start_nginx(dir: &Path, site: &str) -> Nginx {
         .stderr(Stdio::null())
         .spawn()
         .expect("nginx starts");
-    Nginx(child)
+    KillOnDrop(child)
+}
+
+/// An HTTPS client of nginx on `https` that trusts `cert`, from `local` when given; it follows
+/// no redirect.
+fn https_client(cert: &Path, https: u16, local: Option<IpAddr>) -> reqwest::Client {
+    let root = reqwest::Certificate::from_pem(&std::fs::read(cert).unwrap()).unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(root)
+        .resolve(HOST, ([127, 0, 0, 1], https).into())
+        .local_address(local)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Waits until nginx answers on `base`.
+async fn wait_up(client: &reqwest::Client, base: &str) {
+    let start = Instant::now();
+    while let Err(e) = client.get(format!("{base}/")).send().await {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "nginx did not come up: {e:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,22 +195,9 @@ async fn a_webhook_through_the_shipped_nginx_config_reaches_the_portal() {
     let site = site_config(https, http, daemon_port, &cert, &key, &dir.join("logs"));
     let _nginx = start_nginx(&dir, &site);
 
-    let root = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
-    let client = reqwest::Client::builder()
-        .add_root_certificate(root)
-        .resolve(HOST, ([127, 0, 0, 1], https).into())
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = https_client(&cert, https, None);
     let base = format!("https://{HOST}:{https}");
-    let start = Instant::now();
-    while let Err(e) = client.get(format!("{base}/")).send().await {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "nginx did not come up: {e:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_up(&client, &base).await;
 
     let c = env.c2d.add_client(
         "Через прокси",
@@ -265,4 +276,58 @@ async fn a_webhook_through_the_shipped_nginx_config_reaches_the_portal() {
     server_task.await.unwrap();
     worker_task.await.unwrap();
     assert_eq!(env.comments_for(request).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_pages_behind_the_shipped_nginx_answer_the_lan_only() {
+    let env = Env::new().await;
+    let (https, http, listen) = (free_port(), free_port(), free_port());
+    let daemon_url = format!("https://{HOST}:{https}");
+    let (client_id, secret) = env.portal.register_app(
+        &format!("{daemon_url}/bitrix24/app"),
+        &["imopenlines", "imconnector"],
+    );
+    let app = format!(
+        "[bitrix24.app]\nclient_id = \"{client_id}\"\nclient_secret = \"{secret}\"\n\
+         oauth_url = \"{}\"\ndaemon_url = \"{daemon_url}\"\n\
+         [[openlines.lines]]\nline = 3\nchannels = [{}]\n",
+        env.portal.oauth_url(),
+        env.s.channel,
+    );
+    let _daemon = env.spawn_daemon_at(listen, &app).await;
+
+    let dir = env.dir.path().join("nginx");
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    let (cert, key) = self_signed(&dir);
+    let site = site_config(https, http, listen, &cert, &key, &dir.join("logs"));
+    let _nginx = start_nginx(&dir, &site);
+    let lan = https_client(&cert, https, Some(IpAddr::from(LAN)));
+    wait_up(&lan, &daemon_url).await;
+
+    // From the LAN the connect page reaches the daemon, which sends the browser to the
+    // portal's authorisation page with the state cookie.
+    let connect = format!("{daemon_url}/bitrix24/connect");
+    let answer = lan.get(&connect).send().await.unwrap();
+    assert_eq!(answer.status(), 302, "{:?}", answer.text().await);
+    let location = answer.headers()["location"].to_str().unwrap();
+    assert!(
+        location.contains("/oauth/authorize/") && location.contains(&client_id),
+        "{location}"
+    );
+    assert!(answer.headers().contains_key("set-cookie"));
+
+    // From elsewhere nginx refuses it before the daemon sees it.
+    let outside = https_client(&cert, https, None);
+    let refused = outside.get(&connect).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+
+    // The business-process listener is not behind this server, nor anything unknown.
+    for path in ["/bizproc/send", "/card/"] {
+        let answer = lan
+            .post(format!("{daemon_url}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 404, "{path}");
+    }
 }

@@ -5,7 +5,8 @@
 //! off on SIGHUP while the other stays; an admin's disconnect stops the line's routing and is
 //! not undone by a restart until `openlines --reconnect`; with `openlines_lead` the
 //! transcript goes to the lead the line made, and a client without a phone gets one lead;
-//! a client's BB-codes reach the line inert.
+//! a client's BB-codes reach the line inert; the poller, like the server, routes by the lines
+//! of the last reload.
 
 mod common;
 
@@ -175,6 +176,40 @@ async fn a_line_taken_out_of_the_config_is_switched_off_on_reload() {
         "the removed line's channel reached a line"
     );
     assert!(in_line3 > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_poller_routes_by_the_lines_of_the_last_reload() {
+    // No Chat2Desk webhook: the poller alone brings client messages to their lines.
+    let b = bridge("").await;
+    let (status, page) = b.connect().await;
+    assert_eq!(status, 200, "{page}");
+    let before = b
+        .env
+        .c2d
+        .add_client("Пётр", Some("79005550111"), "telegram", b.other_channel);
+    b.env.c2d.client_says(before, "до перезагрузки");
+    wait_for("line 5's client in its line (polled)", || {
+        reached_a_line(&b, before)
+    })
+    .await;
+    b.drop_line(5);
+    b.reload();
+    wait_for("line 5 switched off", || {
+        !b.env.portal.active_lines(CONNECTOR).contains_key(&5)
+    })
+    .await;
+    let after = b
+        .env
+        .c2d
+        .add_client("Павел", Some("79005550112"), "telegram", b.other_channel);
+    b.env.c2d.client_says(after, "после перезагрузки");
+    // A later message of line 3 arrives by the same polls, so the one before it was read.
+    client_in_line(&b, "Анна", "79005550113").await;
+    assert!(
+        !reached_a_line(&b, after),
+        "the poller routed the removed line's channel"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -264,7 +264,7 @@ async fn a_request_synced_twice_still_has_one_comment() {
         assert!(d
             .services()
             .store
-            .retry(JobKind::Transcript, *r)
+            .retry(JobKind::TRANSCRIPT, *r)
             .await
             .unwrap());
     }
@@ -321,7 +321,7 @@ async fn transient_portal_faults_are_retried_permanent_ones_go_dead_with_a_reaso
     let job = d
         .services()
         .store
-        .job(JobKind::Transcript, request)
+        .job(JobKind::TRANSCRIPT, request)
         .await
         .unwrap()
         .unwrap();
@@ -355,7 +355,7 @@ async fn requests_endpoints_missing_fall_back_to_the_dialog_messages() {
     let store = &d.services().store;
     store
         .enqueue(
-            JobKind::Transcript,
+            JobKind::TRANSCRIPT,
             999_999,
             chat2desk_b24::store::Intake::Manual,
         )
@@ -363,7 +363,7 @@ async fn requests_endpoints_missing_fall_back_to_the_dialog_messages() {
         .unwrap();
     d.worker.run_until_idle().await;
     let job = store
-        .job(JobKind::Transcript, 999_999)
+        .job(JobKind::TRANSCRIPT, 999_999)
         .await
         .unwrap()
         .unwrap();

@@ -1,7 +1,8 @@
 //! The business-process path as a sysadmin tries it with the real binary: `send --dry-run`
 //! says what a send would do and writes nothing (no message, no client, no state database),
-//! and `check` tests the listener and secret the PHP activity depends on by posting the
-//! activity's own call to the running daemon.
+//! `check` tests the listener and secret the PHP activity depends on by posting the
+//! activity's own call to the running daemon, and `send --via-daemon` sends through that
+//! listener as the activity does.
 
 mod common;
 
@@ -216,4 +217,109 @@ async fn check_posts_the_activitys_call_to_the_running_listener() {
         "{out}"
     );
     assert!(!out.contains("reachable"), "{out}");
+}
+
+/// [`send`] off the async runtime (the daemon's simulators keep answering meanwhile).
+async fn send_async(config: &std::path::Path, args: &[String]) -> (i32, String) {
+    let (config, args) = (config.to_path_buf(), args.to_vec());
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        send(&config, &args)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_via_daemon_goes_through_the_listener_as_the_activity_does() {
+    let env = Env::new().await;
+    let mut daemon = env
+        .spawn_daemon(&format!("[bizproc]\nsecret = \"{SECRET}\"\n"))
+        .await;
+    let url = format!("http://127.0.0.1:{}/bizproc/send", daemon.listen);
+    let channel = env.s.channel.to_string();
+    let known = env
+        .c2d
+        .add_client("Анна", Some("79035550142"), "whatsapp", env.s.channel);
+    let text = "Проверка связи";
+    let args = |channel: &str| -> Vec<String> {
+        [
+            "--via-daemon",
+            "--channel",
+            channel,
+            "--phone",
+            "+7 903 555-01-42",
+            "--text",
+            text,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let (sent, refused) = (args(&channel), args("999999"));
+
+    let (code, out) = send_async(&daemon.config, &sent).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with(&format!(
+            "Taken: POST {url} answered 202 as the portal's activity expects; the daemon queued send "
+        ))),
+        "{out}"
+    );
+    assert!(out.contains("Sent: Chat2Desk message "), "{out}");
+    assert!(out.contains(&format!("to client {known} in ")), "{out}");
+    let posts = env.c2d.message_posts();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0]["text"], text);
+    assert_eq!(posts[0]["client_id"], known);
+    // The daemon closed the activity with its (made-up) token; the portal knew no such
+    // workflow, said so, and the send still finished.
+    let events = env.portal.event_sends();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].answer, "denied");
+    assert_eq!(events[0].params["RETURN_VALUES"]["sent"], "Y");
+    assert!(
+        out.contains("The portal refused the result (bizproc.event.send: "),
+        "{out}"
+    );
+    let log = daemon.log_tail();
+    assert!(log.contains("Queued a business-process send"), "{log}");
+    assert!(!log.contains(SECRET), "the secret reached the log");
+
+    // The daemon takes the call, Chat2Desk has no such channel: not sent, exit 1.
+    let (code, out) = send_async(&daemon.config, &refused).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("Not sent: канал Chat2Desk 999999 не найден"),
+        "{out}"
+    );
+
+    // Another secret than the running daemon's: the listener refuses, nothing is queued.
+    let other = env
+        .config_file()
+        .set("server.listen", format!("127.0.0.1:{}", daemon.listen))
+        .merge("[bizproc]\nsecret = \"another-secret-0123456789\"\n")
+        .write_as("other.toml");
+    let (code, out) = send_async(&other, &sent).await;
+    assert_eq!(code, 2, "{out}");
+    let expected = format!(
+        "Not taken: the daemon at {url} refuses bizproc.secret (401): it runs with another [bizproc] secret; after changing it, reload the daemon (systemctl reload chat2desk-b24) and run `chat2desk-b24 bizproc install` again so the activity has it too"
+    );
+    assert!(out.lines().any(|l| l == expected), "{out}");
+    assert!(
+        !out.contains("another-secret"),
+        "the secret is shown: {out}"
+    );
+    assert_eq!(env.c2d.message_posts().len(), 1);
+
+    // Nothing listening: said so, exit 2.
+    daemon.kill9();
+    let (code, out) = send_async(&daemon.config, &sent).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with(&format!(
+            "Not taken: nothing answers at {url} (connection refused or no route)"
+        ))),
+        "{out}"
+    );
+    assert_eq!(env.c2d.message_posts().len(), 1);
 }

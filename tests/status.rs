@@ -101,7 +101,7 @@ async fn healthy_then_degraded_by_a_dead_job_then_healthy_after_retry() {
     db.set_meta(LAST_POLL_KEY, &Utc::now().to_rfc3339())
         .await
         .unwrap();
-    db.enqueue_many(JobKind::Transcript, &[101, 102], Intake::Poll)
+    db.enqueue_many(JobKind::TRANSCRIPT, &[101, 102], Intake::Poll)
         .await
         .unwrap();
 
@@ -186,7 +186,7 @@ async fn a_database_no_daemon_started_on_is_not_judged_by_its_poll() {
     // `backfill` before the first start: jobs waiting, no poll yet, no node.
     let s = setup();
     let db = store(&s).await;
-    db.enqueue_many(JobKind::Transcript, &[7], Intake::Backfill)
+    db.enqueue_many(JobKind::TRANSCRIPT, &[7], Intake::Backfill)
         .await
         .unwrap();
     let (out, text) = output(command(&s.config, &["status"]));

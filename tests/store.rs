@@ -31,11 +31,11 @@ fn later(secs: i64) -> DateTime<Utc> {
 async fn enqueue_is_idempotent_and_leaves_existing_jobs_alone(db: Fixture) {
     let store = db.store.clone();
     assert!(store
-        .enqueue(JobKind::Transcript, 42, Intake::Webhook)
+        .enqueue(JobKind::TRANSCRIPT, 42, Intake::Webhook)
         .await
         .unwrap());
     assert!(!store
-        .enqueue(JobKind::Transcript, 42, Intake::Poll)
+        .enqueue(JobKind::TRANSCRIPT, 42, Intake::Poll)
         .await
         .unwrap());
 
@@ -43,28 +43,28 @@ async fn enqueue_is_idempotent_and_leaves_existing_jobs_alone(db: Fixture) {
     assert_eq!(claimed.len(), 1);
     // A repeated webhook while the job runs changes nothing.
     assert!(!store
-        .enqueue(JobKind::Transcript, 42, Intake::Webhook)
+        .enqueue(JobKind::TRANSCRIPT, 42, Intake::Webhook)
         .await
         .unwrap());
 
-    let job = store.job(JobKind::Transcript, 42).await.unwrap().unwrap();
+    let job = store.job(JobKind::TRANSCRIPT, 42).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Running);
     assert_eq!(job.intake, Intake::Webhook);
     assert_eq!(job.key, 42);
     assert_eq!(job.runs, 1);
     assert_eq!(job.attempts, 0);
     assert_eq!(job.steps, json!({}));
-    assert!(store.job(JobKind::Transcript, 43).await.unwrap().is_none());
+    assert!(store.job(JobKind::TRANSCRIPT, 43).await.unwrap().is_none());
 }
 
 async fn enqueue_many_counts_new_rows_and_is_all_or_nothing(db: Fixture) {
     let store = db.store.clone();
     store
-        .enqueue(JobKind::Transcript, 2, Intake::Webhook)
+        .enqueue(JobKind::TRANSCRIPT, 2, Intake::Webhook)
         .await
         .unwrap();
     let inserted = store
-        .enqueue_many(JobKind::Transcript, &[1, 2, 3, 3], Intake::Backfill)
+        .enqueue_many(JobKind::TRANSCRIPT, &[1, 2, 3, 3], Intake::Backfill)
         .await
         .unwrap();
     assert_eq!(inserted, 2);
@@ -73,19 +73,19 @@ async fn enqueue_many_counts_new_rows_and_is_all_or_nothing(db: Fixture) {
     db.reject_insert("reject_13", "jobs", "NEW.job_key = 13")
         .await;
     let err = store
-        .enqueue_many(JobKind::Transcript, &[11, 12, 13], Intake::Backfill)
+        .enqueue_many(JobKind::TRANSCRIPT, &[11, 12, 13], Intake::Backfill)
         .await
         .unwrap_err();
     assert_eq!(err.operation(), "enqueue_many");
-    assert!(store.job(JobKind::Transcript, 11).await.unwrap().is_none());
-    assert!(store.job(JobKind::Transcript, 12).await.unwrap().is_none());
+    assert!(store.job(JobKind::TRANSCRIPT, 11).await.unwrap().is_none());
+    assert!(store.job(JobKind::TRANSCRIPT, 12).await.unwrap().is_none());
     assert_eq!(store.counts().await.unwrap().pending, 3);
 }
 
 async fn claim_waits_for_next_attempt_and_takes_over_expired_leases(db: Fixture) {
     let store = db.store.clone();
     store
-        .enqueue(JobKind::Transcript, 7, Intake::Poll)
+        .enqueue(JobKind::TRANSCRIPT, 7, Intake::Poll)
         .await
         .unwrap();
     let t0 = now();
@@ -126,7 +126,7 @@ async fn claim_waits_for_next_attempt_and_takes_over_expired_leases(db: Fixture)
 async fn claim_takes_earliest_due_first_up_to_the_limit(db: Fixture) {
     let store = db.store.clone();
     store
-        .enqueue_many(JobKind::Transcript, &[1, 2, 3], Intake::Poll)
+        .enqueue_many(JobKind::TRANSCRIPT, &[1, 2, 3], Intake::Poll)
         .await
         .unwrap();
     let all = store.claim(Utc::now(), LEASE, 3).await.unwrap();
@@ -146,7 +146,7 @@ async fn concurrent_claimers_never_share_a_job(db: Fixture) {
     let keys: Vec<i64> = (1..=200).collect();
     assert_eq!(
         store
-            .enqueue_many(JobKind::Transcript, &keys, Intake::Backfill)
+            .enqueue_many(JobKind::TRANSCRIPT, &keys, Intake::Backfill)
             .await
             .unwrap(),
         200
@@ -180,7 +180,7 @@ async fn concurrent_claimers_never_share_a_job(db: Fixture) {
 async fn finishing_burying_and_retrying(db: Fixture) {
     let store = db.store.clone();
     store
-        .enqueue_many(JobKind::Transcript, &[1, 2, 3], Intake::Poll)
+        .enqueue_many(JobKind::TRANSCRIPT, &[1, 2, 3], Intake::Poll)
         .await
         .unwrap();
     let jobs = store.claim(Utc::now(), LEASE, 3).await.unwrap();
@@ -202,7 +202,7 @@ async fn finishing_burying_and_retrying(db: Fixture) {
         }
     );
 
-    let done = store.job(JobKind::Transcript, 1).await.unwrap().unwrap();
+    let done = store.job(JobKind::TRANSCRIPT, 1).await.unwrap().unwrap();
     assert_eq!((done.state, done.lease_until), (JobState::Done, None));
     assert_eq!(done.steps, json!({"comment": 55}));
 
@@ -227,17 +227,17 @@ async fn finishing_burying_and_retrying(db: Fixture) {
 
     // retry <id>: the dead job is due now with a clean slate; a done job runs again from
     // scratch; an unknown job is reported.
-    assert!(store.retry(JobKind::Transcript, 3).await.unwrap());
-    let job = store.job(JobKind::Transcript, 3).await.unwrap().unwrap();
+    assert!(store.retry(JobKind::TRANSCRIPT, 3).await.unwrap());
+    let job = store.job(JobKind::TRANSCRIPT, 3).await.unwrap().unwrap();
     assert_eq!(
         (job.state, job.attempts, job.last_error),
         (JobState::Pending, 0, None)
     );
     assert!(job.next_attempt_at <= Utc::now());
-    assert!(store.retry(JobKind::Transcript, 1).await.unwrap());
-    let job = store.job(JobKind::Transcript, 1).await.unwrap().unwrap();
+    assert!(store.retry(JobKind::TRANSCRIPT, 1).await.unwrap());
+    let job = store.job(JobKind::TRANSCRIPT, 1).await.unwrap().unwrap();
     assert_eq!((job.state, job.steps), (JobState::Pending, json!({})));
-    assert!(!store.retry(JobKind::Transcript, 99).await.unwrap());
+    assert!(!store.retry(JobKind::TRANSCRIPT, 99).await.unwrap());
 
     // retry --all-dead
     let jobs = store.claim(later(10), LEASE, 10).await.unwrap();
@@ -253,7 +253,7 @@ async fn finishing_burying_and_retrying(db: Fixture) {
 async fn recover_running_hands_jobs_of_a_dead_process_back_keeping_their_runs(db: Fixture) {
     let store = db.store.clone();
     store
-        .enqueue(JobKind::Transcript, 5, Intake::Manual)
+        .enqueue(JobKind::TRANSCRIPT, 5, Intake::Manual)
         .await
         .unwrap();
     let job = store.claim(Utc::now(), LEASE, 1).await.unwrap().remove(0);
@@ -263,7 +263,7 @@ async fn recover_running_hands_jobs_of_a_dead_process_back_keeping_their_runs(db
         .unwrap();
     assert_eq!(store.recover_running().await.unwrap(), 1);
 
-    let job = store.job(JobKind::Transcript, 5).await.unwrap().unwrap();
+    let job = store.job(JobKind::TRANSCRIPT, 5).await.unwrap().unwrap();
     assert_eq!(
         (job.state, job.runs, job.attempts),
         (JobState::Pending, 1, 0)
@@ -277,7 +277,7 @@ async fn recover_running_hands_jobs_of_a_dead_process_back_keeping_their_runs(db
 async fn save_steps_extends_the_lease_and_persists_across_reopen(db: Fixture) {
     let store = db.store.clone();
     store
-        .enqueue(JobKind::Transcript, 8, Intake::Poll)
+        .enqueue(JobKind::TRANSCRIPT, 8, Intake::Poll)
         .await
         .unwrap();
     let t0 = now();
@@ -296,7 +296,7 @@ async fn save_steps_extends_the_lease_and_persists_across_reopen(db: Fixture) {
     store.close().await;
 
     let store = db.reopen().await;
-    let job = store.job(JobKind::Transcript, 8).await.unwrap().unwrap();
+    let job = store.job(JobKind::TRANSCRIPT, 8).await.unwrap().unwrap();
     assert_eq!(job.steps, json!({"entity": ["deal", 4]}));
     assert_eq!(job.lease_until, Some(extended));
     assert_eq!(store.next_due().await.unwrap(), Some(extended));
@@ -305,7 +305,7 @@ async fn save_steps_extends_the_lease_and_persists_across_reopen(db: Fixture) {
 async fn committed_work_survives_a_crash(db: Fixture) {
     let store = db.store.clone();
     store
-        .enqueue_many(JobKind::Transcript, &[1, 2], Intake::Webhook)
+        .enqueue_many(JobKind::TRANSCRIPT, &[1, 2], Intake::Webhook)
         .await
         .unwrap();
     let job = store.claim(Utc::now(), LEASE, 1).await.unwrap().remove(0);
@@ -329,7 +329,7 @@ async fn committed_work_survives_a_crash(db: Fixture) {
         }
     );
     let job = store
-        .job(JobKind::Transcript, job.key)
+        .job(JobKind::TRANSCRIPT, job.key)
         .await
         .unwrap()
         .unwrap();
@@ -343,7 +343,7 @@ async fn status_queries_report_lag_and_next_work(db: Fixture) {
     assert_eq!(store.next_due().await.unwrap(), None);
     let before = Utc::now();
     store
-        .enqueue_many(JobKind::Transcript, &[1, 2], Intake::Poll)
+        .enqueue_many(JobKind::TRANSCRIPT, &[1, 2], Intake::Poll)
         .await
         .unwrap();
     let oldest = store.oldest_pending().await.unwrap().unwrap();
@@ -402,7 +402,7 @@ async fn scan_then_promote_moves_candidates_to_jobs_with_the_cursor(db: Fixture)
     );
 
     store
-        .enqueue(JobKind::Transcript, 102, Intake::Webhook)
+        .enqueue(JobKind::TRANSCRIPT, 102, Intake::Webhook)
         .await
         .unwrap();
     let new = store
@@ -411,11 +411,11 @@ async fn scan_then_promote_moves_candidates_to_jobs_with_the_cursor(db: Fixture)
         .unwrap();
     assert_eq!(new, 1, "102 already came in by webhook");
     assert_eq!(store.candidates().await.unwrap(), vec![(101, 21)]);
-    let job = store.job(JobKind::Transcript, 100).await.unwrap().unwrap();
+    let job = store.job(JobKind::TRANSCRIPT, 100).await.unwrap().unwrap();
     assert_eq!((job.state, job.intake), (JobState::Pending, Intake::Poll));
     assert_eq!(
         store
-            .job(JobKind::Transcript, 102)
+            .job(JobKind::TRANSCRIPT, 102)
             .await
             .unwrap()
             .unwrap()
@@ -450,7 +450,7 @@ async fn scan_and_promote_are_all_or_nothing(db: Fixture) {
         .promote(&[100], Intake::Poll, &[("cursor", "bad".into())])
         .await
         .unwrap_err();
-    assert!(store.job(JobKind::Transcript, 100).await.unwrap().is_none());
+    assert!(store.job(JobKind::TRANSCRIPT, 100).await.unwrap().is_none());
     assert_eq!(store.candidates().await.unwrap(), vec![(100, 10)]);
     assert_eq!(store.meta("cursor").await.unwrap().as_deref(), Some("1"));
 }
@@ -522,7 +522,7 @@ fn processes_opening_a_fresh_database_at_once_all_succeed() {
 async fn a_restarted_node_takes_back_only_its_own_jobs(db: Fixture) {
     let a = db.store.clone();
     let b = db.reopen_as("node-b").await;
-    a.enqueue_many(JobKind::Transcript, &[1, 2], Intake::Poll)
+    a.enqueue_many(JobKind::TRANSCRIPT, &[1, 2], Intake::Poll)
         .await
         .unwrap();
     let mine = a.claim(Utc::now(), LEASE, 1).await.unwrap().remove(0);
@@ -534,10 +534,10 @@ async fn a_restarted_node_takes_back_only_its_own_jobs(db: Fixture) {
     // b's job stays with b.
     let a = db.reopen().await;
     assert_eq!(a.recover_running().await.unwrap(), 1);
-    let job = a.job(JobKind::Transcript, mine.key).await.unwrap().unwrap();
+    let job = a.job(JobKind::TRANSCRIPT, mine.key).await.unwrap().unwrap();
     assert_eq!((job.state, job.runs), (JobState::Pending, 1));
     let job = a
-        .job(JobKind::Transcript, theirs.key)
+        .job(JobKind::TRANSCRIPT, theirs.key)
         .await
         .unwrap()
         .unwrap();
@@ -548,7 +548,7 @@ async fn a_restarted_node_takes_back_only_its_own_jobs(db: Fixture) {
 async fn a_node_cannot_write_to_a_job_another_node_holds(db: Fixture) {
     let a = db.store.clone();
     let b = db.reopen_as("node-b").await;
-    a.enqueue(JobKind::Transcript, 9, Intake::Webhook)
+    a.enqueue(JobKind::TRANSCRIPT, 9, Intake::Webhook)
         .await
         .unwrap();
     let t0 = now();
@@ -742,13 +742,13 @@ async fn sends_are_queued_once_and_the_write_first_budget_holds_across_nodes(db:
     assert_eq!(first.send_id, again.send_id);
     assert_eq!(b.send_payload(first.send_id).await.unwrap(), Some(payload));
     let job = b
-        .claim_one(JobKind::Send, first.send_id, LEASE)
+        .claim_one(JobKind::SEND, first.send_id, LEASE)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(job.node.as_deref(), Some("node-b"));
     assert!(a
-        .claim_one(JobKind::Send, first.send_id, LEASE)
+        .claim_one(JobKind::SEND, first.send_id, LEASE)
         .await
         .unwrap()
         .is_none());
@@ -843,7 +843,7 @@ async fn mariadb_nodes_start_at_once_and_store_migrate_copies_sqlite_state() {
     let sqlite = Fixture::sqlite().await;
     let source = sqlite.store.clone();
     source
-        .enqueue_many(JobKind::Transcript, &[11, 12, 13, 14], Intake::Poll)
+        .enqueue_many(JobKind::TRANSCRIPT, &[11, 12, 13, 14], Intake::Poll)
         .await
         .unwrap();
     let jobs = source.claim(Utc::now(), LEASE, 3).await.unwrap();
@@ -901,8 +901,8 @@ async fn mariadb_nodes_start_at_once_and_store_migrate_copies_sqlite_state() {
 
     for key in [11, 12, 13, 14] {
         assert_eq!(
-            target.job(JobKind::Transcript, key).await.unwrap(),
-            source.job(JobKind::Transcript, key).await.unwrap(),
+            target.job(JobKind::TRANSCRIPT, key).await.unwrap(),
+            source.job(JobKind::TRANSCRIPT, key).await.unwrap(),
             "job {key} copied field for field"
         );
     }
@@ -929,7 +929,7 @@ async fn mariadb_nodes_start_at_once_and_store_migrate_copies_sqlite_state() {
     assert_eq!((records[0].scope.as_str(), records[0].id), ("crm.lead", 3));
     // The running job's claim came along: another job of that client waits for it.
     target
-        .enqueue(JobKind::Transcript, 15, Intake::Poll)
+        .enqueue(JobKind::TRANSCRIPT, 15, Intake::Poll)
         .await
         .unwrap();
     let other = target.claim(Utc::now(), LEASE, 5).await.unwrap();
@@ -962,7 +962,7 @@ async fn mariadb_nodes_start_at_once_and_store_migrate_copies_sqlite_state() {
     let db = dir.path().join("state.db");
     let seeded = Store::open(&db).await.unwrap();
     seeded
-        .enqueue_many(JobKind::Transcript, &[1, 2, 3], Intake::Backfill)
+        .enqueue_many(JobKind::TRANSCRIPT, &[1, 2, 3], Intake::Backfill)
         .await
         .unwrap();
     seeded.close().await;

@@ -188,7 +188,7 @@ async fn chat2desk_close_events_become_one_comment_each_despite_repeats() {
         assert_eq!(env.comments_for(*r).len(), 1, "request {r}");
         let job = run
             .store()
-            .job(JobKind::Transcript, *r)
+            .job(JobKind::TRANSCRIPT, *r)
             .await
             .unwrap()
             .unwrap();
@@ -592,7 +592,7 @@ async fn sigkill_right_after_acknowledging_a_burst_loses_nothing() {
     assert_eq!(acked.len(), requests.len());
     let store = Store::open(&env.db()).await.unwrap();
     for r in &acked {
-        let job = store.job(JobKind::Transcript, *r).await.unwrap();
+        let job = store.job(JobKind::TRANSCRIPT, *r).await.unwrap();
         assert!(job.is_some(), "acknowledged request {r} is in the queue");
     }
     store.close().await;

@@ -311,7 +311,7 @@ pub async fn soak_two_nodes(opts: &Soak, url: &str) -> TwoNodeReport {
     let mut done_by_node = std::collections::BTreeMap::new();
     for (request, _, _) in &requests {
         let job = store
-            .job(chat2desk_b24::store::JobKind::Transcript, *request)
+            .job(chat2desk_b24::store::JobKind::TRANSCRIPT, *request)
             .await
             .unwrap()
             .unwrap();

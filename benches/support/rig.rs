@@ -251,7 +251,7 @@ impl Rig {
         let mut finished = HashMap::new();
         for (request, _, _) in requests {
             let job = store
-                .job(JobKind::Transcript, *request)
+                .job(JobKind::TRANSCRIPT, *request)
                 .await
                 .unwrap()
                 .unwrap_or_else(|| panic!("request {request} was never queued"));

@@ -1,6 +1,7 @@
 //! The daemon's wiring: store, clients, worker and poller, readiness, watchdog, reload.
 
-use super::{rules, FlowJobs, Rules};
+use super::reload::reload;
+use super::{registry, rules, Rules};
 use super::{LogHandle, Notifier, Signals};
 use crate::chat2desk::Directory;
 use crate::chat2desk::{Chat2Desk, Chat2DeskOptions};
@@ -8,7 +9,7 @@ use crate::config::Config;
 use crate::engine::HealthProbe;
 use crate::engine::Inbox;
 use crate::engine::Leadership;
-use crate::engine::{Services, Worker, WorkerSettings};
+use crate::engine::{Live, Services, Worker, WorkerSettings};
 use crate::flows::bizproc::BizprocRoute;
 use crate::flows::card::CardRoute;
 use crate::flows::openlines::{AppPages, FileHost, LineInbox};
@@ -98,8 +99,8 @@ impl Daemon {
         let mut router = ChatWebhook::mount(webhook, Router::new());
         let secret = self.config.bizproc.secret.clone();
         router = BizprocRoute::mount(secret, services.clone(), self.wake.clone(), router);
-        if let (Some(card), Some(_)) = (&self.config.card, &self.config.bitrix24.app) {
-            let tab = (card.clone(), self.config.timezone());
+        if let (Some(card), Some(app)) = (&self.config.card, &self.config.bitrix24.app) {
+            let tab = (card.clone(), app.daemon_url.clone(), self.config.timezone());
             router = CardRoute::mount(tab, services.clone(), router);
         }
         if let Some(app) = &self.config.bitrix24.app {
@@ -203,7 +204,7 @@ async fn build_with(config: Config, node: bool) -> anyhow::Result<Daemon> {
     };
     let worker = Worker::new(
         services,
-        Arc::new(FlowJobs::new(rules_rx)),
+        Arc::new(registry(&Live::new(move || rules_rx.borrow().clone()))),
         settings,
         wake.clone(),
     );
@@ -341,15 +342,6 @@ async fn serve(
         )
     });
     set_up_lines(&daemon, &shutdown);
-    if let (Some(card), Some(app)) = (&daemon.config.card, &daemon.config.bitrix24.app) {
-        let bind = crate::flows::card::keep_bound(
-            daemon.services().clone(),
-            card.clone(),
-            app.daemon_url.clone(),
-            shutdown.clone(),
-        );
-        tokio::spawn(bind.in_current_span());
-    }
     let status = status_line(&services).await;
     notifier.ready(&status);
     tracing::info!(status = %status, "Started");
@@ -446,75 +438,11 @@ fn set_up_lines(daemon: &Daemon, shutdown: &tokio_util::sync::CancellationToken)
         tokio::spawn(
             crate::flows::openlines::set_up_at_start(
                 daemon.services().clone(),
-                daemon.rules.borrow().lines.clone(),
+                (*daemon.rules.borrow().lines).clone(),
                 app.daemon_url.clone(),
                 shutdown.clone(),
             )
             .in_current_span(),
         );
-    }
-}
-
-async fn reload(daemon: &Daemon, current: Config, path: &Path, log: &LogHandle) -> Config {
-    let loaded = match crate::config::load(path) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            tracing::error!(path = %path.display(), "Reload rejected, keeping the running config:\n{e}");
-            return current;
-        }
-    };
-    let new = loaded.config;
-    daemon.rules.send_replace(Arc::new(rules(&new)));
-    daemon.lines.send_replace(LineRules::new(&new));
-    daemon.schedule.send_replace(new.schedule());
-    if let Err(e) = log.set_level(&new.log.level) {
-        tracing::error!(error = %e, "Cannot apply [log] level");
-    }
-    let needs_restart: Vec<&str> = [
-        ("[chat2desk]", current.chat2desk != new.chat2desk),
-        ("[bitrix24]", current.bitrix24 != new.bitrix24),
-        ("[database]", current.database != new.database),
-        ("[node]", current.node != new.node),
-        ("[server]", current.server != new.server),
-        (
-            "[bizproc] secret",
-            current.bizproc.secret != new.bizproc.secret,
-        ),
-        (
-            "[sync] workers/max_attempts/backoff/lease/poll_strategy",
-            current.sync.workers != new.sync.workers
-                || current.sync.max_attempts != new.sync.max_attempts
-                || current.sync.backoff_base_secs != new.sync.backoff_base_secs
-                || current.sync.backoff_max_secs != new.sync.backoff_max_secs
-                || current.sync.lease_secs != new.sync.lease_secs
-                || current.sync.poll_strategy != new.sync.poll_strategy
-                || current.sync.overlap_secs != new.sync.overlap_secs,
-        ),
-    ]
-    .into_iter()
-    .filter(|(_, changed)| *changed)
-    .map(|(name, _)| name)
-    .collect();
-    if needs_restart.is_empty() {
-        tracing::info!(
-            "Reloaded the config: schedule, CRM rules, mapping, responsibles and log level applied"
-        );
-    } else {
-        tracing::warn!(sections = %needs_restart.join(", "), "Reloaded the config; these changes need a restart (systemctl restart chat2desk-b24)");
-    }
-    // What runs now: the live parts of the new file, the rest of the running config (so the
-    // next reload warns again about changes still waiting for a restart).
-    Config {
-        crm: new.crm,
-        log: new.log,
-        bizproc: crate::config::BizprocConfig {
-            secret: current.bizproc.secret.clone(),
-            ..new.bizproc
-        },
-        sync: crate::config::SyncConfig {
-            schedule: new.sync.schedule,
-            ..current.sync
-        },
-        ..current
     }
 }

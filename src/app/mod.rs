@@ -13,10 +13,11 @@ mod daemon;
 mod jobs;
 mod logging;
 mod notify;
+mod reload;
 mod signals;
 
 pub use daemon::{build, build_beside, open_existing_store, open_store, run, Daemon};
-pub use jobs::{rules, FlowJobs, Rules};
+pub use jobs::{registry, rules, Rules};
 pub use logging::{init_logging, LogHandle};
 pub use notify::Notifier;
 pub use signals::{spawn_signal_handler, Signals};

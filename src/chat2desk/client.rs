@@ -7,6 +7,7 @@ use super::models::{
     Page, RequestInfo, Webhook,
 };
 use super::options::Chat2DeskOptions;
+use super::tags::Tag;
 use crate::http::{Backoff, RateLimiter};
 use crate::metrics::{self, Outcome, Remote};
 use chrono_tz::Tz;
@@ -162,6 +163,12 @@ impl Chat2Desk {
     /// `GET /v1/channels`, every page.
     pub async fn channels(&self) -> Result<Vec<Channel>, Chat2DeskError> {
         self.all("/channels", Vec::new(), Channel::from_json, |c| c.id)
+            .await
+    }
+
+    /// `GET /v1/tags`: the company's tags.
+    pub async fn tags(&self) -> Result<Vec<Tag>, Chat2DeskError> {
+        self.all("/tags", Vec::new(), Tag::from_json, |t| t.id)
             .await
     }
 

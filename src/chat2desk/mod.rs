@@ -14,6 +14,7 @@ mod models;
 mod options;
 mod outbound;
 mod quota;
+mod tags;
 pub mod time;
 
 pub use client::Chat2Desk;
@@ -27,4 +28,5 @@ pub use models::{
 pub use options::{Chat2DeskOptions, DEFAULT_MAX_RETRIES};
 pub use outbound::{NewMessage, SentMessage};
 pub use quota::{add_remaining_calls, watch_chat2desk_quota};
+pub use tags::Tag;
 pub use time::parse_time;

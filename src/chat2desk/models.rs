@@ -6,6 +6,7 @@
 //! zone-less shapes. A decoder returns `None` only when the object has no usable id.
 
 use super::lenient::{field, flag, int, strings, text};
+use super::tags::Tag;
 use super::time::parse_time;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -271,6 +272,13 @@ pub struct Client {
     /// Channels the client is reachable on, with their transports (`GET /clients/{id}`
     /// carries them, PL); empty when not sent.
     pub channels: Vec<Channel>,
+    /// The client's tags; empty when not sent.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    /// The object as Chat2Desk sent it (`custom_fields`, `extra_comment_1..3`, …), for the
+    /// sources of `[[crm.fields]]`.
+    #[serde(default)]
+    pub raw: Value,
 }
 
 impl Client {
@@ -287,6 +295,8 @@ impl Client {
                 Some(Value::Array(items)) => items.iter().filter_map(Channel::from_json).collect(),
                 _ => Vec::new(),
             },
+            tags: Tag::list_of(v),
+            raw: v.clone(),
         })
     }
 
@@ -488,6 +498,9 @@ pub struct RequestInfo {
     pub closed: Option<DateTime<Utc>>,
     /// Raw `status`/`state` text when given.
     pub status: Option<String>,
+    /// The request's tags; empty when not sent.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
 }
 
 impl RequestInfo {
@@ -524,6 +537,7 @@ impl RequestInfo {
             )
             .and_then(|t| parse_time(t, tz)),
             status: text(field(v, &["status", "state"])),
+            tags: Tag::list_of(v),
         })
     }
 }

@@ -44,7 +44,7 @@ pub async fn backfill(
     let pairs: Vec<(i64, i64)> = pairs.into_iter().collect();
     let closed = closed_among(chat2desk, &pairs).await?;
     let added = store
-        .enqueue_many(JobKind::Transcript, &closed, Intake::Backfill)
+        .enqueue_many(JobKind::TRANSCRIPT, &closed, Intake::Backfill)
         .await?;
     println!(
         "Read {offset} messages since {since}: {} requests, {} closed, {added} newly queued ({} already known).",

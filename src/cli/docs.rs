@@ -53,6 +53,12 @@ fn collect(cmd: &clap::Command, path: &str, out: &mut Vec<(clap::Command, String
     }
 }
 
+/// Every key the configuration accepts, as `section.key` (`config --keys`): the list the
+/// configuration page must cover.
+pub fn config_keys() -> Vec<String> {
+    crate::config::KeyTable::new().dotted()
+}
+
 /// Writes bash, zsh and fish completions into `dir`.
 pub fn gen_completions(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;

@@ -11,6 +11,7 @@ mod docs;
 mod openlines;
 mod retry;
 mod send;
+mod send_daemon;
 mod setup;
 mod sim;
 mod status;
@@ -21,10 +22,11 @@ pub use backfill::backfill;
 pub use check::check;
 pub use demo::demo;
 pub use directory::{channels, operators};
-pub use docs::{gen_completions, gen_man};
+pub use docs::{config_keys, gen_completions, gen_man};
 pub use openlines::{app_connect, app_status, openlines};
 pub use retry::retry;
 pub use send::{dry_run as send_dry_run, send, SendArgs};
+pub use send_daemon::{send_via_daemon, ViaDaemon};
 pub use setup::setup;
 pub use sim::{sim, sim_action, SimAction};
 pub use status::{status, status_unreadable};
@@ -112,7 +114,8 @@ pub enum Command {
         action: WebhookAction,
     },
     /// Send one message through the business-process path (queue, Chat2Desk), printing the
-    /// result: a sysadmin's first test of `[bizproc]`.
+    /// result: a sysadmin's first test of `[bizproc]` (with --via-daemon, through the running
+    /// daemon's listener as the portal's activity sends it).
     Send {
         /// Chat2Desk channel id (`chat2desk-b24 channels` lists them).
         #[arg(long)]
@@ -131,8 +134,13 @@ pub enum Command {
         transport: Option<String>,
         /// Only say what would happen (the channel, an existing client or a new one); asks
         /// Chat2Desk read-only questions and queues, creates and sends nothing.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "via_daemon")]
         dry_run: bool,
+        /// Post the call to the running daemon's listener exactly as the portal's activity
+        /// does ([bizproc] daemon_url, else [server] listen; the [bizproc] secret), then follow
+        /// the job it queued: tests the address, the secret and the whole send path.
+        #[arg(long)]
+        via_daemon: bool,
     },
     /// Install or remove the business-process action «Написать сообщение на номер» in the
     /// portal's document root.
@@ -156,7 +164,12 @@ pub enum Command {
         reconnect: Option<i64>,
     },
     /// Print the effective config (secrets as ***).
-    Config,
+    Config {
+        /// Print instead every key the configuration accepts, `section.key` one a line (each
+        /// has an entry in chat2desk-b24.toml(5)); reads no file.
+        #[arg(long)]
+        keys: bool,
+    },
     /// Run the whole pipeline against built-in simulators and print what the portal got.
     Demo,
     /// Run both simulators, Chat2Desk and a portal, seeded with a demo company, to try

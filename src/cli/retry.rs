@@ -10,7 +10,7 @@ pub async fn retry(store: &Store, request_id: Option<i64>, dead: bool) -> anyhow
         return Ok(());
     }
     let id = request_id.expect("clap requires an id without --dead");
-    if store.retry(JobKind::Transcript, id).await? {
+    if store.retry(JobKind::TRANSCRIPT, id).await? {
         println!("Queued request {id} again.");
         Ok(())
     } else {

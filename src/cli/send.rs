@@ -1,16 +1,16 @@
 //! `send`: one message through the business-process path (queue, steps, Chat2Desk), for a
 //! sysadmin's first test; prints the result. `send --dry-run` only asks Chat2Desk read-only
-//! questions and says what the send would do. (The activity's own path, the listener and its
-//! secret, is what `check` probes.)
+//! questions and says what the send would do. `send --via-daemon` (`send_daemon.rs`) goes
+//! through the running daemon's listener instead, as the portal's activity does.
 
 use crate::app::build_beside;
 use crate::chat2desk::Chat2Desk;
 use crate::config::Config;
-use crate::engine::Outcome;
+use crate::engine::{Outcome, Steps};
 use crate::flows::bizproc::SendCall;
 use crate::flows::bizproc::SendProgress;
 use crate::portal::crm::phone::normalize_phone;
-use crate::store::{Intake, JobKind, JobState};
+use crate::store::{Intake, JobKind, JobState, Store};
 use std::time::{Duration, Instant};
 
 /// How long `send` waits for the result.
@@ -66,59 +66,78 @@ pub async fn send(config: Config, args: SendArgs) -> anyhow::Result<bool> {
     let mut shown_error: Option<String> = None;
     loop {
         if let Some(job) = store
-            .claim_one(JobKind::Send, queued.send_id, lease)
+            .claim_one(JobKind::SEND, queued.send_id, lease)
             .await?
         {
             daemon.worker.run_job(job).await;
         }
-        let job = store
-            .job(JobKind::Send, queued.send_id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("send {} vanished from the queue", queued.send_id))?;
-        match job.state {
-            JobState::Done => {
-                let progress = SendProgress::from_steps(&job.steps);
-                let ms = started.elapsed().as_millis();
-                return Ok(match progress.outcome {
-                    Some(Outcome::Sent { message_id }) => {
-                        println!(
-                            "Sent: Chat2Desk message {message_id} to client {} in {ms} ms",
-                            progress.client_id.unwrap_or(0)
-                        );
-                        true
-                    }
-                    Some(Outcome::Refused { error }) => {
-                        println!("Not sent: {error}");
-                        false
-                    }
-                    None => false,
-                });
-            }
-            JobState::Dead => {
+        if let Some(sent) = settled(&store, queued.send_id, started, &mut shown_error).await? {
+            return Ok(sent);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Prints what send job `send_id` came to once it is finished (`Some(true)`: sent), or
+/// `None` while it waits (each new error once); gives up after [`WAIT`] from `started`.
+pub(super) async fn settled(
+    store: &Store,
+    send_id: i64,
+    started: Instant,
+    shown_error: &mut Option<String>,
+) -> anyhow::Result<Option<bool>> {
+    let job = store
+        .job(JobKind::SEND, send_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("send {send_id} vanished from the queue"))?;
+    match job.state {
+        JobState::Done => {
+            let progress = SendProgress::of(&job);
+            let ms = started.elapsed().as_millis();
+            if let Some(error) = &progress.report_error {
                 println!(
-                    "Not sent: {} (see `chat2desk-b24 status`)",
-                    job.last_error.unwrap_or_default()
+                    "The portal refused the result (bizproc.event.send: {error}); expected for `send --via-daemon`, whose event_token no workflow waits for"
                 );
-                return Ok(false);
             }
-            JobState::Pending | JobState::Running => {
-                if started.elapsed() > WAIT {
+            Ok(Some(match progress.outcome {
+                Some(Outcome::Sent { message_id }) => {
                     println!(
-                        "No result within {} s; the send stays queued (last error: {}). `chat2desk-b24 status` shows it.",
-                        WAIT.as_secs(),
-                        job.last_error.as_deref().unwrap_or("none")
+                        "Sent: Chat2Desk message {message_id} to client {} in {ms} ms",
+                        progress.client_id.unwrap_or(0)
                     );
-                    return Ok(false);
+                    true
                 }
-                if job.last_error.is_some() && job.last_error != shown_error {
-                    println!(
-                        "Retrying after: {}",
-                        job.last_error.as_deref().unwrap_or("")
-                    );
-                    shown_error = job.last_error.clone();
+                Some(Outcome::Refused { error }) => {
+                    println!("Not sent: {error}");
+                    false
                 }
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                None => false,
+            }))
+        }
+        JobState::Dead => {
+            println!(
+                "Not sent: {} (see `chat2desk-b24 status`)",
+                job.last_error.unwrap_or_default()
+            );
+            Ok(Some(false))
+        }
+        JobState::Pending | JobState::Running => {
+            if started.elapsed() > WAIT {
+                println!(
+                    "No result within {} s; the send stays queued (last error: {}). `chat2desk-b24 status` shows it.",
+                    WAIT.as_secs(),
+                    job.last_error.as_deref().unwrap_or("none")
+                );
+                return Ok(Some(false));
             }
+            if job.last_error.is_some() && job.last_error != *shown_error {
+                println!(
+                    "Retrying after: {}",
+                    job.last_error.as_deref().unwrap_or("")
+                );
+                shown_error.clone_from(&job.last_error);
+            }
+            Ok(None)
         }
     }
 }
@@ -177,7 +196,7 @@ pub async fn dry_run(c2d: &Chat2Desk, args: &SendArgs) -> anyhow::Result<bool> {
 }
 
 /// Refuses a send with neither text nor files.
-fn something_to_send(args: &SendArgs) -> anyhow::Result<()> {
+pub(super) fn something_to_send(args: &SendArgs) -> anyhow::Result<()> {
     if args.text.trim().is_empty() && args.files.is_empty() {
         anyhow::bail!("--text is empty and no --file given: nothing to send");
     }

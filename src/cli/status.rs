@@ -5,9 +5,11 @@
 
 mod report;
 
+use crate::app::rules;
 use crate::config::Config;
+use crate::engine::{Live, Registry};
 use chrono::{DateTime, Utc};
-use report::{kind_words, Report, FORMAT_VERSION};
+use report::{Report, FORMAT_VERSION};
 
 /// Exit code: healthy.
 pub const STATUS_HEALTHY: u8 = 0;
@@ -37,7 +39,7 @@ pub async fn status(config: &Config, json: bool) -> u8 {
             Err(e) => return status_unreadable(&e.into(), json),
         }
     } else {
-        print_text(&report);
+        print_text(&report, &crate::app::registry(&Live::fixed(rules(config))));
     }
     if report.problems.is_empty() {
         STATUS_HEALTHY
@@ -74,7 +76,7 @@ fn with_user_note(e: anyhow::Error, config: &Config) -> anyhow::Error {
     )
 }
 
-fn print_text(r: &Report) {
+fn print_text(r: &Report, kinds: &Registry) {
     println!("Database: {}", r.database);
     let c = &r.queue.counts;
     println!(
@@ -109,7 +111,7 @@ fn print_text(r: &Report) {
         for job in &r.recent_errors {
             println!(
                 "  {} {} ({}, {} failed attempt(s), {}): {}",
-                kind_words(job.kind),
+                kinds.words(&job.kind).unwrap_or("request"),
                 job.key,
                 job.state,
                 job.attempts,

@@ -38,6 +38,11 @@ const RATE: Expect = e("a number of requests per second (0 = unlimited)", "5");
 const TIMEOUT: Expect = e("a whole number of seconds, at least 1", "30");
 const ZONE: Expect = e("a time zone name in quotes", "\"Europe/Moscow\"");
 const SECONDS: Expect = e("a whole number of seconds", "300");
+const TAGS: Expect = list(
+    "a list of tag labels or ids like [\"Спам\", 12]",
+    "[\"Спам\"]",
+    "a tag label in quotes or a tag id",
+);
 const NETWORKS: Expect = list(
     "a list of IP addresses or networks like [\"127.0.0.1/32\", \"10.0.0.0/8\"]",
     "[\"127.0.0.1/32\"]",
@@ -92,6 +97,38 @@ const TABLE: &[(&str, Expect)] = &[
     ),
     ("crm.new_deal_when_closed", e("true or false", "true")),
     ("crm.max_comment_bytes", e("a whole number from 6000 to 60000", "10000")),
+    (
+        "crm.responsible_pick",
+        e("one of \"random\", \"round_robin\", \"least_open\"", "\"random\""),
+    ),
+    (
+        "crm.fields",
+        list(
+            "a list of [[crm.fields]] tables, each with from = <Chat2Desk source>, to = <CRM field> and update = true or false",
+            "[{ from = \"client.custom_fields.city\", to = \"UF_CRM_CITY\" }]",
+            "a table with from = \"client.custom_fields.city\" and to = \"UF_CRM_CITY\"",
+        ),
+    ),
+    (
+        "crm.tag_rules",
+        list(
+            "a list of [[crm.tag_rules]] tables, each with tag = <label or id> and set = { FIELD = \"value\" }",
+            "[{ tag = \"VIP\", set = { OPENED = \"Y\" } }]",
+            "a table with tag = \"VIP\" and set = { FIELD = \"value\" } (values in quotes)",
+        ),
+    ),
+    ("crm.filter.channels", list("a list of Chat2Desk channel ids like [17, 18]", "[17, 18]", "a channel id (a whole number like 17)")),
+    ("crm.filter.only_tags", TAGS),
+    ("crm.filter.skip_tags", TAGS),
+    ("escalation.after_minutes", e("a whole number of minutes from 1 to 10080", "5")),
+    (
+        "escalation.notify",
+        e("\"responsible\" or a list of portal user ids like [1, 7]", "\"responsible\""),
+    ),
+    (
+        "escalation.working_hours",
+        e("days and hours in quotes (\"\" = always)", "\"Mon-Fri 09:00-18:00\""),
+    ),
     (
         "sync.schedule",
         e("a cron expression with seconds in quotes", "\"0 * * * * *\""),

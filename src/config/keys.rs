@@ -16,7 +16,7 @@ pub(crate) const SECRET_KEYS: &[(&str, &str)] = &[
 
 /// Tables nested in a section (`[bitrix24.app]`): each is checked as a section of its own,
 /// named `outer.inner`, and put back in place before the configuration is extracted.
-pub(crate) const SUBSECTIONS: &[(&str, &str)] = &[("bitrix24", "app")];
+pub(crate) const SUBSECTIONS: &[(&str, &str)] = &[("bitrix24", "app"), ("crm", "filter")];
 
 /// Moves each nested table of `layer` to a top-level `outer.inner` entry.
 pub(crate) fn hoist(layer: &mut figment::value::Dict) {
@@ -71,6 +71,7 @@ impl KeyTable {
         template.bitrix24.app = Some(super::AppConfig::default());
         template.server.public_url = Some(String::new());
         template.card = Some(super::CardConfig::default());
+        template.escalation = Some(super::EscalationConfig::default());
         let mut keys = Vec::new();
         if let Ok(Value::Dict(_, mut sections)) = Value::serialize(&template) {
             hoist(&mut sections);
@@ -200,22 +201,23 @@ pub(crate) fn likely<'a>(wrong: &str, candidates: &[&'a str]) -> Option<&'a str>
 
 /// Levenshtein distance over chars.
 fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(cur).min(row[j])
-            };
-            prev = cur;
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    // Rows i-2, i-1 and i of the edit-distance table; two swapped neighbours (`paht`) are
+    // one edit.
+    let mut before: Vec<usize> = Vec::new();
+    let mut last: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut row = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            row[j] = (last[j] + 1).min(row[j - 1] + 1).min(last[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                row[j] = row[j].min(before[j - 2] + 1);
+            }
         }
+        before = std::mem::replace(&mut last, row);
     }
-    row[b.len()]
+    last[b.len()]
 }
 
 #[cfg(test)]

@@ -211,6 +211,10 @@ fn resolve_secret_files(layer: &mut Dict, origin: &Origin, problems: &mut Vec<Pr
             continue;
         }
         match std::fs::read_to_string(&path) {
+            Ok(secret) if secret.trim().is_empty() => problems.push(Problem::new(
+                dotted,
+                format!("`{path}`{named} is empty; put {section}.{key} in it (one line)"),
+            )),
             Ok(secret) => {
                 fields.insert(key.to_string(), Value::from(secret.trim().to_string()));
             }

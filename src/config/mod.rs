@@ -10,11 +10,13 @@ mod cidr;
 mod derived;
 mod env;
 mod expect;
+mod hours;
 mod keys;
 mod load;
 mod location;
 mod openlines;
 mod problem;
+mod rules;
 mod schedule;
 mod secret;
 mod syntax;
@@ -29,6 +31,10 @@ pub(crate) use keys::{KeyTable, SECRET_KEYS};
 pub use load::{load, load_from_str, Loaded};
 pub use location::{default_node_name, Location};
 pub use problem::{ConfigError, Problem};
+pub use rules::{
+    source_known, CrmFilter, EscalationConfig, FieldRule, Notify, ResponsiblePick, TagRef, TagRule,
+    CLIENT_FIELDS,
+};
 pub use secret::{constant_time_eq, random_token, Secret};
 pub use urls::{database_url_problems, mask_password};
 pub use validate::{validate, warnings, MIN_MAX_BYTES};
@@ -65,6 +71,8 @@ pub struct Config {
     pub openlines: OpenlinesConfig,
     /// `[card]`: the Chat2Desk tab in CRM cards; off when absent.
     pub card: Option<CardConfig>,
+    /// `[escalation]`: a notice when a client waits for an answer; off when absent.
+    pub escalation: Option<EscalationConfig>,
 }
 
 /// `[chat2desk]`
@@ -274,6 +282,14 @@ pub struct CrmConfig {
     pub new_deal_when_closed: bool,
     /// Largest comment in bytes before a transcript is split into parts.
     pub max_comment_bytes: usize,
+    /// How a new entity's responsible is picked among `default_responsibles`.
+    pub responsible_pick: ResponsiblePick,
+    /// `[crm.filter]`: which closed requests are synced.
+    pub filter: CrmFilter,
+    /// `[[crm.fields]]`: Chat2Desk values copied into CRM fields.
+    pub fields: Vec<FieldRule>,
+    /// `[[crm.tag_rules]]`: tags that set entity fields.
+    pub tag_rules: Vec<TagRule>,
 }
 
 impl Default for CrmConfig {
@@ -287,6 +303,10 @@ impl Default for CrmConfig {
             operators: Vec::new(),
             new_deal_when_closed: true,
             max_comment_bytes: 10_000,
+            responsible_pick: ResponsiblePick::Random,
+            filter: CrmFilter::default(),
+            fields: Vec::new(),
+            tag_rules: Vec::new(),
         }
     }
 }

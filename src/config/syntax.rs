@@ -122,6 +122,21 @@ fn diagnose(lines: &[String], at: usize, message: &str) -> Diagnosis {
         ),
         "invalid table header" if message.contains("duplicate key") => {
             let name = header_name(text);
+            // `sync = 5` above every header, then [sync]: the value line is the mistake.
+            let top = lines
+                .iter()
+                .take_while(|l| !l.trim_start().starts_with('['))
+                .position(|l| key_of(l).as_deref() == Some(name.as_str()));
+            if let Some(value_line) = top {
+                return Diagnosis {
+                    line: value_line,
+                    key: Some(name.clone()),
+                    cause: format!("`{name} = …` is a single value, but [{name}] is a section"),
+                    fix: format!("remove this line; keys go on the lines below [{name}]"),
+                    blank: vec![value_line],
+                    repair: None,
+                };
+            }
             let end = (at + 1..lines.len())
                 .find(|&i| lines[i].trim_start().starts_with('['))
                 .unwrap_or(lines.len());

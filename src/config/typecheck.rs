@@ -166,8 +166,12 @@ fn translate(
         None => dotted.to_string(),
     };
     for part in &inner {
-        key.push('.');
-        key.push_str(part);
+        if part.parse::<usize>().is_ok() {
+            key.push_str(&format!("[{part}]"));
+        } else {
+            key.push('.');
+            key.push_str(part);
+        }
     }
     let message = match &e.kind {
         Kind::UnknownVariant(name, choices) => choice(name, choices, leaf, var),
@@ -192,9 +196,16 @@ fn translate(
             )
         }
         _ if !inner.is_empty() => {
-            let field = inner.last().copied().unwrap_or("");
             let found = nested(value, &inner);
-            operator_field(field, &found)
+            match inner.as_slice() {
+                [.., "channels", index] if index.parse::<usize>().is_ok() => format!(
+                    "{} is not a Chat2Desk channel id (a whole number); write the ids without \
+                     quotes like channels = [17, 18]",
+                    describe(&found, false)
+                ),
+                [.., field] => operator_field(field, &found),
+                [] => unreachable!("inner is not empty"),
+            }
         }
         _ => {
             let words = match item {
@@ -259,6 +270,11 @@ fn nested(value: &Value, path: &[&str]) -> Value {
     for part in path {
         v = match v {
             Value::Dict(_, d) => d.get(*part).cloned().unwrap_or(Value::from("")),
+            Value::Array(_, items) => part
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| items.get(i).cloned())
+                .unwrap_or(Value::from("")),
             other => other,
         };
     }
@@ -323,9 +339,16 @@ fn layer_has(layer: &Dict, section: &str, key: &str) -> bool {
 
 fn unknown_key(section: &str, key: &str, keys: &KeyTable) -> Problem {
     let here = keys.keys_of(section);
+    let sections = keys.sections();
+    let subsections: Vec<&str> = sections
+        .iter()
+        .filter_map(|s| s.strip_prefix(section)?.strip_prefix('.'))
+        .collect();
     let mut message = "unknown key".to_string();
     if let Some(best) = likely(key, &here) {
         message.push_str(&format!("; did you mean `{best}`?"));
+    } else if let Some(sub) = suggest(key, subsections.iter().copied()) {
+        message.push_str(&format!("; did you mean the section [{section}.{sub}]?"));
     } else if let Some(home) = keys
         .sections()
         .into_iter()

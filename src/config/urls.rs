@@ -31,6 +31,13 @@ pub(crate) fn http_url(
         format!(" `{value}`")
     };
     let url = match Url::parse(value.trim()) {
+        Ok(_) if value.trim().contains(char::is_whitespace) => {
+            out.push(Problem::new(
+                key,
+                format!("value{shown} has a space inside; expected one absolute https:// URL (remove what follows it)"),
+            ));
+            return None;
+        }
         Ok(url) => url,
         Err(e) => {
             out.push(Problem::new(
@@ -57,10 +64,18 @@ pub(crate) fn http_url(
         ));
         return None;
     }
+    if url.query().is_some() || url.fragment().is_some() {
+        out.push(Problem::new(
+            key,
+            format!("URL{shown} has a query or fragment (`?…`, `#…`); remove it: the daemon adds its own paths and parameters"),
+        ));
+        return None;
+    }
     Some(url)
 }
 
-/// Checks the inbound webhook shape `.../rest/<user>/<secret>/` (trailing `/` optional).
+/// Checks the inbound webhook shape `.../rest/<user>/<secret>/` (trailing `/` optional) of a
+/// URL [`http_url`] accepted (so without query or fragment).
 pub(crate) fn webhook_shape(key: &str, url: &Url, out: &mut Vec<Problem>) {
     const EXPECTED: &str =
         "expected the inbound webhook URL https://<portal>/rest/<user id>/<secret>/ \
@@ -89,6 +104,11 @@ pub(crate) fn webhook_shape(key: &str, url: &Url, out: &mut Vec<Problem>) {
                  (the user id and the secret are both needed)"
             ),
         )),
+        // Not shown: a swapped path would put the secret here.
+        [user, _] if user.parse::<u32>().is_err() => out.push(Problem::new(
+            key,
+            format!("URL has no user id (a number) right after `/rest/`; {EXPECTED}"),
+        )),
         [_, _] => {}
         [_, _, last, ..] => {
             let what = if looks_like_method(last) {
@@ -107,12 +127,6 @@ pub(crate) fn webhook_shape(key: &str, url: &Url, out: &mut Vec<Problem>) {
                 "URL path after `/rest/` is incomplete (user id and secret needed); {EXPECTED}"
             ),
         )),
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        out.push(Problem::new(
-            key,
-            format!("URL has a query or fragment; remove it: {EXPECTED}"),
-        ));
     }
 }
 

@@ -24,11 +24,21 @@ pub fn validate(c: &Config) -> Vec<Problem> {
     node(c, &mut out);
     super::openlines::validate(c, &mut out);
     super::card::validate(c, &mut out);
+    super::rules::validate(c, &mut out);
     let level = c.log.level.trim();
     if level.is_empty() {
         out.push(Problem::new(
             "log.level",
             "empty; expected a level such as `info`",
+        ));
+    } else if is_bare_word(level) && !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+        // EnvFilter takes a bare word as a target name that enables every level: never what
+        // a sysadmin writing `verbose` or `warning` means.
+        out.push(Problem::new(
+            "log.level",
+            format!(
+                "`{level}` is not a log level; use one of error, warn, info, debug, trace (e.g. level = \"info\"), or directives such as `info,chat2desk_b24=debug`"
+            ),
         ));
     } else if let Err(e) = tracing_subscriber::EnvFilter::try_new(level) {
         out.push(Problem::new(
@@ -42,7 +52,16 @@ pub fn validate(c: &Config) -> Vec<Problem> {
     out
 }
 
-/// Warnings that do not stop the daemon: plain http:// to a non-loopback host.
+/// The level names `log.level` takes alone.
+const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+
+/// True for a filter that is one word, without `=`, `,` or `::` (a level or a target name).
+fn is_bare_word(filter: &str) -> bool {
+    !filter.contains(['=', ',', ':', '['])
+}
+
+/// Warnings that do not stop the daemon: plain http:// to a non-loopback host, rules not
+/// acted on yet.
 pub fn warnings(c: &Config) -> Vec<Problem> {
     let mut ignored = Vec::new();
     let mut urls = vec![("chat2desk.api_url", c.chat2desk.api_url.as_str())];
@@ -60,6 +79,7 @@ pub fn warnings(c: &Config) -> Vec<Problem> {
             plain_http_warning(key, &url)
         })
         .chain(super::card::warnings(c))
+        .chain(super::rules::warnings(c))
         .collect()
 }
 
@@ -109,13 +129,22 @@ fn bitrix24(c: &Config, out: &mut Vec<Problem>) {
         webhook_shape(key, &url, out);
     }
     if let Some(path) = &s.ca_file {
-        if let Err(e) = std::fs::File::open(path) {
+        let wrong = match std::fs::read(path) {
+            Err(e) => Some(format!("cannot read `{}` ({e})", path.display())),
+            Ok(pem) if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") => {
+                Some(format!(
+                    "`{}` holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                    path.display()
+                ))
+            }
+            Ok(_) => None,
+        };
+        if let Some(wrong) = wrong {
             out.push(Problem::new(
                 "bitrix24.ca_file",
                 format!(
-                    "cannot read `{}` ({e}); expected a PEM file with the portal's CA \
-                     certificate, readable by the service user (or remove the key)",
-                    path.display()
+                    "{wrong}; expected a PEM file with the portal's CA certificate, readable by \
+                     the service user (or remove the key)"
                 ),
             ));
         }

@@ -11,7 +11,9 @@
 mod error;
 mod health;
 mod inbox;
+mod job;
 mod leadership;
+mod live;
 mod send_once;
 pub mod single_flight;
 mod worker;
@@ -19,21 +21,23 @@ mod worker;
 pub use error::JobError;
 pub use health::{poll_max_age, Health, HealthProbe};
 pub use inbox::Inbox;
+pub use job::{Job, KeyField, Registry, Steps};
 pub use leadership::Leadership;
+pub use live::Live;
 pub use send_once::{refusal_text, send_once, Outcome, SendFailed, Sent, Stop};
-pub use worker::{Jobs, Services, Worker, WorkerSettings, IDLE_POLL};
+pub use worker::{Services, Worker, WorkerSettings, IDLE_POLL};
 
 /// Saves a running job's progress after a remote write and extends its lease.
 pub async fn checkpoint(
     services: &Services,
     job: &crate::store::Job,
-    steps: &serde_json::Value,
+    steps: &impl Steps,
     lease: std::time::Duration,
 ) -> Result<(), JobError> {
     let lease_until = chrono::Utc::now() + lease;
     services
         .store
-        .save_steps(job.id, steps, lease_until)
+        .save_steps(job.id, &steps.to_value(), lease_until)
         .await?;
     Ok(())
 }

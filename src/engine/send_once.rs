@@ -5,7 +5,8 @@
 //! whether the earlier call reached Chat2Desk, so it first looks the message up among the
 //! client's recent messages — by our `external_id`, or, where the API does not echo it, by
 //! the same text on the same channel written after the intent — and sends only when it is
-//! not there.
+//! not there. A sender that may ask again with no intent saved (a business-process call
+//! re-delivered after the state database was lost) gets the same look on the first run.
 
 use super::{JobError, Services};
 use crate::chat2desk::{Chat2DeskError, MessageKind, MessageQuery, NewMessage, Order};
@@ -75,21 +76,27 @@ impl<E: Into<JobError>> From<E> for Stop {
     }
 }
 
-/// Sends `message` unless the run that saved `intent_at` already did. `save_intent` must
-/// store the new intent (unix ms) durably before it returns; it is called right before the
-/// call.
+/// Sends `message` unless the run that saved `intent_at` already did. Without an intent,
+/// `asked_at` (unix ms: when the sender asked for the message, e.g. a business-process
+/// call's `ts`) makes it look all the same, for a message sent before the state database
+/// was lost. `save_intent` must store the new intent (unix ms) durably before it returns;
+/// it is called right before the call.
 pub async fn send_once<F, Fut>(
     services: &Services,
     message: &NewMessage,
     intent_at: Option<i64>,
+    asked_at: Option<i64>,
     save_intent: F,
 ) -> Result<Sent, SendFailed>
 where
     F: FnOnce(i64) -> Fut,
     Fut: Future<Output = Result<(), JobError>>,
 {
-    if let Some(intent_at) = intent_at {
-        if let Some(message_id) = find_sent(services, message, intent_at).await? {
+    // After our own intent the clocks may disagree by the slack; a message older than the
+    // sender's own request cannot be the one it asked for.
+    let since = intent_at.map(|at| at - CLOCK_SLACK_MS).or(asked_at);
+    if let Some(since) = since {
+        if let Some(message_id) = find_sent(services, message, since).await? {
             return Ok(Sent {
                 message_id,
                 found: true,
@@ -108,11 +115,12 @@ where
 }
 
 /// A message of this client that is ours: our `external_id`, or (when the API does not echo
-/// it) the same text on the same channel, written after the intent.
+/// it: `GET /messages` lists no such field in the docs) the same text on the same channel,
+/// written at `since` (unix ms) or later.
 async fn find_sent(
     services: &Services,
     message: &NewMessage,
-    intent_at: i64,
+    since: i64,
 ) -> Result<Option<i64>, JobError> {
     let page = services
         .chat2desk
@@ -130,9 +138,7 @@ async fn find_sent(
         if let Some(external) = &m.external_id {
             return Some(external) == message.external_id.as_ref();
         }
-        let recent = m
-            .created
-            .is_none_or(|t| t.timestamp_millis() >= intent_at - CLOCK_SLACK_MS);
+        let recent = m.created.is_none_or(|t| t.timestamp_millis() >= since);
         recent
             && m.channel_id.is_none_or(|c| Some(c) == message.channel_id)
             && m.text.as_deref().unwrap_or("").trim() == message.text.trim()

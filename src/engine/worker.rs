@@ -1,14 +1,13 @@
 //! The worker loop: bounded concurrency over due jobs, retries with capped backoff, dead jobs
 //! with a reason.
 
-use super::{single_flight, JobError};
+use super::{single_flight, JobError, KeyField, Registry};
 use crate::chat2desk::{Chat2Desk, Directory};
 use crate::http::Backoff;
 use crate::metrics::Stats;
 use crate::portal::{AppClient, Bitrix24};
-use crate::store::{Job, JobKind, Store};
+use crate::store::{Job, Store};
 use chrono::Utc;
-use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -32,17 +31,6 @@ pub struct Services {
     pub app: Option<AppClient>,
 }
 
-/// What the worker runs: each job kind's steps (the flows' jobs, registered by the app).
-pub trait Jobs: Send + Sync + std::fmt::Debug + 'static {
-    /// Runs claimed job `job` to its end with the rules in force now; returns its steps.
-    fn run<'a>(
-        &'a self,
-        services: &'a Services,
-        job: &'a Job,
-        lease: Duration,
-    ) -> BoxFuture<'a, Result<serde_json::Value, JobError>>;
-}
-
 /// Worker limits.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -62,7 +50,7 @@ pub struct WorkerSettings {
 #[derive(Debug, Clone)]
 pub struct Worker {
     services: Arc<Services>,
-    jobs: Arc<dyn Jobs>,
+    jobs: Arc<Registry>,
     settings: WorkerSettings,
     wake: Arc<Notify>,
 }
@@ -71,10 +59,10 @@ pub struct Worker {
 pub const IDLE_POLL: Duration = Duration::from_secs(1);
 
 impl Worker {
-    /// A worker running `jobs` over `services`.
+    /// A worker running the kinds of `jobs` over `services`.
     pub fn new(
         services: Arc<Services>,
-        jobs: Arc<dyn Jobs>,
+        jobs: Arc<Registry>,
         settings: WorkerSettings,
         wake: Arc<Notify>,
     ) -> Self {
@@ -211,22 +199,12 @@ impl Worker {
         };
         let store = &services.store;
         let stats = &services.stats;
-        let what = match job.kind {
-            JobKind::Transcript => "Request",
-            JobKind::Send => "Send",
-            JobKind::LineIn => "Client message for an Open Line",
-            JobKind::LineOut => "Operator reply",
-            JobKind::LineClose => "Finished Open Lines session",
-        };
-        // `request_id` for transcripts, `send_id` for sends (the fields their other lines use).
-        let request_id = (job.kind == JobKind::Transcript).then_some(job.key);
-        let send_id = (job.kind == JobKind::Send).then_some(job.key);
-        // `line_message` for the jobs of the Open Lines bridge.
-        let line_message = matches!(
-            job.kind,
-            JobKind::LineIn | JobKind::LineOut | JobKind::LineClose
-        )
-        .then_some(job.key);
+        let what = self.jobs.noun(&job.kind);
+        // The key in the field the kind's other lines use.
+        let field = self.jobs.key_field(&job.kind);
+        let request_id = (field == Some(KeyField::RequestId)).then_some(job.key);
+        let send_id = (field == Some(KeyField::SendId)).then_some(job.key);
+        let line_message = (field == Some(KeyField::LineMessage)).then_some(job.key);
         let outcome = match result {
             Ok(steps) => {
                 stats.record_synced();

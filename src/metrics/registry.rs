@@ -113,6 +113,11 @@ struct WebhookLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RuleLabels {
+    rule: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct LineLabels {
     direction: &'static str,
     outcome: &'static str,
@@ -161,6 +166,7 @@ pub struct Registry {
     line_messages: Family<LineLabels, Counter>,
     line_latency: HistogramFamily<DirectionLabels>,
     line_resent: Counter,
+    skipped: Family<RuleLabels, Counter>,
 }
 
 static GLOBAL: LazyLock<Registry> = LazyLock::new(Registry::new);
@@ -193,6 +199,7 @@ impl Registry {
             line_messages: Family::default(),
             line_latency: Family::new_with_constructor(|| Histogram::new(CALL_BUCKETS)),
             line_resent: Counter::default(),
+            skipped: Family::default(),
         };
         // The bridge's series exist from the start (at 0), so rates and alerts see them
         // before the first message.
@@ -300,6 +307,12 @@ impl Registry {
         self.line_resent.inc();
     }
 
+    /// Records a closed request a `[crm.filter]` rule kept out of the CRM; `rule` is the
+    /// rule's key (`channels`, `only_tags`, `skip_tags`).
+    pub fn record_skipped(&self, rule: &'static str) {
+        self.skipped.get_or_create(&RuleLabels { rule }).inc();
+    }
+
     /// Registers clones of every metric into `registry` (names without the prefix).
     pub fn register_into(&self, registry: &mut prometheus_client::registry::Registry) {
         registry.register(
@@ -351,6 +364,11 @@ impl Registry {
             "openlines_message_latency_seconds",
             "Time from a message being written to its arrival on the other side of the bridge",
             self.line_latency.clone(),
+        );
+        registry.register(
+            "transcripts_skipped",
+            "Closed requests a [crm.filter] rule kept out of the CRM, by the rule's key",
+            self.skipped.clone(),
         );
         registry.register(
             "openlines_resent",

@@ -5,6 +5,7 @@ use super::router::{Caller, Listener, Router};
 use super::{ServerError, ServerSettings};
 use http_body_util::Either;
 use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use hyper::server::conn::http1;
 use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -114,8 +115,15 @@ impl WebhookServer {
             )));
         }
         drop(guard);
-        let housekeeping = self.ctx.router.housekeeping(&shutdown);
-        let housekeeping = housekeeping.into_iter().map(tokio::spawn);
+        // Spawned now (collected, not a lazy iterator): the routes' housekeeping (the purge
+        // of expired file offers) runs while the server does, not after its accept loops end.
+        let housekeeping: Vec<_> = self
+            .ctx
+            .router
+            .housekeeping(&shutdown)
+            .into_iter()
+            .map(tokio::spawn)
+            .collect();
         for task in accept_loops.into_iter().chain(housekeeping) {
             let _ = task.await;
         }
@@ -215,9 +223,15 @@ async fn accept_loop(
 }
 
 /// Answers one request through the route of its path, if this listener serves it.
+///
+/// A refused request that came with a body (413 before it was read, a wrong secret, a bad
+/// form) is answered with `Connection: close`: its unread rest would otherwise be taken for
+/// the next request, so the connection ends here, and the header tells a client that
+/// pools connections not to send another request on it.
 async fn reply(ctx: &Shared, req: Request<Incoming>, peer: SocketAddr, role: Role) -> Reply {
+    let with_body = has_body(&req);
     let route = ctx.router.find(req.uri().path(), |l| role.serves(l));
-    match route {
+    let mut answer = match route {
         Some(route) => {
             let caller = Caller {
                 peer,
@@ -226,5 +240,21 @@ async fn reply(ctx: &Shared, req: Request<Incoming>, peer: SocketAddr, role: Rol
             route.answer(req, caller).await
         }
         None => not_found().map(Either::Left),
+    };
+    if with_body && (answer.status().is_client_error() || answer.status().is_server_error()) {
+        answer
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
     }
+    answer
+}
+
+/// True when `req` declares a body (a non-zero `Content-Length` or any `Transfer-Encoding`).
+fn has_body(req: &Request<Incoming>) -> bool {
+    let headers = req.headers();
+    headers.contains_key(TRANSFER_ENCODING)
+        || headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
 }

@@ -1,5 +1,6 @@
 //! Job rows: what a queued unit of work looks like, and how it is read from either backend.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -43,20 +44,42 @@ macro_rules! text_enum {
     };
 }
 
-text_enum! {
-    /// What a job does; with its key it identifies the job.
-    JobKind {
-        /// Write the transcript of a closed Chat2Desk request; the key is the request id.
-        Transcript => "transcript",
-        /// Send a message from a business process; the key is the `sends` row id.
-        Send => "send",
-        /// Pass a client's message to its Open Line; the key is the `line_messages` row id.
-        LineIn => "line_in",
-        /// Pass an operator's reply to the client; the key is the `line_messages` row id.
-        LineOut => "line_out",
-        /// Close the Chat2Desk request of an Open Lines session the portal finished; the key
-        /// is the `line_messages` row id.
-        LineClose => "line_close",
+/// What a job does; with its key it identifies the job. Each flow names its kinds (the text
+/// stored in the queue) where its job is; the store knows the two whose rows it writes itself.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JobKind(Cow<'static, str>);
+
+impl JobKind {
+    /// Write the transcript of a closed Chat2Desk request; the key is the request id.
+    pub const TRANSCRIPT: JobKind = JobKind::new("transcript");
+    /// Send a message from a business process; the key is the `sends` row id.
+    pub const SEND: JobKind = JobKind::new("send");
+
+    /// The kind stored as `text`.
+    pub const fn new(text: &'static str) -> Self {
+        Self(Cow::Borrowed(text))
+    }
+
+    /// The text stored in the database (and printed).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A kind read from the database; `None` for empty text.
+    pub fn parse(text: &str) -> Option<Self> {
+        (!text.is_empty()).then(|| Self(Cow::Owned(text.to_string())))
+    }
+}
+
+impl fmt::Display for JobKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for JobKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -209,7 +232,7 @@ mod tests {
         ] {
             assert_eq!(JobState::parse(&state.to_string()), Some(state));
         }
-        assert_eq!(JobKind::Transcript.to_string(), "transcript");
+        assert_eq!(JobKind::TRANSCRIPT.to_string(), "transcript");
         assert_eq!(Intake::parse("webhook"), Some(Intake::Webhook));
         assert_eq!(Intake::parse("Webhook"), None);
     }

@@ -51,6 +51,7 @@ mod nodes;
 mod queue;
 mod scan;
 mod sends;
+mod turns;
 mod usage;
 
 use std::sync::Arc;

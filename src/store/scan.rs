@@ -106,7 +106,7 @@ impl Store {
         let fail = self.err_of("promote");
         with_pool!(self, pool, sql => {
             let mut tx = pool.begin_write().await.map_err(&fail)?;
-            let inserted = insert_jobs!(tx, sql, JobKind::Transcript, request_ids, intake)
+            let inserted = insert_jobs!(tx, sql, JobKind::TRANSCRIPT, request_ids, intake)
                 .await
                 .map_err(&fail)?;
             for &request in request_ids {

@@ -46,7 +46,7 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(&fail)?;
-            insert_jobs!(tx, sql, JobKind::Send, &[send_id], intake)
+            insert_jobs!(tx, sql, JobKind::SEND, &[send_id], intake)
                 .await
                 .map_err(&fail)?;
             tx.commit().await.map_err(&fail)?;

@@ -1,5 +1,5 @@
-//! Reading a Prometheus exposition (text 0.0.4 or OpenMetrics) and the README's metrics table,
-//! so a test can compare what is served with what is documented.
+//! Reading a Prometheus exposition (text 0.0.4 or OpenMetrics) and the metrics table of
+//! docs/operations.md, so a test can compare what is served with what is documented.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -78,12 +78,14 @@ fn label_names(rest: &str) -> Vec<String> {
     names
 }
 
-/// The README's "Monitoring" table: metric name → (type, sorted label names).
+/// The metrics table of docs/operations.md ("Health and metrics"): metric name → (type,
+/// sorted label names).
 pub fn documented_metrics() -> BTreeMap<String, (String, LabelNames)> {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md");
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/operations.md"))
+            .expect("docs/operations.md");
     let mut out = BTreeMap::new();
-    for line in readme.lines() {
+    for line in doc.lines() {
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
         let [_, name, kind, labels, ..] = cells[..] else {
             continue;
@@ -102,6 +104,6 @@ pub fn documented_metrics() -> BTreeMap<String, (String, LabelNames)> {
         labels.sort();
         out.insert(format!("chat2desk_b24_{name}"), (kind.to_string(), labels));
     }
-    assert!(!out.is_empty(), "README.md documents the metrics");
+    assert!(!out.is_empty(), "docs/operations.md documents the metrics");
     out
 }

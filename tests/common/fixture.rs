@@ -137,7 +137,7 @@ impl Env {
         loop {
             let mut done = 0;
             for r in requests {
-                let job = store.job(JobKind::Transcript, *r).await.expect("job read");
+                let job = store.job(JobKind::TRANSCRIPT, *r).await.expect("job read");
                 if let Some(job) = job {
                     assert_ne!(
                         job.state,

@@ -97,6 +97,7 @@ pub(super) async fn check(config: &Config, step: &Step) -> Vec<Line> {
         }
     }
     operators(config, &client, step, &mut lines).await;
+    super::tags::check(config, &client, step, &mut lines).await;
     webhook(config, &client, step, &mut lines).await;
     lines
 }

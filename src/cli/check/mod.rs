@@ -12,6 +12,7 @@ mod openlines_state;
 mod portal;
 mod progress;
 mod reach;
+mod tags;
 
 use crate::config::Config;
 use progress::Progress;

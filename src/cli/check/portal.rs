@@ -4,7 +4,7 @@
 use super::progress::Step;
 use super::reach::{after_connect, host_port, probe, proxy_var};
 use super::{Line, ANSWER_TIMEOUT};
-use crate::config::{Config, Integration};
+use crate::config::{Config, Integration, Notify};
 use crate::portal::{Bitrix24, Bitrix24Options, BitrixError, ErrorKind};
 use std::collections::BTreeSet;
 use url::Url;
@@ -184,7 +184,15 @@ fn user_keys(config: &Config) -> impl Iterator<Item = (String, i64)> + '_ {
         .iter()
         .enumerate()
         .map(|(i, m)| (format!("crm.operators[{i}].bitrix24"), m.bitrix24));
-    defaults.chain(mapped)
+    let notified = match config.escalation.as_ref().map(|e| &e.notify) {
+        Some(Notify::Users(ids)) => ids.clone(),
+        _ => Vec::new(),
+    };
+    let notified = notified
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| (format!("escalation.notify[{i}]"), id));
+    defaults.chain(mapped).chain(notified)
 }
 
 async fn users(config: &Config, portal: &Bitrix24, lines: &mut Vec<Line>) {

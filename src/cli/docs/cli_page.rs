@@ -64,6 +64,7 @@ const EXIT_CODES: &[(&str, &[(&str, &str)])] = &[
         &[
             ("0", "Chat2Desk accepted the message"),
             ("1", "the message was not sent (the line printed says why)"),
+            ("2", "with --via-daemon: the daemon's listener did not take the call (nothing answers, another [bizproc] secret, /bizproc/ off or not proxied), so nothing was queued; or a usage error"),
         ],
     ),
     (
@@ -120,6 +121,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("sudo systemctl enable --now chat2desk-b24", "Start the daemon; it picks up requests closed recently."),
     ("sudo chat2desk-b24 backfill --since 2026-01-01", "Queue the requests closed since a day, for the running daemon to sync."),
     ("sudo -u chat2desk-b24 chat2desk-b24 status --json", "The queue, the last poll and the nodes as JSON for a script; exit 0 healthy, 1 degraded, 2 unreadable."),
+    ("sudo chat2desk-b24 send --via-daemon --channel 1 --phone +79161234567 --text Test", "Send a message through the running daemon's listener as the portal's activity does: tests the address, the [bizproc] secret and the send path."),
     ("sudo chat2desk-b24 retry --dead", "After fixing the cause of dead jobs, run them again."),
     ("journalctl -u chat2desk-b24 -o json", "The daemon's log with its fields (REQUEST_ID, ENTITY, PORTAL_METHOD)."),
 ];

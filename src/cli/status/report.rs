@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::engine::poll_max_age;
 use crate::metrics::MonthUsage;
-use crate::store::{Job, JobKind, QueueCounts, Store, StoreError};
+use crate::store::{Job, QueueCounts, Store, StoreError};
 use crate::store::{LAST_POLL_ERROR_KEY, LAST_POLL_KEY};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -64,7 +64,7 @@ pub struct Queue {
 #[derive(Debug, Serialize)]
 pub struct JobLine {
     /// `transcript`, `send`, `line_in`, `line_out` or `line_close`.
-    pub kind: &'static str,
+    pub kind: String,
     /// The Chat2Desk request id (transcripts) or the row id of the message.
     pub key: i64,
     /// `pending`, `running` or `dead`.
@@ -289,7 +289,7 @@ async fn last_poll(
 
 fn line(job: Job) -> JobLine {
     JobLine {
-        kind: job.kind.as_str(),
+        kind: job.kind.to_string(),
         key: job.key,
         state: job.state.as_str(),
         attempts: job.attempts,
@@ -303,15 +303,4 @@ fn parse(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|t| t.with_timezone(&Utc))
-}
-
-/// What a job kind is called in the text output.
-pub(super) fn kind_words(kind: &str) -> &'static str {
-    match JobKind::parse(kind) {
-        Some(JobKind::Transcript) | None => "request",
-        Some(JobKind::Send) => "send",
-        Some(JobKind::LineIn) => "line message (client → line)",
-        Some(JobKind::LineOut) => "line message (operator → client)",
-        Some(JobKind::LineClose) => "finished Open Lines session",
-    }
 }

@@ -182,6 +182,18 @@ impl SendCall {
         serde_json::to_value(self).expect("a call serialises")
     }
 
+    /// The `external_id` of the Chat2Desk message of send `send_id`: made from the
+    /// `event_token`, so that it is the same whatever the state database remembers (a call
+    /// delivered again after the state was lost is looked for by it); a send without one
+    /// (`chat2desk-b24 send`) uses its id.
+    pub fn message_key(&self, send_id: i64) -> String {
+        use md5::{Digest, Md5};
+        match &self.event_token {
+            Some(token) => format!("b24-send-{:x}", Md5::digest(token.as_bytes())),
+            None => format!("b24-send-{send_id}"),
+        }
+    }
+
     /// Reads a stored call.
     pub fn from_value(value: &Value) -> Option<SendCall> {
         serde_json::from_value(value.clone()).ok()

@@ -12,6 +12,7 @@
 
 mod activity;
 mod call;
+mod job;
 mod route;
 mod send;
 mod send_progress;
@@ -20,6 +21,7 @@ pub use activity::{
     install, uninstall, ActivityFile, ActivitySettings, InstallReport, ACTIVITY_CODE, FILES,
 };
 pub use call::{CallError, SendCall, CODE};
+pub use job::SendJob;
 pub use route::BizprocRoute;
-pub use send::{send_message, SendRules};
+pub use send::SendRules;
 pub use send_progress::SendProgress;

@@ -9,7 +9,7 @@ use super::SendProgress;
 use crate::chat2desk::{Channel, Chat2DeskError, NewMessage};
 use crate::config::FileMode;
 use crate::engine::single_flight::{self, client_keys};
-use crate::engine::{checkpoint, JobError, Services};
+use crate::engine::{checkpoint, JobError, Services, Steps};
 use crate::engine::{refusal_text, send_once, Outcome, SendFailed, Stop};
 use crate::portal::crm::phone::normalize_phone;
 use crate::portal::crm::EntityRef;
@@ -34,7 +34,7 @@ pub struct SendRules {
 const EVENT_SEND_PAUSES_MS: [u64; 5] = [200, 500, 1_000, 2_000, 4_000];
 
 /// Runs one send job to the end, saving progress after every remote write.
-pub async fn send_message(
+pub(super) async fn send_message(
     services: &Services,
     rules: &SendRules,
     job: &Job,
@@ -50,7 +50,7 @@ pub async fn send_message(
                 "send {send_id}: its stored call is missing or unreadable (table sends)"
             ))
         })?;
-    let mut progress = SendProgress::from_steps(&job.steps);
+    let mut progress = SendProgress::of(job);
     if progress.outcome.is_none() {
         let outcome = match deliver(services, rules, job, &call, &mut progress, lease).await {
             Ok(message_id) => Outcome::Sent { message_id },
@@ -64,19 +64,19 @@ pub async fn send_message(
         };
         log_outcome(send_id, &call, &outcome);
         progress.outcome = Some(outcome);
-        checkpoint(services, job, &progress.to_steps(), lease).await?;
+        checkpoint(services, job, &progress, lease).await?;
     }
     if let Some(Outcome::Refused { error }) = progress.outcome.clone() {
         if let Some(entity) = call.entity() {
             if progress.comment_id.is_none() {
                 progress.comment_id =
                     Some(comment_refusal(services, job, &call, entity, &error).await?);
-                checkpoint(services, job, &progress.to_steps(), lease).await?;
+                checkpoint(services, job, &progress, lease).await?;
             }
             if !progress.notified {
                 notify_refusal(services, send_id, &call, entity, &error).await?;
                 progress.notified = true;
-                checkpoint(services, job, &progress.to_steps(), lease).await?;
+                checkpoint(services, job, &progress, lease).await?;
             }
         } else {
             tracing::warn!(send_id, document = ?call.document_id, "Refused send has no CRM entity to comment on or responsible to notify");
@@ -86,7 +86,7 @@ pub async fn send_message(
         let outcome = progress.outcome.clone().expect("set above");
         progress.report_error = report(services, send_id, token, &call, &outcome).await?;
         progress.reported = true;
-        checkpoint(services, job, &progress.to_steps(), lease).await?;
+        checkpoint(services, job, &progress, lease).await?;
     }
     Ok(progress)
 }
@@ -123,7 +123,7 @@ async fn deliver(
             .await?;
             let id = found.map_err(Stop::Refused)?;
             progress.client_id = Some(id);
-            checkpoint(services, job, &progress.to_steps(), lease).await?;
+            checkpoint(services, job, &*progress, lease).await?;
             id
         }
     };
@@ -132,11 +132,15 @@ async fn deliver(
         None => client_transports(services, client_id, channel.id).await?,
     };
     let message = compose(rules, job.key, call, &channel, client_id, &transports)?;
-    let sent = send_once(services, &message, progress.intent_at, |at| {
+    // The same event_token delivered again after the state database was lost is a new send
+    // row: the message's external_id comes from the token, and the first run looks for it
+    // among the client's messages written since the call was made.
+    let asked_at = call.event_token.as_ref().and(call.ts).map(|ts| ts * 1000);
+    let sent = send_once(services, &message, progress.intent_at, asked_at, |at| {
         progress.intent_at = Some(at);
         progress.client_transports = Some(transports);
-        let steps = progress.to_steps();
-        async move { checkpoint(services, job, &steps, lease).await }
+        let saved = progress.clone();
+        async move { checkpoint(services, job, &saved, lease).await }
     })
     .await;
     match sent {
@@ -275,7 +279,7 @@ fn compose(
         text: call.text.trim().to_string(),
         channel_id: Some(channel.id),
         transport,
-        external_id: Some(format!("b24-send-{send_id}")),
+        external_id: Some(call.message_key(send_id)),
         kind: "to_client",
         ..NewMessage::default()
     };

@@ -1,6 +1,6 @@
 //! What a send job has already done, saved after every remote write.
 
-use crate::engine::Outcome;
+use crate::engine::{Outcome, Steps};
 use serde::{Deserialize, Serialize};
 
 /// The finished steps of one send job (stored as JSON in the job row).
@@ -27,15 +27,4 @@ pub struct SendProgress {
     pub report_error: Option<String>,
 }
 
-impl SendProgress {
-    /// Reads the saved progress; an unreadable value starts from scratch (the message
-    /// lookup and the comment marker keep that safe).
-    pub fn from_steps(steps: &serde_json::Value) -> Self {
-        serde_json::from_value(steps.clone()).unwrap_or_default()
-    }
-
-    /// The progress as stored.
-    pub fn to_steps(&self) -> serde_json::Value {
-        serde_json::to_value(self).expect("progress serialises")
-    }
-}
+impl Steps for SendProgress {}

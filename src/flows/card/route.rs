@@ -30,6 +30,7 @@ pub const CSRF_HEADER: &str = "x-card-csrf";
 #[derive(Debug)]
 pub struct CardRoute {
     card: CardConfig,
+    daemon_url: String,
     services: Arc<Services>,
     timezone: chrono_tz::Tz,
     /// The only origin allowed to frame the tab (`frame-ancestors`).
@@ -40,18 +41,20 @@ pub struct CardRoute {
 impl CardRoute {
     /// Mounts `/bitrix24/card` and `/bitrix24/card/messages` on the public listener (before
     /// the application's other `/bitrix24/` pages).
-    /// `tab` is `[card]` and the portal's time zone.
+    /// `tab` is `[card]`, `[bitrix24.app] daemon_url` and the portal's time zone. Its
+    /// housekeeping keeps the tabs bound ([`super::keep_bound`]).
     pub fn mount(
-        tab: (CardConfig, chrono_tz::Tz),
+        tab: (CardConfig, String, chrono_tz::Tz),
         services: Arc<Services>,
         router: Router,
     ) -> Router {
-        let (card, timezone) = tab;
+        let (card, daemon_url, timezone) = tab;
         let portal_origin = url::Url::parse(&services.portal.portal_url())
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_default();
         let route = Arc::new(Self {
             card,
+            daemon_url,
             services,
             timezone,
             portal_origin,
@@ -238,6 +241,19 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Answer {
 }
 
 impl Route for CardRoute {
+    fn housekeeping(
+        self: Arc<Self>,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> Option<BoxFuture<'static, ()>> {
+        let bind = super::keep_bound(
+            self.services.clone(),
+            self.card.clone(),
+            self.daemon_url.clone(),
+            shutdown,
+        );
+        Some(Box::pin(bind))
+    }
+
     fn answer<'a>(&'a self, req: Request<Incoming>, caller: Caller<'a>) -> BoxFuture<'a, Reply> {
         Box::pin(async move {
             let answer = match (req.uri().path(), req.method()) {

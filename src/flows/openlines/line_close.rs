@@ -12,10 +12,10 @@
 use super::line_out::client_of;
 use super::{line_chain, line_job, LineRules};
 use crate::chat2desk::{Chat2DeskError, MessageQuery, Order};
-use crate::engine::{checkpoint, JobError, Services};
+use crate::engine::{checkpoint, JobError, Services, Steps};
 use crate::store::{Intake, Job, JobKind, LineItem, LineOrder, Store, StoreError};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::Duration;
 
 /// What a `line_close` job carries (the `line_messages` payload): one element of an
@@ -55,7 +55,7 @@ pub async fn enqueue_session_finish(
         })
         .collect();
     let done = store
-        .enqueue_line_messages(JobKind::LineClose, &items, Intake::Openlines)
+        .enqueue_line_messages(LINE_CLOSE, &items, Intake::Openlines)
         .await?;
     Ok(done.iter().filter(|b| b.new).count())
 }
@@ -88,10 +88,13 @@ enum CloseOutcome {
     NewRequestOpen,
 }
 
+/// The kind that closes the Chat2Desk request of an Open Lines session the portal finished; the key is the `line_messages` row id.
+pub const LINE_CLOSE: JobKind = JobKind::new("line_close");
+
 /// Progress of a `line_close` job.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
-struct CloseProgress {
+pub struct CloseProgress {
     /// The client's request before the close (`None`: none seen, or not looked at yet).
     request_id: Option<i64>,
     /// The request was looked at (`request_id` is set or known to be absent).
@@ -103,25 +106,23 @@ struct CloseProgress {
     event_done: bool,
 }
 
-fn steps(progress: &CloseProgress) -> Value {
-    serde_json::to_value(progress).expect("progress serialises")
-}
+impl Steps for CloseProgress {}
 
 /// Runs one `line_close` job to the end; returns its steps.
-pub async fn close_finished_session(
+pub(super) async fn close_finished_session(
     services: &Services,
     rules: &LineRules,
     job: &Job,
     lease: Duration,
-) -> Result<Value, JobError> {
-    let mut progress: CloseProgress = serde_json::from_value(job.steps.clone()).unwrap_or_default();
+) -> Result<CloseProgress, JobError> {
+    let mut progress = CloseProgress::of(job);
     let finish: SessionFinish = line_job::stored(services, job, "finished session").await?;
     let app = line_job::app(services)?;
     if progress.closed.is_none() {
         let closed = close(services, job, &finish, &mut progress, lease).await?;
         log_closed(job, &finish, closed);
         progress.closed = Some(closed);
-        checkpoint(services, job, &steps(&progress), lease).await?;
+        checkpoint(services, job, &progress, lease).await?;
     }
     if !progress.event_done && !finish.process_id.is_empty() {
         const METHOD: &str = "event.offline.clear";
@@ -140,9 +141,9 @@ pub async fn close_finished_session(
             JobError::from(e)
         })?;
         progress.event_done = true;
-        checkpoint(services, job, &steps(&progress), lease).await?;
+        checkpoint(services, job, &progress, lease).await?;
     }
-    Ok(steps(&progress))
+    Ok(progress)
 }
 
 /// Looks at the client's current request, then closes it.
@@ -159,7 +160,7 @@ async fn close(
     if !progress.looked {
         progress.request_id = current_request(services, client_id).await?;
         progress.looked = true;
-        checkpoint(services, job, &steps(progress), lease).await?;
+        checkpoint(services, job, &*progress, lease).await?;
     } else if progress.intent {
         let now = current_request(services, client_id).await?;
         if now.is_some() && now != progress.request_id {
@@ -167,7 +168,7 @@ async fn close(
         }
     }
     progress.intent = true;
-    checkpoint(services, job, &steps(progress), lease).await?;
+    checkpoint(services, job, &*progress, lease).await?;
     match services.chat2desk.close_request(client_id).await {
         Ok(()) => Ok(CloseOutcome::Closed),
         // Chat2Desk answers 400 when the client has no open request (closed there first).

@@ -16,7 +16,7 @@ use super::line_job;
 use super::line_look::{find_by_update, find_pushed, InChat, METHOD as READ_METHOD};
 use super::{chat_key, client_message, ClientSide, LineRules};
 use crate::chat2desk::{Client, Message};
-use crate::engine::{checkpoint, JobError, Services};
+use crate::engine::{checkpoint, JobError, Services, Steps};
 use crate::metrics::{global, Direction};
 use crate::portal::crm::phone::normalize_phone;
 use crate::portal::{id_from_value, AppClient, BitrixError};
@@ -80,7 +80,7 @@ pub async fn enqueue_client_message(
     };
     let queued = store
         .enqueue_line_message_at(
-            JobKind::LineIn,
+            LINE_IN,
             &message.id.to_string(),
             &client_chain(client_id),
             order,
@@ -91,9 +91,12 @@ pub async fn enqueue_client_message(
     Ok(queued.new)
 }
 
+/// The kind of a client's message into its Open Line; the key is the `line_messages` row id.
+pub const LINE_IN: JobKind = JobKind::new("line_in");
+
 /// Progress of a `line_in` job.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct LineInProgress {
+pub struct LineInProgress {
     /// When a run was about to call `imconnector.send.messages` (unix ms).
     attempted_at: Option<i64>,
     /// The portal took it: its answer element (session, saved file ids), or
@@ -101,17 +104,18 @@ struct LineInProgress {
     delivered: Option<Value>,
 }
 
+impl Steps for LineInProgress {}
+
 /// Runs one `line_in` job to the end; returns its steps.
-pub async fn deliver_to_line(
+pub(super) async fn deliver_to_line(
     services: &Services,
     rules: &LineRules,
     job: &Job,
     lease: Duration,
-) -> Result<Value, JobError> {
-    let mut progress: LineInProgress =
-        serde_json::from_value(job.steps.clone()).unwrap_or_default();
+) -> Result<LineInProgress, JobError> {
+    let mut progress = LineInProgress::of(job);
     if progress.delivered.is_some() {
-        return Ok(steps(&progress));
+        return Ok(progress);
     }
     let payload: ClientLineMessage = line_job::stored(services, job, "message").await?;
     let app = line_job::app(services)?;
@@ -119,18 +123,18 @@ pub async fn deliver_to_line(
     if progress.attempted_at.is_some() {
         if let Some(found) = look_in_chat(services, app, rules, job, &payload, &client).await? {
             progress.delivered = Some(found);
-            checkpoint(services, job, &steps(&progress), lease).await?;
+            checkpoint(services, job, &progress, lease).await?;
             global().record_line_message(Direction::ToLine, "delivered", None);
-            return Ok(steps(&progress));
+            return Ok(progress);
         }
     }
     progress.attempted_at = Some(chrono::Utc::now().timestamp_millis());
-    checkpoint(services, job, &steps(&progress), lease).await?;
+    checkpoint(services, job, &progress, lease).await?;
     match send(app, rules, &payload, &client).await {
         Ok(element) => {
             let im_chat = element.pointer("/session/CHAT_ID").and_then(id_from_value);
             progress.delivered = Some(element);
-            checkpoint(services, job, &steps(&progress), lease).await?;
+            checkpoint(services, job, &progress, lease).await?;
             if let Some(im_chat) = im_chat {
                 let chat = chat_key(client.client_id);
                 services
@@ -151,12 +155,12 @@ pub async fn deliver_to_line(
                 portal_method = "imconnector.send.messages",
                 "Passed a client's message to the Open Line"
             );
-            Ok(steps(&progress))
+            Ok(progress)
         }
         Err(Sent::Refused(e)) => {
             // The portal answered: it did not take the message, so a retry sends it once.
             progress.attempted_at = None;
-            checkpoint(services, job, &steps(&progress), lease).await?;
+            checkpoint(services, job, &progress, lease).await?;
             Err(JobError::Transient(e))
         }
         Err(Sent::Unknown(e)) => Err(JobError::Transient(e)),
@@ -218,10 +222,6 @@ async fn look_in_chat(
             Ok(None)
         }
     }
-}
-
-fn steps(progress: &LineInProgress) -> Value {
-    serde_json::to_value(progress).expect("progress serialises")
 }
 
 /// The client as the line shows it: from the delivery, else `GET /clients/{id}`.

@@ -14,7 +14,7 @@ use super::line_notice::tell_line;
 use super::plain_text;
 use super::{line_chain, line_job, LineRules};
 use crate::chat2desk::{Chat2DeskError, MessageQuery, NewMessage, Order};
-use crate::engine::{checkpoint, JobError, Services};
+use crate::engine::{checkpoint, JobError, Services, Steps};
 use crate::engine::{refusal_text, send_once, Outcome, SendFailed, Stop};
 use crate::metrics::{global, Direction};
 use crate::portal::{id_from_value, AppClient, BitrixError};
@@ -77,7 +77,7 @@ pub async fn enqueue_operator_replies(
         })
         .collect();
     let done = store
-        .enqueue_line_messages(JobKind::LineOut, &items, Intake::Openlines)
+        .enqueue_line_messages(LINE_OUT, &items, Intake::Openlines)
         .await?;
     Ok(done.iter().filter(|b| b.new).count())
 }
@@ -113,10 +113,13 @@ struct Target {
     transport: Option<String>,
 }
 
+/// The kind of an operator's reply to the client; the key is the `line_messages` row id.
+pub const LINE_OUT: JobKind = JobKind::new("line_out");
+
 /// Progress of a `line_out` job.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
-struct LineOutProgress {
+pub struct LineOutProgress {
     target: Option<Target>,
     /// The file links given to Chat2Desk (public links of re-hosted files, or the portal's).
     links: Option<Vec<String>>,
@@ -135,19 +138,16 @@ struct LineOutProgress {
     event_done: bool,
 }
 
-fn steps(progress: &LineOutProgress) -> Value {
-    serde_json::to_value(progress).expect("progress serialises")
-}
+impl Steps for LineOutProgress {}
 
 /// Runs one `line_out` job to the end; returns its steps.
-pub async fn deliver_to_client(
+pub(super) async fn deliver_to_client(
     services: &Services,
     rules: &LineRules,
     job: &Job,
     lease: Duration,
-) -> Result<Value, JobError> {
-    let mut progress: LineOutProgress =
-        serde_json::from_value(job.steps.clone()).unwrap_or_default();
+) -> Result<LineOutProgress, JobError> {
+    let mut progress = LineOutProgress::of(job);
     let reply: OperatorReply = line_job::stored(services, job, "reply").await?;
     let app = line_job::app(services)?;
     if progress.outcome.is_none() {
@@ -166,7 +166,7 @@ pub async fn deliver_to_client(
         };
         record(job, &reply, &outcome);
         progress.outcome = Some(outcome);
-        checkpoint(services, job, &steps(&progress), lease).await?;
+        checkpoint(services, job, &progress, lease).await?;
     }
     let outcome = progress.outcome.clone().expect("set above");
     if !progress.told {
@@ -184,24 +184,24 @@ pub async fn deliver_to_client(
             let pushed_before = progress.notice_at.is_some();
             if !pushed_before {
                 progress.notice_at = Some(chrono::Utc::now().timestamp_millis());
-                checkpoint(services, job, &steps(&progress), lease).await?;
+                checkpoint(services, job, &progress, lease).await?;
             }
             tell_line(app, rules, job, &reply, &text, pushed_before).await?;
         }
         progress.told = true;
-        checkpoint(services, job, &steps(&progress), lease).await?;
+        checkpoint(services, job, &progress, lease).await?;
     }
     if let (Outcome::Sent { message_id }, false) = (&outcome, progress.delivery_sent) {
         delivery_status(app, rules, job, &reply, *message_id).await?;
         progress.delivery_sent = true;
-        checkpoint(services, job, &steps(&progress), lease).await?;
+        checkpoint(services, job, &progress, lease).await?;
     }
     if !progress.event_done {
         finish_event(app, rules, job, &reply, &outcome).await?;
         progress.event_done = true;
-        checkpoint(services, job, &steps(&progress), lease).await?;
+        checkpoint(services, job, &progress, lease).await?;
     }
-    Ok(steps(&progress))
+    Ok(progress)
 }
 
 /// Everything up to the message in Chat2Desk: its id.
@@ -218,7 +218,7 @@ async fn deliver(
         None => {
             let t = target(services, rules, reply).await?;
             progress.target = Some(t.clone());
-            checkpoint(services, job, &steps(progress), lease).await?;
+            checkpoint(services, job, &*progress, lease).await?;
             t
         }
     };
@@ -228,7 +228,7 @@ async fn deliver(
             let (links, notice) = file_links(&services.store, rules, reply).await?;
             progress.links = Some(links.clone());
             progress.links_notice = notice;
-            checkpoint(services, job, &steps(progress), lease).await?;
+            checkpoint(services, job, &*progress, lease).await?;
             links
         }
     };
@@ -253,10 +253,10 @@ async fn deliver(
         kind: "to_client",
         ..NewMessage::default()
     };
-    let sent = send_once(services, &message, progress.intent_at, |at| {
+    let sent = send_once(services, &message, progress.intent_at, None, |at| {
         progress.intent_at = Some(at);
-        let steps = steps(progress);
-        async move { checkpoint(services, job, &steps, lease).await }
+        let saved = progress.clone();
+        async move { checkpoint(services, job, &saved, lease).await }
     })
     .await;
     match sent {

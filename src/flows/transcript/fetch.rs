@@ -15,6 +15,8 @@ pub struct Fetched {
     pub info: RequestInfo,
     /// The request's messages.
     pub messages: Vec<Message>,
+    /// True when `info` is `GET /requests/{id}`'s answer (it carries the request's tags).
+    pub read_request: bool,
 }
 
 /// Reads request `id` with as few billed calls as the answers allow.
@@ -39,7 +41,11 @@ pub async fn fetch_request(c2d: &Chat2Desk, id: i64) -> Result<Fetched, JobError
     {
         let info = from_messages(id, messages);
         let messages = listed.expect("checked above");
-        return Ok(Fetched { info, messages });
+        return Ok(Fetched {
+            info,
+            messages,
+            read_request: false,
+        });
     }
     let info = match c2d.request(id).await {
         Ok(info) => Some(info),
@@ -58,8 +64,13 @@ pub async fn fetch_request(c2d: &Chat2Desk, id: i64) -> Result<Fetched, JobError
             "Chat2Desk knows no request {id}: GET /v1/requests/{id} and its messages answer 404 (a wrong id, or a request of another company's token)"
         )));
     }
+    let read_request = info.is_some();
     let info = info.unwrap_or_else(|| from_messages(id, &messages));
-    Ok(Fetched { info, messages })
+    Ok(Fetched {
+        info,
+        messages,
+        read_request,
+    })
 }
 
 /// What the messages (oldest first) say of their request: its dialog and client, its
@@ -74,6 +85,7 @@ fn from_messages(id: i64, messages: &[Message]) -> RequestInfo {
         created: messages.iter().find_map(|m| m.created),
         closed: None,
         status: None,
+        tags: Vec::new(),
     }
 }
 

@@ -3,11 +3,15 @@
 //!
 //! - [`intake`]: the poller and the `/webhook/<secret>` route turn "request N closed" into one
 //!   `enqueue(N)`;
+//! - `filter`: `[crm.filter]`, whether a closed request is synced at all;
+//! - `fields`: `[[crm.fields]]` and `[[crm.tag_rules]]`, the fields a new entity gets;
 //! - `request`, `fetch`, `writes`, `progress`: the job (read the request's messages, route to
 //!   the CRM entity, write the parts, each step saved);
 //! - [`text`]: rendering the messages as BB-code, with the exactly-once marker.
 
 mod fetch;
+mod fields;
+mod filter;
 pub mod intake;
 mod progress;
 mod request;
@@ -15,4 +19,4 @@ pub mod text;
 mod writes;
 
 pub use progress::Progress;
-pub use request::{sync_request, TranscriptRules};
+pub use request::{TranscriptJob, TranscriptRules};

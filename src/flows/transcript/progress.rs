@@ -1,5 +1,6 @@
 //! What a job has already done, saved after every remote write so a retry never redoes it.
 
+use crate::engine::Steps;
 use crate::portal::crm::{EntityRef, Reopen};
 use serde::{Deserialize, Serialize};
 
@@ -23,17 +24,9 @@ pub struct Progress {
     pub comment_ids: Vec<i64>,
     /// Number of parts the transcript has.
     pub parts_total: usize,
+    /// The `[crm.filter]` rule that kept the request out (nothing was written), in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
-impl Progress {
-    /// Reads the saved progress; an unreadable value starts from scratch (every step
-    /// re-checks the portal before writing, so that is safe).
-    pub fn from_steps(steps: &serde_json::Value) -> Self {
-        serde_json::from_value(steps.clone()).unwrap_or_default()
-    }
-
-    /// The progress as stored.
-    pub fn to_steps(&self) -> serde_json::Value {
-        serde_json::to_value(self).expect("progress serialises")
-    }
-}
+impl Steps for Progress {}

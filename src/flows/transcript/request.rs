@@ -3,17 +3,21 @@
 //! entity, a reopened lead and its notice, the comment parts).
 
 use super::fetch::{fetch_request, Fetched};
+use super::fields::{new_entity_fields, Sources};
+use super::filter::{decide, Seen};
 use super::text::{self as transcript, Author, FileKind, FileLink, Line, TranscriptInput};
 use super::writes::{scope_of, write_all, Comments, Target, CONTACT_SCOPE, LEAD_SCOPE};
 use super::Progress;
 use crate::chat2desk::{AttachmentKind, Message, MessageKind, Operator};
+use crate::config::{CrmFilter, FieldRule, TagRule};
 use crate::engine::single_flight::{self, client_keys};
-use crate::engine::{JobError, Services};
+use crate::engine::{self, JobError, KeyField, Live, Services, Steps};
 use crate::portal::crm::phone::normalize_phone;
 use crate::portal::crm::Router;
 use crate::portal::crm::{ClientFacts, EntityRef, Known, Plan};
 use crate::portal::Comment;
-use crate::store::{ClientKey, ClientRecord, Job};
+use crate::store::{ClientKey, ClientRecord, Job, JobKind};
+use futures_util::future::BoxFuture;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -26,6 +30,12 @@ pub struct TranscriptRules {
     pub timezone: chrono_tz::Tz,
     /// Largest comment before a transcript is split.
     pub max_comment_bytes: usize,
+    /// `[crm.filter]`: which closed requests are synced.
+    pub filter: CrmFilter,
+    /// `[[crm.fields]]`: Chat2Desk values a new entity gets.
+    pub fields: Vec<FieldRule>,
+    /// `[[crm.tag_rules]]`: tags that set fields of a new entity.
+    pub tag_rules: Vec<TagRule>,
 }
 
 /// Comment pages (50 each, newest first) searched for markers of an earlier, interrupted run.
@@ -37,20 +47,69 @@ const REMEMBER_FOR: chrono::Duration = chrono::Duration::hours(1);
 /// Record scope prefix of the Chat2Desk client ids whose jobs may create an entity.
 const ORIGIN_SCOPE: &str = "crm.origin:";
 
+/// The transcript job, reading the live transcript rules.
+#[derive(Debug)]
+pub struct TranscriptJob {
+    rules: Live<TranscriptRules>,
+}
+
+impl TranscriptJob {
+    /// The job, reading `rules` at the start of each run.
+    pub fn new(rules: Live<TranscriptRules>) -> Self {
+        Self { rules }
+    }
+}
+
+impl engine::Job for TranscriptJob {
+    type Steps = Progress;
+
+    fn kind(&self) -> JobKind {
+        JobKind::TRANSCRIPT
+    }
+
+    fn noun(&self) -> &'static str {
+        "Request"
+    }
+
+    fn words(&self) -> &'static str {
+        "request"
+    }
+
+    fn key_field(&self) -> KeyField {
+        KeyField::RequestId
+    }
+
+    fn run<'a>(
+        &'a self,
+        services: &'a Services,
+        job: &'a Job,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Progress, JobError>> {
+        Box::pin(async move {
+            let rules = self.rules.now();
+            let started = std::time::Instant::now();
+            let progress = sync_request(services, &rules, job, lease).await?;
+            log_synced(job.key, &progress, started.elapsed());
+            Ok(progress)
+        })
+    }
+}
+
 /// Runs one transcript job to the end, saving progress after every remote write.
-pub async fn sync_request(
+async fn sync_request(
     services: &Services,
     rules: &TranscriptRules,
     job: &Job,
     lease: Duration,
 ) -> Result<Progress, JobError> {
     let request_id = job.key;
-    let mut progress = Progress::from_steps(&job.steps);
+    let mut progress = Progress::of(job);
     let c2d = &services.chat2desk;
 
     let Fetched {
         info: request,
         messages,
+        read_request,
     } = fetch_request(c2d, request_id).await?;
     let client_id = request
         .client_id
@@ -61,6 +120,27 @@ pub async fn sync_request(
             ))
         })?;
     let client = services.directory.client(c2d, client_id).await?;
+    let seen = Seen {
+        channel: messages.iter().find_map(|m| m.channel_id),
+        request_tags: &request.tags,
+        client_tags: &client.tags,
+    };
+    // A job that found or wrote its entity already finishes whatever the rules say now.
+    if progress.entity.is_none() {
+        let decided = decide(c2d, &rules.filter, seen, request_id, read_request).await?;
+        if let Some(out) = decided {
+            tracing::info!(
+                request_id,
+                client_id,
+                rule = out.rule,
+                why = %out.why,
+                "Skipped request: a [crm.filter] rule keeps it out of the CRM"
+            );
+            crate::metrics::global().record_skipped(out.rule);
+            progress.skipped = Some(out.why);
+            return Ok(progress);
+        }
+    }
     let operator_id = request
         .operator_id
         .or_else(|| messages.iter().rev().find_map(|m| m.operator_id));
@@ -113,10 +193,18 @@ pub async fn sync_request(
                 operator_id,
             };
             let keys = client_keys(phone.as_deref(), Some(client_id));
+            let tags: Vec<_> = request.tags.iter().chain(&client.tags).cloned().collect();
+            let sources = Sources {
+                client: &client,
+                tags: &tags,
+                operator,
+                channel: seen.channel,
+            };
             let who = Who {
                 keys: &keys,
                 facts: &facts,
                 operator,
+                fields: new_entity_fields(&rules.fields, &rules.tag_rules, &sources),
             };
             single_flight::for_client(services, job, &keys, lease, || {
                 route_and_write(services, rules, job, lease, &who, comments, &mut progress)
@@ -130,11 +218,13 @@ pub async fn sync_request(
     Ok(progress)
 }
 
-/// The client being routed: its keys, what we know of it, and the request's operator.
+/// The client being routed: its keys, what we know of it, the request's operator, and the
+/// fields the rules give a new entity.
 struct Who<'a> {
     keys: &'a [ClientKey],
     facts: &'a ClientFacts,
     operator: Option<&'a Operator>,
+    fields: serde_json::Map<String, serde_json::Value>,
 }
 
 /// While holding the client's claim: finds the request's entity (trying the records the
@@ -178,10 +268,13 @@ async fn route_and_write(
     }
     let plan = rules
         .router
-        .plan(&services.portal, who.facts, who.operator, known)
+        .plan(&services.portal, store, who.facts, who.operator, known)
         .await?;
     let target = match plan {
-        Plan::Create(creation) => Target::New(creation, keys.to_vec()),
+        Plan::Create(mut creation) => {
+            creation.add_fields(&who.fields);
+            Target::New(creation, keys.to_vec())
+        }
         Plan::Existing(mut routed) => {
             // The entity may hold the transcript already, written by a daemon whose state
             // was lost or by another one: its markers are the truth, not the state database.
@@ -203,7 +296,7 @@ async fn route_and_write(
             store
                 .save_client_records(
                     job.id,
-                    &progress.to_steps(),
+                    &progress.to_value(),
                     chrono::Utc::now() + lease,
                     keys,
                     &[record],
@@ -318,4 +411,23 @@ fn to_line(m: &Message, operators: &HashMap<i64, Operator>) -> Line {
             })
             .collect(),
     }
+}
+
+fn log_synced(request_id: i64, progress: &Progress, elapsed: Duration) {
+    if progress.skipped.is_some() {
+        return; // logged with its rule when skipped
+    }
+    let (entity, entity_id) = progress
+        .entity
+        .map(|e| (e.kind.timeline_name(), e.id))
+        .unwrap_or(("none", 0));
+    tracing::info!(
+        request_id,
+        entity,
+        entity_id,
+        parts = progress.parts_total,
+        reopened = progress.reopen.is_some(),
+        duration_ms = elapsed.as_millis() as u64,
+        "Synced request"
+    );
 }

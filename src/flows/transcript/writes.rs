@@ -5,7 +5,7 @@
 //! failed.
 
 use super::Progress;
-use crate::engine::{checkpoint, JobError, Services};
+use crate::engine::{checkpoint, JobError, Services, Steps};
 use crate::portal::crm::{reopen_fields, Creation, EntityRef, Reopen, Routed};
 use crate::portal::{escape, Answers, EntityType, IdOf, Round};
 use crate::store::{ClientKey, ClientRecord, Job};
@@ -210,7 +210,7 @@ async fn save(
     remember: Option<(Vec<ClientKey>, EntityRef)>,
 ) -> Result<(), JobError> {
     let Some((keys, person)) = remember else {
-        return checkpoint(services, job, &progress.to_steps(), lease).await;
+        return checkpoint(services, job, progress, lease).await;
     };
     let record = ClientRecord {
         scope: scope_of(person.kind),
@@ -220,7 +220,7 @@ async fn save(
         .store
         .save_client_records(
             job.id,
-            &progress.to_steps(),
+            &progress.to_value(),
             chrono::Utc::now() + lease,
             &keys,
             &[record],

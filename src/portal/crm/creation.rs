@@ -53,6 +53,17 @@ impl Creation {
         }
     }
 
+    /// Adds `extra` to the fields of the entity the transcript goes to (its keys win).
+    pub fn add_fields(&mut self, extra: &serde_json::Map<String, Value>) {
+        let target = match self {
+            Creation::Lead { fields } => fields,
+            Creation::ContactAndDeal { deal, .. } | Creation::Deal { deal, .. } => deal,
+        };
+        if let Value::Object(fields) = target {
+            fields.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
+
     /// Adds the creation to `round`; the id of the transcript's entity for later calls.
     pub fn add_to(&self, round: &mut Round) -> IdOf<'static> {
         match self {

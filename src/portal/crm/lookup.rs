@@ -2,8 +2,9 @@
 //! in one `batch` (the known records by id, `findbycomm` by phone and the rows it found, the
 //! `ORIGIN_ID` searches, the contacts' open deals), so that finding a client costs one
 //! portal request whatever the answer turns out to be. The same round reads the timeline of
-//! each candidate (through `$result[<list>][0][ID]`), so that the caller finds the markers of
-//! a transcript written before the state database was lost without another request.
+//! the candidate routing takes first (through `$result[<list>][0][ID]`), so that the caller
+//! finds the markers of a transcript written before the state database was lost without
+//! another request.
 
 use super::EntityRef;
 use super::{ClientFacts, Known, ORIGINATOR};
@@ -43,10 +44,10 @@ pub(crate) struct Found {
     /// Open deals of the candidate contacts; `full` when a page may have hidden some.
     deals: Vec<Deal>,
     deals_full: bool,
-    /// The first row of the round's list calls, by call name: the candidates whose timeline
-    /// the round read.
+    /// The first row of the round's list calls, by call name: the candidate whose timeline
+    /// the round read is one of them.
     firsts: HashMap<String, EntityRef>,
-    /// The whole timeline (less than a page) of the candidates the round read it of.
+    /// The whole timeline (less than a page) of the candidate the round read it of.
     timelines: HashMap<EntityRef, Vec<Comment>>,
 }
 
@@ -246,10 +247,13 @@ fn read(
     Ok(found)
 }
 
-/// Asks, while the round has room, for the first timeline page of each candidate the
-/// routing rules may choose, most likely first: the known records, the newest found by
-/// phone, then by the client's own `ORIGIN_ID`. A candidate left out is looked at by the
-/// caller if it is chosen (an extra request, only then).
+/// Asks for the first timeline page of the one candidate routing takes first when it
+/// exists, in the order of the integration type's rules: the known records, then the
+/// newest found by phone, then by the client's own `ORIGIN_ID` (deals and contacts before
+/// leads when the type routes to deals). One call, not one per candidate: every call
+/// makes the round bigger, and a backlog's batches carry fewer rounds (a/b of
+/// `cargo bench --bench cost`). When routing takes another entity, the caller reads its
+/// timeline (an extra request, only then); a new entity needs none.
 fn ask_timelines(
     round: &mut Round,
     client: &ClientFacts,
@@ -258,54 +262,55 @@ fn ask_timelines(
     origins: &[i64],
     contact_phone: &str,
 ) {
-    let deals = needs.deals_in.is_some();
     let phone = client.phone.is_some();
     let origin = !origins.is_empty();
-    let candidates = [
-        (
-            needs.lead && known.lead.is_some(),
-            EntityType::Lead,
-            "lead_known",
-        ),
-        (
-            known.contact.is_some(),
-            EntityType::Contact,
-            "contact_known",
-        ),
+    let lead = needs.lead;
+    let leads = [
+        (lead && known.lead.is_some(), EntityType::Lead, "lead_known"),
+        (lead && phone, EntityType::Lead, "lead_phone_rows"),
+        (lead && origin, EntityType::Lead, "lead_origin0"),
+    ];
+    let deals = needs.deals_in.is_some();
+    let contacts = [
         (
             deals && known.contact.is_some(),
             EntityType::Deal,
             "deals_known",
         ),
-        (needs.lead && phone, EntityType::Lead, "lead_phone_rows"),
         (deals && phone, EntityType::Deal, "deals_phone"),
-        (phone, EntityType::Contact, CONTACT_ROWS),
-        (needs.lead && origin, EntityType::Lead, "lead_origin0"),
-        (origin, EntityType::Contact, "contact_origin0"),
         (deals && origin, EntityType::Deal, "deals_origin0"),
+        (
+            known.contact.is_some(),
+            EntityType::Contact,
+            "contact_known",
+        ),
+        (phone, EntityType::Contact, CONTACT_ROWS),
+        (origin, EntityType::Contact, "contact_origin0"),
     ];
-    for (wanted, kind, source) in candidates {
-        if !wanted {
-            continue;
+    let ordered: Vec<_> = if deals {
+        contacts.into_iter().chain(leads).collect()
+    } else {
+        leads.into_iter().chain(contacts).collect()
+    };
+    let Some((_, kind, source)) = ordered.into_iter().find(|(wanted, ..)| *wanted) else {
+        return;
+    };
+    if source == CONTACT_ROWS {
+        // findbycomm answers bare ids: the contacts' rows, newest first, give the one
+        // routing takes.
+        if round.room() < 2 {
+            return;
         }
-        if source == CONTACT_ROWS {
-            // findbycomm answers bare ids: the contacts' rows, newest first, give the one
-            // routing takes.
-            if round.room() < 2 {
-                break;
-            }
-            round.list_linked(
-                CONTACT_ROWS,
-                EntityType::Contact,
-                json!({}),
-                "@ID",
-                contact_phone,
-                "[CONTACT]",
-            );
-        }
-        if round.room() == 0 {
-            break;
-        }
+        round.list_linked(
+            CONTACT_ROWS,
+            EntityType::Contact,
+            json!({}),
+            "@ID",
+            contact_phone,
+            "[CONTACT]",
+        );
+    }
+    if round.room() > 0 {
         round.comment_list(&format!("{source}{TIMELINE}"), kind, source);
     }
 }

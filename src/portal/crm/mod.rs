@@ -3,6 +3,7 @@
 //! source and a responsible; a closed lead that gets a new request is reopened).
 
 mod creation;
+mod fair;
 mod line_lead;
 mod lookup;
 pub mod phone;

@@ -1,10 +1,12 @@
 //! Who becomes responsible for a new entity: the portal user mapped to the Chat2Desk operator,
-//! else the active portal user with the operator's e-mail, else a random default.
+//! else the active portal user with the operator's e-mail, else one of the defaults picked
+//! by `[crm] responsible_pick` (see `fair`).
 
+use super::fair::Fair;
 use crate::chat2desk::Operator;
 use crate::config::{CrmConfig, OperatorRef};
 use crate::portal::{Bitrix24, BitrixError};
-use rand::seq::SliceRandom;
+use crate::store::Store;
 use std::collections::HashMap;
 use tokio::sync::Mutex;
 
@@ -14,6 +16,7 @@ pub struct Responsibles {
     by_id: HashMap<i64, i64>,
     by_email: HashMap<String, i64>,
     defaults: Vec<i64>,
+    fair: Fair,
     matched: Mutex<HashMap<String, Option<i64>>>,
 }
 
@@ -24,7 +27,7 @@ pub enum Choice {
     Mapped(i64),
     /// An active portal user with the operator's e-mail.
     Matched(i64),
-    /// A random one of `default_responsibles`.
+    /// One of `default_responsibles`, picked by `responsible_pick`.
     Default(i64),
 }
 
@@ -56,6 +59,7 @@ impl Responsibles {
             by_id,
             by_email,
             defaults: crm.default_responsibles.clone(),
+            fair: Fair::new(crm.responsible_pick, crm.integration),
             matched: Mutex::new(HashMap::new()),
         }
     }
@@ -99,6 +103,7 @@ impl Responsibles {
     pub async fn pick(
         &self,
         portal: &Bitrix24,
+        store: &Store,
         operator: Option<(i64, Option<&Operator>)>,
     ) -> Result<Option<Choice>, BitrixError> {
         if let Some((id, op)) = operator {
@@ -108,9 +113,9 @@ impl Responsibles {
             }
         }
         Ok(self
-            .defaults
-            .choose(&mut rand::thread_rng())
-            .copied()
+            .fair
+            .choose(portal, store, &self.defaults)
+            .await
             .map(Choice::Default))
     }
 

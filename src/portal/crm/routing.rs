@@ -12,6 +12,7 @@ use super::{Choice, Responsibles};
 use crate::chat2desk::Operator;
 use crate::config::{CrmConfig, Integration};
 use crate::portal::{Bitrix24, BitrixError, Comment, EntityType, Lead};
+use crate::store::Store;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -138,12 +139,13 @@ impl Router {
     }
 
     /// Decides where `client`'s transcript goes by the configured integration type: one
-    /// lookup round (trying the `known` records first, and reading the candidates'
-    /// timelines), then, for a new entity, the choice of its responsible. Nothing is
+    /// lookup round (trying the `known` records first, and reading the timeline of the
+    /// candidate taken first), then, for a new entity, the choice of its responsible. Nothing is
     /// written here.
     pub async fn plan(
         &self,
         portal: &Bitrix24,
+        store: &Store,
         client: &ClientFacts,
         operator: Option<&Operator>,
         known: Known,
@@ -154,13 +156,17 @@ impl Router {
         };
         let found = lookup::look_up(portal, client, &known, needs).await?;
         let plan = match self.integration {
-            Integration::Lead => self.plan_lead(portal, client, operator, &found).await,
+            Integration::Lead => {
+                self.plan_lead(portal, store, client, operator, &found)
+                    .await
+            }
             Integration::ContactDeal => {
-                self.plan_contact_deal(portal, client, operator, &found)
+                self.plan_contact_deal(portal, store, client, operator, &found)
                     .await
             }
             Integration::OpenlinesLead => {
-                self.plan_openlines(portal, client, operator, &found).await
+                self.plan_openlines(portal, store, client, operator, &found)
+                    .await
             }
         }?;
         Ok(match plan {
@@ -176,6 +182,7 @@ impl Router {
     async fn plan_lead(
         &self,
         portal: &Bitrix24,
+        store: &Store,
         client: &ClientFacts,
         operator: Option<&Operator>,
         found: &Found,
@@ -186,7 +193,7 @@ impl Router {
         if let Some(contact) = found.contact() {
             return Ok(Plan::Existing(existing(EntityType::Contact, contact)));
         }
-        self.new_lead(portal, client, operator, false).await
+        self.new_lead(portal, store, client, operator, false).await
     }
 
     /// Contact + deal: the contact's open deal, else a new deal (or the contact itself when
@@ -194,12 +201,13 @@ impl Router {
     async fn plan_contact_deal(
         &self,
         portal: &Bitrix24,
+        store: &Store,
         client: &ClientFacts,
         operator: Option<&Operator>,
         found: &Found,
     ) -> Result<Plan, BitrixError> {
         let Some(contact) = found.contact() else {
-            let responsible = self.pick(portal, client, operator).await?;
+            let responsible = self.pick(portal, store, client, operator).await?;
             return Ok(Plan::Create(Creation::ContactAndDeal {
                 contact: creation::person_fields(client, &self.source, responsible),
                 deal: creation::deal_fields(
@@ -217,7 +225,7 @@ impl Router {
         if !self.new_deal_when_closed {
             return Ok(Plan::Existing(existing(EntityType::Contact, contact)));
         }
-        let responsible = self.pick(portal, client, operator).await?;
+        let responsible = self.pick(portal, store, client, operator).await?;
         Ok(Plan::Create(Creation::Deal {
             contact,
             deal: creation::deal_fields(
@@ -236,6 +244,7 @@ impl Router {
     async fn plan_openlines(
         &self,
         portal: &Bitrix24,
+        store: &Store,
         client: &ClientFacts,
         operator: Option<&Operator>,
         found: &Found,
@@ -254,17 +263,18 @@ impl Router {
                 return Ok(Plan::Existing(use_lead(lead)));
             }
         }
-        self.new_lead(portal, client, operator, true).await
+        self.new_lead(portal, store, client, operator, true).await
     }
 
     async fn new_lead(
         &self,
         portal: &Bitrix24,
+        store: &Store,
         client: &ClientFacts,
         operator: Option<&Operator>,
         openlines: bool,
     ) -> Result<Plan, BitrixError> {
-        let responsible = self.pick(portal, client, operator).await?;
+        let responsible = self.pick(portal, store, client, operator).await?;
         Ok(Plan::Create(Creation::Lead {
             fields: creation::lead_fields(client, &self.source, responsible, openlines),
         }))
@@ -295,11 +305,12 @@ impl Router {
     async fn pick(
         &self,
         portal: &Bitrix24,
+        store: &Store,
         client: &ClientFacts,
         operator: Option<&Operator>,
     ) -> Result<Option<i64>, BitrixError> {
         let op = client.operator_id.map(|id| (id, operator));
-        let choice = self.responsibles.pick(portal, op).await?;
+        let choice = self.responsibles.pick(portal, store, op).await?;
         if let Some(choice) = choice {
             tracing::debug!(client_id = client.client_id, responsible = ?choice, "Chose a responsible");
         }

@@ -16,6 +16,7 @@ mod oauth;
 mod people;
 mod placement;
 mod state;
+mod token_endpoint;
 mod values;
 
 pub use bizproc::{SimEventSend, SimWorkflow};
@@ -441,6 +442,9 @@ impl SimService for Portal {
             };
         }
         if path == "/oauth/token" {
+            if let Some(answer) = state.oauth.endpoint.gate(&req.method) {
+                return answer;
+            }
             let portal = self.base_url.lock().expect("base url").clone();
             return match state.oauth.token(&params_of(&req), &portal) {
                 Ok(tokens) => SimResponse::json(200, &tokens),
@@ -676,6 +680,23 @@ impl PortalSim {
     /// Token requests answered, by `grant_type`.
     pub fn token_grants(&self) -> BTreeMap<String, u64> {
         self.portal.state().oauth.grants.clone()
+    }
+
+    /// Token requests received, by HTTP method (refused ones included).
+    pub fn token_methods(&self) -> BTreeMap<String, u64> {
+        self.portal.state().oauth.endpoint.methods.clone()
+    }
+
+    /// Refuses a GET at `/oauth/token/` with 405 (by default it answers one, as the docs and
+    /// the official SDK do): for proving a client sends its secrets in a POST body.
+    pub fn refuse_token_get(&self, refuse: bool) {
+        self.portal.state().oauth.endpoint.refuse_get = refuse;
+    }
+
+    /// Answers every token request with a 307 to `to` (`None`: answers them again), as an
+    /// `oauth_url` behind a proxy or moved would.
+    pub fn redirect_token_requests(&self, to: Option<String>) {
+        self.portal.state().oauth.endpoint.redirect_to = to;
     }
 
     /// Delay between `imconnector.activate` and the line's status being saved.

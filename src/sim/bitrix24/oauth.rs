@@ -50,6 +50,8 @@ pub(crate) struct OAuth {
     refresh: BTreeMap<String, Token>,
     /// Token requests answered (by grant type), for tests.
     pub(crate) grants: BTreeMap<String, u64>,
+    /// The token endpoint's method check and redirect knob.
+    pub(crate) endpoint: super::token_endpoint::TokenEndpoint,
 }
 
 impl Default for OAuth {
@@ -63,6 +65,7 @@ impl Default for OAuth {
             access: BTreeMap::new(),
             refresh: BTreeMap::new(),
             grants: BTreeMap::new(),
+            endpoint: Default::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ mod render;
 mod routes;
 mod service;
 mod state;
+mod tags;
 
 pub use render::TimeFormat;
 

@@ -82,7 +82,7 @@ impl State {
             "created": self.time(r.created, TimeFormat::UtcSuffix),
             "closed": r.closed.map(|t| self.time(t, TimeFormat::UtcSuffix)),
             "status": if r.closed.is_some() { "closed" } else { "open" },
-            "tags": [],
+            "tags": self.tags.of_request(r.id),
         }))
     }
 
@@ -101,7 +101,7 @@ impl State {
             "client_phone": c.client_phone, "avatar": null, "comment": null,
             "region_id": null, "country_id": null, "extra_comment_1": null,
             "extra_comment_2": null, "extra_comment_3": null, "external_id": null,
-            "external_ids": {}, "custom_fields": {}, "tags": [], "email": null,
+            "external_ids": {}, "custom_fields": {}, "tags": self.tags.of_client(c.id), "email": null,
             "first_client_message": first.map(|m| self.time(m.created, TimeFormat::UtcSuffix)),
             "last_client_message": last.map(|m| self.time(m.created, TimeFormat::UtcSuffix)),
             "channels": [{"id": c.channel_id, "transports": [c.transport]}],

@@ -35,6 +35,11 @@ impl Service {
                 _ => not_found(),
             },
             (["clients"], &Method::GET) => clients(&s, &p),
+            (["tags"], &Method::GET) => s.tags.list(),
+            (["tags", "assign_to"], &Method::POST) => {
+                drop(s);
+                self.assign_tags(&p)
+            }
             (["clients"], &Method::POST) => {
                 drop(s);
                 self.create_client(&p)

@@ -148,6 +148,8 @@ pub(super) struct State {
     pub writes: Vec<(String, Value)>,
     /// How long a successful `POST /messages` answer is held back after the message exists.
     pub message_answer_hold: std::time::Duration,
+    /// The company's tags and who carries them.
+    pub tags: super::tags::Tags,
     next_id: i64,
 }
 
@@ -177,6 +179,7 @@ impl State {
             message_refusals: std::collections::VecDeque::new(),
             writes: Vec::new(),
             message_answer_hold: std::time::Duration::ZERO,
+            tags: Default::default(),
             next_id: 0,
         }
     }

@@ -104,7 +104,7 @@ async fn run(
         }
         let ids: Vec<i64> = batch.iter().map(|p| p.request_id).collect();
         let result = store
-            .enqueue_many(JobKind::Transcript, &ids, Intake::Webhook)
+            .enqueue_many(JobKind::TRANSCRIPT, &ids, Intake::Webhook)
             .await;
         let answer = match result {
             Ok(inserted) => {

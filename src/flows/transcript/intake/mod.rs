@@ -11,6 +11,7 @@ mod dialogs;
 mod messages;
 mod parse;
 mod poller;
+mod requalify;
 mod webhook;
 
 pub use commit::{CommitError, GroupCommit};

@@ -33,6 +33,14 @@ pub enum Delivery {
         /// The Chat2Desk client id.
         client_id: i64,
     },
+    /// A request's tags changed (`add_tag_to_request`, `delete_tag_from_request`): a request
+    /// a `[crm.filter]` rule kept out is looked at again.
+    RequestTagged {
+        /// `hook_type` of the event.
+        hook_type: String,
+        /// The Chat2Desk request id.
+        request_id: i64,
+    },
     /// A client wrote (`inbox`, `type: from_client`): the Open Lines bridge may pass it on.
     Inbox {
         /// `hook_type` of the event.
@@ -56,6 +64,7 @@ impl Delivery {
             Delivery::Closed { hook_type, .. }
             | Delivery::DialogClosed { hook_type, .. }
             | Delivery::ClientUpdated { hook_type, .. }
+            | Delivery::RequestTagged { hook_type, .. }
             | Delivery::Inbox { hook_type, .. }
             | Delivery::Other { hook_type } => hook_type,
         }
@@ -104,6 +113,9 @@ pub fn parse_delivery(body: &[u8]) -> Result<Delivery, ParseError> {
             None => Delivery::Other { hook_type },
         });
     }
+    if let Some(tagged) = tag_change(&hook_type, &event, &value) {
+        return Ok(tagged);
+    }
     if hook_type == "inbox" {
         return Ok(match event.message {
             Some(message) if message.kind == MessageKind::FromClient => Delivery::Inbox {
@@ -143,6 +155,32 @@ fn lenient_id(v: Option<&Value>) -> Option<i64> {
     match v? {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A tag put on or taken off a client or a request. The bodies are undocumented
+/// (`chat2desk-api.md` §3 names the events only): the client or request id is read from
+/// `client_id` / `request_id` or a nested object, never from `id` (which may be the tag's).
+/// A client's change drops its cached copy like `client_updated`.
+fn tag_change(hook_type: &str, event: &WebhookEvent, value: &Value) -> Option<Delivery> {
+    let nested = |object: &str| value.get(object).and_then(|o| lenient_id(o.get("id")));
+    let hook_type = hook_type.to_string();
+    match hook_type.as_str() {
+        "add_tag_to_client" | "delete_tag_from_client" => {
+            let client_id = event.client_id.or_else(|| nested("client"))?;
+            Some(Delivery::ClientUpdated {
+                hook_type,
+                client_id,
+            })
+        }
+        "add_tag_to_request" | "delete_tag_from_request" => {
+            let request_id = event.request_id.or_else(|| nested("request"))?;
+            Some(Delivery::RequestTagged {
+                hook_type,
+                request_id,
+            })
+        }
         _ => None,
     }
 }
@@ -207,6 +245,30 @@ mod tests {
             parse(r#"{"hook_type":"client_updated"}"#),
             Ok(Delivery::Other {
                 hook_type: "client_updated".into()
+            })
+        );
+    }
+
+    #[test]
+    fn tag_events_name_the_client_or_request_never_the_tag() {
+        assert_eq!(
+            parse(r#"{"hook_type":"add_tag_to_client","id":7,"client_id":41}"#),
+            Ok(Delivery::ClientUpdated {
+                hook_type: "add_tag_to_client".into(),
+                client_id: 41
+            })
+        );
+        assert_eq!(
+            parse(r#"{"hook_type":"delete_tag_from_request","id":7,"request":{"id":"88"}}"#),
+            Ok(Delivery::RequestTagged {
+                hook_type: "delete_tag_from_request".into(),
+                request_id: 88
+            })
+        );
+        assert_eq!(
+            parse(r#"{"hook_type":"add_tag_to_request","id":7}"#),
+            Ok(Delivery::Other {
+                hook_type: "add_tag_to_request".into()
             })
         );
     }

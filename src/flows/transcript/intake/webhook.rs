@@ -8,6 +8,7 @@
 //! undocumented), so the secret travels in the URL and is compared in constant time; it is
 //! never logged, nor is the path.
 
+use super::requalify::requalify;
 use super::{parse_delivery, Delivery, GroupCommit};
 use crate::chat2desk::{Chat2Desk, Client, Message};
 use crate::config::{constant_time_eq, Cidr, Secret};
@@ -157,6 +158,17 @@ impl ChatWebhook {
             } => {
                 self.services.directory.forget_client(client_id);
                 registry.record_webhook(&hook_type, "client_refreshed");
+                ok()
+            }
+            Delivery::RequestTagged {
+                hook_type,
+                request_id,
+            } => {
+                let outcome = requalify(&self.services, request_id).await;
+                if outcome == "requeued" {
+                    self.wake.notify_one();
+                }
+                registry.record_webhook(&hook_type, outcome);
                 ok()
             }
             Delivery::Inbox {
