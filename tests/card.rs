@@ -5,151 +5,12 @@
 //! another portal's `member_id`, a user who may not read the entity, a poll without the CSRF
 //! token, a cross-site poll and an expired session are refused with nothing from Chat2Desk.
 
+mod card_rig;
 mod common;
 
-use chat2desk_b24::sim::bitrix24::TabForm;
-use common::{free_port, wait_for, Binary, Env};
+use card_rig::{attribute, card, cursor_of, refs, replace, session_of, Card};
+use common::wait_for;
 use std::time::Duration;
-
-/// The local application's scopes: the card needs `placement` and `crm`, `user` for
-/// `user.current`.
-const SCOPES: [&str; 6] = [
-    "imopenlines",
-    "imconnector",
-    "im",
-    "crm",
-    "user",
-    "placement",
-];
-
-struct Card {
-    env: Env,
-    daemon: Binary,
-    daemon_url: String,
-    http: reqwest::Client,
-}
-
-/// The daemon with `[bitrix24.app]` and `[card]` (`card` is the section's body), connected by
-/// the admin's browser; returns once `count` tabs are bound.
-async fn card(card: &str, count: usize) -> Card {
-    let env = Env::new().await;
-    let listen = free_port();
-    let daemon_url = format!("http://127.0.0.1:{listen}");
-    let (client_id, secret) = env
-        .portal
-        .register_app(&format!("{daemon_url}/bitrix24/app"), &SCOPES);
-    let config = format!(
-        "[bitrix24.app]\nclient_id = \"{client_id}\"\nclient_secret = \"{secret}\"\n\
-         oauth_url = \"{}\"\ndaemon_url = \"{daemon_url}\"\n[card]\n{card}\n",
-        env.portal.oauth_url(),
-    );
-    let daemon = env.spawn_daemon_at(listen, &config).await;
-    let (status, page) =
-        chat2desk_b24::sim::browser::open(&format!("{daemon_url}/bitrix24/connect"))
-            .await
-            .unwrap();
-    assert_eq!(status, 200, "{page}");
-    for _ in 0..100 {
-        if env.portal.placements().len() == count {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let bound = env.portal.placements().len();
-    assert_eq!(
-        bound,
-        count,
-        "tabs bound; the log:\n{}",
-        common::tail(&daemon.log)
-    );
-    Card {
-        env,
-        daemon,
-        daemon_url,
-        http: reqwest::Client::new(),
-    }
-}
-
-/// What a tab answered.
-struct Opened {
-    status: u16,
-    csp: String,
-    page: String,
-}
-
-impl Card {
-    /// The portal's form for `placement` record `id` in the browser of `user`, with `edit`
-    /// applied to its fields, posted to the handler.
-    async fn open(
-        &self,
-        placement: &str,
-        id: i64,
-        user: i64,
-        edit: impl Fn(&mut Vec<(String, String)>),
-    ) -> Opened {
-        let mut form = self
-            .env
-            .portal
-            .tab_form(placement, id, user)
-            .expect("the tab is bound");
-        edit(&mut form.fields);
-        self.post(&form).await
-    }
-
-    /// Posts the portal's `form` to the handler.
-    async fn post(&self, form: &TabForm) -> Opened {
-        let body: String = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form.fields.iter())
-            .finish();
-        let answer = self
-            .http
-            .post(&form.url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let status = answer.status().as_u16();
-        let csp = answer
-            .headers()
-            .get("content-security-policy")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        Opened {
-            status,
-            csp,
-            page: answer.text().await.unwrap(),
-        }
-    }
-
-    /// `GET /bitrix24/card/messages?after=` with `headers`; the status and the JSON.
-    async fn poll(&self, after: i64, headers: &[(&str, &str)]) -> (u16, serde_json::Value) {
-        let mut request = self.http.get(format!(
-            "{}/bitrix24/card/messages?after={after}",
-            self.daemon_url
-        ));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let answer = request.send().await.unwrap();
-        let status = answer.status().as_u16();
-        (status, answer.json().await.unwrap_or_default())
-    }
-}
-
-/// The value of `name="…"` in the page.
-fn attribute(page: &str, name: &str) -> String {
-    let start = page.find(&format!("{name}=\"")).expect(name) + name.len() + 2;
-    page[start..].split('"').next().unwrap().to_string()
-}
-
-fn replace(fields: &mut [(String, String)], name: &str, value: &str) {
-    for (k, v) in fields.iter_mut() {
-        if k == name {
-            *v = value.to_string();
-        }
-    }
-}
 
 #[tokio::test]
 async fn tabs_are_bound_once_per_entity_and_follow_the_list() {
@@ -221,27 +82,20 @@ async fn a_manager_sees_the_clients_conversation_and_new_messages() {
     assert!(page.contains("Оператор Иван Петров"));
     assert!(page.contains("Иван Петров"), "who opened it");
     // A new message comes through the poll with the session's headers.
-    let (session, csrf) = (
-        attribute(page, "data-session"),
-        attribute(page, "data-csrf"),
-    );
+    let headers = session_of(page);
     let later = c.env.c2d.client_says(s.client_existing, "А доставка?");
-    let headers = [
-        ("x-card-session", session.as_str()),
-        ("x-card-csrf", csrf.as_str()),
-    ];
-    let (status, new) = c.poll(answered.max(asked), &headers).await;
+    let (since, seen) = cursor_of(page);
+    let (status, new) = c.poll((since, &seen), &refs(&headers)).await;
     assert_eq!(status, 200, "{new}");
-    let html = new["html"].as_str().unwrap();
-    assert!(
-        html.contains(&format!("data-message-id=\"{later}\"")),
-        "{html}"
-    );
-    assert!(
-        !html.contains(&format!("data-message-id=\"{asked}\"")),
-        "only new ones: {html}"
-    );
-    assert_eq!(new["last"], later);
+    let ids: Vec<i64> = new["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [later], "only the new one: {new}");
+    let html = new["messages"][0]["html"].as_str().unwrap();
+    assert!(html.contains("А доставка?"), "{html}");
 }
 
 #[tokio::test]
@@ -309,21 +163,21 @@ async fn the_poll_needs_its_session_csrf_and_the_same_site() {
         ("x-card-session", session.as_str()),
         ("x-card-csrf", csrf.as_str()),
     ];
-    assert_eq!(c.poll(0, &good).await.0, 200);
+    assert_eq!(c.poll((0, ""), &good).await.0, 200);
     let no_csrf = [("x-card-session", session.as_str())];
-    assert_eq!(c.poll(0, &no_csrf).await.0, 403);
+    assert_eq!(c.poll((0, ""), &no_csrf).await.0, 403);
     let wrong_csrf = [
         ("x-card-session", session.as_str()),
         ("x-card-csrf", session.as_str()),
     ];
-    assert_eq!(c.poll(0, &wrong_csrf).await.0, 403);
+    assert_eq!(c.poll((0, ""), &wrong_csrf).await.0, 403);
     let cross = [good[0], good[1], ("sec-fetch-site", "cross-site")];
-    assert_eq!(c.poll(0, &cross).await.0, 403);
+    assert_eq!(c.poll((0, ""), &cross).await.0, 403);
     let unknown = [
         ("x-card-session", csrf.as_str()),
         ("x-card-csrf", csrf.as_str()),
     ];
-    assert_eq!(c.poll(0, &unknown).await.0, 401);
+    assert_eq!(c.poll((0, ""), &unknown).await.0, 401);
     // The session lives no longer than the user's token (AUTH_EXPIRES).
     wait_for_status(&c, &good, 401).await;
     // A form whose user token has expired meanwhile opens nothing.
@@ -340,7 +194,7 @@ async fn the_poll_needs_its_session_csrf_and_the_same_site() {
 
 async fn wait_for_status(c: &Card, headers: &[(&str, &str)], want: u16) {
     for _ in 0..100 {
-        if c.poll(0, headers).await.0 == want {
+        if c.poll((0, ""), headers).await.0 == want {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

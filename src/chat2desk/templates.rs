@@ -36,10 +36,15 @@ mod tests {
 
     #[test]
     fn a_template_without_a_name_is_named_by_its_command() {
-        let t = Template::from_json(&serde_json::json!({"id": "7", "command": "/hi", "text": "Hello"}));
+        let t =
+            Template::from_json(&serde_json::json!({"id": "7", "command": "/hi", "text": "Hello"}));
         assert_eq!(
             t,
-            Some(Template { id: 7, name: "/hi".into(), text: "Hello".into() })
+            Some(Template {
+                id: 7,
+                name: "/hi".into(),
+                text: "Hello".into()
+            })
         );
         assert_eq!(Template::from_json(&serde_json::json!({"text": "x"})), None);
     }

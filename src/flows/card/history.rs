@@ -28,6 +28,8 @@ pub struct HistoryMessage {
     pub request_id: Option<i64>,
     /// The dialog, for the link to the chat.
     pub dialog_id: Option<i64>,
+    /// The Chat2Desk client it was written with.
+    pub client_id: Option<i64>,
     /// The channel and its transport.
     pub channel: Option<(i64, String)>,
     /// Files, as links.
@@ -44,13 +46,11 @@ pub struct History {
 }
 
 impl History {
-    /// Reads the history of `phones` (E.164) since `since`; only messages newer than
-    /// `after` (a message id) when given.
+    /// Reads the history of `phones` (E.164): every message written at or after `since`.
     pub async fn load(
         services: &Services,
         phones: &[String],
         since: DateTime<Utc>,
-        after: Option<i64>,
     ) -> Result<History, Chat2DeskError> {
         let chat2desk = &services.chat2desk;
         let mut history = History::default();
@@ -80,7 +80,7 @@ impl History {
                 let full = items.len() as u64 >= PAGE;
                 let mut older = false;
                 for m in items {
-                    if m.created.is_some_and(|t| t < since) || after.is_some_and(|a| m.id <= a) {
+                    if m.created.is_some_and(|t| t < since) {
                         older = true;
                         continue;
                     }
@@ -97,6 +97,7 @@ impl History {
                         created: m.created,
                         request_id: m.request_id,
                         dialog_id: m.dialog_id,
+                        client_id: m.client_id,
                         channel: m.channel_id.map(|c| (c, m.transport.unwrap_or_default())),
                         files: m.attachments,
                     });

@@ -4,6 +4,7 @@
 //! (`AUTH_EXPIRES`, at most [`MAX_TTL`]). Held in memory only: no token of the user is kept.
 
 use super::tab::{TabEntity, TabUser};
+use super::writer::Writer;
 use crate::config::{constant_time_eq, random_token};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,6 +22,8 @@ pub struct TabSession {
     pub user: TabUser,
     /// What it shows.
     pub entity: TabEntity,
+    /// What its user may send.
+    pub writer: Writer,
     /// The CSRF token the page sends back.
     pub csrf: String,
     expires: Instant,
@@ -42,15 +45,17 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// Opens a session for `user` on `entity` for `ttl` (capped at [`MAX_TTL`]); its id and
-    /// CSRF token.
-    pub fn open(&self, user: TabUser, entity: TabEntity, ttl: Duration) -> (String, String) {
+    /// Opens a session for `user` on `entity`, sending as `writer`, for `ttl` (capped at
+    /// [`MAX_TTL`]); its id and CSRF token.
+    pub fn open(&self, tab: (TabUser, TabEntity, Writer), ttl: Duration) -> (String, String) {
+        let (user, entity, writer) = tab;
         let id = random_token();
         let csrf = random_token();
         let now = Instant::now();
         let session = TabSession {
             user,
             entity,
+            writer,
             csrf: csrf.clone(),
             expires: now + ttl.min(MAX_TTL),
         };
