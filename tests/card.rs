@@ -237,9 +237,6 @@ async fn an_entity_without_phone_or_client_says_so() {
         .is_none());
 }
 
-/// Where the closing note's screenshot goes (when the directory exists).
-const SCREENSHOT: &str = "/work/prompts/card-tab.png";
-
 #[tokio::test]
 async fn in_a_real_browser_the_tab_shows_history_and_new_messages_or_refuses() {
     let Some(browser) = common::webdriver::Browser::start().await else {
@@ -285,12 +282,6 @@ async fn in_a_real_browser_the_tab_shows_history_and_new_messages_or_refuses() {
         .await;
     assert!(browser.text(&element).await.contains("ипотека"));
     browser.leave_frames().await;
-    if std::path::Path::new(SCREENSHOT)
-        .parent()
-        .is_some_and(|d| d.is_dir())
-    {
-        std::fs::write(SCREENSHOT, browser.screenshot().await).unwrap();
-    }
     // A user who may not read the lead, and a forged token: refused, nothing shown.
     portal.deny_read(s.user_maria, "lead", s.lead_existing);
     let forbidden = portal.tab_page_url(lead.0, lead.1, s.user_maria);

@@ -256,3 +256,88 @@ async fn the_poll_neither_repeats_nor_loses_a_message_on_the_boundary() {
     let (new, _) = poll(next).await;
     assert!(new.is_empty(), "and not again: {new:?}");
 }
+
+/// Where the closing note's screenshot goes (when the directory exists).
+const SCREENSHOT: &str = "/work/prompts/card-tab.png";
+
+/// Waits up to 10 s for the text of the first `selector` to contain `part`.
+async fn wait_for_text(browser: &common::webdriver::Browser, selector: &str, part: &str) -> String {
+    let mut text = String::new();
+    for _ in 0..100 {
+        if let Some(element) = browser.find_all(selector).await.into_iter().next() {
+            text = browser.text(&element).await;
+            if text.contains(part) {
+                return text;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{selector} never said «{part}»: «{text}»");
+}
+
+#[tokio::test]
+async fn in_a_real_browser_a_manager_writes_from_the_tab_or_is_refused() {
+    let Some(browser) = common::webdriver::Browser::start().await else {
+        return;
+    };
+    let c = card("entities = [\"lead\"]", 1).await;
+    let s = &c.env.s;
+    c.env
+        .c2d
+        .add_template("Приветствие", "Здравствуйте! Чем помочь?");
+    c.env
+        .c2d
+        .client_says(s.client_existing, "Здравствуйте! Сколько стоит квартира?");
+    c.env
+        .c2d
+        .operator_says(s.client_existing, s.op_maria, "Добрый день, от 12 млн.");
+    let portal = &c.env.portal;
+    let lead = ("CRM_LEAD_DETAIL_TAB", s.lead_existing);
+    browser
+        .goto(&portal.tab_page_url(lead.0, lead.1, s.user_maria))
+        .await;
+    let frame = browser.wait_for("iframe#tab").await;
+    browser.enter_frame(&frame).await;
+    let text = browser.wait_for("form textarea[name=text]").await;
+    let channel = format!("select[name=channel] option[value=\"{}\"]", s.channel);
+    browser.click(&browser.wait_for(&channel).await).await;
+    browser
+        .type_text(&text, "Могу показать квартиру завтра в 11:00")
+        .await;
+    browser
+        .click(&browser.wait_for("form button[type=submit]").await)
+        .await;
+    let shown = wait_for_text(&browser, "#messages li.msg", "завтра в 11:00").await;
+    assert!(
+        shown.contains("Мария"),
+        "attributed to Maria's operator: {shown}"
+    );
+    let posts = c.env.c2d.message_posts();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0]["operator_id"], s.op_maria);
+    assert_eq!(browser.find_all("[data-message-id]").await.len(), 3);
+    browser.leave_frames().await;
+    if std::path::Path::new(SCREENSHOT)
+        .parent()
+        .is_some_and(|d| d.is_dir())
+    {
+        std::fs::write(SCREENSHOT, browser.screenshot().await).unwrap();
+    }
+    // A refusal (no Chat2Desk client, the company may not write first): in role="alert",
+    // nothing sent.
+    c.env.c2d.set_write_first(false);
+    let stranger = portal.add_lead("Незнакомец", Some("+7 999 000-11-25"), "NEW", s.user_maria);
+    browser
+        .goto(&portal.tab_page_url(lead.0, stranger, s.user_maria))
+        .await;
+    let frame = browser.wait_for("iframe#tab").await;
+    browser.enter_frame(&frame).await;
+    let text = browser.wait_for("form textarea[name=text]").await;
+    browser.type_text(&text, "Здравствуйте!").await;
+    browser
+        .click(&browser.wait_for("form button[type=submit]").await)
+        .await;
+    wait_for_text(&browser, "[role=alert]", "«Писать первым»").await;
+    assert_eq!(c.env.c2d.message_posts().len(), 1, "nothing more sent");
+    browser.leave_frames().await;
+}

@@ -163,6 +163,20 @@ impl Browser {
         value.as_str().map(str::to_string)
     }
 
+    /// Types `text` into the element (W3C "Element Send Keys").
+    pub async fn type_text(&self, element: &Element, text: &str) {
+        let path = Self::element_path(element, "/value");
+        self.call(reqwest::Method::POST, &path, Some(json!({"text": text})))
+            .await;
+    }
+
+    /// Clicks the element (an `<option>` is chosen by clicking it).
+    pub async fn click(&self, element: &Element) {
+        let path = Self::element_path(element, "/click");
+        self.call(reqwest::Method::POST, &path, Some(json!({})))
+            .await;
+    }
+
     /// A PNG screenshot of the window.
     pub async fn screenshot(&self) -> Vec<u8> {
         let value = self.call(reqwest::Method::GET, "/screenshot", None).await;
