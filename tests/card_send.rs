@@ -341,3 +341,35 @@ async fn in_a_real_browser_a_manager_writes_from_the_tab_or_is_refused() {
     assert_eq!(c.env.c2d.message_posts().len(), 1, "nothing more sent");
     browser.leave_frames().await;
 }
+
+#[tokio::test]
+async fn a_company_card_shows_its_phones_conversation_and_writes_to_it() {
+    let c = card("entities = [\"company\"]", 1).await;
+    let s = &c.env.s;
+    let client = c
+        .env
+        .c2d
+        .add_client("ООО Ромашка", Some("79161112233"), "whatsapp", s.channel);
+    let asked = c.env.c2d.client_says(client, "Нужен офис на 200 м²");
+    let company = c
+        .env
+        .portal
+        .add_company("ООО Ромашка", Some("+7 916 111-22-33"), s.user_maria);
+    let opened = c
+        .open("CRM_COMPANY_DETAIL_TAB", company, s.user_maria, |_| {})
+        .await;
+    assert_eq!(opened.status, 200, "{}", opened.page);
+    assert!(opened
+        .page
+        .contains(&format!("data-message-id=\"{asked}\"")));
+    let headers = session_of(&opened.page);
+    let (k, channel) = (key(7), s.channel.to_string());
+    let fields = [
+        ("key", k.as_str()),
+        ("channel", channel.as_str()),
+        ("text", "Подберём варианты"),
+    ];
+    let (status, sent) = c.send(&refs(&headers), &fields).await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(c.env.c2d.message_posts()[0]["client_id"], client);
+}

@@ -213,6 +213,10 @@ const METHODS: &[&str] = &[
     "crm.deal.get",
     "crm.deal.list",
     "crm.deal.update",
+    "crm.company.add",
+    "crm.company.get",
+    "crm.company.list",
+    "crm.company.update",
     "imconnector.register",
     "imconnector.unregister",
     "imconnector.activate",
@@ -903,6 +907,18 @@ impl PortalSim {
         self.add_entity(
             "crm.contact.add",
             json!({"NAME": name, "PHONE": phones, "ASSIGNED_BY_ID": assigned_by_id}),
+        )
+    }
+
+    /// Adds a company with a phone; its id.
+    pub fn add_company(&self, title: &str, phone: Option<&str>, assigned_by_id: i64) -> i64 {
+        let phones: Vec<Value> = phone
+            .map(|p| json!({"VALUE": p, "VALUE_TYPE": "WORK"}))
+            .into_iter()
+            .collect();
+        self.add_entity(
+            "crm.company.add",
+            json!({"TITLE": title, "PHONE": phones, "ASSIGNED_BY_ID": assigned_by_id}),
         )
     }
 

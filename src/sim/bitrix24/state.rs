@@ -56,6 +56,8 @@ pub(crate) struct State {
     pub(crate) statuses: Vec<Map<String, Value>>,
     pub(crate) leads: BTreeMap<i64, Map<String, Value>>,
     pub(crate) contacts: BTreeMap<i64, Map<String, Value>>,
+    /// Companies by id (the card tab's `CRM_COMPANY_DETAIL_TAB`).
+    pub(crate) companies: BTreeMap<i64, Map<String, Value>>,
     pub(crate) deals: BTreeMap<i64, Map<String, Value>>,
     pub(crate) next_entity_id: i64,
     pub(crate) next_multifield_id: i64,
@@ -118,6 +120,7 @@ impl State {
             statuses: Vec::new(),
             leads: BTreeMap::new(),
             contacts: BTreeMap::new(),
+            companies: BTreeMap::new(),
             deals: BTreeMap::new(),
             next_entity_id: 1,
             next_multifield_id: 1,
