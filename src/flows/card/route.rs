@@ -183,7 +183,7 @@ impl CardRoute {
 
     /// The session of a later request (its headers), refused when cross-site, forged or
     /// expired.
-    pub(super) fn session_of(&self, req: &Request<Incoming>) -> Result<TabSession, Answer> {
+    pub(super) fn session_of(&self, req: &Request<Incoming>) -> Result<TabSession, Box<Answer>> {
         let header = |name: &str| {
             req.headers()
                 .get(name)
@@ -193,26 +193,26 @@ impl CardRoute {
         };
         if header("sec-fetch-site") == "cross-site" || !self.same_origin(&header("origin")) {
             tracing::warn!("Refused a cross-site CRM card tab request");
-            return Err(json(
+            return Err(Box::new(json(
                 StatusCode::FORBIDDEN,
                 &serde_json::json!({"error": "cross-site"}),
-            ));
+            )));
         }
         match self
             .sessions
             .check(&header(SESSION_HEADER), &header(CSRF_HEADER))
         {
             Ok(session) => Ok(session),
-            Err(SessionRefusal::Expired) => Err(json(
+            Err(SessionRefusal::Expired) => Err(Box::new(json(
                 StatusCode::UNAUTHORIZED,
                 &serde_json::json!({"error": "expired"}),
-            )),
+            ))),
             Err(SessionRefusal::Forged) => {
                 tracing::warn!("Refused a CRM card tab request without its CSRF token");
-                Err(json(
+                Err(Box::new(json(
                     StatusCode::FORBIDDEN,
                     &serde_json::json!({"error": "csrf"}),
-                ))
+                )))
             }
         }
     }
@@ -226,7 +226,7 @@ impl CardRoute {
     async fn poll(&self, req: Request<Incoming>) -> Answer {
         let session = match self.session_of(&req) {
             Ok(session) => session,
-            Err(answer) => return answer,
+            Err(answer) => return *answer,
         };
         let query = form_pairs(req.uri().query().unwrap_or(""));
         let window = self.window_start().timestamp_millis();

@@ -29,7 +29,7 @@ impl CardRoute {
     pub(super) async fn send(&self, req: Request<Incoming>, caller: Caller<'_>) -> Answer {
         let session = match self.session_of(&req) {
             Ok(session) => session,
-            Err(answer) => return answer,
+            Err(answer) => return *answer,
         };
         let next_key = random_token();
         let refuse = |status: StatusCode, error: &str, message: &str| {
