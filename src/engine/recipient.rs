@@ -19,6 +19,13 @@ pub struct WriteFirst {
     pub timezone: chrono_tz::Tz,
 }
 
+/// Rules that set the write-first guard (the business-process send rules do; the CRM card's
+/// sends read the same).
+pub trait WriteFirstRules: Send + Sync + 'static {
+    /// The guard these rules set.
+    fn write_first(&self) -> WriteFirst;
+}
+
 /// The channel `channel_id`, from `GET /channels`; a refusal when the company has none.
 pub async fn channel(services: &Services, channel_id: i64) -> Result<Channel, Stop> {
     let channels = services.chat2desk.channels().await?;

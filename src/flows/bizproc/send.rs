@@ -8,7 +8,7 @@ use super::SendCall;
 use super::SendProgress;
 use crate::chat2desk::{Channel, NewMessage};
 use crate::config::FileMode;
-use crate::engine::recipient::{self, WriteFirst};
+use crate::engine::recipient::{self, WriteFirst, WriteFirstRules};
 use crate::engine::{checkpoint, JobError, Services, Steps};
 use crate::engine::{refusal_text, send_once, Outcome, SendFailed, Stop};
 use crate::portal::crm::phone::normalize_phone;
@@ -28,9 +28,8 @@ pub struct SendRules {
     pub timezone: chrono_tz::Tz,
 }
 
-impl SendRules {
-    /// The write-first guard these rules set.
-    pub fn write_first(&self) -> WriteFirst {
+impl WriteFirstRules for SendRules {
+    fn write_first(&self) -> WriteFirst {
         WriteFirst {
             daily_limit: self.write_first_daily_limit,
             timezone: self.timezone,

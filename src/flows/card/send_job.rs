@@ -4,10 +4,9 @@
 //! stored in `sends` under its form's send key, so a double click or a retry is one job.
 
 use crate::chat2desk::NewMessage;
-use crate::engine::recipient;
+use crate::engine::recipient::{self, WriteFirst, WriteFirstRules};
 use crate::engine::{self, checkpoint, refusal_text, send_once, JobError, KeyField, Live};
 use crate::engine::{Outcome, SendFailed, Services, Steps, Stop};
-use crate::flows::bizproc::SendRules;
 use crate::store::{Job, JobKind};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
@@ -51,20 +50,26 @@ pub struct CardSendSteps {
 
 impl Steps for CardSendSteps {}
 
-/// The card's send job, reading the live send rules (`[bizproc] write_first_daily_limit`).
-#[derive(Debug)]
-pub struct CardSendJob {
-    rules: Live<SendRules>,
+/// The card's send job, reading the live rules of the write-first guard (the
+/// business-process send rules: `[bizproc] write_first_daily_limit`).
+pub struct CardSendJob<R> {
+    rules: Live<R>,
 }
 
-impl CardSendJob {
+impl<R> CardSendJob<R> {
     /// The job, reading `rules` at the start of each run.
-    pub fn new(rules: Live<SendRules>) -> Self {
+    pub fn new(rules: Live<R>) -> Self {
         Self { rules }
     }
 }
 
-impl engine::Job for CardSendJob {
+impl<R> std::fmt::Debug for CardSendJob<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CardSendJob")
+    }
+}
+
+impl<R: WriteFirstRules> engine::Job for CardSendJob<R> {
     type Steps = CardSendSteps;
 
     fn kind(&self) -> JobKind {
@@ -90,7 +95,7 @@ impl engine::Job for CardSendJob {
         lease: Duration,
     ) -> BoxFuture<'a, Result<CardSendSteps, JobError>> {
         Box::pin(async move {
-            let rules = self.rules.now();
+            let rules = self.rules.now().write_first();
             let send_id = job.key;
             let send = services
                 .store
@@ -104,7 +109,7 @@ impl engine::Job for CardSendJob {
                 })?;
             let mut steps = CardSendSteps::of(job);
             if steps.outcome.is_none() {
-                let outcome = match deliver(services, &rules, job, &send, &mut steps, lease).await {
+                let outcome = match deliver(services, rules, job, &send, &mut steps, lease).await {
                     Ok(message_id) => Outcome::Sent { message_id },
                     Err(Stop::Refused(error)) => Outcome::Refused { error },
                     Err(Stop::Job(JobError::Permanent(reason))) => Outcome::Refused {
@@ -124,7 +129,7 @@ impl engine::Job for CardSendJob {
 /// Everything up to the message: its Chat2Desk id.
 async fn deliver(
     services: &Services,
-    rules: &SendRules,
+    rules: WriteFirst,
     job: &Job,
     send: &CardSend,
     steps: &mut CardSendSteps,
@@ -140,8 +145,7 @@ async fn deliver(
                 )
             })?;
             let to = (phone, &channel, None);
-            let id =
-                recipient::client_for_phone(services, rules.write_first(), job, to, lease).await?;
+            let id = recipient::client_for_phone(services, rules, job, to, lease).await?;
             steps.client_id = Some(id);
             checkpoint(services, job, &*steps, lease).await?;
             id
