@@ -3,8 +3,8 @@
 //! process — the form's checks (`member_id`, `user.current` with the user's token, the
 //! entity read with it), the client's messages from Chat2Desk, the operators, channels and
 //! templates for the send form, the page rendered. `OPENS` opens one after another of a lead
-//! whose client has `HISTORY` messages, then the same with `LONG_HISTORY` (three pages of
-//! `GET /messages`).
+//! whose client has `HISTORY` messages (besides the scenario's own), then the same with
+//! `LONG_HISTORY` (three pages of `GET /messages`).
 //!
 //! Prints p50/p95/p99/max; asserts only that every open showed the history. Run with
 //! `cargo bench --bench card`.
@@ -132,11 +132,8 @@ async fn bench() {
             let page = answer.text().await.expect("the page");
             samples.push(started.elapsed());
             assert_eq!(status, 200, "{page}");
-            assert_eq!(
-                page.matches("data-message-id=").count(),
-                size,
-                "the history is shown"
-            );
+            let shown = page.matches("data-message-id=").count();
+            assert!(shown >= size, "the history is shown: {shown} of {size}");
         }
         report(label, &mut samples);
     }

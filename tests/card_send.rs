@@ -373,3 +373,32 @@ async fn a_company_card_shows_its_phones_conversation_and_writes_to_it() {
     assert_eq!(status, 200, "{sent}");
     assert_eq!(c.env.c2d.message_posts()[0]["client_id"], client);
 }
+
+#[tokio::test]
+async fn a_message_from_the_tab_is_in_the_requests_transcript() {
+    let c = card("entities = [\"lead\"]", 1).await;
+    let s = &c.env.s;
+    c.env
+        .c2d
+        .client_says(s.client_existing, "Когда можно посмотреть?");
+    let (_, headers) = tab_of(&c, s.lead_existing, s.user_maria).await;
+    let (k, channel) = (key(8), s.channel.to_string());
+    let fields = [
+        ("key", k.as_str()),
+        ("channel", channel.as_str()),
+        ("text", "Завтра в 11:00 у подъезда"),
+    ];
+    let (status, sent) = c.send(&refs(&headers), &fields).await;
+    assert_eq!(status, 200, "{sent}");
+    let request = c.env.c2d.close_request(s.client_existing);
+    let hook = serde_json::json!({"hook_type": "close_request", "request_id": request});
+    assert_eq!(c.daemon.post_webhook(hook).await, 200);
+    common::wait_for("the transcript", || {
+        c.env
+            .portal
+            .comments()
+            .iter()
+            .any(|m| m.entity_id == s.lead_existing && m.text.contains("Завтра в 11:00 у подъезда"))
+    })
+    .await;
+}
