@@ -6,7 +6,8 @@
 #          (prometheus: promtool and a server for tests/monitoring.rs, which starts its own on a
 #          free loopback port; the package's own service is kept from starting and stopped),
 #          and mariadb-server (the MariaDB tests start their own mariadbd in a temporary
-#          directory; the package's service is never used)
+#          directory; the package's service is never used), and chromium chromium-driver
+#          (headless Chromium for the CRM card tab's browser test in tests/card.rs)
 #   cargo: cargo-deb, cargo-generate-rpm at pinned versions, installed only when missing
 #   pip:   b24pysdk (pinned), for the conformance tests of the portal simulator and of the
 #          bodies the PHP activity sends
@@ -17,7 +18,7 @@ set -euo pipefail
 
 CARGO_DEB_VERSION="3.8.0"
 CARGO_GENERATE_RPM_VERSION="0.21.1"
-APT_PACKAGES=(systemd-container debootstrap lintian rpm rpmlint nginx prometheus php-cli php-mbstring python3-pip mariadb-server)
+APT_PACKAGES=(systemd-container debootstrap lintian rpm rpmlint nginx prometheus php-cli php-mbstring python3-pip mariadb-server chromium chromium-driver)
 
 banner() { printf '\n==== %s ====\n' "$*"; }
 

@@ -10,6 +10,7 @@ use crate::engine::Inbox;
 use crate::engine::Leadership;
 use crate::engine::{Live, Services, Worker, WorkerSettings};
 use crate::flows::bizproc::BizprocRoute;
+use crate::flows::card::{CardRoute, CardTab};
 use crate::flows::openlines::LiveLines;
 use crate::flows::openlines::{AppPages, FileHost, LineInbox};
 use crate::flows::transcript::intake::Poller;
@@ -93,6 +94,9 @@ impl Daemon {
         let mut router = ChatWebhook::mount(webhook, Router::new());
         let secret = self.config.bizproc.secret.clone();
         router = BizprocRoute::mount(secret, services.clone(), self.wake.clone(), router);
+        if let Some(tab) = CardTab::from_config(&self.config, self.wake.clone()) {
+            router = CardRoute::mount(tab, services.clone(), router);
+        }
         if let Some(app) = &self.config.bitrix24.app {
             router = AppPages::mount(app.clone(), services.clone(), lines, router);
         }

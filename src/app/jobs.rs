@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::engine::{Live, Registry};
 use crate::flows::bizproc::{SendJob, SendRules};
+use crate::flows::card::CardSendJob;
 use crate::flows::openlines::{LineCloseJob, LineInJob, LineOutJob, LineRules};
 use crate::flows::transcript::{TranscriptJob, TranscriptRules};
 use crate::portal::crm::Router;
@@ -50,6 +51,7 @@ pub fn registry(rules: &Live<Rules>) -> Registry {
         .register(LineInJob::new(part(rules, |r| &r.lines)))
         .register(LineOutJob::new(part(rules, |r| &r.lines)))
         .register(LineCloseJob::new(part(rules, |r| &r.lines)))
+        .register(CardSendJob::new(part(rules, |r| &r.send)))
 }
 
 /// The part `pick` of the live `rules`.

@@ -8,6 +8,7 @@ use super::models::{
 };
 use super::options::Chat2DeskOptions;
 use super::tags::Tag;
+use super::templates::Template;
 use crate::http::{Backoff, RateLimiter};
 use crate::metrics::{self, Outcome, Remote};
 use chrono_tz::Tz;
@@ -169,6 +170,12 @@ impl Chat2Desk {
     /// `GET /v1/tags`: the company's tags.
     pub async fn tags(&self) -> Result<Vec<Tag>, Chat2DeskError> {
         self.all("/tags", Vec::new(), Tag::from_json, |t| t.id)
+            .await
+    }
+
+    /// `GET /v1/templates`: the company's message templates.
+    pub async fn templates(&self) -> Result<Vec<Template>, Chat2DeskError> {
+        self.all("/templates", Vec::new(), Template::from_json, |t| t.id)
             .await
     }
 

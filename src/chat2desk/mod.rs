@@ -15,6 +15,7 @@ mod options;
 mod outbound;
 mod quota;
 mod tags;
+mod templates;
 pub mod time;
 
 pub use client::Chat2Desk;
@@ -29,4 +30,5 @@ pub use options::{Chat2DeskOptions, DEFAULT_MAX_RETRIES};
 pub use outbound::{NewMessage, SentMessage};
 pub use quota::{add_remaining_calls, watch_chat2desk_quota};
 pub use tags::Tag;
+pub use templates::Template;
 pub use time::parse_time;

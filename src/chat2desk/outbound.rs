@@ -34,6 +34,9 @@ pub struct NewMessage {
     /// failure (documented by BR and DG; whether it is echoed is unsure).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// The operator the message is attributed to; `None` = the company.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator_id: Option<i64>,
     /// Message type; always `to_client` here.
     #[serde(rename = "type")]
     pub kind: &'static str,

@@ -16,6 +16,7 @@ pub async fn demo() -> anyhow::Result<()> {
     let mut config = scenario::config(&c2d, &portal, &s, &dir.join("state.db"));
     config.bizproc.secret = Secret::new(DEMO_SECRET);
     let lines = super::demo_lines::prepare(&c2d, &portal, &mut config, s.user_maria)?;
+    super::demo_card::prepare(&mut config);
     println!(
         "Chat2Desk simulator: {}   portal simulator: {}",
         c2d.url(),
@@ -55,6 +56,7 @@ pub async fn demo() -> anyhow::Result<()> {
     );
     bizproc(&url, &c2d, &portal, &s).await?;
     super::demo_lines::run(&running, &c2d, &portal, &lines, &url).await?;
+    super::demo_card::show(&portal, &s).await?;
     running.stop().await;
     std::fs::remove_dir_all(&dir).ok();
     Ok(())

@@ -42,7 +42,14 @@ pub(super) fn prepare(
     let daemon_url = format!("http://127.0.0.1:{port}");
     let (client_id, secret) = portal.register_app(
         &format!("{daemon_url}/bitrix24/app"),
-        &["imopenlines", "imconnector", "im", "crm", "user"],
+        &[
+            "imopenlines",
+            "imconnector",
+            "im",
+            "crm",
+            "user",
+            "placement",
+        ],
     );
     let channel = c2d.add_channel("Telegram-бот агентства", "", &["telegram"]);
     let client = c2d.add_client("Ольга", None, "telegram", channel);

@@ -5,6 +5,7 @@ mod backfill;
 pub mod bizproc;
 mod check;
 mod demo;
+mod demo_card;
 mod demo_lines;
 mod directory;
 mod docs;

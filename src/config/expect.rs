@@ -178,6 +178,16 @@ const TABLE: &[(&str, Expect)] = &[
             "a table with line = <Open Line id> and channels = [<channel ids>]",
         ),
     ),
+    (
+        "card.entities",
+        list(
+            "a list of CRM cards in quotes",
+            "[\"lead\", \"deal\", \"contact\", \"company\"]",
+            "one of \"lead\", \"deal\", \"contact\", \"company\"",
+        ),
+    ),
+    ("card.title", e("the tab's title in quotes", "\"Chat2Desk\"")),
+    ("card.history_days", e("a whole number of days from 1 to 3650", "90")),
     ("bizproc.secret", e("a secret of at least 16 characters in quotes", "\"…\"")),
     ("bizproc.secret_file", PATH),
     ("bizproc.write_first_daily_limit", e("a whole number of new clients a day (0 = no limit)", "20")),

@@ -70,6 +70,7 @@ impl KeyTable {
         template.database.url = Some(super::Secret::new("mysql://u@h/d"));
         template.bitrix24.app = Some(super::AppConfig::default());
         template.server.public_url = Some(String::new());
+        template.card = Some(super::CardConfig::default());
         template.escalation = Some(super::EscalationConfig::default());
         let mut keys = Vec::new();
         if let Ok(Value::Dict(_, mut sections)) = Value::serialize(&template) {

@@ -5,6 +5,7 @@
 //!
 //! The lowest floor: imports nothing of ours.
 
+mod card;
 mod cidr;
 mod crm;
 mod derived;
@@ -29,6 +30,7 @@ mod typecheck;
 mod urls;
 mod validate;
 
+pub use card::{CardConfig, CARD_ENTITIES};
 pub use cidr::{Cidr, CidrError};
 pub use crm::{CrmConfig, Integration, OperatorMapping, OperatorRef};
 pub use env::{ENV_PREFIX, NON_CONFIG_ENV_VARS};
@@ -43,7 +45,7 @@ pub use rules::{
     source_known, CrmFilter, EscalationConfig, FieldRule, Notify, ResponsiblePick, TagRef, TagRule,
     CLIENT_FIELDS,
 };
-pub use secret::{constant_time_eq, Secret};
+pub use secret::{constant_time_eq, random_token, Secret};
 pub use server::{BizprocConfig, FileMode, ServerConfig};
 pub use sync::{PollStrategy, SyncConfig};
 pub use urls::{database_url_problems, mask_password};
@@ -78,6 +80,8 @@ pub struct Config {
     pub bizproc: BizprocConfig,
     /// `[openlines]`: Chat2Desk channels bridged into Bitrix24 Open Lines.
     pub openlines: OpenlinesConfig,
+    /// `[card]`: the Chat2Desk tab in CRM cards; off when absent.
+    pub card: Option<CardConfig>,
     /// `[escalation]`: a notice when a client waits for an answer; off when absent.
     pub escalation: Option<EscalationConfig>,
 }

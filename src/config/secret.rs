@@ -62,6 +62,14 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// 32 random bytes as hex: an unguessable one-use value.
+pub fn random_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::constant_time_eq;

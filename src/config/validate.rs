@@ -23,6 +23,7 @@ pub fn validate(c: &Config) -> Vec<Problem> {
     database(c, &mut out);
     node(c, &mut out);
     super::openlines::validate(c, &mut out);
+    super::card::validate(c, &mut out);
     super::rules::validate(c, &mut out);
     let level = c.log.level.trim();
     if level.is_empty() {
@@ -77,6 +78,7 @@ pub fn warnings(c: &Config) -> Vec<Problem> {
             let url = http_url(key, value, true, &mut ignored)?;
             plain_http_warning(key, &url)
         })
+        .chain(super::card::warnings(c))
         .chain(super::rules::warnings(c))
         .collect()
 }

@@ -14,6 +14,7 @@ mod inbox;
 mod job;
 mod leadership;
 mod live;
+pub mod recipient;
 mod send_once;
 pub mod single_flight;
 mod worker;

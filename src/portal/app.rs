@@ -79,7 +79,22 @@ impl AppClient {
     /// stored yet (to verify it before it is accepted): the portal answers only for its own
     /// tokens.
     pub async fn call_unstored(&self, method: &str, token: &Secret) -> Result<Value, BitrixError> {
-        let body = serde_json::json!({ "auth": token.expose() });
+        self.call_as(method, serde_json::json!({}), token).await
+    }
+
+    /// Calls `method` with `params` (a JSON object) with a token the daemon does not keep,
+    /// such as a CRM card tab's current user's (`bitrix24-apps.md` §9.2): the portal applies
+    /// that user's rights; nothing is refreshed or repeated.
+    pub async fn call_as(
+        &self,
+        method: &str,
+        params: Value,
+        token: &Secret,
+    ) -> Result<Value, BitrixError> {
+        let mut body = params;
+        if let Value::Object(map) = &mut body {
+            map.insert("auth".into(), Value::String(token.expose().to_string()));
+        }
         match self.transport.post(method, &body).await {
             Ok(envelope) => Ok(envelope.get("result").cloned().unwrap_or(Value::Null)),
             Err(

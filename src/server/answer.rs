@@ -108,3 +108,19 @@ pub fn text(status: StatusCode, body: &str) -> Answer {
     );
     answer
 }
+
+/// Escapes text for HTML (element content and quoted attributes).
+pub fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// The pairs of a query string or a form body (`application/x-www-form-urlencoded`).
+pub fn form_pairs(text: &str) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(text.as_bytes())
+        .into_owned()
+        .collect()
+}

@@ -15,7 +15,8 @@ mod router;
 mod settings;
 
 pub use answer::{
-    client_ip, not_allowed, not_found, ok, read_body, text, Answer, Reply, FORM_LIMIT,
+    client_ip, escape_html, form_pairs, not_allowed, not_found, ok, read_body, text, Answer, Reply,
+    FORM_LIMIT,
 };
 pub use error::ServerError;
 pub use listen::{WebhookServer, MAX_CONNECTIONS};

@@ -30,6 +30,19 @@ impl Store {
         payload: &serde_json::Value,
         intake: Intake,
     ) -> Result<Enqueued, StoreError> {
+        self.enqueue_send_as(JobKind::SEND, event_token, payload, intake)
+            .await
+    }
+
+    /// [`Store::enqueue_send`] for a send of another flow: its job is of `kind` (the CRM
+    /// card's sends, keyed by their form's send key).
+    pub async fn enqueue_send_as(
+        &self,
+        kind: JobKind,
+        event_token: &str,
+        payload: &serde_json::Value,
+        intake: Intake,
+    ) -> Result<Enqueued, StoreError> {
         let fail = self.err_of("enqueue_send");
         with_pool!(self, pool, sql => {
             let mut tx = pool.begin_write().await.map_err(&fail)?;
@@ -46,7 +59,7 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(&fail)?;
-            insert_jobs!(tx, sql, JobKind::SEND, &[send_id], intake)
+            insert_jobs!(tx, sql, kind, &[send_id], intake)
                 .await
                 .map_err(&fail)?;
             tx.commit().await.map_err(&fail)?;

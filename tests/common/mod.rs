@@ -9,6 +9,7 @@ mod fixture;
 pub mod hostile;
 pub mod replies;
 mod running;
+pub mod webdriver;
 pub mod webhook;
 
 pub use fixture::*;

@@ -4,6 +4,7 @@
 //! again.
 
 mod bizproc;
+mod card;
 mod chat2desk;
 mod database;
 mod openlines;

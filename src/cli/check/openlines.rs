@@ -109,6 +109,7 @@ pub(super) async fn check(config: &Config) -> Vec<Line> {
             ),
         ));
     }
+    lines.extend(super::card::check(config, &client, &grant.scopes, &connect).await);
     let o = &config.openlines;
     let channels = chat2desk.channels().await.ok();
     let off = crate::flows::openlines::disconnected(&store)

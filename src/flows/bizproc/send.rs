@@ -6,11 +6,11 @@
 
 use super::SendCall;
 use super::SendProgress;
-use crate::chat2desk::{Channel, Chat2DeskError, NewMessage};
+use crate::chat2desk::{Channel, NewMessage};
 use crate::config::FileMode;
-use crate::engine::single_flight::{self, client_keys};
+use crate::engine::recipient::{self, WriteFirst, WriteFirstRules};
 use crate::engine::{checkpoint, JobError, Services, Steps};
-use crate::engine::{refusal_text, send_once, Outcome, Stop};
+use crate::engine::{send_once, Outcome, Stop};
 use crate::portal::crm::phone::normalize_phone;
 use crate::portal::crm::EntityRef;
 use crate::portal::{escape, BitrixError};
@@ -26,6 +26,15 @@ pub struct SendRules {
     pub files: FileMode,
     /// The zone whose calendar day the daily limit counts.
     pub timezone: chrono_tz::Tz,
+}
+
+impl WriteFirstRules for SendRules {
+    fn write_first(&self) -> WriteFirst {
+        WriteFirst {
+            daily_limit: self.write_first_daily_limit,
+            timezone: self.timezone,
+        }
+    }
 }
 
 /// Pauses between `bizproc.event.send` attempts inside one run, for the answer that comes
@@ -106,22 +115,13 @@ async fn deliver(
             call.phone
         ))
     })?;
-    let channel = channel(services, call.channel_id).await?;
+    let channel = recipient::channel(services, call.channel_id).await?;
     let client_id = match progress.client_id {
         Some(id) => id,
         None => {
-            // One job at a time finds or creates a phone's Chat2Desk client (a transcript of
-            // the same person, or another send, waits), so a person never gets two.
-            let keys = client_keys(Some(&phone), None);
-            let found = single_flight::for_client(services, job, &keys, lease, || async {
-                match find_or_create_client(services, rules, job, call, &phone, &channel).await {
-                    Ok(id) => Ok(Ok(id)),
-                    Err(Stop::Refused(text)) => Ok(Err(text)),
-                    Err(Stop::Job(e)) => Err(e),
-                }
-            })
-            .await?;
-            let id = found.map_err(Stop::Refused)?;
+            let to = (phone.as_str(), &channel, call.transport.clone());
+            let id =
+                recipient::client_for_phone(services, rules.write_first(), job, to, lease).await?;
             progress.client_id = Some(id);
             checkpoint(services, job, &*progress, lease).await?;
             id
@@ -129,7 +129,7 @@ async fn deliver(
     };
     let transports = match progress.client_transports.clone() {
         Some(t) => t,
-        None => client_transports(services, client_id, channel.id).await?,
+        None => recipient::client_transports(services, client_id, channel.id).await?,
     };
     let message = compose(rules, job.key, call, &channel, client_id, &transports)?;
     // The same event_token delivered again after the state database was lost is a new send
@@ -156,90 +156,6 @@ async fn deliver(
         );
     }
     Ok(sent.message_id)
-}
-
-/// The channel named by the call, from `GET /channels`.
-async fn channel(services: &Services, channel_id: i64) -> Result<Channel, Stop> {
-    let channels = services.chat2desk.channels().await?;
-    channels
-        .into_iter()
-        .find(|c| c.id == channel_id)
-        .ok_or_else(|| {
-            Stop::Refused(format!(
-                "канал Chat2Desk {channel_id} не найден: выберите канал из списка в настройках действия"
-            ))
-        })
-}
-
-/// Finds the Chat2Desk client by phone, or creates one when the company may write first
-/// and today's budget allows. Runs under the phone's single-flight claim.
-async fn find_or_create_client(
-    services: &Services,
-    rules: &SendRules,
-    job: &Job,
-    call: &SendCall,
-    phone: &str,
-    channel: &Channel,
-) -> Result<i64, Stop> {
-    let c2d = &services.chat2desk;
-    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
-    if let Some(client) = c2d.clients_by_phone(&digits).await?.into_iter().next() {
-        return Ok(client.id);
-    }
-    let info = c2d.api_info().await?;
-    if info.write_first_option == Some(false) {
-        return Err(Stop::Refused(format!(
-            "клиент с номером {phone} ещё не писал в Chat2Desk, а услуга «Писать первым» для компании не подключена (companies/api_info: write_first_option = false)"
-        )));
-    }
-    let day = chrono::Utc::now()
-        .with_timezone(&rules.timezone)
-        .format("%Y-%m-%d")
-        .to_string();
-    let limit = rules.write_first_daily_limit;
-    if !services
-        .store
-        .take_write_first(job.key, &day, limit)
-        .await?
-    {
-        return Err(Stop::Refused(format!(
-            "сегодня уже написали первыми {limit} новым клиентам (лимит [bizproc] write_first_daily_limit): сообщение на номер {phone} не отправлено, чтобы WhatsApp не заблокировал аккаунт за спам"
-        )));
-    }
-    let transport = call
-        .transport
-        .clone()
-        .or_else(|| channel.transports.first().cloned())
-        .unwrap_or_else(|| "whatsapp".into());
-    match c2d.create_client(&digits, &transport, channel.id).await {
-        Ok(id) => {
-            tracing::info!(
-                send_id = job.key,
-                client_id = id,
-                channel_id = channel.id,
-                "Created a Chat2Desk client to write first"
-            );
-            Ok(id)
-        }
-        Err(e @ Chat2DeskError::Api { .. }) => Err(Stop::Refused(format!(
-            "Chat2Desk не создал клиента с номером {phone}: {}",
-            refusal_text(&e)
-        ))),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The client's transports on the channel (`GET /clients/{id}`); empty when not listed.
-async fn client_transports(
-    services: &Services,
-    client_id: i64,
-    channel_id: i64,
-) -> Result<Vec<String>, Stop> {
-    match services.chat2desk.client(client_id).await {
-        Ok(client) => Ok(client.transports_on(channel_id).to_vec()),
-        Err(Chat2DeskError::NotFound { .. }) => Ok(Vec::new()),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// The `POST /messages` body: the transport (given, else the client's on this channel, else

@@ -340,10 +340,4 @@ fn app_client(ctx: ConnectCtx<'_>) -> Result<AppClient, Refusal> {
     })
 }
 
-/// 32 random bytes as hex: an unguessable one-use value.
-pub fn random_token() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::config::random_token;

@@ -4,14 +4,7 @@
 use super::LineRules;
 use super::{Connected, Refusal};
 
-/// Escapes text for HTML.
-pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
+pub use crate::server::escape_html as escape;
 
 fn page(title: &str, body: &str) -> String {
     format!(

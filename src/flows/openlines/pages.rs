@@ -152,11 +152,7 @@ async fn form(
     Ok(values)
 }
 
-fn pairs(text: &str) -> HashMap<String, String> {
-    url::form_urlencoded::parse(text.as_bytes())
-        .into_owned()
-        .collect()
-}
+use crate::server::form_pairs as pairs;
 
 fn answer(outcome: Result<super::Connected, Refusal>) -> Answer {
     match outcome {

@@ -1,5 +1,7 @@
-//! `crm.lead.*`, `crm.contact.*`, `crm.deal.*`, `crm.status.list` and
-//! `crm.duplicate.findbycomm` (doc §2.2–§2.6).
+//! `crm.lead.*`, `crm.contact.*`, `crm.deal.*`, `crm.company.*`, `crm.status.list` and
+//! `crm.duplicate.findbycomm` (doc §2.2–§2.6). Companies are here for the card tab
+//! (`CRM_COMPANY_DETAIL_TAB`): the reference docs name no company fields, so they are the
+//! contact's multi-fields (`PHONE`…) with a `TITLE`, as on a boxed portal.
 
 use super::listing;
 use super::state::{now_iso, State, WEBHOOK_USER};
@@ -14,6 +16,7 @@ pub(crate) enum Kind {
     Lead,
     Contact,
     Deal,
+    Company,
 }
 
 impl Kind {
@@ -23,6 +26,7 @@ impl Kind {
             "lead" => Some(Kind::Lead),
             "contact" => Some(Kind::Contact),
             "deal" => Some(Kind::Deal),
+            "company" => Some(Kind::Company),
             _ => None,
         }
     }
@@ -100,12 +104,28 @@ impl Kind {
                 "BEGINDATE",
                 "CLOSEDATE",
             ],
+            Kind::Company => &[
+                "ID",
+                "TITLE",
+                "COMPANY_TYPE",
+                "ASSIGNED_BY_ID",
+                "CREATED_BY_ID",
+                "MODIFY_BY_ID",
+                "OPENED",
+                "COMMENTS",
+                "ORIGINATOR_ID",
+                "ORIGIN_ID",
+                "DATE_CREATE",
+                "DATE_MODIFY",
+                "HAS_PHONE",
+                "HAS_EMAIL",
+            ],
         }
     }
 
     fn multifields(self) -> &'static [&'static str] {
         match self {
-            Kind::Lead | Kind::Contact => &["PHONE", "EMAIL", "WEB", "IM"],
+            Kind::Lead | Kind::Contact | Kind::Company => &["PHONE", "EMAIL", "WEB", "IM"],
             Kind::Deal => &[],
         }
     }
@@ -115,6 +135,7 @@ impl Kind {
             Kind::Lead => &mut state.leads,
             Kind::Contact => &mut state.contacts,
             Kind::Deal => &mut state.deals,
+            Kind::Company => &mut state.companies,
         }
     }
 }
@@ -188,7 +209,7 @@ pub(crate) fn add(state: &mut State, kind: Kind, params: &Value) -> Result<Reply
             record.insert("CURRENCY_ID".into(), json!("RUB"));
             record.insert("BEGINDATE".into(), Value::String(now.clone()));
         }
-        Kind::Contact => {}
+        Kind::Contact | Kind::Company => {}
     }
     apply(state, kind, &mut record, &fields);
     derive(state, kind, &mut record);
@@ -368,7 +389,7 @@ fn derive(state: &State, kind: Kind, record: &mut Map<String, Value>) {
                 json!(if semantic == "P" { "N" } else { "Y" }),
             );
         }
-        Kind::Contact => {}
+        Kind::Contact | Kind::Company => {}
     }
 }
 

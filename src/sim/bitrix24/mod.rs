@@ -14,12 +14,14 @@ mod dialog;
 mod listing;
 mod oauth;
 mod people;
+mod placement;
 mod state;
 mod token_endpoint;
 mod values;
 
 pub use bizproc::{SimEventSend, SimWorkflow};
 pub use connector::LineMessage;
+pub use placement::TabForm;
 pub use state::SimComment;
 
 use super::faults::Faults;
@@ -161,22 +163,21 @@ pub(crate) fn execute(state: &mut State, method: &str, params: &Value) -> Result
             let admin = oauth::is_admin(state, state.caller);
             connector::events(state, m, params, admin)
         }
-        m if m.starts_with("event.")
-            || m.starts_with("placement.")
-            || m.starts_with("imconnector.") =>
-        {
-            Err(ApiError::new(
-                403,
-                "WRONG_AUTH_TYPE",
-                "Current authorization type is denied for this method",
-            ))
-        }
+        m if m.starts_with("placement.") => placement::call(state, m, params),
+        m if m.starts_with("event.") || m.starts_with("imconnector.") => Err(ApiError::new(
+            403,
+            "WRONG_AUTH_TYPE",
+            "Current authorization type is denied for this method",
+        )),
         m => {
             let kind = crm::Kind::from_method(m).ok_or_else(|| not_found(m))?;
             match m.rsplit('.').next() {
                 Some("add") => crm::add(state, kind, params),
                 Some("update") => crm::update(state, kind, params),
-                Some("get") => crm::get(state, kind, params),
+                Some("get") => {
+                    placement::check_read(state, m, params)?;
+                    crm::get(state, kind, params)
+                }
                 _ => crm::list(state, kind, params),
             }
         }
@@ -212,6 +213,10 @@ const METHODS: &[&str] = &[
     "crm.deal.get",
     "crm.deal.list",
     "crm.deal.update",
+    "crm.company.add",
+    "crm.company.get",
+    "crm.company.list",
+    "crm.company.update",
     "imconnector.register",
     "imconnector.unregister",
     "imconnector.activate",
@@ -229,6 +234,10 @@ const METHODS: &[&str] = &[
     "event.offline.clear",
     "event.offline.error",
     "event.offline.list",
+    "placement.bind",
+    "placement.get",
+    "placement.unbind",
+    "placement.list",
 ];
 
 pub(crate) fn not_found(method: &str) -> ApiError {
@@ -398,6 +407,9 @@ impl SimService for Portal {
         }
         if req.path == "/_sim/bizproc/wait" {
             return self.wait(&req);
+        }
+        if req.path == "/_sim/card" {
+            return self.card_page(&req);
         }
         if req.path == "/_sim/app" && req.method == hyper::Method::POST {
             return self.register_app(&req);
@@ -895,6 +907,18 @@ impl PortalSim {
         self.add_entity(
             "crm.contact.add",
             json!({"NAME": name, "PHONE": phones, "ASSIGNED_BY_ID": assigned_by_id}),
+        )
+    }
+
+    /// Adds a company with a phone; its id.
+    pub fn add_company(&self, title: &str, phone: Option<&str>, assigned_by_id: i64) -> i64 {
+        let phones: Vec<Value> = phone
+            .map(|p| json!({"VALUE": p, "VALUE_TYPE": "WORK"}))
+            .into_iter()
+            .collect();
+        self.add_entity(
+            "crm.company.add",
+            json!({"TITLE": title, "PHONE": phones, "ASSIGNED_BY_ID": assigned_by_id}),
         )
     }
 

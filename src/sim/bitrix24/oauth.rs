@@ -205,6 +205,18 @@ impl OAuth {
         }
     }
 
+    /// A new access token of `client_id` for `user_id` (what a portal page hands a tab).
+    pub(crate) fn issue_access(&mut self, client_id: &str, user_id: i64) -> String {
+        let access = random(32);
+        let token = Token {
+            client_id: client_id.to_string(),
+            user_id,
+            expires: Instant::now() + self.access_ttl,
+        };
+        self.access.insert(access.clone(), token);
+        access
+    }
+
     /// Ends every access token now (they answer `expired_token`; refresh still works).
     pub(crate) fn expire_access(&mut self) {
         let now = Instant::now();
@@ -245,7 +257,10 @@ pub(crate) fn access_token(params: &Value, authorization: Option<&str>) -> Optio
 
 /// True for the methods only an application may call (doc §1.5 `WRONG_AUTH_TYPE`).
 pub(crate) fn app_only(method: &str) -> bool {
-    method.starts_with("imconnector.") || method.starts_with("event.") || method == "events"
+    method.starts_with("imconnector.")
+        || method.starts_with("event.")
+        || method.starts_with("placement.")
+        || method == "events"
 }
 
 /// The admin flag of `user_id` (`profile` → `ADMIN`).

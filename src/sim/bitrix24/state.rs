@@ -56,6 +56,8 @@ pub(crate) struct State {
     pub(crate) statuses: Vec<Map<String, Value>>,
     pub(crate) leads: BTreeMap<i64, Map<String, Value>>,
     pub(crate) contacts: BTreeMap<i64, Map<String, Value>>,
+    /// Companies by id (the card tab's `CRM_COMPANY_DETAIL_TAB`).
+    pub(crate) companies: BTreeMap<i64, Map<String, Value>>,
     pub(crate) deals: BTreeMap<i64, Map<String, Value>>,
     pub(crate) next_entity_id: i64,
     pub(crate) next_multifield_id: i64,
@@ -82,6 +84,8 @@ pub(crate) struct State {
     pub(crate) caller: i64,
     /// The application (client id) of the current call's token; `None` for the webhook.
     pub(crate) caller_app: Option<String>,
+    /// CRM card tabs and per-user read refusals.
+    pub(crate) placements: super::placement::Placements,
 }
 
 /// The webhook's owner.
@@ -116,6 +120,7 @@ impl State {
             statuses: Vec::new(),
             leads: BTreeMap::new(),
             contacts: BTreeMap::new(),
+            companies: BTreeMap::new(),
             deals: BTreeMap::new(),
             next_entity_id: 1,
             next_multifield_id: 1,
@@ -134,6 +139,7 @@ impl State {
             admins: [WEBHOOK_USER].into_iter().collect(),
             caller: WEBHOOK_USER,
             caller_app: None,
+            placements: Default::default(),
         };
         state.add_user("Admin", "Adminov", "admin@portal.example", true);
         for (id, name, semantics) in [

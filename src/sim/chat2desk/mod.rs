@@ -13,6 +13,7 @@ mod routes;
 mod service;
 mod state;
 mod tags;
+mod templates;
 
 pub use render::TimeFormat;
 

@@ -36,6 +36,8 @@ impl Service {
             },
             (["clients"], &Method::GET) => clients(&s, &p),
             (["tags"], &Method::GET) => s.tags.list(),
+            (["templates"], &Method::GET) => s.templates.list(),
+            (["templates", _], &Method::GET) => s.templates.one(id(1)),
             (["tags", "assign_to"], &Method::POST) => {
                 drop(s);
                 self.assign_tags(&p)

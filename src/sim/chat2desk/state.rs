@@ -150,6 +150,8 @@ pub(super) struct State {
     pub message_answer_hold: std::time::Duration,
     /// The company's tags and who carries them.
     pub tags: super::tags::Tags,
+    /// The company's message templates.
+    pub templates: super::templates::Templates,
     next_id: i64,
 }
 
@@ -180,6 +182,7 @@ impl State {
             writes: Vec::new(),
             message_answer_hold: std::time::Duration::ZERO,
             tags: Default::default(),
+            templates: Default::default(),
             next_id: 0,
         }
     }

@@ -1,0 +1,140 @@
+//! The CRM card tab: the time from the portal posting the tab's form (the manager opening
+//! the tab) to the page with the history, end to end over loopback with the daemon in
+//! process — the form's checks (`member_id`, `user.current` with the user's token, the
+//! entity read with it), the client's messages from Chat2Desk, the operators, channels and
+//! templates for the send form, the page rendered. `OPENS` opens one after another of a lead
+//! whose client has `HISTORY` messages (besides the scenario's own), then the same with
+//! `LONG_HISTORY` (three pages of `GET /messages`).
+//!
+//! Prints p50/p95/p99/max; asserts only that every open showed the history. Run with
+//! `cargo bench --bench card`.
+
+use chat2desk_b24::app::{Daemon, SpawnOptions};
+use chat2desk_b24::config::{AppConfig, CardConfig, PollStrategy, Secret};
+use chat2desk_b24::sim::bitrix24::PortalSim;
+use chat2desk_b24::sim::chat2desk::Chat2DeskSim;
+use chat2desk_b24::sim::scenario;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Tab opens measured per history size.
+const OPENS: usize = 200;
+/// Messages of the client in the first round.
+const HISTORY: usize = 40;
+/// Messages of the client in the second round.
+const LONG_HISTORY: usize = 500;
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(bench());
+}
+
+fn report(label: &str, samples: &mut [Duration]) {
+    samples.sort();
+    let at = |q: f64| {
+        samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0
+    };
+    println!(
+        "{label:<36} n={:<4} p50 {:7.1} ms  p95 {:7.1} ms  p99 {:7.1} ms  max {:7.1} ms",
+        samples.len(),
+        at(0.5),
+        at(0.95),
+        at(0.99),
+        at(1.0)
+    );
+}
+
+async fn bench() {
+    let c2d = Chat2DeskSim::start().await.expect("chat2desk sim");
+    let portal = PortalSim::start().await.expect("portal sim");
+    let s = scenario::seed(&c2d, &portal);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = scenario::config(&c2d, &portal, &s, &dir.path().join("state.db"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (client_id, secret) = portal.register_app(
+        &format!("{url}/bitrix24/app"),
+        &[
+            "imopenlines",
+            "imconnector",
+            "im",
+            "crm",
+            "user",
+            "placement",
+        ],
+    );
+    config.server.listen = format!("127.0.0.1:{port}");
+    config.server.webhook_secret = Secret::new("bench-webhook-secret-0123456789");
+    config.sync.poll_strategy = PollStrategy::Off;
+    config.bitrix24.app = Some(AppConfig {
+        client_id,
+        client_secret: Secret::new(secret),
+        oauth_url: portal.oauth_url(),
+        daemon_url: url.clone(),
+    });
+    config.card = Some(CardConfig::default());
+    let daemon = Daemon::spawn(config, SpawnOptions::default(), CancellationToken::new())
+        .await
+        .expect("the daemon starts");
+    let (status, _) = chat2desk_b24::sim::browser::open(&format!("{url}/bitrix24/connect"))
+        .await
+        .expect("connect");
+    assert_eq!(status, 200, "the app connects");
+    for _ in 0..100 {
+        if portal
+            .tab_form("CRM_LEAD_DETAIL_TAB", s.lead_existing, s.user_ivan)
+            .is_some()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c2d.add_template("Приветствие", "Здравствуйте!");
+    let http = reqwest::Client::new();
+    let mut written = 0;
+    for (label, size) in [
+        ("open tab → history (40 messages)", HISTORY),
+        ("open tab → history (500 messages)", LONG_HISTORY),
+    ] {
+        while written < size {
+            if written % 2 == 0 {
+                c2d.client_says(s.client_existing, &format!("Вопрос {written}"));
+            } else {
+                c2d.operator_says(s.client_existing, s.op_ivan, &format!("Ответ {written}"));
+            }
+            written += 1;
+        }
+        let mut samples = Vec::with_capacity(OPENS);
+        for _ in 0..OPENS {
+            let form = portal
+                .tab_form("CRM_LEAD_DETAIL_TAB", s.lead_existing, s.user_ivan)
+                .expect("the lead's tab is bound");
+            let body: String = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form.fields.iter())
+                .finish();
+            let started = Instant::now();
+            let answer = http
+                .post(&form.url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .expect("the tab answers");
+            let status = answer.status().as_u16();
+            let page = answer.text().await.expect("the page");
+            samples.push(started.elapsed());
+            assert_eq!(status, 200, "{page}");
+            let shown = page.matches("data-message-id=").count();
+            assert!(shown >= size, "the history is shown: {shown} of {size}");
+        }
+        report(label, &mut samples);
+    }
+    daemon.stop().await;
+}
