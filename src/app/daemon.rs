@@ -92,6 +92,7 @@ impl Daemon {
             secret: self.config.server.webhook_secret.clone(),
             services: services.clone(),
             inbox: Some(inbox),
+            watch: Some(self.watch()),
             wake: self.wake.clone(),
             batch: (settings.batch_window, settings.batch_max),
         };
@@ -103,6 +104,15 @@ impl Daemon {
         }
         router = FileHost::mount(services, router);
         Observability::mount(self.health(), router)
+    }
+
+    /// The escalation watch over the rules in force (a reload swaps them).
+    fn watch(&self) -> Arc<dyn crate::engine::Watch> {
+        let rules = self.rules.subscribe();
+        super::jobs::watch(
+            self.services().store.clone(),
+            &Live::new(move || rules.borrow().clone()),
+        )
     }
 
     /// Binds the webhook/metrics server of `[server]`; `None` when `listen` and
@@ -197,9 +207,11 @@ async fn build_with(config: Config, node: bool) -> anyhow::Result<Daemon> {
         lease: Duration::from_secs(sync.lease_secs),
         drain_timeout: Duration::from_secs(20),
     };
+    let live_rules = Live::new(move || rules_rx.borrow().clone());
+    let watch = super::jobs::watch(store.clone(), &live_rules);
     let worker = Worker::new(
         services,
-        Arc::new(registry(&Live::new(move || rules_rx.borrow().clone()))),
+        Arc::new(registry(&live_rules)),
         settings,
         wake.clone(),
     );
@@ -213,7 +225,8 @@ async fn build_with(config: Config, node: bool) -> anyhow::Result<Daemon> {
         wake.clone(),
     )
     .with_webhook_poll(Some(Duration::from_secs(sync.webhook_poll_secs)))
-    .with_inbox(inbox);
+    .with_inbox(inbox)
+    .with_watch(watch);
     Ok(Daemon {
         worker,
         poller,

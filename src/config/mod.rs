@@ -25,6 +25,7 @@ mod validate;
 
 pub use cidr::{Cidr, CidrError};
 pub use env::{ENV_PREFIX, NON_CONFIG_ENV_VARS};
+pub use hours::WorkingHours;
 pub(crate) use keys::{KeyTable, SECRET_KEYS};
 pub use load::{load, load_from_str, Loaded};
 pub use location::{default_node_name, Location};

@@ -53,6 +53,7 @@ mod scan;
 mod sends;
 mod turns;
 mod usage;
+mod waits;
 
 use std::sync::Arc;
 
@@ -68,6 +69,7 @@ pub use lines::{Bridged, HostedFile, LineItem, LineOrder, LineTraffic};
 pub use nodes::{NodeInfo, LEADER};
 pub use scan::{LAST_POLL_ERROR_KEY, LAST_POLL_KEY};
 pub use sends::Enqueued;
+pub use waits::{ClientMessage, Wait};
 
 /// The connection pool of one backend.
 #[derive(Clone)]
