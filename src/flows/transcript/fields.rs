@@ -87,6 +87,23 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn the_client_keeps_only_what_the_sources_read() {
+        let client = Client::from_json(&json!({
+            "id": 5, "name": "Анна", "extra_comment_2": "опт", "custom_fields": {"city": "Казань"},
+            "avatar": "https://example.com/a.png", "last_message": {"text": "много текста"},
+        }))
+        .unwrap();
+        let kept: Vec<&str> = client
+            .raw
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(kept, ["custom_fields", "extra_comment_2", "id", "name"]);
+    }
+
+    #[test]
     fn fields_read_the_client_and_tag_rules_win() {
         let client = Client::from_json(&json!({
             "id": 5, "name": "Анна", "extra_comment_1": "опт",
