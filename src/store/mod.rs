@@ -51,6 +51,7 @@ mod nodes;
 mod queue;
 mod scan;
 mod sends;
+mod skipped;
 mod turns;
 mod usage;
 mod waits;
