@@ -83,3 +83,26 @@ async fn webhook_set_subscribes_what_the_rules_need() {
         assert!(ruled.iter().any(|e| e == wanted), "{wanted} in {ruled:?}");
     }
 }
+
+#[test]
+fn demo_shows_a_skipped_request_a_field_from_a_tag_and_an_escalation() {
+    let mut demo = std::process::Command::new(common::binary());
+    demo.arg("demo");
+    let (out, all) = output(demo);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{all}");
+    assert!(
+        text.contains(
+            "skipped, nothing written (crm.filter.skip_tags: the client carries tag \"Спам\")"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("with SOURCE_ID PARTNER (from [[crm.tag_rules]])"),
+        "{text}"
+    );
+    assert!(
+        text.contains("клиент Ждущий клиент") && text.contains("ждёт ответа оператора"),
+        "{text}"
+    );
+}

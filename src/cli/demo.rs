@@ -16,6 +16,7 @@ pub async fn demo() -> anyhow::Result<()> {
     let mut config = scenario::config(&c2d, &portal, &s, &dir.join("state.db"));
     config.bizproc.secret = Secret::new(DEMO_SECRET);
     let lines = super::demo_lines::prepare(&c2d, &portal, &mut config, s.user_maria)?;
+    let rules = super::demo_rules::prepare(&c2d, &mut config, s.channel);
     println!(
         "Chat2Desk simulator: {}   portal simulator: {}",
         c2d.url(),
@@ -60,6 +61,8 @@ pub async fn demo() -> anyhow::Result<()> {
     ];
     bizproc(&url, &c2d, &portal, &s).await?;
     super::demo_lines::run(&daemon, &c2d, &portal, &lines, &url, &shutdown).await?;
+    let store = &daemon.services().store;
+    super::demo_rules::run(&rules, &c2d, &portal, &daemon.poller, store).await?;
     shutdown.cancel();
     for task in tasks {
         let _ = task.await;

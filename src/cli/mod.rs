@@ -6,6 +6,7 @@ pub mod bizproc;
 mod check;
 mod demo;
 mod demo_lines;
+mod demo_rules;
 mod directory;
 mod docs;
 mod openlines;

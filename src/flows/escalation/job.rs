@@ -63,6 +63,15 @@ impl EscalationJob {
             refresh_counts(store, &rules).await;
             return Ok(steps);
         }
+        if steps.notified.is_empty() && closed(services, wait.opened_by.request_id).await? {
+            tracing::debug!(
+                wait_id = wait.id,
+                client_id,
+                "The client's request was closed: no escalation"
+            );
+            steps.skipped = Some("the request was closed".into());
+            return Ok(steps);
+        }
         let Some(config) = &rules.config else {
             steps.skipped = Some("[escalation] is no longer set".into());
             return Ok(steps);
@@ -103,6 +112,19 @@ impl EscalationJob {
         refresh_counts(store, &rules).await;
         Ok(steps)
     }
+}
+
+/// True when `request` closed: its transcript is queued (whatever the transcript's fate, a
+/// closed request waits for no answer).
+async fn closed(services: &Services, request: Option<i64>) -> Result<bool, JobError> {
+    let Some(request) = request else {
+        return Ok(false);
+    };
+    Ok(services
+        .store
+        .job(JobKind::TRANSCRIPT, request)
+        .await?
+        .is_some())
 }
 
 impl JobKindTrait for EscalationJob {
