@@ -258,3 +258,54 @@ async fn outside_working_hours_the_clock_stops() {
         .await
         .contains("chat2desk_b24_clients_waiting 1"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notice_goes_to_the_responsible_of_the_clients_lead_with_its_card() {
+    let env = Env::new().await;
+    let daemon = env.spawn_daemon(&section("")).await;
+    first_poll(&daemon).await;
+    // The client's first request becomes a lead (its stretch ends with the close)…
+    let client = new_client(&env, "Ефим Повторный", "79001112288");
+    env.c2d
+        .client_says(client, "Добрый день, вопрос по договору");
+    // (found by the poll: a close_request webhook would make the poll back off, and the
+    // messages come by the poll here, not by the inbox webhook)
+    let request = env.c2d.close_request(client);
+    env.wait_all_done(&[request]).await;
+    let (kind, lead) = env.entity_of(request);
+    assert_eq!(kind, "lead");
+    let responsible: i64 = env
+        .portal
+        .leads()
+        .into_iter()
+        .find(|l| common::field(l, "ID") == lead.to_string())
+        .map(|l| common::field(&l, "ASSIGNED_BY_ID").parse().unwrap())
+        .expect("the lead");
+
+    // …then it writes again and nobody answers.
+    env.c2d.client_says(client, "Я снова с вопросом");
+    let start = Instant::now();
+    let notice = loop {
+        if let Some(n) = notices(&env, responsible).pop() {
+            break n;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let store = Store::open(&env.db()).await.unwrap();
+            let waits = [
+                store.wait(1).await,
+                store.wait(2).await,
+                store.wait(3).await,
+            ];
+            panic!(
+                "no notice to {responsible}: {:?}\n{waits:?}",
+                env.portal.notifications()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let card = format!("/crm/lead/details/{lead}/");
+    assert!(
+        notice.contains(&card),
+        "a link to the lead's card: {notice}"
+    );
+}

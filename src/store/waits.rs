@@ -79,8 +79,9 @@ impl Wait {
 }
 
 impl Store {
-    /// A client wrote `message`: opens a waiting stretch unless one is open (or the message
-    /// is older than the answer that ended the last one) and, in the same transaction,
+    /// A client wrote `message`: opens a waiting stretch unless one of the same request is
+    /// open (an open one of an earlier request ends here) or the message is older than the
+    /// answer that ended the last one, and, in the same transaction,
     /// queues `kind`'s job for it due at `due`. The new stretch's id, or `None`.
     pub async fn open_wait(
         &self,
@@ -94,9 +95,9 @@ impl Store {
         let now = to_millis(Utc::now());
         with_pool!(self, pool, sql => {
             let mut tx = pool.begin_write().await.map_err(&fail)?;
-            let last: Option<(i64, i64, Option<i64>)> = sqlx::query_as(
-                "SELECT stretch, message_id, answered_at FROM waits WHERE client_id = ? \
-                 ORDER BY stretch DESC LIMIT 1",
+            let last: Option<(i64, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+                "SELECT stretch, message_id, answered_at, request_id FROM waits \
+                 WHERE client_id = ? ORDER BY stretch DESC LIMIT 1",
             )
             .bind(m.client_id)
             .fetch_optional(&mut *tx)
@@ -104,9 +105,26 @@ impl Store {
             .map_err(&fail)?;
             let stretch = match last {
                 None => 1,
-                Some((stretch, first, Some(answered)))
+                Some((stretch, first, Some(answered), _))
                     if m.message_id > first && to_millis(m.at) > answered =>
                 {
+                    stretch + 1
+                }
+                // An open stretch of an earlier request: that request closed, its wait is
+                // over, and this message opens the new request's.
+                Some((stretch, first, None, Some(request)))
+                    if m.message_id > first && m.request_id.is_some_and(|r| r != request) =>
+                {
+                    sqlx::query(
+                        "UPDATE waits SET answered_at = ? \
+                         WHERE client_id = ? AND stretch = ? AND answered_at IS NULL",
+                    )
+                    .bind(to_millis(m.at))
+                    .bind(m.client_id)
+                    .bind(stretch)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(&fail)?;
                     stretch + 1
                 }
                 // Still waiting, or a message from before the answer.

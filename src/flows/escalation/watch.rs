@@ -88,7 +88,8 @@ impl Watch for EscalationWatch {
 struct Turn<'a> {
     /// The time of the last operator answer.
     answered: Option<DateTime<Utc>>,
-    /// The first client message after it (or of the batch, with no answer).
+    /// The first client message after it (or of the batch, with no answer) of the latest
+    /// request.
     waiting: Option<&'a Message>,
 }
 
@@ -102,7 +103,11 @@ fn fold(messages: &[Message]) -> BTreeMap<i64, Turn<'_>> {
         match m.kind {
             MessageKind::FromClient => {
                 let turn = turns.entry(client_id).or_default();
-                turn.waiting.get_or_insert(m);
+                // A message of a later request starts that request's wait.
+                match turn.waiting {
+                    Some(first) if first.request_id == m.request_id => {}
+                    _ => turn.waiting = Some(m),
+                }
             }
             MessageKind::ToClient => {
                 let turn = turns.entry(client_id).or_default();
@@ -149,6 +154,10 @@ mod tests {
             "the first message after the answer"
         );
         assert!(seven.answered.is_some());
+        let mut later = message(7, 8, MessageKind::FromClient, 5);
+        later.request_id = Some(99);
+        let turns_later = fold(std::slice::from_ref(&later));
+        assert_eq!(turns_later[&8].waiting.map(|m| m.id), Some(7));
         let eight = &turns[&8];
         assert_eq!(
             eight.waiting.map(|m| m.id),
