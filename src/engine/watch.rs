@@ -8,6 +8,10 @@ use futures_util::future::BoxFuture;
 
 /// Where the messages the daemon sees go (the escalation flow implements it).
 pub trait Watch: Send + Sync + std::fmt::Debug + 'static {
+    /// True while the watch takes messages at all (the live rules say so): a poll keeps
+    /// the messages it reads for it only then.
+    fn active(&self) -> bool;
+
     /// Takes `messages` in the order they were written; `client` is the client object a
     /// webhook delivery carried, if any. Durable when it returns.
     fn seen<'a>(

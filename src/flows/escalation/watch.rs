@@ -73,6 +73,10 @@ impl EscalationWatch {
 }
 
 impl Watch for EscalationWatch {
+    fn active(&self) -> bool {
+        self.rules.now().config.is_some()
+    }
+
     fn seen<'a>(
         &'a self,
         messages: &'a [Message],

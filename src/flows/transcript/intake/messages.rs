@@ -57,7 +57,7 @@ impl Poller {
                     self.scan_from(from, &mut bridged, &mut read).await?;
                 report.scanned = scanned;
                 self.bridge(&bridged).await?;
-                if let Some(watch) = &self.watch {
+                if let Some(watch) = self.watch.as_ref().filter(|_| !read.is_empty()) {
                     watch.seen(&read, None, Intake::Poll).await?;
                 }
                 (candidates, max_id.max(cursor))
@@ -136,6 +136,7 @@ impl Poller {
         let mut start = from;
         let mut max_id = from;
         let mut scanned = 0;
+        let watching = self.watch.as_ref().is_some_and(|w| w.active());
         for _ in 0..MAX_PAGES {
             let page = self
                 .chat2desk
@@ -160,7 +161,7 @@ impl Poller {
                 }
             }
             let page_max = fresh.iter().map(|m| m.id).max();
-            if self.watch.is_some() {
+            if watching {
                 read.extend(fresh);
             }
             match page_max {
