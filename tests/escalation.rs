@@ -309,3 +309,30 @@ async fn the_notice_goes_to_the_responsible_of_the_clients_lead_with_its_card() 
         "a link to the lead's card: {notice}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outbox_webhook_answer_ends_the_wait() {
+    let env = Env::new().await;
+    // Webhooks only: no poll reads the messages.
+    let extra = format!("{}\n[sync]\npoll_strategy = \"off\"\n", section(""));
+    let daemon = env.spawn_daemon(&extra).await;
+    let client = new_client(&env, "Жанна Вебхук", "79001112299");
+    let asked = env.c2d.client_says(client, "Вопрос");
+    let inbox = serde_json::json!({
+        "hook_type": "inbox", "message_id": asked, "type": "from_client", "text": "Вопрос",
+        "client_id": client, "channel_id": env.s.channel,
+    });
+    assert_eq!(daemon.post_webhook(inbox).await, 200);
+    wait_job(&env, JobState::Pending).await;
+    let answered = env.c2d.operator_says(client, env.s.op_maria, "Отвечаю");
+    let outbox = serde_json::json!({
+        "hook_type": "outbox", "message_id": answered, "type": "to_client", "text": "Отвечаю",
+        "client_id": client, "channel_id": env.s.channel, "operator_id": env.s.op_maria,
+    });
+    assert_eq!(daemon.post_webhook(outbox).await, 200);
+    wait_job(&env, JobState::Done).await;
+    assert!(notices(&env, env.s.user_default).is_empty(), "{}", daemon.log_tail());
+    let store = Store::open(&env.db()).await.unwrap();
+    let job = store.job(ESCALATION, 1).await.unwrap().unwrap();
+    assert_eq!(job.steps["skipped"], "answered");
+}
