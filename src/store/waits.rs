@@ -8,6 +8,9 @@ use chrono::{DateTime, Utc};
 use super::job::{from_millis, to_millis};
 use super::{with_pool, Intake, JobKind, Store, StoreError, WritePool};
 
+/// How much later than an answer a stretch may have started and still be ended by it.
+const SAME_SECOND_MS: i64 = 999;
+
 /// A client's message that may open a waiting stretch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientMessage {
@@ -182,7 +185,8 @@ impl Store {
     }
 
     /// An operator answered `client_id` at `at`: ends its open stretch, if one opened before
-    /// `at`. True when one ended.
+    /// `at` (or within the same second: Chat2Desk's times have whole seconds, a message
+    /// without one is timed when it arrived). True when one ended.
     pub async fn end_wait(&self, client_id: i64, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let fail = self.err_of("end waiting stretch");
         let ended = with_pool!(self, pool, _sql => {
@@ -192,7 +196,7 @@ impl Store {
             )
             .bind(to_millis(at))
             .bind(client_id)
-            .bind(to_millis(at))
+            .bind(to_millis(at) + SAME_SECOND_MS)
             .execute(pool)
             .await
             .map_err(&fail)?
