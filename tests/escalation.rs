@@ -331,7 +331,11 @@ async fn an_outbox_webhook_answer_ends_the_wait() {
     });
     assert_eq!(daemon.post_webhook(outbox).await, 200);
     wait_job(&env, JobState::Done).await;
-    assert!(notices(&env, env.s.user_default).is_empty(), "{}", daemon.log_tail());
+    assert!(
+        notices(&env, env.s.user_default).is_empty(),
+        "{}",
+        daemon.log_tail()
+    );
     let store = Store::open(&env.db()).await.unwrap();
     let job = store.job(ESCALATION, 1).await.unwrap().unwrap();
     assert_eq!(job.steps["skipped"], "answered");
