@@ -160,7 +160,11 @@ async fn the_rule_keys_parse_and_wrong_values_name_their_key() {
     assert_eq!(crm.fields[0].to, "UF_CRM_CITY");
     assert!(!crm.fields[0].update);
     assert_eq!(crm.tag_rules[0].set["OPENED"], "Y");
-    assert_eq!(loaded.config.escalation.unwrap().after_minutes, 5);
+    assert_eq!(
+        loaded.config.escalation.unwrap().after_minutes,
+        5.0,
+        "a whole number loads"
+    );
 
     let bad = format!(
         "{base}[crm]\ndefault_responsibles = [1]\nresponsible_pick = \"fair\"\n\

@@ -88,6 +88,7 @@ impl Daemon {
             secret: self.config.server.webhook_secret.clone(),
             services: services.clone(),
             inbox: Some(inbox),
+            watch: Some(self.watch()),
             wake: self.wake.clone(),
             batch: (settings.batch_window, settings.batch_max),
         };
@@ -102,6 +103,11 @@ impl Daemon {
         }
         router = FileHost::mount(services, router);
         Observability::mount(self.health(), router)
+    }
+
+    /// The escalation watch over the rules in force (a reload swaps them).
+    fn watch(&self) -> Arc<dyn crate::engine::Watch> {
+        super::jobs::watch(self.services().store.clone(), &live(self.rules.subscribe()))
     }
 
     /// Binds the webhook/metrics server with every flow's routes: `settings`, else those of
@@ -209,9 +215,11 @@ async fn build_with(config: Config, node: bool) -> anyhow::Result<Daemon> {
         lease: Duration::from_secs(sync.lease_secs),
         drain_timeout: Duration::from_secs(20),
     };
+    let live_rules = live(rules_rx);
+    let watch = super::jobs::watch(store.clone(), &live_rules);
     let worker = Worker::new(
         services,
-        Arc::new(registry(&live(rules_rx))),
+        Arc::new(registry(&live_rules)),
         settings,
         wake.clone(),
     );
@@ -225,7 +233,8 @@ async fn build_with(config: Config, node: bool) -> anyhow::Result<Daemon> {
         wake.clone(),
     )
     .with_webhook_poll(Some(Duration::from_secs(sync.webhook_poll_secs)))
-    .with_inbox(inbox);
+    .with_inbox(inbox)
+    .with_watch(watch);
     Ok(Daemon {
         worker,
         poller,

@@ -2,12 +2,14 @@
 //! swapped whole on SIGHUP, of which each job reads its part at the start of a run.
 
 use crate::config::Config;
-use crate::engine::{Live, Registry};
+use crate::engine::{Live, Registry, Watch};
 use crate::flows::bizproc::{SendJob, SendRules};
 use crate::flows::card::CardSendJob;
+use crate::flows::escalation::{EscalationJob, EscalationRules, EscalationWatch};
 use crate::flows::openlines::{LineCloseJob, LineInJob, LineOutJob, LineRules};
 use crate::flows::transcript::{TranscriptJob, TranscriptRules};
 use crate::portal::crm::Router;
+use crate::store::Store;
 use std::sync::Arc;
 
 /// What can change on reload: routing rules, how transcripts are printed, how sends go.
@@ -19,6 +21,8 @@ pub struct Rules {
     pub send: Arc<SendRules>,
     /// The Open Lines bridge.
     pub lines: Arc<LineRules>,
+    /// `[escalation]`.
+    pub escalation: Arc<EscalationRules>,
 }
 
 /// Routing rules from a config.
@@ -39,6 +43,7 @@ pub fn rules(config: &Config) -> Rules {
             timezone: config.timezone(),
         }),
         lines: Arc::new(LineRules::new(config)),
+        escalation: Arc::new(EscalationRules::new(config)),
     }
 }
 
@@ -52,6 +57,13 @@ pub fn registry(rules: &Live<Rules>) -> Registry {
         .register(LineOutJob::new(part(rules, |r| &r.lines)))
         .register(LineCloseJob::new(part(rules, |r| &r.lines)))
         .register(CardSendJob::new(part(rules, |r| &r.send)))
+        .register(EscalationJob::new(part(rules, |r| &r.escalation)))
+}
+
+/// What the poller and the webhook hand every message to (escalation), under the live
+/// `rules`.
+pub fn watch(store: Store, rules: &Live<Rules>) -> Arc<dyn Watch> {
+    Arc::new(EscalationWatch::new(store, part(rules, |r| &r.escalation)))
 }
 
 /// The part `pick` of the live `rules`.

@@ -17,6 +17,7 @@ pub async fn demo() -> anyhow::Result<()> {
     config.bizproc.secret = Secret::new(DEMO_SECRET);
     let lines = super::demo_lines::prepare(&c2d, &portal, &mut config, s.user_maria)?;
     super::demo_card::prepare(&mut config);
+    let rules = super::demo_rules::prepare(&c2d, &mut config, s.channel);
     println!(
         "Chat2Desk simulator: {}   portal simulator: {}",
         c2d.url(),
@@ -57,6 +58,8 @@ pub async fn demo() -> anyhow::Result<()> {
     bizproc(&url, &c2d, &portal, &s).await?;
     super::demo_lines::run(&running, &c2d, &portal, &lines, &url).await?;
     super::demo_card::show(&portal, &s).await?;
+    let store = &running.services().store;
+    super::demo_rules::run(&rules, &c2d, &portal, &running.daemon().poller, store).await?;
     running.stop().await;
     std::fs::remove_dir_all(&dir).ok();
     Ok(())

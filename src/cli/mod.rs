@@ -7,6 +7,7 @@ mod check;
 mod demo;
 mod demo_card;
 mod demo_lines;
+mod demo_rules;
 mod directory;
 mod docs;
 mod openlines;

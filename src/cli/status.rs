@@ -123,6 +123,12 @@ fn print_text(r: &Report, kinds: &Registry) {
             println!("Fix the cause, then `chat2desk-b24 retry --dead`.");
         }
     }
+    if !r.skipped.is_empty() {
+        println!("Skipped by [crm.filter] (most recent first):");
+        for s in &r.skipped {
+            println!("  request {} ({}): {}", s.request_id, when(s.at), s.rule);
+        }
+    }
     print_app(r);
     print_lines_off(r);
     print_nodes(r);

@@ -11,12 +11,34 @@ pub const WEBHOOK_NAME: &str = "chat2desk-b24";
 /// client.
 pub const WEBHOOK_EVENTS: [&str; 3] = ["close_request", "close_dialog", "client_updated"];
 
+/// The tag events (`chat2desk-api.md` §3): a `[crm.filter]` rule looks again at a request
+/// whose tags changed, a client's change drops the cached client.
+const TAG_EVENTS: [&str; 4] = [
+    "add_tag_to_request",
+    "delete_tag_from_request",
+    "add_tag_to_client",
+    "delete_tag_from_client",
+];
+
 /// The events to subscribe: [`WEBHOOK_EVENTS`], plus `inbox` (clients' messages) when the
-/// Open Lines bridge has lines.
+/// Open Lines bridge has lines or `[escalation]` is set, `outbox` (operators' answers) with
+/// `[escalation]`, and the tag events when a rule names tags.
 pub fn webhook_events(config: &Config) -> Vec<String> {
     let mut events: Vec<String> = WEBHOOK_EVENTS.iter().map(|e| e.to_string()).collect();
-    if config.openlines.enabled() {
+    let escalation = config.escalation.is_some();
+    if config.openlines.enabled() || escalation {
         events.push("inbox".into());
+    }
+    if escalation {
+        events.push("outbox".into());
+    }
+    let crm = &config.crm;
+    let tags = !crm.filter.only_tags.is_empty()
+        || !crm.filter.skip_tags.is_empty()
+        || !crm.tag_rules.is_empty()
+        || crm.fields.iter().any(|f| f.from.trim() == "request.tags");
+    if tags {
+        events.extend(TAG_EVENTS.iter().map(|e| e.to_string()));
     }
     events
 }

@@ -120,7 +120,7 @@ const TABLE: &[(&str, Expect)] = &[
     ("crm.filter.channels", list("a list of Chat2Desk channel ids like [17, 18]", "[17, 18]", "a channel id (a whole number like 17)")),
     ("crm.filter.only_tags", TAGS),
     ("crm.filter.skip_tags", TAGS),
-    ("escalation.after_minutes", e("a whole number of minutes from 1 to 10080", "5")),
+    ("escalation.after_minutes", e("a number of minutes above 0, at most 10080", "5")),
     (
         "escalation.notify",
         e("\"responsible\" or a list of portal user ids like [1, 7]", "\"responsible\""),

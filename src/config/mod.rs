@@ -34,6 +34,7 @@ pub use card::{CardConfig, CARD_ENTITIES};
 pub use cidr::{Cidr, CidrError};
 pub use crm::{CrmConfig, Integration, OperatorMapping, OperatorRef};
 pub use env::{ENV_PREFIX, NON_CONFIG_ENV_VARS};
+pub use hours::WorkingHours;
 pub(crate) use keys::{KeyTable, SECRET_KEYS};
 pub use lines::{line_of, LineConfig, OpenlinesConfig, OperatorName};
 pub use load::{load, load_from_str, Loaded};

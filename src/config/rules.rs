@@ -98,8 +98,9 @@ pub enum Notify {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct EscalationConfig {
-    /// Minutes of working time a client's message may wait for an operator's answer.
-    pub after_minutes: u64,
+    /// Minutes of working time a client's message may wait for an operator's answer (a
+    /// fraction is allowed, e.g. `0.05` = 3 s, which tests use).
+    pub after_minutes: f64,
     /// `"responsible"` or a list of portal user ids.
     pub notify: Notify,
     /// When the clock runs, in `[crm] timezone`, e.g. `"Mon-Fri 09:00-18:00"`; `""` = always.
@@ -109,7 +110,7 @@ pub struct EscalationConfig {
 impl Default for EscalationConfig {
     fn default() -> Self {
         Self {
-            after_minutes: 5,
+            after_minutes: 5.0,
             notify: Notify::Word(RESPONSIBLE.into()),
             working_hours: String::new(),
         }
@@ -186,13 +187,15 @@ pub(crate) fn validate(c: &Config, out: &mut Vec<Problem>) {
     }
 }
 
-/// Warnings about the rules: features accepted but not acted on by this build.
+/// Warnings about the rules: settings that work only with something else in place.
 pub(crate) fn warnings(c: &Config) -> Vec<Problem> {
     let mut out = Vec::new();
-    if c.escalation.is_some() {
+    if c.escalation.is_some() && c.sync.poll_strategy != super::PollStrategy::Messages {
         out.push(Problem::new(
             "escalation",
-            "is accepted and checked, but this version sends no escalation notices yet",
+            "sees clients' and operators' messages only through the inbox/outbox webhook \
+             with this sync.poll_strategy; run `chat2desk-b24 webhook set <url>` (or use \
+             poll_strategy = \"messages\")",
         ));
     }
     out
@@ -271,11 +274,12 @@ pub fn source_known(from: &str) -> bool {
 }
 
 fn escalation(e: &EscalationConfig, out: &mut Vec<Problem>) {
-    if !(1..=10_080).contains(&e.after_minutes) {
+    if !(e.after_minutes > 0.0 && e.after_minutes <= 10_080.0) {
         out.push(Problem::new(
             "escalation.after_minutes",
             format!(
-                "{} is out of range; expected 1..=10080 minutes, e.g. after_minutes = 5",
+                "{} is out of range; expected more than 0 and at most 10080 minutes, e.g. \
+                 after_minutes = 5",
                 e.after_minutes
             ),
         ));

@@ -36,6 +36,8 @@ pub enum KeyField {
     SendId,
     /// `line_message`: a `line_messages` row.
     LineMessage,
+    /// `wait_id`: a `waits` row (a client's waiting stretch).
+    WaitId,
 }
 
 /// One kind of job.

@@ -17,6 +17,7 @@ mod live;
 pub mod recipient;
 mod send_once;
 pub mod single_flight;
+mod watch;
 mod worker;
 
 pub use error::JobError;
@@ -26,6 +27,7 @@ pub use job::{Job, KeyField, Registry, Steps};
 pub use leadership::Leadership;
 pub use live::Live;
 pub use send_once::{refusal_text, send_once, Outcome, SendFailed, Sent, Stop};
+pub use watch::Watch;
 pub use worker::{Services, Worker, WorkerSettings, IDLE_POLL};
 
 /// Saves a running job's progress after a remote write and extends its lease.

@@ -205,18 +205,19 @@ impl Worker {
         let request_id = (field == Some(KeyField::RequestId)).then_some(job.key);
         let send_id = (field == Some(KeyField::SendId)).then_some(job.key);
         let line_message = (field == Some(KeyField::LineMessage)).then_some(job.key);
+        let wait_id = (field == Some(KeyField::WaitId)).then_some(job.key);
         let outcome = match result {
             Ok(steps) => {
                 stats.record_synced();
                 store.complete(job.id, &steps).await
             }
             Err(JobError::Permanent(reason)) => {
-                tracing::error!(request_id, send_id, line_message, attempt = job.attempts + 1, reason = %reason, "{what} moved to dead: permanent error");
+                tracing::error!(request_id, send_id, line_message, wait_id, attempt = job.attempts + 1, reason = %reason, "{what} moved to dead: permanent error");
                 stats.record_dead();
                 store.bury(job.id, &reason).await
             }
             Err(JobError::Busy(reason)) => {
-                tracing::info!(request_id, send_id, line_message, reason = %reason, "{what} deferred: its client is busy");
+                tracing::info!(request_id, send_id, line_message, wait_id, reason = %reason, "{what} deferred: its client is busy");
                 store
                     .defer(job.id, &reason, Utc::now() + single_flight::DEFER)
                     .await
@@ -224,7 +225,7 @@ impl Worker {
             Err(JobError::Transient(reason)) => {
                 let attempt = job.attempts + 1;
                 if attempt >= self.settings.max_attempts {
-                    tracing::error!(request_id, send_id, line_message, attempt, reason = %reason, "{what} moved to dead: out of attempts");
+                    tracing::error!(request_id, send_id, line_message, wait_id, attempt, reason = %reason, "{what} moved to dead: out of attempts");
                     stats.record_dead();
                     store
                         .bury(
@@ -234,7 +235,7 @@ impl Worker {
                         .await
                 } else {
                     let delay = self.settings.backoff.delay(job.attempts);
-                    tracing::warn!(request_id, send_id, line_message, attempt, retry_in_secs = delay.as_secs(), reason = %reason, "{what} failed, will retry");
+                    tracing::warn!(request_id, send_id, line_message, wait_id, attempt, retry_in_secs = delay.as_secs(), reason = %reason, "{what} failed, will retry");
                     stats.record_retry();
                     let next = Utc::now()
                         + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero());
@@ -244,7 +245,7 @@ impl Worker {
         };
         if let Err(e) = outcome {
             // The lease expires and the job runs again; its saved steps keep it exactly-once.
-            tracing::error!(request_id, send_id, line_message, error = %e, "Cannot record the job's outcome in the state database");
+            tracing::error!(request_id, send_id, line_message, wait_id, error = %e, "Cannot record the job's outcome in the state database");
         }
     }
 }

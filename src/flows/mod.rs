@@ -4,5 +4,6 @@
 
 pub mod bizproc;
 pub mod card;
+pub mod escalation;
 pub mod openlines;
 pub mod transcript;

@@ -167,6 +167,8 @@ pub struct Registry {
     line_latency: HistogramFamily<DirectionLabels>,
     line_resent: Counter,
     skipped: Family<RuleLabels, Counter>,
+    waiting: Gauge,
+    escalated_today: Gauge,
 }
 
 static GLOBAL: LazyLock<Registry> = LazyLock::new(Registry::new);
@@ -200,6 +202,8 @@ impl Registry {
             line_latency: Family::new_with_constructor(|| Histogram::new(CALL_BUCKETS)),
             line_resent: Counter::default(),
             skipped: Family::default(),
+            waiting: Gauge::default(),
+            escalated_today: Gauge::default(),
         };
         // The bridge's series exist from the start (at 0), so rates and alerts see them
         // before the first message.
@@ -313,6 +317,14 @@ impl Registry {
         self.skipped.get_or_create(&RuleLabels { rule }).inc();
     }
 
+    /// Records the escalation counts of every node, as the state database has them now:
+    /// clients waiting for an answer, notices sent today.
+    pub fn record_escalation_counts(&self, waiting: u64, escalated_today: u64) {
+        self.waiting.set(i64::try_from(waiting).unwrap_or(i64::MAX));
+        self.escalated_today
+            .set(i64::try_from(escalated_today).unwrap_or(i64::MAX));
+    }
+
     /// Registers clones of every metric into `registry` (names without the prefix).
     pub fn register_into(&self, registry: &mut prometheus_client::registry::Registry) {
         registry.register(
@@ -369,6 +381,16 @@ impl Registry {
             "transcripts_skipped",
             "Closed requests a [crm.filter] rule kept out of the CRM, by the rule's key",
             self.skipped.clone(),
+        );
+        registry.register(
+            "clients_waiting",
+            "Clients whose message waits for an operator's answer ([escalation], last day)",
+            self.waiting.clone(),
+        );
+        registry.register(
+            "escalations_today",
+            "Escalation notices sent since midnight in [crm] timezone (every node)",
+            self.escalated_today.clone(),
         );
         registry.register(
             "openlines_resent",

@@ -115,6 +115,12 @@ impl Round {
         }
     }
 
+    /// `crm.<kind>.update` of `fields`.
+    pub fn update(&mut self, name: &str, kind: EntityType, id: i64, fields: Value) {
+        let method = format!("crm.{}.update", kind.timeline_name());
+        self.push(name, &method, params::update(id, fields));
+    }
+
     /// `crm.lead.update` of `fields`.
     pub fn lead_update(&mut self, name: &str, id: i64, fields: Value) {
         self.push(name, "crm.lead.update", params::update(id, fields));

@@ -51,8 +51,10 @@ mod nodes;
 mod queue;
 mod scan;
 mod sends;
+mod skipped;
 mod turns;
 mod usage;
+mod waits;
 
 use std::sync::Arc;
 
@@ -68,6 +70,7 @@ pub use lines::{Bridged, HostedFile, LineItem, LineOrder, LineTraffic};
 pub use nodes::{NodeInfo, LEADER};
 pub use scan::{LAST_POLL_ERROR_KEY, LAST_POLL_KEY};
 pub use sends::Enqueued;
+pub use waits::{ClientMessage, Wait};
 
 /// The connection pool of one backend.
 #[derive(Clone)]

@@ -6,6 +6,17 @@ use crate::chat2desk::tags::Tag;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// The members of client object `v` a `[[crm.fields]]` source may read:
+/// [`crate::config::CLIENT_FIELDS`] and `custom_fields`.
+fn rule_fields(v: &Value) -> Value {
+    let kept = crate::config::CLIENT_FIELDS
+        .iter()
+        .chain(&["custom_fields"])
+        .filter_map(|k| Some((k.to_string(), v.get(*k)?.clone())))
+        .collect();
+    Value::Object(kept)
+}
+
 /// A client (contact person on the Chat2Desk side).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Client {
@@ -27,8 +38,9 @@ pub struct Client {
     /// The client's tags; empty when not sent.
     #[serde(default)]
     pub tags: Vec<Tag>,
-    /// The object as Chat2Desk sent it (`custom_fields`, `extra_comment_1..3`, …), for the
-    /// sources of `[[crm.fields]]`.
+    /// The parts of the object the sources of `[[crm.fields]]` read (`custom_fields`,
+    /// `extra_comment_1..3`, …), as Chat2Desk sent them; not the whole
+    /// object, which a cache of many clients would hold for nothing.
     #[serde(default)]
     pub raw: Value,
 }
@@ -48,7 +60,7 @@ impl Client {
                 _ => Vec::new(),
             },
             tags: Tag::list_of(v),
-            raw: v.clone(),
+            raw: rule_fields(v),
         })
     }
 

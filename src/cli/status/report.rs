@@ -18,6 +18,8 @@ pub const FORMAT_VERSION: u32 = 1;
 const RECENT_ERRORS: usize = 10;
 /// How many dead jobs the report lists (`queue.dead` counts them all).
 const DEAD_JOBS: usize = 100;
+/// How many requests skipped by a `[crm.filter]` rule the report lists.
+const SKIPPED: usize = 10;
 
 /// Everything `status` shows.
 #[derive(Debug, Serialize)]
@@ -36,6 +38,8 @@ pub struct Report {
     pub dead_jobs: Vec<JobLine>,
     /// Unfinished jobs that have an error, most recent first.
     pub recent_errors: Vec<JobLine>,
+    /// Requests a `[crm.filter]` rule kept out of the CRM, most recent first (at most 10).
+    pub skipped: Vec<Skipped>,
     /// The last successful Chat2Desk poll.
     pub last_poll: LastPoll,
     /// The node holding the leader lease (it runs the poller), if any.
@@ -75,6 +79,17 @@ pub struct JobLine {
     pub updated_at: DateTime<Utc>,
     /// The last error, or why the job was given up.
     pub reason: String,
+}
+
+/// A request a rule kept out.
+#[derive(Debug, Serialize)]
+pub struct Skipped {
+    /// The Chat2Desk request id.
+    pub request_id: i64,
+    /// When it was decided.
+    pub at: DateTime<Utc>,
+    /// The rule and why, e.g. `crm.filter.skip_tags: the client carries tag "Спам"`.
+    pub rule: String,
 }
 
 /// The poller's progress.
@@ -159,6 +174,19 @@ impl Report {
             .into_iter()
             .map(line)
             .collect();
+        let skipped = store
+            .skipped(SKIPPED)
+            .await?
+            .into_iter()
+            .map(|job| Skipped {
+                request_id: job.key,
+                at: job.updated_at,
+                rule: job.steps["skipped"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            })
+            .collect();
         let nodes: Vec<Node> = store
             .nodes()
             .await?
@@ -206,6 +234,7 @@ impl Report {
             queue,
             dead_jobs,
             recent_errors,
+            skipped,
             last_poll,
             leader,
             nodes,

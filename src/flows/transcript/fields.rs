@@ -2,6 +2,10 @@
 //! job read anyway (the client object, the tags, the operator), added to the entity's own
 //! `add` in the write round, so they cost no portal request of their own.
 //!
+//! Rules with `update = true` also fill the entity of a later request, in the `update` its
+//! transcript's round carries ([`updated_fields`]); a value the portal refuses is logged and
+//! the transcript is written anyway.
+//!
 //! Values go as text (a list as its items joined by `, `); a source with no value sets
 //! nothing. Tag rules come after the fields, so a tag's value wins.
 
@@ -20,6 +24,13 @@ pub struct Sources<'a> {
     pub operator: Option<&'a Operator>,
     /// The request's channel.
     pub channel: Option<i64>,
+}
+
+/// The fields `update = true` rules give an entity that exists (a later request's), written
+/// in the same round as its transcript.
+pub fn updated_fields(fields: &[FieldRule], s: &Sources<'_>) -> Map<String, Value> {
+    let updating: Vec<FieldRule> = fields.iter().filter(|r| r.update).cloned().collect();
+    new_entity_fields(&updating, &[], s)
 }
 
 /// The fields the rules give a new entity.
@@ -85,6 +96,23 @@ mod tests {
     use super::*;
     use crate::config::TagRef;
     use serde_json::json;
+
+    #[test]
+    fn the_client_keeps_only_what_the_sources_read() {
+        let client = Client::from_json(&json!({
+            "id": 5, "name": "Анна", "extra_comment_2": "опт", "custom_fields": {"city": "Казань"},
+            "avatar": "https://example.com/a.png", "last_message": {"text": "много текста"},
+        }))
+        .unwrap();
+        let kept: Vec<&str> = client
+            .raw
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(kept, ["custom_fields", "extra_comment_2", "id", "name"]);
+    }
 
     #[test]
     fn fields_read_the_client_and_tag_rules_win() {

@@ -3,7 +3,7 @@
 //! entity, a reopened lead and its notice, the comment parts).
 
 use super::fetch::{fetch_request, Fetched};
-use super::fields::{new_entity_fields, Sources};
+use super::fields::{new_entity_fields, updated_fields, Sources};
 use super::filter::{decide, Seen};
 use super::text::{self as transcript, Author, FileKind, FileLink, Line, TranscriptInput};
 use super::writes::{scope_of, write_all, Comments, Target, CONTACT_SCOPE, LEAD_SCOPE};
@@ -180,7 +180,7 @@ async fn sync_request(
             let mut comments = comments;
             let found = markers_on(services, entity, request_id).await?;
             record_found(&mut progress, &mut comments, entity, found);
-            let target = Target::Existing(entity);
+            let target = Target::Existing(entity, serde_json::Map::new());
             write_all(services, job, lease, target, comments, &mut progress).await?;
         }
         None => {
@@ -205,6 +205,7 @@ async fn sync_request(
                 facts: &facts,
                 operator,
                 fields: new_entity_fields(&rules.fields, &rules.tag_rules, &sources),
+                updates: updated_fields(&rules.fields, &sources),
             };
             single_flight::for_client(services, job, &keys, lease, || {
                 route_and_write(services, rules, job, lease, &who, comments, &mut progress)
@@ -225,6 +226,8 @@ struct Who<'a> {
     facts: &'a ClientFacts,
     operator: Option<&'a Operator>,
     fields: serde_json::Map<String, serde_json::Value>,
+    /// What `update = true` rules write to an entity that exists.
+    updates: serde_json::Map<String, serde_json::Value>,
 }
 
 /// While holding the client's claim: finds the request's entity (trying the records the
@@ -302,7 +305,7 @@ async fn route_and_write(
                     &[record],
                 )
                 .await?;
-            Target::Existing(routed.entity)
+            Target::Existing(routed.entity, who.updates.clone())
         }
     };
     // A new entity holds no parts yet: nothing to look for.

@@ -19,11 +19,13 @@ pub(super) const CONTACT_SCOPE: &str = "crm.contact";
 /// Round call names.
 const REOPEN: &str = "reopen";
 const NOTICE: &str = "notice";
+/// Call name of the `update = true` fields.
+const FIELDS: &str = "fields";
 
 /// Where the comments go.
 pub(super) enum Target {
-    /// An entity that exists.
-    Existing(EntityRef),
+    /// An entity that exists, and the fields `update = true` rules write to it.
+    Existing(EntityRef, serde_json::Map<String, serde_json::Value>),
     /// One the round creates; `keys` are the client's, to remember it by.
     New(Creation, Vec<ClientKey>),
 }
@@ -58,7 +60,7 @@ pub(super) async fn write_all(
     loop {
         let mut round = Round::new();
         let (kind, entity) = match &target {
-            Target::Existing(entity) => (entity.kind, IdOf::Known(entity.id)),
+            Target::Existing(entity, _) => (entity.kind, IdOf::Known(entity.id)),
             Target::New(creation, _) => (creation.target(), creation.add_to(&mut round)),
         };
         let reopen = progress.reopen.clone();
@@ -79,6 +81,14 @@ pub(super) async fn write_all(
                 }
             }
         }
+        let updating = match &mut target {
+            Target::Existing(entity, updates) if !updates.is_empty() => {
+                let fields = serde_json::Value::Object(std::mem::take(updates));
+                round.update(FIELDS, entity.kind, entity.id, fields);
+                Some(*entity)
+            }
+            _ => None,
+        };
         let missing: Vec<usize> = (1..=comments.parts.len())
             .filter(|part| !comments.present.contains(part))
             .take(round.room())
@@ -102,7 +112,7 @@ pub(super) async fn write_all(
                 Ok(Routed { entity, person, .. }) => {
                     progress.entity = Some(entity);
                     remember = Some((keys.clone(), person));
-                    target = Target::Existing(entity);
+                    target = Target::Existing(entity, serde_json::Map::new());
                 }
                 Err(error) => failed = Some(error.into()),
             }
@@ -130,6 +140,9 @@ pub(super) async fn write_all(
                 );
             }
         }
+        if let Some(entity) = updating {
+            report_update(&mut answers, entity, comments.request_id);
+        }
         for part in missing {
             match answers.new_id(&part_name(part)) {
                 Ok(id) => {
@@ -150,6 +163,28 @@ pub(super) async fn write_all(
     progress.entity.ok_or_else(|| {
         JobError::Permanent("the write round ended without the transcript's entity".into())
     })
+}
+
+/// Logs how the `update = true` fields went: a value the portal refused (a field that does
+/// not take it) never holds the transcript up.
+fn report_update(answers: &mut Answers, entity: EntityRef, request_id: i64) {
+    let method = format!("crm.{}.update", entity.kind.timeline_name());
+    match answers.done(FIELDS) {
+        Ok(()) => tracing::debug!(
+            entity = entity.kind.timeline_name(),
+            entity_id = entity.id,
+            request_id,
+            "Updated the entity's [[crm.fields]] (update = true)"
+        ),
+        Err(e) => tracing::warn!(
+            entity = entity.kind.timeline_name(),
+            entity_id = entity.id,
+            request_id,
+            portal_method = %method,
+            error = %e,
+            "The portal refused a [[crm.fields]] value (update = true): check the field's type; the transcript is written anyway"
+        ),
+    }
 }
 
 /// On a re-run, a reopen still pending may have been done by the interrupted run, whose

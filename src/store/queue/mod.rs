@@ -145,7 +145,7 @@ impl Store {
     }
 
     /// Runs a `SELECT *` of jobs with one `LIMIT ?` parameter.
-    async fn select(
+    pub(super) async fn select(
         &self,
         operation: &'static str,
         sql: &'static str,

@@ -52,9 +52,14 @@ impl Poller {
             Some(cursor) => {
                 let from = rescan_from(&checkpoints, cursor, now - self.overlap.as_secs() as i64);
                 let mut bridged = Vec::new();
-                let (candidates, max_id, scanned) = self.scan_from(from, &mut bridged).await?;
+                let mut read = Vec::new();
+                let (candidates, max_id, scanned) =
+                    self.scan_from(from, &mut bridged, &mut read).await?;
                 report.scanned = scanned;
                 self.bridge(&bridged).await?;
+                if let Some(watch) = self.watch.as_ref().filter(|_| !read.is_empty()) {
+                    watch.seen(&read, None, Intake::Poll).await?;
+                }
                 (candidates, max_id.max(cursor))
             }
         };
@@ -119,16 +124,19 @@ impl Poller {
     }
 
     /// Reads every message with an id above `from`, in pages by id; client messages of the
-    /// bridge's channels are added to `bridged` with their line.
+    /// bridge's channels are added to `bridged` with their line, and every message to
+    /// `read` when a watch takes them.
     async fn scan_from(
         &self,
         from: i64,
         bridged: &mut Vec<(i64, Message)>,
+        read: &mut Vec<Message>,
     ) -> Result<(Vec<(i64, i64)>, i64, u64), Chat2DeskError> {
         let mut seen: BTreeSet<(i64, i64)> = BTreeSet::new();
         let mut start = from;
         let mut max_id = from;
         let mut scanned = 0;
+        let watching = self.watch.as_ref().is_some_and(|w| w.active());
         for _ in 0..MAX_PAGES {
             let page = self
                 .chat2desk
@@ -153,6 +161,9 @@ impl Poller {
                 }
             }
             let page_max = fresh.iter().map(|m| m.id).max();
+            if watching {
+                read.extend(fresh);
+            }
             match page_max {
                 Some(id) if full => {
                     max_id = max_id.max(id);

@@ -50,6 +50,14 @@ pub enum Delivery {
         /// The client object the delivery carried.
         client: Option<Box<Client>>,
     },
+    /// An operator (or the API) wrote to a client (`outbox`, `type: to_client`): it ends the
+    /// client's wait for an answer.
+    Outbox {
+        /// `hook_type` of the event.
+        hook_type: String,
+        /// The message, whole.
+        message: Box<Message>,
+    },
     /// Any other event: acknowledge and count, nothing else.
     Other {
         /// `hook_type` of the event.
@@ -66,6 +74,7 @@ impl Delivery {
             | Delivery::ClientUpdated { hook_type, .. }
             | Delivery::RequestTagged { hook_type, .. }
             | Delivery::Inbox { hook_type, .. }
+            | Delivery::Outbox { hook_type, .. }
             | Delivery::Other { hook_type } => hook_type,
         }
     }
@@ -122,6 +131,15 @@ pub fn parse_delivery(body: &[u8]) -> Result<Delivery, ParseError> {
                 hook_type,
                 message: Box::new(message),
                 client: event.client.map(Box::new),
+            },
+            _ => Delivery::Other { hook_type },
+        });
+    }
+    if hook_type == "outbox" {
+        return Ok(match event.message {
+            Some(message) if message.kind == MessageKind::ToClient => Delivery::Outbox {
+                hook_type,
+                message: Box::new(message),
             },
             _ => Delivery::Other { hook_type },
         });

@@ -2,7 +2,7 @@
 
 use crate::chat2desk::{Chat2Desk, Chat2DeskError};
 use crate::config::PollStrategy;
-use crate::engine::Inbox;
+use crate::engine::{Inbox, Watch};
 use crate::store::{Store, StoreError, LAST_POLL_ERROR_KEY, LAST_POLL_KEY};
 use chrono::Utc;
 use std::sync::Arc;
@@ -44,6 +44,8 @@ pub struct Poller {
     /// The Open Lines bridge: client messages of its channels that a poll reads go to their
     /// line (the path when webhooks are off); live, as the last reload left them.
     pub(super) inbox: Option<Arc<dyn Inbox>>,
+    /// Escalation: every message a poll reads.
+    pub(super) watch: Option<Arc<dyn Watch>>,
 }
 
 /// What the poll loop remembers between scheduled polls to decide whether to back off.
@@ -74,6 +76,7 @@ impl Poller {
             wake,
             webhook_poll: None,
             inbox: None,
+            watch: None,
         }
     }
 
@@ -88,6 +91,13 @@ impl Poller {
     /// to their Open Lines.
     pub fn with_inbox(mut self, inbox: Arc<dyn Inbox>) -> Self {
         self.inbox = Some(inbox);
+        self
+    }
+
+    /// The same poller, also passing every message it reads (strategy `messages`) to
+    /// `watch`.
+    pub fn with_watch(mut self, watch: Arc<dyn Watch>) -> Self {
+        self.watch = Some(watch);
         self
     }
 

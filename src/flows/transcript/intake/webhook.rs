@@ -12,7 +12,7 @@ use super::requalify::requalify;
 use super::{parse_delivery, Delivery, GroupCommit};
 use crate::chat2desk::{Chat2Desk, Client, Message};
 use crate::config::{constant_time_eq, Cidr, Secret};
-use crate::engine::{Inbox, Services};
+use crate::engine::{Inbox, Services, Watch};
 use crate::metrics::global;
 use crate::server::{
     client_ip, not_allowed, not_found, ok, read_body, text, Answer, Caller, Listener, Path, Reply,
@@ -40,6 +40,8 @@ pub struct ChatWebhook {
     services: Arc<Services>,
     /// Client messages of bridged channels (none: they are acknowledged and ignored).
     inbox: Option<Arc<dyn Inbox>>,
+    /// Escalation: every client's and operator's message.
+    watch: Option<Arc<dyn Watch>>,
     /// Poked when a client's message was queued.
     wake: Arc<Notify>,
 }
@@ -54,6 +56,8 @@ pub struct ChatWebhookParts {
     pub services: Arc<Services>,
     /// Where bridged channels' client messages go.
     pub inbox: Option<Arc<dyn Inbox>>,
+    /// Where every client's and operator's message goes (escalation).
+    pub watch: Option<Arc<dyn Watch>>,
     /// Poked when a job was queued.
     pub wake: Arc<Notify>,
     /// How long the group commit waits for more deliveries, and most deliveries per commit.
@@ -71,6 +75,7 @@ impl ChatWebhook {
             commit: GroupCommit::spawn(store, parts.wake.clone(), window, max),
             services: parts.services,
             inbox: parts.inbox,
+            watch: parts.watch,
             wake: parts.wake,
         };
         let paths = [Path::Exact("/webhook"), Path::Prefix("/webhook/")];
@@ -176,14 +181,50 @@ impl ChatWebhook {
                 message,
                 client: sender,
             } => {
+                if let Err(answer) = self.watched(&hook_type, &message, sender.as_deref()).await {
+                    return answer;
+                }
                 self.inbox(&hook_type, &message, sender.as_deref(), client)
                     .await
+            }
+            Delivery::Outbox { hook_type, message } => {
+                if let Err(answer) = self.watched(&hook_type, &message, None).await {
+                    return answer;
+                }
+                // Counted as before escalation existed: nothing is queued for it.
+                registry.record_webhook(&hook_type, "ignored");
+                ok()
             }
             Delivery::Other { hook_type } => {
                 registry.record_webhook(&hook_type, "ignored");
                 ok()
             }
         }
+    }
+
+    /// Hands `message` to the watch (durably, before the answer); a 503 when the state
+    /// database cannot take it, so Chat2Desk retries.
+    async fn watched(
+        &self,
+        hook_type: &str,
+        message: &Message,
+        sender: Option<&Client>,
+    ) -> Result<(), Answer> {
+        let Some(watch) = &self.watch else {
+            return Ok(());
+        };
+        let messages = std::slice::from_ref(message);
+        watch
+            .seen(messages, sender, Intake::Webhook)
+            .await
+            .map_err(|e| {
+                global().record_webhook(hook_type, "unavailable");
+                tracing::warn!(message_id = message.id, error = %e, hint = e.hint(), "Message not recorded for escalation; answered 503 so Chat2Desk retries");
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "state database unavailable, retry later\n",
+                )
+            })
     }
 
     /// A client's message: queued for its Open Line when its channel is bridged (durably,
