@@ -5,6 +5,9 @@
 //! `bizproc.event.send`: one send at a time, then 16 at once. Run with
 //! `cargo bench --bench bizproc`.
 
+#[path = "support/timing.rs"]
+mod timing;
+
 use chat2desk_b24::app::{Daemon, SpawnOptions};
 use chat2desk_b24::config::{PollStrategy, Secret};
 use chat2desk_b24::sim::bitrix24::PortalSim;
@@ -20,12 +23,7 @@ const ROUNDS: usize = 10;
 const SECRET: &str = "bench-bizproc-secret-0123";
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(bench());
+    timing::run(bench());
 }
 
 /// `(accepted, message, completed)` of one workflow.
@@ -85,7 +83,7 @@ fn report(label: &str, samples: &mut [Sample], wall: Duration) {
     let pick = |f: fn(&Sample) -> Duration, samples: &mut [Sample]| {
         let mut v: Vec<Duration> = samples.iter().map(f).collect();
         v.sort();
-        let at = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0;
+        let at = |q| timing::quantile_ms(&v, q);
         format!(
             "p50 {:6.1} ms  p95 {:6.1} ms  max {:6.1} ms",
             at(0.5),

@@ -9,6 +9,9 @@
 //! Prints p50/p95/p99/max; asserts only that every open showed the history. Run with
 //! `cargo bench --bench card`.
 
+#[path = "support/timing.rs"]
+mod timing;
+
 use chat2desk_b24::app::{Daemon, SpawnOptions};
 use chat2desk_b24::config::{AppConfig, CardConfig, PollStrategy, Secret};
 use chat2desk_b24::sim::bitrix24::PortalSim;
@@ -25,27 +28,7 @@ const HISTORY: usize = 40;
 const LONG_HISTORY: usize = 500;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(bench());
-}
-
-fn report(label: &str, samples: &mut [Duration]) {
-    samples.sort();
-    let at = |q: f64| {
-        samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0
-    };
-    println!(
-        "{label:<36} n={:<4} p50 {:7.1} ms  p95 {:7.1} ms  p99 {:7.1} ms  max {:7.1} ms",
-        samples.len(),
-        at(0.5),
-        at(0.95),
-        at(0.99),
-        at(1.0)
-    );
+    timing::run(bench());
 }
 
 async fn bench() {
@@ -54,10 +37,7 @@ async fn bench() {
     let s = scenario::seed(&c2d, &portal);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = scenario::config(&c2d, &portal, &s, &dir.path().join("state.db"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = timing::free_port();
     let url = format!("http://127.0.0.1:{port}");
     let (client_id, secret) = portal.register_app(
         &format!("{url}/bitrix24/app"),
@@ -134,7 +114,7 @@ async fn bench() {
             let shown = page.matches("data-message-id=").count();
             assert!(shown >= size, "the history is shown: {shown} of {size}");
         }
-        report(label, &mut samples);
+        timing::report(label, &mut samples);
     }
     daemon.stop().await;
 }

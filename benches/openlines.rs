@@ -15,6 +15,9 @@
 //! Prints p50/p95/p99/max; asserts only that every message arrived once each way. Run with
 //! `cargo bench --bench openlines`.
 
+#[path = "support/timing.rs"]
+mod timing;
+
 use chat2desk_b24::app::{Daemon, SpawnOptions};
 use chat2desk_b24::config::{AppConfig, LineConfig, PollStrategy, Secret};
 use chat2desk_b24::sim::bitrix24::PortalSim;
@@ -37,27 +40,7 @@ const OPERATOR: i64 = 27;
 const TRICKLE: usize = 20;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(bench());
-}
-
-fn report(label: &str, samples: &mut [Duration]) {
-    samples.sort();
-    let at = |q: f64| {
-        samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0
-    };
-    println!(
-        "{label:<32} n={:<5} p50 {:7.1} ms  p95 {:7.1} ms  p99 {:7.1} ms  max {:7.1} ms",
-        samples.len(),
-        at(0.5),
-        at(0.95),
-        at(0.99),
-        at(1.0)
-    );
+    timing::run(bench());
 }
 
 async fn bench() {
@@ -66,10 +49,7 @@ async fn bench() {
     let s = scenario::seed(&c2d, &portal);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = scenario::config(&c2d, &portal, &s, &dir.path().join("state.db"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = timing::free_port();
     let url = format!("http://127.0.0.1:{port}");
     let (client_id, secret) = portal.register_app(
         &format!("{url}/bitrix24/app"),
@@ -141,7 +121,7 @@ async fn bench() {
         "{CHATS} chats × {ROUNDS} messages in {:.1} s (the reorder window is 400 ms of each)",
         started.elapsed().as_secs_f64()
     );
-    report("client message → line", &mut samples);
+    timing::report("client message → line", &mut samples);
 
     // The operators answer; the daemon's reader runs (its node leads).
     let c2d = Arc::new(c2d);
@@ -160,11 +140,11 @@ async fn bench() {
         samples.len(),
         took.as_secs_f64()
     );
-    report("operator reply → Chat2Desk", &mut samples);
+    timing::report("operator reply → Chat2Desk", &mut samples);
     // A quiet line: one reply at a time, each at a random moment of the poll interval.
     let quiet = &clients[..1];
     let (mut alone, _) = answer(&portal, quiet, &posted, TRICKLE, 1000..=1500).await;
-    report("  one reply at a time", &mut alone);
+    timing::report("  one reply at a time", &mut alone);
     assert_eq!(
         c2d.message_posts().len(),
         CHATS * ROUNDS + TRICKLE,

@@ -2,6 +2,9 @@
 //! each answered only after its enqueue committed to SQLite (group commit). The worker is
 //! off: this measures the intake. Run with `cargo bench --bench webhook`.
 
+#[path = "support/timing.rs"]
+mod timing;
+
 use chat2desk_b24::app::{Daemon, SpawnOptions};
 use chat2desk_b24::config::{PollStrategy, Secret};
 use chat2desk_b24::sim::bitrix24::PortalSim;
@@ -18,12 +21,7 @@ const CONCURRENCY: usize = 64;
 const SECRET: &str = "bench-secret-0123456789abcdef";
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(bench());
+    timing::run(bench());
 }
 
 async fn bench() {
