@@ -17,10 +17,13 @@
 //!   exactly-once Chat2Desk send, the leader loop, the health probe, the intake seams.
 //! - [`server`]: the one HTTP server (listeners, limits, client addresses, answers) and the
 //!   router on which each flow mounts its routes.
-//! - [`flows`]: the three flows, each a folder with its intake, its jobs and its routes:
+//! - [`flows`]: the flows, each a folder with its intake, its jobs and its routes; none
+//!   imports another:
 //!   [`flows::transcript`] (poll and webhook → transcript on the CRM timeline),
 //!   [`flows::bizproc`] (the business-process action → a Chat2Desk message),
-//!   [`flows::openlines`] (Chat2Desk channels ↔ Open Lines).
+//!   [`flows::openlines`] (Chat2Desk channels ↔ Open Lines),
+//!   [`flows::card`] (the Chat2Desk tab in CRM cards: history and sending),
+//!   [`flows::escalation`] (a client left waiting → a notice to the responsible).
 //! - [`app`]: the daemon: wiring, `Daemon::spawn` (the one way it starts), the live rules
 //!   every reader borrows (SIGHUP swaps them), the job kinds, systemd notify and watchdog,
 //!   logging, signals.
