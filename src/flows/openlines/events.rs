@@ -64,7 +64,7 @@ pub struct ReadReport {
     pub events: usize,
     /// New `line_out` jobs.
     pub queued: usize,
-    /// Events of other kinds cleared.
+    /// Events cleared here (of other kinds, or read again after their jobs were done).
     pub cleared: usize,
     /// Reservations taken over (sweep only).
     pub taken_over: usize,
@@ -368,7 +368,8 @@ impl EventsReader {
 }
 
 impl EventsReader {
-    /// Queues the replies of an `OnImConnectorMessageAdd` event; `None` when it has none.
+    /// Queues the replies of an `OnImConnectorMessageAdd` event; `None` (cleared here) when
+    /// it has none, or only replies passed on before.
     async fn queue_replies(
         &self,
         event: &Value,
@@ -385,7 +386,7 @@ impl EventsReader {
         for r in &replies {
             tracing::debug!(line = r.line, chat = %r.chat_id, im_message_id = %r.im_message_id, "Queued an operator's reply");
         }
-        Ok(Some(enqueue_operator_replies(&self.store, &replies).await?))
+        Ok(enqueue_operator_replies(&self.store, &replies).await?)
     }
 
     /// Queues the finished sessions of an `OnImConnectorDialogFinish` event; `None` (cleared

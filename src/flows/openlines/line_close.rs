@@ -13,12 +13,11 @@
 //! meant is closed and a new episode is open, which is not closed behind the client's back.
 
 use super::line_out::client_of;
+use super::queued::new_or_done;
 use super::{line_chain, line_job, LineRules};
 use crate::chat2desk::{Chat2DeskError, MessageQuery, Order};
 use crate::engine::{checkpoint, JobError, Services, Steps};
-use crate::store::{
-    Bridged, Intake, Job, JobKind, JobState, LineItem, LineOrder, Store, StoreError,
-};
+use crate::store::{Intake, Job, JobKind, LineItem, LineOrder, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::time::Duration;
@@ -64,26 +63,14 @@ pub async fn enqueue_session_finish(
     let queued = store
         .enqueue_line_messages(LINE_CLOSE, &items, Intake::Openlines)
         .await?;
-    let new = queued.iter().filter(|b| b.new).count();
-    if new == 0 && all_done(store, &queued).await? {
+    let new = new_or_done(store, &LINE_CLOSE, &queued).await?;
+    if new.is_none() {
         for f in finishes {
             tracing::info!(line = f.line, chat = %f.chat_id, session = %f.session_id,
                 "A finished session's event came again; its request was closed before, clearing the event");
         }
-        return Ok(None);
     }
-    Ok(Some(new))
-}
-
-/// True when the `line_close` job of every one of `queued` is done.
-async fn all_done(store: &Store, queued: &[Bridged]) -> Result<bool, StoreError> {
-    for b in queued {
-        let job = store.job(LINE_CLOSE, b.id).await?;
-        if !job.is_some_and(|j| j.state == JobState::Done) {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+    Ok(new)
 }
 
 /// Due now, placed in the chain when the portal raised the event.

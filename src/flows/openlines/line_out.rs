@@ -12,6 +12,7 @@
 use super::line_files::file_links;
 use super::line_notice::tell_line;
 use super::plain_text;
+use super::queued::new_or_done;
 use super::{line_chain, line_job, LineRules};
 use crate::chat2desk::{Chat2DeskError, MessageQuery, NewMessage, Order};
 use crate::engine::{checkpoint, JobError, Services, Steps};
@@ -81,11 +82,13 @@ impl OperatorReply {
 }
 
 /// Queues the replies of one event in one transaction (each reply is queued once, however
-/// often the event is read). Returns how many were new.
+/// often the event is read). Returns how many were new, or `None` when every reply was
+/// queued before and its job is done: the portal handed the event out again (a new
+/// reservation the done job will not clear), so the caller clears the event.
 pub async fn enqueue_operator_replies(
     store: &Store,
     replies: &[OperatorReply],
-) -> Result<usize, StoreError> {
+) -> Result<Option<usize>, StoreError> {
     let items: Vec<LineItem> = replies
         .iter()
         .map(|r| LineItem {
@@ -97,10 +100,17 @@ pub async fn enqueue_operator_replies(
             payload: serde_json::to_value(r).expect("a reply serialises"),
         })
         .collect();
-    let done = store
+    let queued = store
         .enqueue_line_messages(LINE_OUT, &items, Intake::Openlines)
         .await?;
-    Ok(done.iter().filter(|b| b.new).count())
+    let new = new_or_done(store, &LINE_OUT, &queued).await?;
+    if new.is_none() {
+        for r in replies {
+            tracing::info!(line = r.line, chat = %r.chat_id, im_message_id = %r.im_message_id,
+                "An operator's reply event came again; the reply was passed on before, clearing the event");
+        }
+    }
+    Ok(new)
 }
 
 /// A reply's place in its chat's chain: when the portal raised its event (replies read

@@ -28,6 +28,7 @@ mod line_state;
 pub mod page;
 mod pages;
 mod payload;
+mod queued;
 mod reply_text;
 mod rules;
 mod setup;

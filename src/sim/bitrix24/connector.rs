@@ -115,6 +115,8 @@ pub(crate) struct Connectors {
     pub(crate) redirects: BTreeMap<i64, String>,
     /// `METHOD path` of every request for a file link, in order.
     pub(crate) file_requests: Vec<String>,
+    /// The last payload raised per event name, `(data, user_id)`, for a re-delivery.
+    last_raised: BTreeMap<String, (Value, i64)>,
 }
 
 /// Rows per `event.offline.list` page (the portal's list page).
@@ -720,6 +722,8 @@ impl Connectors {
             .map(|(_, c)| c.clone())
             .collect();
         let digest = md5_hex(&format!("{event}|{data}"));
+        self.last_raised
+            .insert(event.to_string(), (data.clone(), user_id));
         for connector in listeners {
             if self
                 .rows
@@ -851,6 +855,22 @@ impl Connectors {
         });
         self.raise("ONIMCONNECTORMESSAGEADD", data, user_id);
         im_message
+    }
+}
+
+impl super::PortalSim {
+    /// The portal hands the last `event` (upper-case name) out once more: its identical
+    /// payload is queued again, under the same `MESSAGE_ID` (doc §3.5: `md5` of the name
+    /// and data), as a free row — the way an event whose clear failed or came late is read
+    /// again by a later `event.offline.get`. False when `event` was never raised.
+    pub fn redeliver_offline_event(&self, event: &str) -> bool {
+        let mut state = self.portal.state();
+        let connectors = &mut state.connectors;
+        let Some((data, user_id)) = connectors.last_raised.get(event).cloned() else {
+            return false;
+        };
+        connectors.raise(event, data, user_id);
+        true
     }
 }
 
