@@ -4,6 +4,7 @@
 
 mod creation;
 mod fair;
+pub mod fields;
 mod line_lead;
 mod lookup;
 pub mod phone;
