@@ -63,8 +63,8 @@ pub(super) async fn check(config: &Config, portal: &Bitrix24, step: &Step, lines
         let line = match catalog.get(to) {
             None => Line::fail(key, format!("{to} is not a field of the {entity} ({method}); write the field's code as the portal shows it (CRM → Settings → Fields), e.g. UF_CRM_…")),
             Some(f) if f.read_only => Line::fail(key, format!("{to} of the {entity} is read-only ({method}); pick a field the portal lets you write")),
-            Some(f) if !TEXT_TAKERS.contains(&f.kind.as_str()) => Line::fail(key, format!("{to} of the {entity} is of type {} ({method}), which {} text cannot fill; pick a string, list or number field", f.kind, rule.from.trim())),
-            Some(f) => Line::ok(key, format!("{to} is a {} field of the {entity} ({method})", f.kind)),
+            Some(f) if !TEXT_TAKERS.contains(&f.kind.as_str()) => Line::fail(key, format!("{to} of the {entity} is of type {} ({method}), which the text of {} cannot fill; pick a string, list or number field", f.kind, rule.from.trim())),
+            Some(f) => Line::ok(key, format!("{to} is a field of the {entity} of type {} ({method})", f.kind)),
         };
         lines.push(line);
     }
