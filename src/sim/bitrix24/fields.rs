@@ -38,6 +38,14 @@ fn standard_type(name: &str) -> (&'static str, Option<&'static str>) {
     }
 }
 
+/// True when a test registered the user field `name` on `kind` (it is stored as sent).
+pub(crate) fn is_user_field(state: &State, kind: Kind, name: &str) -> bool {
+    state
+        .user_fields
+        .get(entity(kind))
+        .is_some_and(|f| f.contains_key(name))
+}
+
 /// The answer of `crm.<type>.fields`.
 pub(crate) fn list(state: &State, kind: Kind) -> Reply {
     let read_only = [
