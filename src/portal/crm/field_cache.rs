@@ -18,17 +18,22 @@ fn catalogs() -> &'static Mutex<Catalogs> {
     CATALOGS.get_or_init(Mutex::default)
 }
 
+/// The cached catalog of `kind` on `portal`, while fresh.
+fn fresh(portal: &Bitrix24, kind: EntityType) -> Option<Arc<FieldCatalog>> {
+    let cached = catalogs().lock().expect("field catalogs");
+    let (at, catalog) = cached.get(&(portal.portal_url(), kind))?;
+    (at.elapsed() < FRESH_FOR).then(|| catalog.clone())
+}
+
 /// The fields of `kind` on `portal`: the cached catalog while fresh, else `crm.<type>.fields`.
 pub async fn catalog(
     portal: &Bitrix24,
     kind: EntityType,
 ) -> Result<Arc<FieldCatalog>, BitrixError> {
-    let key = (portal.portal_url(), kind);
-    if let Some((at, catalog)) = catalogs().lock().expect("field catalogs").get(&key) {
-        if at.elapsed() < FRESH_FOR {
-            return Ok(catalog.clone());
-        }
+    if let Some(catalog) = fresh(portal, kind) {
+        return Ok(catalog);
     }
+    let key = (portal.portal_url(), kind);
     let catalog = Arc::new(FieldCatalog::read(portal, kind).await?);
     catalogs()
         .lock()
@@ -40,18 +45,11 @@ pub async fn catalog(
 /// Reads the catalogs of `kinds` that are not fresh, at the same time (so they ride in the
 /// `batch` of the calls made with them); a failure is left to [`catalog`]'s next caller.
 pub async fn prefetch(portal: &Bitrix24, kinds: &[EntityType]) {
-    let stale: Vec<EntityType> = {
-        let cached = catalogs().lock().expect("field catalogs");
-        let url = portal.portal_url();
-        kinds
-            .iter()
-            .copied()
-            .filter(|k| {
-                let fresh = cached.get(&(url.clone(), *k));
-                !fresh.is_some_and(|(at, _)| at.elapsed() < FRESH_FOR)
-            })
-            .collect()
-    };
+    let stale: Vec<EntityType> = kinds
+        .iter()
+        .copied()
+        .filter(|k| fresh(portal, *k).is_none())
+        .collect();
     let reads = stale.iter().map(|k| catalog(portal, *k));
     let _ = futures_util::future::join_all(reads).await;
 }
