@@ -7,6 +7,7 @@ mod bizproc;
 mod card;
 mod chat2desk;
 mod database;
+mod fields;
 mod openlines;
 mod openlines_state;
 mod portal;

@@ -105,6 +105,7 @@ pub(super) async fn check(config: &Config, step: &Step) -> Vec<Line> {
         if config.crm.integration == Integration::ContactDeal {
             lines.push(category(config, &portal).await);
         }
+        super::fields::check(config, &portal, step, &mut lines).await;
     } else {
         lines.push(Line::skip("crm.source", "the webhook lacks the crm scope"));
     }

@@ -12,6 +12,7 @@
 mod fetch;
 mod fields;
 mod filter;
+mod fitting;
 pub mod intake;
 mod progress;
 mod request;

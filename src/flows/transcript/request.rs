@@ -5,6 +5,7 @@
 use super::fetch::{fetch_request, Fetched};
 use super::fields::{new_entity_fields, updated_fields, Sources};
 use super::filter::{decide, Seen};
+use super::fitting;
 use super::text::{self as transcript, Author, FileKind, FileLink, Line, TranscriptInput};
 use super::writes::{scope_of, write_all, Comments, Target, CONTACT_SCOPE, LEAD_SCOPE};
 use super::Progress;
@@ -269,13 +270,21 @@ async fn route_and_write(
         };
         store.remember_clients(keys, &[intent]).await?;
     }
+    let request_id = comments.request_id;
+    let field_rules = (&rules.fields[..], &rules.tag_rules[..]);
+    let unfit;
     let plan = rules
         .router
-        .plan(&services.portal, store, who.facts, who.operator, known)
-        .await?;
+        .plan(&services.portal, store, who.facts, who.operator, known);
+    let (plan, ()) = tokio::join!(plan, fitting::prefetch(services, rules));
+    let plan = plan?;
     let target = match plan {
         Plan::Create(mut creation) => {
-            creation.add_fields(&who.fields);
+            let kind = creation.target();
+            let (fitted, misfits) =
+                fitting::fit(services, field_rules, kind, &who.fields, request_id).await;
+            unfit = misfits;
+            creation.add_fields(&fitted);
             Target::New(creation, keys.to_vec())
         }
         Plan::Existing(mut routed) => {
@@ -305,13 +314,19 @@ async fn route_and_write(
                     &[record],
                 )
                 .await?;
-            Target::Existing(routed.entity, who.updates.clone())
+            let kind = routed.entity.kind;
+            let (fitted, misfits) =
+                fitting::fit(services, field_rules, kind, &who.updates, request_id).await;
+            unfit = misfits;
+            Target::Existing(routed.entity, fitted)
         }
     };
     // A new entity holds no parts yet: nothing to look for.
     // Still under the client's claim, so that the client's next job sees the lead open and
     // does not reopen (and notify) it a second time, and finds the entity created here.
-    write_all(services, job, lease, target, comments, progress).await
+    let entity = write_all(services, job, lease, target, comments, progress).await?;
+    fitting::note(services, entity, &unfit, request_id).await;
+    Ok(entity)
 }
 
 /// Parts of this request's transcript already on the entity's timeline, with their

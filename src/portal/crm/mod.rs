@@ -4,6 +4,8 @@
 
 mod creation;
 mod fair;
+pub mod field_cache;
+pub mod fields;
 mod line_lead;
 mod lookup;
 pub mod phone;

@@ -290,7 +290,9 @@ fn apply(
                     first.map_or(Value::Null, Value::String),
                 );
             }
-        } else if kind.ordinary().contains(&name.as_str()) && !READ_ONLY.contains(&name.as_str()) {
+        } else if (kind.ordinary().contains(&name.as_str()) && !READ_ONLY.contains(&name.as_str()))
+            || super::fields::is_user_field(state, kind, &name)
+        {
             record.insert(name, text(value).map_or(Value::Null, Value::String));
         }
         // Unknown fields are ignored, as the portal does.

@@ -11,6 +11,7 @@ mod bizproc;
 mod connector;
 mod crm;
 mod dialog;
+mod fields;
 mod listing;
 mod oauth;
 mod people;
@@ -101,7 +102,7 @@ fn scope_of(method: &str) -> Option<Option<&'static str>> {
         m => {
             crm::Kind::from_method(m)?;
             match m.rsplit('.').next()? {
-                "add" | "get" | "list" | "update" => Some("crm"),
+                "add" | "get" | "list" | "update" | "fields" => Some("crm"),
                 _ => return None,
             }
         }
@@ -174,6 +175,7 @@ pub(crate) fn execute(state: &mut State, method: &str, params: &Value) -> Result
             match m.rsplit('.').next() {
                 Some("add") => crm::add(state, kind, params),
                 Some("update") => crm::update(state, kind, params),
+                Some("fields") => Ok(fields::list(state, kind)),
                 Some("get") => {
                     placement::check_read(state, m, params)?;
                     crm::get(state, kind, params)
@@ -205,18 +207,22 @@ const METHODS: &[&str] = &[
     "crm.lead.get",
     "crm.lead.list",
     "crm.lead.update",
+    "crm.lead.fields",
     "crm.contact.add",
     "crm.contact.get",
     "crm.contact.list",
     "crm.contact.update",
+    "crm.contact.fields",
     "crm.deal.add",
     "crm.deal.get",
     "crm.deal.list",
     "crm.deal.update",
+    "crm.deal.fields",
     "crm.company.add",
     "crm.company.get",
     "crm.company.list",
     "crm.company.update",
+    "crm.company.fields",
     "imconnector.register",
     "imconnector.unregister",
     "imconnector.activate",

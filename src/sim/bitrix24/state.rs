@@ -86,6 +86,8 @@ pub(crate) struct State {
     pub(crate) caller_app: Option<String>,
     /// CRM card tabs and per-user read refusals.
     pub(crate) placements: super::placement::Placements,
+    /// `UF_*` fields tests registered, by entity (`lead`, …) and name (`crm.<type>.fields`).
+    pub(crate) user_fields: BTreeMap<String, Map<String, Value>>,
 }
 
 /// The webhook's owner.
@@ -133,6 +135,7 @@ impl State {
             event_sends: Vec::new(),
             event_send_failures: std::collections::VecDeque::new(),
             search_lag: std::time::Duration::ZERO,
+            user_fields: BTreeMap::new(),
             created_at: BTreeMap::new(),
             oauth: super::oauth::OAuth::default(),
             connectors: super::connector::Connectors::default(),
