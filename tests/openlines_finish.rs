@@ -291,21 +291,7 @@ async fn a_line_deleted_on_the_portal_stops_its_routing_and_is_shown() {
         said(&b, "The Open Line was disconnected on the portal") == 1
     })
     .await;
-    let (_, status) = output(command(&b.daemon.config, &["status"]));
-    assert!(
-        status.contains(&format!("Open Line {LINE}: disconnected on the portal")),
-        "{status}"
-    );
-    let (_, lines) = output(command(&b.daemon.config, &["openlines"]));
-    assert!(
-        lines.contains("disconnected on the portal (OnImConnectorLineDelete"),
-        "{lines}"
-    );
-    let (_, check) = output(command(&b.daemon.config, &["check"]));
-    assert!(
-        check.contains(&format!("openlines --reconnect {LINE}")),
-        "{check}"
-    );
+    b.assert_shown_disconnected(LINE, "OnImConnectorLineDelete");
     // Line 3's channel reaches no line now; line 5's still does.
     let gone = b
         .env

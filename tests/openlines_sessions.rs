@@ -225,21 +225,7 @@ async fn an_admins_disconnect_stops_the_line_until_reconnect() {
         .c2d
         .add_client("Мария", Some("79005550105"), "whatsapp", b.env.s.channel);
     b.env.c2d.client_says(client, "после отключения");
-    let (_, status) = output(command(&b.daemon.config, &["status"]));
-    assert!(
-        status.contains(&format!("Open Line {LINE}: disconnected on the portal")),
-        "{status}"
-    );
-    let (_, lines) = output(command(&b.daemon.config, &["openlines"]));
-    assert!(
-        lines.contains("disconnected on the portal (OnImConnectorStatusDelete"),
-        "{lines}"
-    );
-    let (_, check) = output(command(&b.daemon.config, &["check"]));
-    assert!(
-        check.contains(&format!("openlines --reconnect {LINE}")),
-        "{check}"
-    );
+    b.assert_shown_disconnected(LINE, "OnImConnectorStatusDelete");
     // A restart does not connect it again behind the admin's back.
     b.daemon.restart().await;
     tokio::time::sleep(Duration::from_millis(1500)).await;

@@ -115,4 +115,24 @@ impl Bridge {
             .success();
         assert!(ok, "kill -HUP {pid}");
     }
+
+    /// Asserts that `status`, `openlines` and `check` all show `line` disconnected by the
+    /// portal's `event` and that `check` says how to connect it again.
+    pub fn assert_shown_disconnected(&self, line: i64, event: &str) {
+        let (_, status) = output(command(&self.daemon.config, &["status"]));
+        assert!(
+            status.contains(&format!("Open Line {line}: disconnected on the portal")),
+            "{status}"
+        );
+        let (_, lines) = output(command(&self.daemon.config, &["openlines"]));
+        assert!(
+            lines.contains(&format!("disconnected on the portal ({event}")),
+            "{lines}"
+        );
+        let (_, check) = output(command(&self.daemon.config, &["check"]));
+        assert!(
+            check.contains(&format!("openlines --reconnect {line}")),
+            "{check}"
+        );
+    }
 }
