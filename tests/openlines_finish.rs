@@ -172,12 +172,7 @@ async fn a_line_taken_out_while_the_daemon_was_stopped_is_switched_off_at_start(
     .await;
     let after = b.env.portal.active_lines(CONNECTOR);
     assert_eq!(after.get(&LINE), before.get(&LINE), "line 3 untouched");
-    // The daemon notes the line as switched off just after the portal answered.
-    let listed = || output(command(&b.daemon.config, &["openlines"])).1;
-    wait_for("`openlines` to list line 5 as switched off", || {
-        listed().contains("line 5: switched off (no longer in [[openlines.lines]])")
-    })
-    .await;
+    b.wait_listed_switched_off(5).await;
     // Its channel reaches no line; line 3's still does, by the same webhook and polls.
     let away = b
         .env

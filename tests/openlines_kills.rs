@@ -15,7 +15,7 @@ mod common;
 
 use chat2desk_b24::flows::openlines::chat_key;
 use common::bridge::{bridge, Bridge, LINE};
-use common::replies::jobs_of;
+use common::replies::{assert_replies_once_in_order, jobs_of};
 use common::wait_for;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
@@ -166,23 +166,12 @@ fn assert_once(
             ids, written[chat],
             "seed {seed}, chat {client}: each client message once in the line, in order"
         );
-        for im in &replies[chat] {
-            let external = format!("b24-line-{im}");
-            let n = posts
-                .iter()
-                .filter(|p| p["external_id"] == external)
-                .count();
-            assert_eq!(n, 1, "seed {seed}: reply {im} sent {n} times");
-        }
-        let texts: Vec<&str> = posts
-            .iter()
-            .filter(|p| p["client_id"] == serde_json::json!(client))
-            .filter_map(|p| p["text"].as_str())
-            .collect();
-        let expected: Vec<String> = (0..EACH).map(|i| format!("Ольга: ответ {i}")).collect();
-        assert_eq!(
-            texts, expected,
-            "seed {seed}, chat {client}: replies in order"
+        assert_replies_once_in_order(
+            &posts,
+            *client,
+            &replies[chat],
+            EACH,
+            &format!("seed {seed}"),
         );
     }
     assert_eq!(posts.len(), CHATS * EACH, "seed {seed}: nothing else sent");

@@ -6,7 +6,6 @@ mod common;
 
 use common::replies::*;
 use common::{command, free_port, output, wait_for, Env};
-use serde_json::json;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,24 +185,7 @@ channels = [{channel}]
         "nothing else was sent: {posts:#?}"
     );
     for (chat, client) in clients.iter().enumerate() {
-        for im in &replies[chat] {
-            let external = format!("b24-line-{im}");
-            let n = posts
-                .iter()
-                .filter(|p| p["external_id"] == external)
-                .count();
-            assert_eq!(n, 1, "reply {im} sent {n} times");
-        }
-        let texts: Vec<&str> = posts
-            .iter()
-            .filter(|p| p["client_id"] == json!(client))
-            .filter_map(|p| p["text"].as_str())
-            .collect();
-        let expected: Vec<String> = (0..EACH).map(|i| format!("Ольга: ответ {i}")).collect();
-        assert_eq!(
-            texts, expected,
-            "chat {client}: in the order the operator wrote"
-        );
+        assert_replies_once_in_order(&posts, *client, &replies[chat], EACH, "in-process crash");
     }
 
     // Client → line: every message, in order per chat; a resend follows its own first send

@@ -154,12 +154,7 @@ async fn a_line_taken_out_of_the_config_is_switched_off_on_reload() {
             .is_some_and(|n| n.starts_with("Chat2Desk")),
         "line 3 keeps its DATA: {lines:?}"
     );
-    // The daemon notes the line as switched off just after the portal answered.
-    let listed = || output(command(&b.daemon.config, &["openlines"])).1;
-    wait_for("`openlines` to list line 5 as switched off", || {
-        listed().contains("line 5: switched off (no longer in [[openlines.lines]])")
-    })
-    .await;
+    b.wait_listed_switched_off(5).await;
     // Its channel reaches no line: the server routes by the reloaded lines, so the delivery
     // is acknowledged and ignored (not queued for the switched-off line).
     let client = b

@@ -2,7 +2,7 @@
 //! registered on the portal sim, the scenario's channel in line 3 and a second line with a
 //! channel of its own; the admin's browser connects the app.
 
-use super::{command, free_port, output, Binary, Env};
+use super::{command, free_port, output, wait_for, Binary, Env};
 use chat2desk_b24::store::Store;
 
 /// The scopes the local application is given.
@@ -134,5 +134,16 @@ impl Bridge {
             check.contains(&format!("openlines --reconnect {line}")),
             "{check}"
         );
+    }
+
+    /// Waits until `openlines` lists `line` as switched off because the config no longer
+    /// names it (the daemon notes it just after the portal answered).
+    pub async fn wait_listed_switched_off(&self, line: i64) {
+        let listed = || output(command(&self.daemon.config, &["openlines"])).1;
+        let want = format!("line {line}: switched off (no longer in [[openlines.lines]])");
+        wait_for("`openlines` to list the line as switched off", || {
+            listed().contains(&want)
+        })
+        .await;
     }
 }

@@ -234,3 +234,33 @@ pub fn posts_to(b: &Bridge) -> Vec<Value> {
         .filter(|p| p["client_id"] == json!(b.env.s.client_existing))
         .collect()
 }
+
+/// Asserts that Chat2Desk got each of `replies` (their IM ids) exactly once and that `client`
+/// got the operator's `each` numbered replies in the order written; `run` names the run in a
+/// failure.
+pub fn assert_replies_once_in_order(
+    posts: &[Value],
+    client: i64,
+    replies: &[i64],
+    each: usize,
+    run: &str,
+) {
+    for im in replies {
+        let external = format!("b24-line-{im}");
+        let n = posts
+            .iter()
+            .filter(|p| p["external_id"] == external)
+            .count();
+        assert_eq!(n, 1, "{run}: reply {im} sent {n} times");
+    }
+    let texts: Vec<&str> = posts
+        .iter()
+        .filter(|p| p["client_id"] == json!(client))
+        .filter_map(|p| p["text"].as_str())
+        .collect();
+    let expected: Vec<String> = (0..each).map(|i| format!("Ольга: ответ {i}")).collect();
+    assert_eq!(
+        texts, expected,
+        "{run}, chat {client}: replies in the order the operator wrote"
+    );
+}
