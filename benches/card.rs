@@ -13,7 +13,7 @@
 mod timing;
 
 use chat2desk_b24::app::{Daemon, SpawnOptions};
-use chat2desk_b24::config::{AppConfig, CardConfig, PollStrategy, Secret};
+use chat2desk_b24::config::{CardConfig, PollStrategy, Secret};
 use chat2desk_b24::sim::bitrix24::PortalSim;
 use chat2desk_b24::sim::chat2desk::Chat2DeskSim;
 use chat2desk_b24::sim::scenario;
@@ -39,8 +39,8 @@ async fn bench() {
     let mut config = scenario::config(&c2d, &portal, &s, &dir.path().join("state.db"));
     let port = timing::free_port();
     let url = format!("http://127.0.0.1:{port}");
-    let (client_id, secret) = portal.register_app(
-        &format!("{url}/bitrix24/app"),
+    let app = portal.app_config(
+        &url,
         &[
             "imopenlines",
             "imconnector",
@@ -53,12 +53,7 @@ async fn bench() {
     config.server.listen = format!("127.0.0.1:{port}");
     config.server.webhook_secret = Secret::new("bench-webhook-secret-0123456789");
     config.sync.poll_strategy = PollStrategy::Off;
-    config.bitrix24.app = Some(AppConfig {
-        client_id,
-        client_secret: Secret::new(secret),
-        oauth_url: portal.oauth_url(),
-        daemon_url: url.clone(),
-    });
+    config.bitrix24.app = Some(app);
     config.card = Some(CardConfig::default());
     let daemon = Daemon::spawn(config, SpawnOptions::default(), CancellationToken::new())
         .await

@@ -19,7 +19,7 @@
 mod timing;
 
 use chat2desk_b24::app::{Daemon, SpawnOptions};
-use chat2desk_b24::config::{AppConfig, LineConfig, PollStrategy, Secret};
+use chat2desk_b24::config::{LineConfig, PollStrategy, Secret};
 use chat2desk_b24::sim::bitrix24::PortalSim;
 use chat2desk_b24::sim::chat2desk::Chat2DeskSim;
 use chat2desk_b24::sim::scenario;
@@ -51,20 +51,12 @@ async fn bench() {
     let mut config = scenario::config(&c2d, &portal, &s, &dir.path().join("state.db"));
     let port = timing::free_port();
     let url = format!("http://127.0.0.1:{port}");
-    let (client_id, secret) = portal.register_app(
-        &format!("{url}/bitrix24/app"),
-        &["imopenlines", "imconnector", "im", "crm", "user"],
-    );
+    let app = portal.app_config(&url, &["imopenlines", "imconnector", "im", "crm", "user"]);
     let channel = c2d.add_channel("Telegram", "", &["telegram"]);
     config.server.listen = format!("127.0.0.1:{port}");
     config.server.webhook_secret = Secret::new("bench-webhook-secret-0123456789");
     config.sync.poll_strategy = PollStrategy::Off;
-    config.bitrix24.app = Some(AppConfig {
-        client_id,
-        client_secret: Secret::new(secret),
-        oauth_url: portal.oauth_url(),
-        daemon_url: url.clone(),
-    });
+    config.bitrix24.app = Some(app);
     config.openlines.lines = vec![LineConfig {
         line: LINE,
         channels: vec![channel],

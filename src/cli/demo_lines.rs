@@ -5,7 +5,7 @@
 //! through Chat2Desk, the client's answer to that, and the operator finishing the session,
 //! which closes the Chat2Desk request and writes its transcript.
 
-use crate::config::{AppConfig, Config, LineConfig, Secret};
+use crate::config::{Config, LineConfig, Secret};
 use crate::sim::bitrix24::PortalSim;
 use crate::sim::chat2desk::Chat2DeskSim;
 use std::time::{Duration, Instant};
@@ -40,8 +40,8 @@ pub(super) fn prepare(
         .local_addr()?
         .port();
     let daemon_url = format!("http://127.0.0.1:{port}");
-    let (client_id, secret) = portal.register_app(
-        &format!("{daemon_url}/bitrix24/app"),
+    let app = portal.app_config(
+        &daemon_url,
         &[
             "imopenlines",
             "imconnector",
@@ -56,12 +56,7 @@ pub(super) fn prepare(
     config.server.listen = format!("127.0.0.1:{port}");
     config.server.webhook_secret = Secret::new(HOOK_SECRET);
     config.server.public_url = Some(format!("{daemon_url}/"));
-    config.bitrix24.app = Some(AppConfig {
-        client_id,
-        client_secret: Secret::new(secret),
-        oauth_url: portal.oauth_url(),
-        daemon_url,
-    });
+    config.bitrix24.app = Some(app);
     config.openlines.lines = vec![LineConfig {
         line: LINE,
         channels: vec![channel],

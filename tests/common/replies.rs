@@ -4,7 +4,7 @@
 
 use super::{free_port, wait_for, Env};
 use chat2desk_b24::app::Running;
-use chat2desk_b24::config::{AppConfig, Config, Integration, LineConfig, PollStrategy, Secret};
+use chat2desk_b24::config::{AppConfig, Config, Integration, LineConfig, PollStrategy};
 use chat2desk_b24::flows::openlines::{ensure_connector, ConnectorSpec, EventsReader, LineSpec};
 use chat2desk_b24::portal::{AppClient, OAuthClient};
 use chat2desk_b24::store::{Grant, Store};
@@ -33,16 +33,9 @@ pub const DAEMON_URL: &str = "https://c2d.corp.lan";
 /// does and stores the grant in the state database as `/bitrix24/app` does; the app's
 /// config.
 pub async fn connected_app(env: &Env) -> AppConfig {
-    let (client_id, secret) = env.portal.register_app(
-        &format!("{DAEMON_URL}/bitrix24/app"),
-        &["imopenlines", "imconnector", "im", "crm"],
-    );
-    let app = AppConfig {
-        client_id,
-        client_secret: Secret::new(secret),
-        oauth_url: env.portal.oauth_url(),
-        daemon_url: DAEMON_URL.into(),
-    };
+    let app = env
+        .portal
+        .app_config(DAEMON_URL, &["imopenlines", "imconnector", "im", "crm"]);
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -647,6 +647,19 @@ impl PortalSim {
         self.portal.state().oauth.register(handler, scopes)
     }
 
+    /// Registers a local application with `scopes` whose handler is
+    /// `<daemon_url>/bitrix24/app`, and gives the `[bitrix24.app]` of a daemon at `daemon_url`.
+    pub fn app_config(&self, daemon_url: &str, scopes: &[&str]) -> crate::config::AppConfig {
+        let handler = format!("{daemon_url}/bitrix24/app");
+        let (client_id, secret) = self.register_app(&handler, scopes);
+        crate::config::AppConfig {
+            client_id,
+            client_secret: crate::config::Secret::new(secret),
+            oauth_url: self.oauth_url(),
+            daemon_url: daemon_url.to_string(),
+        }
+    }
+
     /// The OAuth server's base URL (`<oauth_url>/oauth/token/`): this simulator.
     pub fn oauth_url(&self) -> String {
         self.server.base_url()
